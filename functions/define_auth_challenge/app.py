@@ -1,0 +1,18 @@
+"""DefineAuthChallenge: decides, from the rounds so far, what comes next. Pure logic, no AWS calls."""
+
+from keyless import events, settings, triggers
+from keyless.define import decide
+from keyless.observability import count, logger, metrics
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@triggers.safe
+def handler(event, context):
+    request = events.parse(event, triggers.DEFINE)
+    decision = decide(request.session, request.client_metadata, settings.max_code_attempts())
+    if decision.issue_tokens:
+        count("SignInSucceeded", method=decision.method)
+    elif decision.fail_authentication:
+        count("SignInFailed", method=decision.method, reason=decision.reason)
+    return events.answer(event, decision.as_response())

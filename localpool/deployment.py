@@ -1,0 +1,155 @@
+"""template.yaml deployed onto moto: the table, the signing key, the sender, the user pool and its
+app client are created from the template's own resource definitions, and each function's
+environment is resolved as CloudFormation would resolve it. Call inside moto's mock_aws()."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import boto3
+
+from localpool.orchestrator import AppClient, CustomAuth
+from localpool.template import Template, load_handler
+from localpool.tokens import RsaKey, TokenService
+from localpool.triggers import TIMEOUT_SECONDS, TriggerRunner
+from localpool.users import CognitoDirectory
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's default account
+LOCAL_SENDER = "no-reply@keyless.local"
+
+
+@dataclass
+class Deployment:
+    template: Template
+    region: str
+    pool_id: str
+    client: AppClient
+    table_name: str
+    secret_id: str
+    environment: dict[str, str]
+    physical: dict[str, str] = field(default_factory=dict)
+
+    def handlers(self) -> dict[str, object]:
+        """Trigger slot -> the real handler of the function the template puts in it."""
+        functions = self.template.functions()
+        return {slot: load_handler(functions[logical]) for slot, logical in self.template.trigger_slots().items()}
+
+
+def deploy(template: Template | None = None, parameters: Mapping[str, str] | None = None, region: str = REGION) -> Deployment:
+    parameters = {"SenderEmail": LOCAL_SENDER, **(parameters or {})}
+    template = template or Template(parameters=parameters)
+    template.parameters.update(parameters)
+    session = boto3.session.Session(region_name=region)
+    physical: dict[str, str] = {}
+
+    table_name = _create_table(session, template, physical)
+    secret_id = _create_secret(session, template, physical)
+    session.client("ses").verify_email_identity(EmailAddress=template.parameters["SenderEmail"])
+    pool_id, client = _create_pool(session, template, physical)
+    environment = _function_environment(template, physical, region)
+    return Deployment(template, region, pool_id, client, table_name, secret_id, environment, physical)
+
+
+def _create_table(session, template: Template, physical: dict) -> str:
+    (logical, resource), = template.resources_of_type("AWS::DynamoDB::Table").items()
+    props = resource["Properties"]
+    name = f"keyless-local-{logical.lower()}"
+    client = session.client("dynamodb")
+    client.create_table(
+        TableName=name,
+        AttributeDefinitions=props["AttributeDefinitions"],
+        KeySchema=props["KeySchema"],
+        BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"),
+    )
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl:
+        client.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+    physical[logical] = name
+    physical[f"{logical}.Arn"] = f"arn:aws:dynamodb:{session.region_name}:{ACCOUNT}:table/{name}"
+    return name
+
+
+def _create_secret(session, template: Template, physical: dict) -> str:
+    (logical, resource), = template.resources_of_type("AWS::SecretsManager::Secret").items()
+    length = int(resource["Properties"].get("GenerateSecretString", {}).get("PasswordLength", 64))
+    created = session.client("secretsmanager").create_secret(
+        Name=f"keyless-local-{logical.lower()}", SecretString=secrets.token_urlsafe(length)[:length]
+    )
+    physical[logical] = created["ARN"]
+    return created["ARN"]
+
+
+def _create_pool(session, template: Template, physical: dict) -> tuple[str, AppClient]:
+    pools = template.resources_of_type("AWS::Cognito::UserPool")
+    clients = template.resources_of_type("AWS::Cognito::UserPoolClient")
+    (pool_logical, pool), = pools.items()
+    (client_logical, client_resource), = clients.items()
+    props = pool["Properties"]
+    cognito = session.client("cognito-idp")
+    created = cognito.create_user_pool(
+        PoolName="keyless-local",
+        UsernameAttributes=props.get("UsernameAttributes", []),
+        UsernameConfiguration=props.get("UsernameConfiguration", {"CaseSensitive": False}),
+        Schema=props.get("Schema", []),
+        Policies=props.get("Policies", {}),
+    )["UserPool"]
+    pool_id = created["Id"]
+    physical[pool_logical] = pool_id
+    physical[f"{pool_logical}.Arn"] = created["Arn"]
+
+    client_props = template.resolve(client_resource["Properties"], physical, session.region_name, ACCOUNT)
+    made = cognito.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName=client_props.get("ClientName", "keyless"),
+        GenerateSecret=False,
+        ExplicitAuthFlows=client_props.get("ExplicitAuthFlows", []),
+        PreventUserExistenceErrors=client_props.get("PreventUserExistenceErrors", "LEGACY"),
+        EnableTokenRevocation=bool(client_props.get("EnableTokenRevocation", True)),
+    )["UserPoolClient"]
+    physical[client_logical] = made["ClientId"]
+    client = AppClient(
+        client_id=made["ClientId"],
+        prevent_user_existence_errors=client_props.get("PreventUserExistenceErrors") == "ENABLED",
+        auth_session_validity_minutes=int(client_props.get("AuthSessionValidity", 3)),
+        custom_auth_allowed="ALLOW_CUSTOM_AUTH" in client_props.get("ExplicitAuthFlows", []),
+    )
+    return pool_id, client
+
+
+def _function_environment(template: Template, physical: dict, region: str) -> dict[str, str]:
+    """One environment for all functions: they run in one process here, and the template gives a
+    variable the same value wherever it sets it (checked, so a drift cannot hide)."""
+    merged: dict[str, str] = {"AWS_DEFAULT_REGION": region, "AWS_REGION": region}
+    for spec in template.functions().values():
+        for name, raw in spec.environment.items():
+            value = str(template.resolve(raw, physical, region, ACCOUNT))
+            if merged.get(name, value) != value:
+                raise ValueError(f"{name} differs between functions ({spec.logical_id})")
+            merged[name] = value
+    return merged
+
+
+def apply_environment(environment: Mapping[str, str]) -> None:
+    os.environ.update(environment)
+
+
+def local_pool(
+    deployment: Deployment,
+    tokens: TokenService | None = None,
+    timeout_seconds: float = TIMEOUT_SECONDS,
+    handlers: Mapping[str, object] | None = None,
+    clock=None,
+) -> tuple[CustomAuth, TriggerRunner, TokenService]:
+    """The custom auth flow of the deployed pool, wired to the template's real handlers."""
+    session = boto3.session.Session(region_name=deployment.region)
+    directory = CognitoDirectory(session.client("cognito-idp"), deployment.pool_id)
+    runner = TriggerRunner(handlers if handlers is not None else deployment.handlers(), timeout_seconds=timeout_seconds)
+    issuer = f"https://cognito-idp.{deployment.region}.amazonaws.com/{deployment.pool_id}"
+    tokens = tokens or TokenService(issuer, RsaKey.load_or_create(None))
+    kwargs = {"clock": clock} if clock else {}
+    auth = CustomAuth(deployment.pool_id, deployment.region, directory, runner, tokens, **kwargs)
+    return auth, runner, tokens

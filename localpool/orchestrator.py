@@ -1,0 +1,247 @@
+"""Cognito's CUSTOM_AUTH flow, as the Cognito Developer Guide documents it, run on this machine.
+
+InitiateAuth -> DefineAuthChallenge (session []) -> CreateAuthChallenge -> challenge to the client.
+RespondToAuthChallenge -> VerifyAuthChallengeResponse -> one entry appended to the session ->
+DefineAuthChallenge -> another round, tokens, or "Incorrect username or password.".
+
+What Cognito does and this reproduces: every answer carries a new session string, usable once and
+only for the app client's AuthSessionValidity; InitiateAuth's ClientMetadata reaches none of these
+triggers, RespondToAuthChallenge's reaches all of them; with PreventUserExistenceErrors an unknown
+user runs the same rounds with userNotFound = true. The triggers are called through TriggerRunner
+(timeouts, retries, error shapes) with events shaped like Cognito's.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from localpool.errors import CognitoError, invalid_parameter, not_authorized
+from localpool.triggers import TriggerRunner
+
+CUSTOM_CHALLENGE = "CUSTOM_CHALLENGE"
+SDK_VERSION = "aws-sdk-unknown-unknown"
+
+
+@dataclass(frozen=True)
+class PoolUser:
+    user_name: str  # Cognito's own name for the user (the sub, in a pool that signs in with email)
+    attributes: Mapping[str, str]
+    status: str = "CONFIRMED"
+    enabled: bool = True
+    groups: tuple[str, ...] = ()
+
+
+class Directory(Protocol):
+    def find(self, username: str) -> PoolUser | None: ...
+
+
+class TokenIssuer(Protocol):
+    def issue(self, user: PoolUser, client_id: str, trigger_source: str, client_metadata: Mapping[str, str]) -> dict: ...
+
+
+@dataclass(frozen=True)
+class AppClient:
+    client_id: str
+    prevent_user_existence_errors: bool = True
+    auth_session_validity_minutes: int = 3
+    custom_auth_allowed: bool = True
+
+
+@dataclass
+class AuthSession:
+    client_id: str
+    user_name: str
+    user_not_found: bool
+    expires_at: float
+    entries: list[dict] = field(default_factory=list)
+    private_parameters: dict = field(default_factory=dict)
+    challenge_metadata: str | None = None
+
+
+class CustomAuth:
+    def __init__(
+        self,
+        pool_id: str,
+        region: str,
+        directory: Directory,
+        run_trigger: TriggerRunner,
+        tokens: TokenIssuer,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.pool_id = pool_id
+        self.region = region
+        self._directory = directory
+        self._run = run_trigger
+        self._tokens = tokens
+        self._clock = clock
+        self._sessions: dict[str, AuthSession] = {}
+        self._lock = threading.Lock()
+
+    # --- the two API calls -------------------------------------------------------------------
+
+    def initiate_auth(self, client: AppClient, username: str) -> dict:
+        """InitiateAuth(AuthFlow=CUSTOM_AUTH). Its ClientMetadata is not passed: Cognito gives it to
+        none of the custom auth triggers."""
+        if not client.custom_auth_allowed:
+            raise invalid_parameter("CUSTOM_AUTH flow not enabled for this client")
+        if not username:
+            raise invalid_parameter("Missing required parameter USERNAME")
+        user = self._directory.find(username)
+        if user is None and not client.prevent_user_existence_errors:
+            raise CognitoError("UserNotFoundException", "User does not exist.")
+        if user is not None:
+            self._check_can_sign_in(user)
+        session = AuthSession(
+            client_id=client.client_id,
+            user_name=user.user_name if user else username,
+            user_not_found=user is None,
+            expires_at=self._session_expiry(client),
+        )
+        return self._next(client, session, user, {})
+
+    def respond_to_auth_challenge(
+        self, client: AppClient, session_token: str, challenge_name: str, responses: Mapping[str, str], client_metadata: Mapping[str, str]
+    ) -> dict:
+        if challenge_name != CUSTOM_CHALLENGE:
+            raise invalid_parameter(f"Unsupported challenge name {challenge_name}")
+        session = self._take_session(session_token, client)
+        username, answer = responses.get("USERNAME"), responses.get("ANSWER")
+        if not username:
+            raise invalid_parameter("Missing required parameter USERNAME")
+        if answer is None:
+            raise invalid_parameter("Missing required parameter ANSWER")
+        user = None if session.user_not_found else self._directory.find(session.user_name)
+        if not session.user_not_found:
+            if user is None:
+                raise not_authorized()
+            self._check_can_sign_in(user)
+        response = self._run(
+            "VerifyAuthChallengeResponse",
+            self._event(
+                "VerifyAuthChallengeResponse_Authentication",
+                session,
+                user,
+                {
+                    "privateChallengeParameters": dict(session.private_parameters),
+                    "challengeAnswer": answer,
+                    "clientMetadata": dict(client_metadata),
+                    "userNotFound": session.user_not_found,
+                },
+                {"answerCorrect": False},
+            ),
+        )
+        correct = response.get("answerCorrect")
+        if not isinstance(correct, bool):
+            raise CognitoError("InvalidLambdaResponseException", "Unrecognizable lambda output")
+        session.entries.append(
+            {"challengeName": CUSTOM_CHALLENGE, "challengeResult": correct, "challengeMetadata": session.challenge_metadata}
+        )
+        return self._next(client, session, user, client_metadata)
+
+    # --- the rounds ----------------------------------------------------------------------------
+
+    def _next(self, client: AppClient, session: AuthSession, user: PoolUser | None, client_metadata: Mapping[str, str]) -> dict:
+        decision = self._run(
+            "DefineAuthChallenge",
+            self._event(
+                "DefineAuthChallenge_Authentication",
+                session,
+                user,
+                {"session": [dict(e) for e in session.entries], "clientMetadata": dict(client_metadata), "userNotFound": session.user_not_found},
+                {"challengeName": None, "issueTokens": None, "failAuthentication": None},
+            ),
+        )
+        if decision.get("issueTokens") is True and not decision.get("failAuthentication"):
+            if user is None:
+                raise not_authorized()
+            return {
+                "ChallengeParameters": {},
+                "AuthenticationResult": self._tokens.issue(user, client.client_id, "TokenGeneration_Authentication", client_metadata),
+            }
+        if decision.get("failAuthentication") is True or decision.get("challengeName") != CUSTOM_CHALLENGE:
+            raise not_authorized()
+        created = self._run(
+            "CreateAuthChallenge",
+            self._event(
+                "CreateAuthChallenge_Authentication",
+                session,
+                user,
+                {
+                    "challengeName": CUSTOM_CHALLENGE,
+                    "session": [dict(e) for e in session.entries],
+                    "clientMetadata": dict(client_metadata),
+                    "userNotFound": session.user_not_found,
+                },
+                {"publicChallengeParameters": None, "privateChallengeParameters": None, "challengeMetadata": None},
+            ),
+        )
+        public, private = created.get("publicChallengeParameters") or {}, created.get("privateChallengeParameters") or {}
+        metadata = created.get("challengeMetadata")
+        if not _string_map(public) or not _string_map(private) or not (metadata is None or isinstance(metadata, str)):
+            raise CognitoError("InvalidLambdaResponseException", "Unrecognizable lambda output")
+        session.private_parameters, session.challenge_metadata = dict(private), metadata
+        session.expires_at = self._session_expiry(client)
+        token = self._store_session(session)
+        return {
+            "ChallengeName": CUSTOM_CHALLENGE,
+            "Session": token,
+            "ChallengeParameters": {**public, "USERNAME": session.user_name},
+        }
+
+    def _event(self, source: str, session: AuthSession, user: PoolUser | None, request: dict, response: dict) -> dict:
+        return {
+            "version": "1",
+            "region": self.region,
+            "userPoolId": self.pool_id,
+            "userName": session.user_name,
+            "callerContext": {"awsSdkVersion": SDK_VERSION, "clientId": session.client_id},
+            "triggerSource": source,
+            "request": {"userAttributes": _event_attributes(user), **request},
+            "response": response,
+        }
+
+    # --- sessions ----------------------------------------------------------------------------------
+
+    def _session_expiry(self, client: AppClient) -> float:
+        return self._clock() + client.auth_session_validity_minutes * 60
+
+    def _store_session(self, session: AuthSession) -> str:
+        token = secrets.token_urlsafe(96)
+        with self._lock:
+            now = self._clock()
+            for stale in [t for t, s in self._sessions.items() if s.expires_at <= now]:
+                del self._sessions[stale]
+            self._sessions[token] = session
+        return token
+
+    def _take_session(self, token: str, client: AppClient) -> AuthSession:
+        """Each session string works once: the next answer gets a new one."""
+        with self._lock:
+            session = self._sessions.pop(token or "", None)
+        if session is None or session.client_id != client.client_id:
+            raise not_authorized("Invalid session for the user.")
+        if session.expires_at <= self._clock():
+            raise not_authorized("Invalid session for the user, session is expired.")
+        return session
+
+    @staticmethod
+    def _check_can_sign_in(user: PoolUser) -> None:
+        if not user.enabled:
+            raise not_authorized("User is disabled.")
+        if user.status == "UNCONFIRMED":
+            raise CognitoError("UserNotConfirmedException", "User is not confirmed.")
+
+
+def _event_attributes(user: PoolUser | None) -> dict:
+    if user is None:
+        return {}
+    return {**user.attributes, "cognito:user_status": user.status}
+
+
+def _string_map(value: object) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())

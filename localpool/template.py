@@ -1,0 +1,132 @@
+"""template.yaml, read as CloudFormation would: the functions, their handlers and environment, and
+which function sits in which user pool trigger slot. What runs locally is what deploys."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short tags (!Ref, !GetAtt, !Sub, ...) as their long forms."""
+
+
+def _tag(loader: yaml.Loader, suffix: str, node: yaml.Node) -> dict:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    code_uri: Path
+    handler: str
+    environment: Mapping[str, Any]
+    memory_size: int
+    timeout: int
+
+
+class Template:
+    def __init__(self, path: Path = TEMPLATE, parameters: Mapping[str, str] | None = None):
+        self.path = path
+        self.body = yaml.load(path.read_text(), Loader=_CfnLoader)
+        self.parameters = {
+            name: str(spec.get("Default", "")) for name, spec in self.body.get("Parameters", {}).items()
+        } | dict(parameters or {})
+        self.resources: dict = self.body["Resources"]
+
+    def functions(self) -> dict[str, FunctionSpec]:
+        globals_ = self.body.get("Globals", {}).get("Function", {})
+        specs = {}
+        for logical_id, resource in self.resources.items():
+            if resource.get("Type") != "AWS::Serverless::Function":
+                continue
+            props = resource["Properties"]
+            env = dict(globals_.get("Environment", {}).get("Variables", {}))
+            env.update(props.get("Environment", {}).get("Variables", {}))
+            specs[logical_id] = FunctionSpec(
+                logical_id=logical_id,
+                code_uri=self.path.parent / props["CodeUri"],
+                handler=props["Handler"],
+                environment=env,
+                memory_size=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
+                timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
+            )
+        return specs
+
+    def resources_of_type(self, resource_type: str) -> dict[str, dict]:
+        return {k: v for k, v in self.resources.items() if v.get("Type") == resource_type}
+
+    def trigger_slots(self, pool_logical_id: str = "UserPool") -> dict[str, str]:
+        """Slot name (DefineAuthChallenge, ...) -> logical id of the function in it."""
+        config = self.resources[pool_logical_id]["Properties"].get("LambdaConfig", {})
+        slots = {}
+        for slot, target in config.items():
+            if isinstance(target, dict) and "Fn::GetAtt" in target:
+                slots[slot] = target["Fn::GetAtt"][0]
+            elif slot == "PreTokenGenerationConfig" and isinstance(target, dict):
+                arn = target.get("LambdaArn", {})
+                if isinstance(arn, dict) and "Fn::GetAtt" in arn:
+                    slots["PreTokenGeneration"] = arn["Fn::GetAtt"][0]
+        return slots
+
+    def resolve(self, value: Any, physical: Mapping[str, str], region: str = "us-east-1", account: str = "000000000000") -> Any:
+        """A property's value with parameters and the given resources' physical names filled in."""
+        pseudo = {"AWS::Region": region, "AWS::AccountId": account, "AWS::Partition": "aws", "AWS::StackName": "keyless-local"}
+
+        def lookup(name: str) -> str:
+            if name in self.parameters:
+                return self.parameters[name]
+            if name in pseudo:
+                return pseudo[name]
+            if name in physical:
+                return physical[name]
+            raise KeyError(f"template reference {name} has no local value")
+
+        if isinstance(value, dict) and len(value) == 1:
+            (fn, arg), = value.items()
+            if fn == "Ref":
+                return lookup(arg)
+            if fn == "Fn::GetAtt":
+                return physical.get(f"{arg[0]}.{arg[1]}") or lookup(arg[0])
+            if fn == "Fn::Sub":
+                text = arg if isinstance(arg, str) else arg[0]
+                return re.sub(r"\$\{([^}!]+)\}", lambda m: lookup(m.group(1)), text)
+        if isinstance(value, dict):
+            return {k: self.resolve(v, physical, region, account) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v, physical, region, account) for v in value]
+        return value
+
+
+def load_handler(spec: FunctionSpec):
+    """The function's handler, imported from its CodeUri as Lambda would (module.function)."""
+    module_name, _, function_name = spec.handler.rpartition(".")
+    path = spec.code_uri / f"{module_name.replace('.', '/')}.py"
+    unique = f"keyless_function_{spec.logical_id}"
+    module_spec = importlib.util.spec_from_file_location(unique, path)
+    if module_spec is None or module_spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return getattr(module, function_name)

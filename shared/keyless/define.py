@@ -1,0 +1,66 @@
+"""DefineAuthChallenge: the sign-in state machine, pure logic.
+
+Only VerifyAuthChallengeResponse can make a round succeed, and it does so only for a valid link or
+code, so a successful last round means tokens. Client metadata (which the client controls) only ever
+chooses between "another round" and "fail", never tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from keyless import protocol
+from keyless.events import SessionEntry
+
+
+@dataclass(frozen=True)
+class Decision:
+    challenge_name: str = ""
+    issue_tokens: bool = False
+    fail_authentication: bool = False
+    method: str = ""  # the method that decided the sign-in, for metrics
+    reason: str = ""  # why the sign-in failed, for metrics
+
+    def as_response(self) -> dict:
+        response: dict = {"issueTokens": self.issue_tokens, "failAuthentication": self.fail_authentication}
+        if self.challenge_name:
+            response["challengeName"] = self.challenge_name
+        return response
+
+
+NEXT_ROUND = Decision(challenge_name=protocol.CUSTOM_CHALLENGE)
+
+
+def fail(reason: str, method: str = "") -> Decision:
+    return Decision(fail_authentication=True, reason=reason, method=method)
+
+
+def decide(session: tuple[SessionEntry, ...], client_metadata: dict, max_code_attempts: int) -> Decision:
+    if not session:
+        return NEXT_ROUND
+    if len(session) > protocol.MAX_ROUNDS:
+        return fail("too_many_rounds")
+    if any(entry.challenge_name != protocol.CUSTOM_CHALLENGE or entry.step is None for entry in session):
+        return fail("unsupported_flow")
+
+    last = session[-1]
+    method = _method_of(last, client_metadata)
+    if last.challenge_result:
+        return Decision(issue_tokens=True, method=method)
+    if last.step == protocol.CHOOSE_METHOD:
+        if len(session) == 1 and protocol.wants_email(client_metadata):
+            return NEXT_ROUND
+        return fail("link_rejected" if method == protocol.MAGIC_LINK else "no_method_chosen", method)
+    if last.step == protocol.EMAIL_OTP:
+        wrong_codes = sum(1 for entry in session if entry.step == protocol.EMAIL_OTP and not entry.challenge_result)
+        if wrong_codes < max_code_attempts:
+            return NEXT_ROUND
+        return fail("code_attempts_exhausted", method)
+    return fail("link_rejected", method)
+
+
+def _method_of(last: SessionEntry, client_metadata: dict) -> str:
+    if last.step in protocol.METHODS:
+        return last.step
+    method = client_metadata.get(protocol.META_METHOD, "")
+    return method if method in protocol.METHODS else ""

@@ -1,0 +1,32 @@
+"""The messages an end user can see. Cognito shows a trigger's exception message to the client as
+"<Trigger> failed with error <message>.", so every message here is short and safe; anything else
+becomes UNAVAILABLE, with the details only in the logs."""
+
+from __future__ import annotations
+
+INVALID_REQUEST = "Invalid request"
+CHOOSE_METHOD = "Choose a sign-in method: MAGIC_LINK or EMAIL_OTP"
+REDIRECT_NOT_ALLOWED = "This redirect address is not allowed"
+UNAVAILABLE = "Sign-in is temporarily unavailable, please try again"
+RETRY_AFTER = "Please wait {seconds} seconds before requesting another email"
+
+
+class UserFacingError(Exception):
+    """An error whose message is fit for the end user."""
+
+
+class MalformedEvent(UserFacingError):
+    def __init__(self, detail: str):
+        super().__init__(INVALID_REQUEST)
+        self.detail = detail  # for the log line only
+
+
+class RateLimited(UserFacingError):
+    def __init__(self, retry_after_seconds: int):
+        super().__init__(RETRY_AFTER.format(seconds=retry_after_seconds))
+        self.retry_after_seconds = retry_after_seconds
+
+
+class TemporarilyUnavailable(UserFacingError):
+    def __init__(self):
+        super().__init__(UNAVAILABLE)

@@ -1,0 +1,128 @@
+"""Reading Cognito trigger events defensively.
+
+Every trigger turns the raw event into one of these frozen records before any logic runs; a missing
+key, a wrong type or a foreign triggerSource raises MalformedEvent (a short, safe message) instead of
+a KeyError deep inside the logic. Pure Python: DefineAuthChallenge uses it, so no boto3 here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from keyless.errors import MalformedEvent
+from keyless.protocol import parse_challenge_metadata
+
+MAX_STRING = 2048  # no legitimate field of ours comes near this
+MAX_SESSION = 64
+
+
+@dataclass(frozen=True)
+class SessionEntry:
+    challenge_name: str
+    challenge_result: bool
+    step: str | None  # None when challengeMetadata is not one of ours
+    flow: str | None
+
+
+@dataclass(frozen=True)
+class TriggerEvent:
+    trigger_source: str
+    user_pool_id: str
+    user_name: str
+    user_attributes: Mapping[str, str]
+    client_metadata: Mapping[str, str]
+    user_not_found: bool = False
+    session: tuple[SessionEntry, ...] = ()
+    private_parameters: Mapping[str, str] = field(default_factory=dict)
+    answer: str = ""
+
+    @property
+    def email(self) -> str:
+        return self.user_attributes.get("email", "")
+
+    @property
+    def email_verified(self) -> bool:
+        return self.user_attributes.get("email_verified", "").lower() == "true"
+
+
+def _require_mapping(value: Any, name: str, *, optional: bool = False) -> Mapping[str, Any]:
+    if value is None and optional:
+        return {}
+    if not isinstance(value, Mapping):
+        raise MalformedEvent(f"{name} is not an object")
+    return value
+
+
+def _string(value: Any, name: str, *, optional: bool = False, limit: int = MAX_STRING) -> str:
+    if value is None and optional:
+        return ""
+    if not isinstance(value, str):
+        raise MalformedEvent(f"{name} is not a string")
+    if len(value) > limit:
+        raise MalformedEvent(f"{name} is too long")
+    return value
+
+
+def _string_map(value: Any, name: str) -> dict[str, str]:
+    """Cognito sends string-to-string maps; null means empty. Oversized values are refused."""
+    mapping = _require_mapping(value, name, optional=True)
+    if len(mapping) > 100:
+        raise MalformedEvent(f"{name} has too many entries")
+    return {_string(k, name): _string(v, name) for k, v in mapping.items()}
+
+
+def _flag(value: Any, name: str) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    raise MalformedEvent(f"{name} is not a boolean")
+
+
+def _session(value: Any) -> tuple[SessionEntry, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > MAX_SESSION:
+        raise MalformedEvent("session is not a list")
+    entries = []
+    for raw in value:
+        raw = _require_mapping(raw, "session entry")
+        parsed = parse_challenge_metadata(raw.get("challengeMetadata"))
+        entries.append(
+            SessionEntry(
+                challenge_name=_string(raw.get("challengeName"), "challengeName"),
+                challenge_result=_flag(raw.get("challengeResult"), "challengeResult"),
+                step=parsed[0] if parsed else None,
+                flow=parsed[1] if parsed else None,
+            )
+        )
+    return tuple(entries)
+
+
+def parse(event: Any, trigger_sources: tuple[str, ...]) -> TriggerEvent:
+    """Validate the parts of a trigger event every Keyless trigger reads."""
+    event = _require_mapping(event, "event")
+    source = _string(event.get("triggerSource"), "triggerSource", limit=64)
+    if source not in trigger_sources:
+        raise MalformedEvent("unexpected triggerSource")
+    request = _require_mapping(event.get("request"), "request")
+    _require_mapping(event.get("response"), "response", optional=True)
+    return TriggerEvent(
+        trigger_source=source,
+        user_pool_id=_string(event.get("userPoolId"), "userPoolId", limit=128),
+        user_name=_string(event.get("userName"), "userName", limit=256),
+        user_attributes=_string_map(request.get("userAttributes"), "userAttributes"),
+        client_metadata=_string_map(request.get("clientMetadata"), "clientMetadata"),
+        user_not_found=_flag(request.get("userNotFound"), "userNotFound"),
+        session=_session(request.get("session")),
+        private_parameters=_string_map(request.get("privateChallengeParameters"), "privateChallengeParameters"),
+        answer=_string(request.get("challengeAnswer"), "challengeAnswer", optional=True),
+    )
+
+
+def answer(event: dict, response: dict) -> dict:
+    """Cognito expects the whole event back with `response` filled in."""
+    event["response"] = response
+    return event

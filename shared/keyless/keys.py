@@ -1,0 +1,70 @@
+"""The signing key, from Secrets Manager, cached per container by Powertools parameters.
+
+Rotation: `put-secret-value` (or a rotation function) makes the new value AWSCURRENT and the old one
+AWSPREVIOUS. Links and codes are signed with the current key and checked against both, so rotating
+does not break what was already sent. The previous key is fetched only when the current one fails.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+CURRENT = "AWSCURRENT"
+PREVIOUS = "AWSPREVIOUS"
+MIN_KEY_BYTES = 32
+
+
+class SigningKeyError(RuntimeError):
+    pass
+
+
+class SigningKeyMissing(SigningKeyError):
+    pass
+
+
+class SigningKeys:
+    def __init__(self, secret_id: str, client, cache_seconds: int, clock: Callable[[], float] = time.time):
+        # Powertools caches by secret name only, ignoring VersionStage, so each stage gets a provider.
+        self._current = SecretsProvider(boto3_client=client)
+        self._previous = SecretsProvider(boto3_client=client)
+        self._secret_id = secret_id
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        self._no_previous_until = 0.0
+
+    def current(self) -> bytes:
+        return self._fetch(self._current, CURRENT)
+
+    def previous(self) -> bytes | None:
+        if self._clock() < self._no_previous_until:
+            return None
+        try:
+            return self._fetch(self._previous, PREVIOUS)
+        except SigningKeyMissing:
+            # A secret that was never rotated has no AWSPREVIOUS; remember that as long as a key.
+            self._no_previous_until = self._clock() + self._cache_seconds
+            return None
+
+    def candidates(self):
+        """The keys a signature may have been made with, newest first, fetched lazily."""
+        yield self.current()
+        previous = self.previous()
+        if previous is not None:
+            yield previous
+
+    def _fetch(self, provider: SecretsProvider, stage: str) -> bytes:
+        try:
+            value = provider.get(self._secret_id, max_age=self._cache_seconds, VersionStage=stage)
+        except GetParameterError as exc:
+            original = exc.__cause__ or exc.__context__  # Powertools re-raises inside its except block
+            code = getattr(original, "response", {}).get("Error", {}).get("Code")
+            kind = SigningKeyMissing if code == "ResourceNotFoundException" else SigningKeyError
+            raise kind(f"signing key {stage} could not be read") from exc
+        key = value.encode() if isinstance(value, str) else bytes(value or b"")
+        if len(key) < MIN_KEY_BYTES:
+            raise SigningKeyError(f"signing key {stage} is shorter than {MIN_KEY_BYTES} bytes")
+        return key

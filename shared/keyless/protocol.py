@@ -1,0 +1,64 @@
+"""The sign-in protocol: the names clients and triggers agree on.
+
+Round 1 (InitiateAuth CUSTOM_AUTH) offers the methods. The answer to round 1 carries the client's
+choice in ClientMetadata, because InitiateAuth's ClientMetadata never reaches the challenge triggers.
+Round 2 emails the link or code; round 3 (and, for codes, later rounds) takes the answer. A magic
+link may also be answered straight away in round 2 of a fresh sign-in (ALREADY_HAVE_MAGIC_LINK).
+
+This module is pure data: DefineAuthChallenge imports it, and DefineAuthChallenge loads no boto3.
+"""
+
+from __future__ import annotations
+
+CUSTOM_CHALLENGE = "CUSTOM_CHALLENGE"
+
+# Sign-in methods, as clients name them in ClientMetadata["signInMethod"].
+MAGIC_LINK = "MAGIC_LINK"
+EMAIL_OTP = "EMAIL_OTP"
+METHODS = (MAGIC_LINK, EMAIL_OTP)
+
+# Steps, recorded by CreateAuthChallenge in challengeMetadata as "<step>:<flow id>".
+CHOOSE_METHOD = "CHOOSE_METHOD"
+STEPS = (CHOOSE_METHOD, MAGIC_LINK, EMAIL_OTP)
+
+# ClientMetadata keys of RespondToAuthChallenge.
+META_METHOD = "signInMethod"
+META_REDIRECT_URI = "redirectUri"
+META_ALREADY_HAVE_LINK = "alreadyHaveMagicLink"
+YES = "yes"
+
+# publicChallengeParameters keys (Cognito adds USERNAME).
+PARAM_STEP = "step"
+PARAM_METHODS = "methods"
+PARAM_SENT_TO = "sentTo"
+PARAM_EXPIRES_AT = "expiresAt"
+PARAM_ATTEMPTS_LEFT = "attemptsLeft"
+PARAM_CODE_LENGTH = "codeLength"
+
+# privateChallengeParameters keys (only VerifyAuthChallengeResponse sees them).
+PRIVATE_STEP = "step"
+PRIVATE_FLOW = "flow"
+PRIVATE_CODE_HASH = "codeHash"
+PRIVATE_CODE_EXPIRES_AT = "codeExpiresAt"
+
+# A sign-in never takes more rounds than this: choose, send, and a few code attempts.
+MAX_ROUNDS = 10
+
+
+def challenge_metadata(step: str, flow: str) -> str:
+    return f"{step}:{flow}"
+
+
+def parse_challenge_metadata(metadata: object) -> tuple[str, str] | None:
+    """(step, flow) from a session entry's challengeMetadata, or None if it is not ours."""
+    if not isinstance(metadata, str):
+        return None
+    step, sep, flow = metadata.partition(":")
+    if not sep or step not in STEPS or not flow:
+        return None
+    return step, flow
+
+
+def wants_email(client_metadata: dict) -> bool:
+    """True when the answer to round 1 asks for an email rather than presenting a link."""
+    return bool(client_metadata.get(META_METHOD)) and client_metadata.get(META_ALREADY_HAVE_LINK) != YES

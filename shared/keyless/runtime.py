@@ -1,0 +1,80 @@
+"""What the functions talk to, built on first use and kept for the container's life.
+
+Each function touches only what it uses, so Verify never creates an SES client and Create never
+creates a Cognito one. Tests build their own SignInRuntime (or call reset()) instead of patching.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+
+import boto3
+from botocore.config import Config
+
+from keyless.directory import UserDirectory
+from keyless.keys import SigningKeys
+from keyless.mailer import Mailer
+from keyless.settings import SignInSettings
+from keyless.store import SignInStore
+
+# Cognito gives a trigger 5 s; a hung connection must fail fast enough to answer inside that.
+AWS_CONFIG = Config(connect_timeout=1, read_timeout=1.5, retries={"mode": "standard", "total_max_attempts": 2})
+
+
+class SignInRuntime:
+    def __init__(
+        self,
+        settings: SignInSettings | None = None,
+        session: boto3.session.Session | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
+        self._settings = settings
+        self._session = session
+        self.clock = clock
+
+    @functools.cached_property
+    def settings(self) -> SignInSettings:
+        return self._settings or SignInSettings.from_env()
+
+    def client(self, service: str):
+        session = self._session or boto3.session.Session()
+        return session.client(service, config=AWS_CONFIG)
+
+    @functools.cached_property
+    def store(self) -> SignInStore:
+        return SignInStore(self.client("dynamodb"), self.settings.table_name)
+
+    @functools.cached_property
+    def keys(self) -> SigningKeys:
+        client = self.client("secretsmanager")
+        return SigningKeys(self.settings.signing_key_secret_id, client, self.settings.key_cache_seconds, self.clock)
+
+    @functools.cached_property
+    def mailer(self) -> Mailer:
+        s = self.settings
+        return Mailer(self.client("sesv2"), s.sender_email, s.app_name, s.ses_configuration_set)
+
+    @functools.cached_property
+    def directory(self) -> UserDirectory:
+        return UserDirectory(self.client("cognito-idp"))
+
+    def now(self) -> int:
+        return int(self.clock())
+
+
+_overrides: dict = {}
+
+
+@functools.cache
+def default_runtime() -> SignInRuntime:
+    return SignInRuntime(**_overrides)
+
+
+def reset(**overrides) -> None:
+    """Forget the container's runtime; the next one is built with these SignInRuntime arguments
+    (the local user pool and the tests pass a clock)."""
+    _overrides.clear()
+    _overrides.update(overrides)
+    default_runtime.cache_clear()

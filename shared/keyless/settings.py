@@ -1,0 +1,81 @@
+"""Function settings, read from the environment once and checked, so a misconfigured deployment fails
+on its first call with a clear log line instead of half-working. template.yaml sets every variable."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from keyless import protocol
+from keyless.redirects import Origin, parse_allowlist
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+def _require(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigurationError(f"environment variable {name} is not set")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    try:
+        value = int(raw) if raw else default
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be a whole number") from exc
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name} must be between {low} and {high}")
+    return value
+
+
+def max_code_attempts(env: Mapping[str, str] = os.environ) -> int:
+    return _int(env, "MAX_CODE_ATTEMPTS", 3, 1, 5)
+
+
+@dataclass(frozen=True)
+class SignInSettings:
+    table_name: str
+    signing_key_secret_id: str
+    sender_email: str
+    app_name: str
+    allowed_origins: frozenset[Origin]
+    methods: tuple[str, ...]
+    link_lifetime_seconds: int
+    code_lifetime_seconds: int
+    code_length: int
+    max_code_attempts: int
+    email_cooldown_seconds: int
+    key_cache_seconds: int
+    ses_configuration_set: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> SignInSettings:
+        methods = tuple(m.strip() for m in env.get("SIGN_IN_METHODS", ",".join(protocol.METHODS)).split(",") if m.strip())
+        if not methods or any(m not in protocol.METHODS for m in methods):
+            raise ConfigurationError(f"SIGN_IN_METHODS must list some of {', '.join(protocol.METHODS)}")
+        try:
+            allowed_origins = parse_allowlist(env.get("ALLOWED_REDIRECT_ORIGINS", ""))
+        except ValueError as exc:
+            raise ConfigurationError(f"ALLOWED_REDIRECT_ORIGINS: {exc}") from exc
+        if protocol.MAGIC_LINK in methods and not allowed_origins:
+            raise ConfigurationError("ALLOWED_REDIRECT_ORIGINS must name at least one origin for magic links")
+        return cls(
+            table_name=_require(env, "TABLE_NAME"),
+            signing_key_secret_id=_require(env, "SIGNING_KEY_SECRET_ID"),
+            sender_email=_require(env, "SENDER_EMAIL"),
+            app_name=env.get("APP_NAME", "").strip() or "Keyless",
+            allowed_origins=allowed_origins,
+            methods=methods,
+            link_lifetime_seconds=_int(env, "MAGIC_LINK_LIFETIME_SECONDS", 900, 60, 86400),
+            code_lifetime_seconds=_int(env, "CODE_LIFETIME_SECONDS", 600, 60, 3600),
+            code_length=_int(env, "CODE_LENGTH", 6, 6, 8),
+            max_code_attempts=max_code_attempts(env),
+            email_cooldown_seconds=_int(env, "EMAIL_COOLDOWN_SECONDS", 60, 0, 3600),
+            key_cache_seconds=_int(env, "SIGNING_KEY_CACHE_SECONDS", 3600, 0, 86400),
+            ses_configuration_set=env.get("SES_CONFIGURATION_SET", "").strip(),
+        )

@@ -1,0 +1,46 @@
+"""What every Keyless handler shares: the trigger sources it accepts, and the rule that only
+user-facing messages leave a trigger. Anything else is logged without its message (AWS error texts
+can quote the address) and replaced by a generic one."""
+
+from __future__ import annotations
+
+import functools
+import traceback
+
+from keyless import errors
+from keyless.observability import logger
+
+DEFINE = ("DefineAuthChallenge_Authentication",)
+CREATE = ("CreateAuthChallenge_Authentication",)
+VERIFY = ("VerifyAuthChallengeResponse_Authentication",)
+
+
+def _error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def safe(handler):
+    @functools.wraps(handler)
+    def wrapper(event, context):
+        try:
+            return handler(event, context)
+        except errors.MalformedEvent as exc:
+            logger.warning("malformed event refused", extra={"detail": exc.detail})
+            raise
+        except errors.UserFacingError:
+            raise
+        except Exception as exc:
+            logger.error(
+                "trigger failed",
+                extra={
+                    "error_type": type(exc).__name__,
+                    "error_code": _error_code(exc),
+                    "stack": "".join(traceback.format_tb(exc.__traceback__)),
+                },
+            )
+            raise errors.TemporarilyUnavailable() from None
+
+    return wrapper
