@@ -20,6 +20,8 @@ from localpool.users import CognitoDirectory
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
 LOCAL_SENDER = "no-reply@keyless.local"
+# The key events/ samples are signed with, so a sample "right answer" is right. Local use only.
+SAMPLE_SIGNING_KEY = "keyless-sample-signing-key-for-local-use-only-not-secret-0123456789"
 
 
 @dataclass
@@ -39,7 +41,13 @@ class Deployment:
         return {slot: load_handler(functions[logical]) for slot, logical in self.template.trigger_slots().items()}
 
 
-def deploy(template: Template | None = None, parameters: Mapping[str, str] | None = None, region: str = REGION) -> Deployment:
+def deploy(
+    template: Template | None = None,
+    parameters: Mapping[str, str] | None = None,
+    region: str = REGION,
+    signing_key: str | None = None,
+) -> Deployment:
+    """signing_key: the secret's value (SAMPLE_SIGNING_KEY for the sample events); random if None."""
     parameters = {"SenderEmail": LOCAL_SENDER, **(parameters or {})}
     template = template or Template(parameters=parameters)
     template.parameters.update(parameters)
@@ -47,7 +55,7 @@ def deploy(template: Template | None = None, parameters: Mapping[str, str] | Non
     physical: dict[str, str] = {}
 
     table_name = _create_table(session, template, physical)
-    secret_id = _create_secret(session, template, physical)
+    secret_id = _create_secret(session, template, physical, signing_key)
     session.client("ses").verify_email_identity(EmailAddress=template.parameters["SenderEmail"])
     pool_id, client = _create_pool(session, template, physical)
     environment = _function_environment(template, physical, region)
@@ -73,11 +81,11 @@ def _create_table(session, template: Template, physical: dict) -> str:
     return name
 
 
-def _create_secret(session, template: Template, physical: dict) -> str:
+def _create_secret(session, template: Template, physical: dict, value: str | None) -> str:
     (logical, resource), = template.resources_of_type("AWS::SecretsManager::Secret").items()
     length = int(resource["Properties"].get("GenerateSecretString", {}).get("PasswordLength", 64))
     created = session.client("secretsmanager").create_secret(
-        Name=f"keyless-local-{logical.lower()}", SecretString=secrets.token_urlsafe(length)[:length]
+        Name=f"keyless-local-{logical.lower()}", SecretString=value or secrets.token_urlsafe(length)[:length]
     )
     physical[logical] = created["ARN"]
     return created["ARN"]

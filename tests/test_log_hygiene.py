@@ -1,0 +1,56 @@
+"""Nothing secret or personal reaches a log line or an error message, on happy and failing paths."""
+
+import io
+import logging
+
+import pytest
+from botocore.exceptions import ClientError
+
+from keyless import runtime
+from keyless.observability import logger
+from localpool.client import link_secret
+from tests.conftest import last_code, last_link
+
+EMAIL = "secret.person@example.com"
+
+
+@pytest.fixture
+def log_lines():
+    """Everything the functions log, formatted exactly as Lambda would print it (Powertools JSON)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    logger._logger.addHandler(handler)
+    yield stream
+    logger._logger.removeHandler(handler)
+
+
+def test_logs_hold_no_address_code_or_link(client, make_user, capfd, clock, monkeypatch, log_lines):
+    make_user(EMAIL)
+    sent = client.request_code(client.start(EMAIL))
+    code = last_code(EMAIL)
+    client.answer_code(sent, "000000" if code != "000000" else "111111")  # a wrong code is logged as such
+    clock.advance(61)
+    client.request_link(client.start(EMAIL), "https://app.example.com/")
+    link = last_link(EMAIL)
+    client.sign_in_with_link(link)
+    with pytest.raises(ClientError):
+        client.sign_in_with_link(link)  # replay
+    with pytest.raises(ClientError):
+        client.request_code(client.start(EMAIL))  # rate limited
+    clock.advance(61)
+
+    def refuse(**kwargs):
+        raise ClientError({"Error": {"Code": "MessageRejected", "Message": f"Email address is not verified: {EMAIL}"}}, "SendEmail")
+
+    monkeypatch.setattr(runtime.default_runtime().mailer._client, "send_email", refuse)
+    with pytest.raises(ClientError) as excinfo:
+        client.request_code(client.start(EMAIL))
+    assert EMAIL not in str(excinfo.value.response)
+
+    output = capfd.readouterr()
+    logs = output.out + output.err + log_lines.getvalue()
+    assert '"message":"sign-in email sent"' in logs  # the logs were captured at all
+    for secret in (EMAIL, EMAIL.split("@")[0], code, link_secret(link), link_secret(link).split(".")[1]):
+        assert secret not in logs
+    assert '"error_code":"MessageRejected"' in logs

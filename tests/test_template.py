@@ -1,0 +1,121 @@
+"""template.yaml: handlers that exist, policies that name only what each function uses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from localpool.template import Template, load_handler
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = Template()
+FUNCTIONS = TEMPLATE.functions()
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_every_handler_imports(logical_id):
+    assert callable(load_handler(FUNCTIONS[logical_id]))
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_runtime_and_timeout_fit_cognito(logical_id):
+    spec = FUNCTIONS[logical_id]
+    props = TEMPLATE.resources[logical_id]["Properties"]
+    runtime = props.get("Runtime", TEMPLATE.body["Globals"]["Function"]["Runtime"])
+    assert runtime in ("python3.12", "python3.13")
+    if "Cognito" in json.dumps(TEMPLATE.body["Resources"]):  # trigger functions answer within Cognito's 5 s
+        assert spec.timeout < 5 or logical_id.startswith("Attach")
+
+
+def statements(logical_id: str) -> list[dict]:
+    found = []
+    for policy in TEMPLATE.resources[logical_id]["Properties"].get("Policies", []):
+        assert isinstance(policy, dict) and "Statement" in policy, f"{logical_id}: only inline statements, no managed policies"
+        found.extend(policy["Statement"])
+    for resource in TEMPLATE.resources_of_type("AWS::IAM::Policy").values():
+        roles = resource["Properties"]["Roles"]
+        if {"Ref": f"{logical_id}Role"} in roles:
+            found.extend(resource["Properties"]["PolicyDocument"]["Statement"])
+    return found
+
+
+def actions(logical_id: str) -> set[str]:
+    result = set()
+    for statement in statements(logical_id):
+        acts = statement["Action"]
+        result.update([acts] if isinstance(acts, str) else acts)
+    return result
+
+
+# What each sign-in function's code calls (store.py, keys.py, mailer.py, directory.py).
+SIGN_IN_ACTIONS = {
+    "DefineAuthChallengeFunction": set(),
+    "CreateAuthChallengeFunction": {"dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem",
+                                    "secretsmanager:GetSecretValue", "ses:SendEmail"},
+    "VerifyAuthChallengeFunction": {"dynamodb:UpdateItem", "secretsmanager:GetSecretValue", "cognito-idp:AdminUpdateUserAttributes"},
+}
+
+
+@pytest.mark.parametrize("logical_id", sorted(SIGN_IN_ACTIONS))
+def test_sign_in_policies_name_exactly_the_actions_used(logical_id):
+    assert actions(logical_id) == SIGN_IN_ACTIONS[logical_id]
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_no_wildcards(logical_id):
+    for statement in statements(logical_id):
+        acts = statement["Action"]
+        for action in [acts] if isinstance(acts, str) else acts:
+            assert "*" not in action
+        resources = statement["Resource"]
+        assert resources != "*" and "*" not in (resources if isinstance(resources, list) else [resources])
+
+
+def test_ses_is_limited_to_the_sender():
+    (ses,) = [s for s in statements("CreateAuthChallengeFunction") if s["Action"] == "ses:SendEmail"]
+    assert ses["Condition"]["StringEquals"]["ses:FromAddress"] == {"Ref": "SenderEmail"}
+
+
+def test_app_client_is_passwordless():
+    (client,) = TEMPLATE.resources_of_type("AWS::Cognito::UserPoolClient").values()
+    props = client["Properties"]
+    assert props["ExplicitAuthFlows"] == ["ALLOW_CUSTOM_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+    assert props["GenerateSecret"] is False and props["PreventUserExistenceErrors"] == "ENABLED"
+    assert props["AuthSessionValidity"] == {"Ref": "AuthSessionValidity"}
+
+
+def test_table_has_ttl_pitr_and_string_keys():
+    (table,) = TEMPLATE.resources_of_type("AWS::DynamoDB::Table").values()
+    props = table["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]} == {"pk": "S", "sk": "S"}
+
+
+DEFINE_PROBE = """
+import json, sys
+sys.path[:0] = [{shared!r}, {code!r}]
+from types import SimpleNamespace
+import app
+context = SimpleNamespace(function_name="define", memory_limit_in_mb=256, invoked_function_arn="arn", aws_request_id="1")
+event = json.load(open({event!r}))
+result = app.handler(event, context)
+assert result["response"]["challengeName"] == "CUSTOM_CHALLENGE", result
+loaded = sorted(m for m in sys.modules if m == "boto3" or m.startswith(("boto3.", "botocore.session", "botocore.client", "aws_xray_sdk")))
+print(json.dumps(loaded))
+"""
+
+
+def test_define_auth_challenge_loads_no_boto3():
+    """A property, not a timing: DefineAuthChallenge runs 2-3 times per sign-in and never calls AWS."""
+    code = FUNCTIONS["DefineAuthChallengeFunction"].code_uri
+    probe = DEFINE_PROBE.format(shared=str(ROOT / "shared"), code=str(code), event=str(ROOT / "events/define_auth_challenge/first_round.json"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")} | {"POWERTOOLS_METRICS_NAMESPACE": "Keyless"}
+    out = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True, env=env, timeout=60, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
