@@ -1,17 +1,20 @@
 """VerifyAuthChallengeResponse: is this answer a valid link or code for this user and this sign-in?
 
 Answers are checked cheapest first (shape, signature, expiry) and only a fully valid link costs a
-write: the single conditional update that makes it single-use. The user's email_verified is set
-before that write, so a link is never marked used unless the sign-in then succeeds.
+write: the single conditional update that makes it single-use, made last, so a link is never
+marked used unless the sign-in then succeeds.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from keyless import codes, identity, links, protocol
 from keyless.errors import MalformedEvent
 from keyless.events import TriggerEvent
+from keyless.observability import count, logger
 from keyless.runtime import SignInRuntime
 
 
@@ -76,6 +79,17 @@ def _verify_code(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verd
 
 
 def _prove_address(event: TriggerEvent, runtime: SignInRuntime) -> None:
-    """Holding the link or code proves control of the address: mark it verified, once."""
-    if not event.email_verified:
+    """Holding the link or code proves control of the address: mark it verified, once.
+
+    If Cognito cannot record it right now, the sign-in still succeeds (the proof was valid, and a
+    failed code sign-in would cost the user a new email and the send limit); the next sign-in
+    records it. The metric makes such deferrals visible.
+    """
+    if event.email_verified:
+        return
+    try:
         runtime.directory.mark_email_verified(event.user_pool_id, event.user_name)
+    except (ClientError, BotoCoreError) as exc:
+        code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else type(exc).__name__
+        logger.error("email_verified not recorded", extra={"user": identity.user_ref(event.user_name), "error_code": code})
+        count("EmailVerificationDeferred")
