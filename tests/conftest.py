@@ -7,10 +7,14 @@ import os
 import re
 import secrets
 
+import functools
+import threading
+
 import boto3
 import pytest
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.dynamodb.models import DynamoDBBackend
 from moto.ses.models import ses_backends
 
 from keyless import runtime
@@ -25,6 +29,25 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "keyless")
 
 TEST_PARAMETERS = {"AllowedRedirectOrigins": "https://app.example.com,http://localhost:9229"}
+
+
+def _make_dynamodb_writes_atomic() -> None:
+    """DynamoDB applies each single-item write, condition included, atomically; moto's in-process
+    backend does not lock, so threads could interleave a condition check and a write. Serialising
+    the backend's item operations gives tests the guarantee the product relies on."""
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item", "get_item"):
+        original = getattr(DynamoDBBackend, name)
+
+        @functools.wraps(original)
+        def locked(self, *args, _original=original, **kwargs):
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, locked)
+
+
+_make_dynamodb_writes_atomic()
 
 
 class Clock:
@@ -120,3 +143,32 @@ def error_code(excinfo) -> str:
 
 def error_message(excinfo) -> str:
     return excinfo.value.response["Error"]["Message"]
+
+
+@pytest.fixture(scope="session")
+def pool_state_dir(tmp_path_factory):
+    """One token signing key for every local pool server of the run (an RSA key takes a while)."""
+    return tmp_path_factory.mktemp("local-state")
+
+
+@pytest.fixture
+def serve_pool(aws, pool_state_dir):
+    """serve_pool(**options) -> the local user pool's HTTP server on 127.0.0.1, a free port, running
+    in a thread (options as localpool.server.build_pool). Stopped, and the environment restored, after."""
+    from localpool.server import create_server
+
+    saved_environment = dict(os.environ)
+    started = []
+
+    def start(**options):
+        server = create_server("127.0.0.1", 0, pool_state_dir, **options)
+        server.start_background()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+    os.environ.clear()
+    os.environ.update(saved_environment)
+    runtime.reset()
