@@ -1,0 +1,1 @@
+"""Keyless benchmarks: `make bench` (python -m bench). See docs/benchmarks.md."""

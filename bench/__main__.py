@@ -1,0 +1,431 @@
+"""`make bench` / `python -m bench`: measure everything issue 5 asks for and print one table.
+
+Every number comes from this run. Figures measured repeatedly show the median with min and max;
+cold starts are compared with baselines measured in the same rounds, because these machines are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+# Before keyless is imported: in this process the tracer stays off (the cold processes have it on).
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "keyless")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Keyless")
+warnings.filterwarnings("ignore", message="No application metrics to publish")
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+from bench import calls, cold, cost, package, throughput, warm  # noqa: E402
+from bench.functions import ROOT, BenchFunction, deployed, discover, heaviest, record  # noqa: E402
+from bench.report import Row, as_markdown, as_text, number  # noqa: E402
+from bench.stats import Spread  # noqa: E402
+from localpool.deployment import REGION  # noqa: E402
+from localpool.template import Template  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "latest.md"
+TARGET_DEFINE = 1.5  # x a process that imports only the Powertools Logger
+TARGET_OTHERS = 1.25  # x import boto3 + the function's clients
+TARGET_WARM_P50_MS = 1.0
+TARGET_COLD_CPU_SECONDS = 1.0  # cold CPU x (1769 / MemorySize)
+MEMORY_STEP_MB = 64
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--rounds", type=int, default=7, help="timed cold-start rounds (default 7)")
+    parser.add_argument("--warm-calls", type=int, default=1000, help="timed warm calls per repeat (default 1000)")
+    parser.add_argument("--warm-repeats", type=int, default=3, help="warm repeats (default 3)")
+    parser.add_argument("--throughput-seconds", type=float, default=3.0, help="per level and repeat (default 3)")
+    parser.add_argument("--throughput-repeats", type=int, default=3)
+    parser.add_argument("--levels", default="1,4,16", help="concurrent clients (default 1,4,16)")
+    parser.add_argument("--layout", choices=("auto", "lambda", "source"), default="auto", help="code layout of the cold processes")
+    parser.add_argument("--no-build", action="store_true", help="skip sam build (no package sizes; cold starts from source)")
+    parser.add_argument("--functions", default="", help="comma-separated logical ids (default: every function in template.yaml)")
+    parser.add_argument("--output", type=Path, default=RESULTS, help=f"Markdown copy of the table (default {RESULTS.relative_to(ROOT)})")
+    return parser.parse_args(argv)
+
+
+_STARTED = time.perf_counter()
+
+
+def log(message: str) -> None:
+    print(f"[{time.perf_counter() - _STARTED:5.0f} s] {message}", file=sys.stderr, flush=True)
+
+
+def ms(spread: Spread) -> Spread:
+    return spread.scaled(1000)
+
+
+def suggested_memory(cpu_seconds: float) -> int:
+    """The smallest multiple of 64 MB at which this CPU time, on Lambda's share of a vCPU, is under 1 s."""
+    needed = cpu_seconds * cost.FULL_VCPU_MB / TARGET_COLD_CPU_SECONDS
+    return max(128, int(needed // MEMORY_STEP_MB + 1) * MEMORY_STEP_MB)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    began = time.perf_counter()
+    template = Template()
+    functions = discover(template)
+    if args.functions:
+        wanted = set(args.functions.split(","))
+        functions = [f for f in functions if f.name in wanted]
+    rows: list[Row] = []
+    notes: list[str] = []
+
+    with tempfile.TemporaryDirectory(prefix="keyless-bench-build-") as build_root:
+        build_dir = Path(build_root) / "build"
+        built = False
+        if not args.no_build:
+            log("sam build ...")
+            sam = str(Path(sys.executable).with_name("sam"))
+            result = package.sam_build(build_dir, sam)
+            built = result.returncode == 0
+            if not built:
+                notes.append(f"sam build failed, so no package sizes and cold starts from source: {result.stderr.strip()[-300:]}")
+
+        # --- what each sample event does, and 2. warm ------------------------------------------------
+        log("recording the sample events, warm invocations ...")
+        chosen = {}
+        warm_results: dict[str, list[warm.WarmResult]] = {}
+        for function in functions:
+            with deployed(REGION, template) as deployment:
+                runs = record(function, REGION, deployment)
+                pick = heaviest(runs)
+                if pick is None:
+                    failed = "; ".join(f"{r.name}: {r.error or 'AWS calls outside keyless.runtime'}" for r in runs[:1]) or "no sample events"
+                    notes.append(f"{function.name}: no sample event runs offline ({failed}); not benchmarked.")
+                    continue
+                chosen[function.name] = pick
+                warm_results[function.name] = [
+                    warm.measure(function, pick, REGION, args.warm_calls, warmup=100) for _ in range(args.warm_repeats)
+                ]
+        measured = [f for f in functions if f.name in chosen]
+
+        # --- 3. AWS calls per sign-in ------------------------------------------------------------
+        log("counting AWS calls per sign-in ...")
+        scenarios, calls_mode = calls.count_sign_ins(REGION)
+
+        # --- 1 and 5. cold starts and peak memory -------------------------------------------------
+        layout = None
+        if args.layout in ("auto", "lambda") and built:
+            runtime_name = str(template.body.get("Globals", {}).get("Function", {}).get("Runtime", "python3.12"))
+            layout = cold.lambda_layout(build_dir, runtime_name)
+            if layout is None:
+                notes.append(f"{runtime_name} not found on this machine: cold starts measured from source instead.")
+        if layout is None:
+            if args.layout == "lambda":
+                raise SystemExit("--layout lambda needs a successful sam build and the template's Python")
+            layout = cold.source_layout()
+        log(f"cold starts ({layout.mode}) ...")
+        aws = cold.LocalAws(template)
+        try:
+            bench = cold.ColdBench(layout, measured, {name: run.path for name, run in chosen.items()}, aws)
+            bench.run(args.rounds, progress=log)
+        finally:
+            aws.stop()
+
+        # --- 4. package sizes (the build is still there) ------------------------------------------
+        sizes = []
+        if built:
+            for function in measured:
+                sizes.append(package.measure(build_dir / function.name, function.name))
+            sizes.append(package.measure(build_dir / "SharedLayer", "SharedLayer"))
+
+    # --- 7. throughput -----------------------------------------------------------------------------
+    levels = tuple(int(n) for n in args.levels.split(","))
+    log("local pool throughput ...")
+    levels_result, through_mode = throughput.measure(levels, args.throughput_repeats, args.throughput_seconds, REGION)
+
+    # --- the table ---------------------------------------------------------------------------------
+    rows += cold_rows(bench, measured, chosen)
+    rows += warm_rows(measured, warm_results)
+    rows += call_rows(scenarios, warm_results, calls_mode)
+    rows += size_rows(sizes)
+    rows += memory_rows(bench, measured)
+    cost_rows_, cost_notes = cost_rows(scenarios, bench, measured, warm_results, template)
+    rows += cost_rows_
+    rows += throughput_rows(levels_result, through_mode)
+
+    header = [
+        f"Keyless benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs "
+        f"({_cpu_model()}), {time.perf_counter() - began:.0f} s. Command: make bench",
+        f"Cold starts: {layout.describe()}; {args.rounds} timed rounds after one untimed round, every variant once per "
+        "round, interleaved; AWS answered by moto's server on 127.0.0.1. Ratios are per round (function / its "
+        "baseline in the same round): median, with the range in Notes.",
+        f"Warm: {args.warm_repeats} repeats of {args.warm_calls} timed calls after 100 untimed ones, one container "
+        "each, AWS answered by botocore's Stubber (the tracer is off in this process).",
+    ]
+    footer = [*notes, *cost_notes]
+    text = "\n".join([*header, "", as_text(rows), "", *footer])
+    print(text)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    markdown = "\n".join(
+        [*(f"{line}  " for line in header), "", as_markdown(rows), "", *(f"- {line}" for line in footer), ""]
+    )
+    args.output.write_text(markdown)
+    log(f"written to {args.output}")
+    return 0
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+# --- rows ------------------------------------------------------------------------------------------
+
+
+def _paired_ratios(function: cold.Variant, baseline: cold.Variant, own: bool) -> Spread:
+    ratios = []
+    for f, b in zip(function.samples, baseline.samples):
+        wall = f.wall - (f.report.get("aws_wait_seconds", 0.0) if own else 0.0)
+        ratios.append(wall / b.wall)
+    return Spread.of(ratios)
+
+
+def cold_rows(bench: cold.ColdBench, functions: list[BenchFunction], chosen: dict) -> list[Row]:
+    rows = []
+    for key in ("python -c pass", "import Logger"):
+        variant = bench.variants[key]
+        rows.append(Row("1 cold start: baseline", key, ms(variant.spread("wall")), "ms", notes=f"CPU {number(variant.spread('cpu').median * 1000, 'ms')}"))
+    for variant in bench.variants.values():
+        if variant.key.startswith("import boto3"):
+            rows.append(Row("1 cold start: baseline", variant.key, ms(variant.spread("wall")), "ms", notes=f"CPU {number(variant.spread('cpu').median * 1000, 'ms')}"))
+    for function in functions:
+        variant = bench.variants[function.name]
+        baseline = bench.baseline_for(function)
+        no_boto3 = baseline.key == "import Logger"
+        target = TARGET_DEFINE if no_boto3 else TARGET_OTHERS
+        subject = f"{function.short} ({chosen[function.name].name})"
+        reports = [s.report for s in variant.samples]
+        errors = sorted({r.get("error") for r in reports if r.get("error")})
+        wait = Spread.of([r.get("aws_wait_seconds", 0.0) * 1000 for r in reports])
+        calls_made = reports[0].get("aws_calls", 0)
+        whole = _paired_ratios(variant, baseline, own=False)
+        own = _paired_ratios(variant, baseline, own=True)
+        base_text = f"{baseline.key}: {number(baseline.spread('wall').median * 1000, 'ms')}"
+        rows.append(
+            Row(
+                "1 cold start",
+                subject,
+                ms(variant.spread("wall")),
+                "ms",
+                base_text,
+                whole.median,
+                notes=f"ratio range {whole.low:.2f}-{whole.high:.2f}x; includes {calls_made} calls to local AWS "
+                f"(wait {number(wait.median, 'ms')})" + (f"; ANSWERED WITH {', '.join(errors)}" if errors else ""),
+            )
+        )
+        own_walls = Spread.of([(s.wall - s.report.get("aws_wait_seconds", 0.0)) * 1000 for s in variant.samples])
+        rows.append(
+            Row(
+                "1 cold start, own (minus local AWS wait)",
+                subject,
+                own_walls,
+                "ms",
+                base_text,
+                own.median,
+                f"<= {target}x",
+                own.median <= target,
+                f"ratio range {own.low:.2f}-{own.high:.2f}x; import {number(Spread.of([r['import_seconds'] * 1000 for r in reports]).median, 'ms')}",
+            )
+        )
+        if no_boto3:
+            loaded = any(r.get("boto3_loaded") for r in reports)
+            rows.append(Row("1 cold start: boto3 loaded", subject, None, baseline="", target="no", met=not loaded, notes="yes" if loaded else "no: boto3 never imported"))
+        cpu = variant.spread("cpu")
+        memory = function.spec.memory_size
+        scaled = cpu.high * cost.cpu_scale(memory)
+        rows.append(
+            Row(
+                "1 cold CPU (user+sys)",
+                subject,
+                ms(cpu),
+                "ms",
+                target=f"max x 1769/MemorySize < 1 s",
+                met=scaled < TARGET_COLD_CPU_SECONDS,
+                notes=f"{cpu.high:.3f} s x 1769/{memory} = {scaled:.2f} s at the template's {memory} MB; "
+                f"smallest 64-MB step under 1 s: {suggested_memory(cpu.high)} MB",
+            )
+        )
+    return rows
+
+
+def warm_rows(functions: list[BenchFunction], results: dict[str, list[warm.WarmResult]]) -> list[Row]:
+    rows = []
+    for function in functions:
+        runs = results[function.name]
+        subject = f"{function.short} ({runs[0].event})"
+        p50 = Spread.of([r.p50_ms for r in runs])
+        p99 = Spread.of([r.p99_ms for r in runs])
+        rows.append(Row("2 warm own time p50", subject, p50, "ms", target=f"< {TARGET_WARM_P50_MS} ms", met=p50.median < TARGET_WARM_P50_MS, notes=f"{len(runs)} x {runs[0].calls} calls"))
+        rows.append(Row("2 warm own time p99", subject, p99, "ms", notes=f"{len(runs)} x {runs[0].calls} calls"))
+    return rows
+
+
+def _ops_text(round_: calls.Round) -> str:
+    if not round_.calls:
+        return "none"
+    return ", ".join(f"{key} x{n}" if n > 1 else key for key, n in sorted(round_.calls.items()))
+
+
+def _count(round_: calls.Round, predicate) -> int:
+    return sum(n for op, n in round_.by_operation().items() if predicate(op))
+
+
+def call_rows(scenarios: list[calls.Scenario], warm_results: dict[str, list[warm.WarmResult]], mode: str) -> list[Row]:
+    rows = [Row("3 AWS calls per round", "how", None, notes=f"{mode}; counted by trigger with botocore's before-call hook")]
+    is_write = lambda op: op.startswith("dynamodb.") and op.split(".")[1] in calls.WRITES  # noqa: E731
+    is_read = lambda op: op.startswith("dynamodb.") and op.split(".")[1] in calls.READS  # noqa: E731
+    is_email = lambda op: op.endswith(".SendEmail")  # noqa: E731
+    is_verify_mark = lambda op: op == "cognito-idp.AdminUpdateUserAttributes"  # noqa: E731
+    is_kms = lambda op: op.startswith("kms.")  # noqa: E731
+    for scenario in scenarios:
+        for round_ in scenario.rounds:
+            rows.append(Row("3 AWS calls per round", f"{scenario.name} / {round_.label}", float(sum(round_.calls.values())), "calls", notes=_ops_text(round_)))
+    for scenario in scenarios:
+        if scenario.method not in ("link", "code"):
+            continue
+        request, sign_in = scenario.part("request"), scenario.part("sign-in")
+        first = "#1" in scenario.name
+        label = scenario.name
+        n_request = sum(request.calls.values())
+        if scenario.method == "link":
+            plain = _count(request, lambda op: not op.startswith("secretsmanager."))
+            ok = _count(request, is_write) == 1 and _count(request, is_email) == 1 and plain == 2
+            rows.append(Row("3 AWS calls: request", label, float(n_request), "calls", target="1 DynamoDB write + 1 email (+ key once per container)", met=ok, notes=_ops_text(request)))
+            writes, marks, reads = _count(sign_in, is_write), _count(sign_in, is_verify_mark), _count(sign_in, is_read)
+            others = sum(sign_in.calls.values()) - writes - marks - reads - _count(sign_in, lambda op: op.startswith("secretsmanager."))
+            expected_marks = 1 if first else 0
+            ok = writes == 1 and marks == expected_marks and reads <= 1 and others == 0
+            target = "1 conditional write" + (" + AdminUpdateUserAttributes" if first else "") + " (+ 1 claims read)"
+            rows.append(Row("3 AWS calls: sign-in", label, float(sum(sign_in.calls.values())), "calls", target=target, met=ok, notes=_ops_text(sign_in)))
+        else:
+            rows.append(Row("3 AWS calls: request", label, float(n_request), "calls", notes=_ops_text(request)))
+            rows.append(Row("3 AWS calls: sign-in", label, float(sum(sign_in.calls.values())), "calls", notes=_ops_text(sign_in)))
+        whole = scenario.whole()
+        rows.append(
+            Row(
+                "3 Lambda invocations per sign-in",
+                label,
+                float(sum(whole.invocations.values())),
+                "calls",
+                notes=", ".join(f"{slot} x{n}" for slot, n in sorted(whole.invocations.items())),
+            )
+        )
+    for name, ops in calls.REFERENCE.items():
+        rows.append(Row("3 AWS calls: reference", f"AWS sample design (anchors.md, not measured): {name}", float(sum(ops.values())), "calls", notes=", ".join(ops)))
+    kms = sum(_count(s.whole(), is_kms) for s in scenarios)
+    rows.append(Row("3 KMS calls", "all sign-ins above", float(kms), "calls", target="0", met=kms == 0))
+    for name, runs in warm_results.items():
+        fetches = {op: n for op, n in runs[0].api_calls.items() if op.startswith("secretsmanager.GetSecretValue")}
+        if not fetches:
+            continue
+        current = fetches.get("secretsmanager.GetSecretValue[AWSCURRENT]", 0)
+        rows.append(
+            Row(
+                "3 signing key fetches per container",
+                f"{name.removesuffix('Function')} over {runs[0].invocations} invocations",
+                float(current),
+                "calls",
+                target="<= 1",
+                met=current <= 1,
+                notes=", ".join(f"{op.split('.', 1)[1]} x{n}" for op, n in sorted(fetches.items())),
+            )
+        )
+    return rows
+
+
+def size_rows(sizes: list[package.Size]) -> list[Row]:
+    rows = []
+    for size in sizes:
+        subject = size.artifact.removesuffix("Function")
+        rows.append(Row("4 package size (sam build)", f"{subject}, unzipped", size.unzipped_bytes / 1e6 if size.unzipped_bytes > 1e5 else float(size.unzipped_bytes), "MB" if size.unzipped_bytes > 1e5 else "B", notes=f"{size.files} files"))
+        rows.append(Row("4 package size (sam build)", f"{subject}, zipped", size.zipped_bytes / 1e6 if size.zipped_bytes > 1e5 else float(size.zipped_bytes), "MB" if size.zipped_bytes > 1e5 else "B"))
+    return rows
+
+
+def memory_rows(bench: cold.ColdBench, functions: list[BenchFunction]) -> list[Row]:
+    rows = []
+    names = {f.name for f in functions}
+    for variant in bench.variants.values():
+        if variant.key == "python -c pass" or variant.key in names:
+            continue
+        rows.append(Row("5 peak memory (VmHWM): baseline", variant.key, variant.spread("peak_rss_mb"), "MB"))
+    for function in functions:
+        peak = bench.variants[function.name].spread("peak_rss_mb")
+        memory = function.spec.memory_size
+        rows.append(Row("5 peak memory (VmHWM)", function.short, peak, "MB", target=f"< MemorySize {memory} MB", met=peak.high < memory))
+    return rows
+
+
+def cost_rows(scenarios, bench: cold.ColdBench, functions: list[BenchFunction], warm_results, template: Template):
+    slots = template.trigger_slots()
+    by_id = {f.name: f for f in functions}
+    costs = {}
+    for slot, logical_id in slots.items():
+        if logical_id not in by_id:
+            continue
+        function = by_id[logical_id]
+        costs[slot] = cost.FunctionCost(
+            memory_mb=function.spec.memory_size,
+            warm_own_ms=Spread.of([r.p50_ms for r in warm_results[logical_id]]).median,
+            cold_cpu_ms=bench.variants[logical_id].spread("cpu").median * 1000,
+            log_bytes=warm_results[logical_id][0].log_bytes_per_call,
+        )
+    rows = []
+    for scenario in scenarios:
+        if "#2" not in scenario.name:  # the steady state: a warm container, a verified address
+            continue
+        whole = scenario.whole()
+        if any(slot not in costs for slot in whole.invocations):
+            continue
+        warm_lines = cost.per_million(whole.invocations, whole.calls, costs)
+        cold_lines = cost.per_million(whole.invocations, whole.calls, costs, cold=True)
+        subject = f"{scenario.method} sign-in"
+        for name, value in warm_lines.items():
+            rows.append(Row("6 cost per million sign-ins", f"{subject}: {name}", value, "$"))
+        rows.append(Row("6 cost per million sign-ins", f"{subject}: TOTAL", sum(warm_lines.values()), "$", notes="every invocation warm"))
+        cold_total = sum(cold_lines.values())
+        rows.append(Row("6 cost per million sign-ins", f"{subject}: TOTAL if every invocation were cold", cold_total, "$", notes="upper bound; init billed like duration"))
+    reference = sum(cost.reference_per_million(ops) for ops in calls.REFERENCE.values())
+    rows.append(Row("6 cost per million sign-ins", "AWS sample design, link: KMS + DynamoDB + SES only", reference, "$", notes="its Lambda time not known; not measured"))
+    notes = [
+        "Prices (us-east-1 list prices as known to the author, late 2025; check before relying on them): "
+        + "; ".join(description for _value, description in cost.PRICES.values())
+        + ".",
+        f"Cost assumptions: billed duration per invocation = warm p50 own time of the function's heaviest sample path "
+        f"x max(1, 1769/MemorySize) + {cost.AWS_CALL_MS:.0f} ms per AWS call, rounded up to 1 ms; "
+        f"{cost.PLATFORM_LOG_BYTES} bytes of Lambda platform log lines per invocation besides the measured ones; "
+        f"X-Ray records {cost.XRAY_SAMPLED_SHARE:.0%} of invocations (default sampling rule at a sustained rate); "
+        "DynamoDB items under 1 KB; Cognito's per-user price, the secret's $0.40/month and storage are not per sign-in. "
+        "Local CPU time is taken as Lambda vCPU time.",
+    ]
+    return rows, notes
+
+
+def throughput_rows(levels: list[throughput.Level], mode: str) -> list[Row]:
+    rows = []
+    for level in levels:
+        subject = f"{level.clients} client{'s' if level.clients > 1 else ''}"
+        extra = f"{mode}; {level.sign_ins} email-code sign-ins" + (f", {level.failures} FAILED" if level.failures else "")
+        rows.append(Row("7 local pool sign-ins per second", subject, level.per_second, "/s", notes=extra))
+        rows.append(Row("7 local pool sign-in latency p50", subject, level.p50_ms, "ms"))
+        rows.append(Row("7 local pool sign-in latency p95", subject, level.p95_ms, "ms"))
+    return rows
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

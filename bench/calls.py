@@ -1,0 +1,276 @@
+"""AWS API calls per sign-in: whole sign-ins through the local user pool (Cognito's rounds, the
+template's real handlers, moto in this process), every call the triggers make counted with a
+botocore 'before-call' hook on the session their clients are built from, by round and by trigger.
+Scenario #1 runs in fresh containers for a user whose email is not yet verified; #2 repeats it in
+the same (now warm) containers, after the send limit, for the now verified user."""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import re
+import secrets
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+import boto3
+
+from bench.functions import DUMMY_CREDENTIALS, ROOT, environment, quiet
+from keyless import runtime
+from localpool.client import InProcessCognito, PasswordlessClient, link_secret, link_user
+from localpool.deployment import LOCAL_SENDER, deploy, local_pool
+from localpool.template import Template, load_handler
+
+APP = "http://localhost:9229/welcome"  # an origin the template allows by default
+WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
+
+# The AWS sample's design (anchors.md), for comparison. Not measured: read from its code.
+REFERENCE = {
+    "link request": {"kms.Sign": 1, "dynamodb.PutItem (conditional)": 1, "ses.SendEmail": 1},
+    "link sign-in": {"dynamodb.UpdateItem (conditional)": 1},
+}
+
+
+class Clock:
+    def __init__(self, start: float = 1_800_000_000.0):
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class CallCounter:
+    """Counts each AWS call as '<trigger>: <service>.<Operation>' in the round being played."""
+
+    def __init__(self):
+        self.round: Counter[str] = Counter()
+        self._trigger = threading.local()
+
+    def hook(self, model, **_kwargs) -> None:
+        trigger = getattr(self._trigger, "slot", "?")
+        self.round[f"{trigger}: {model.service_model.service_name}.{model.name}"] += 1
+
+    def tagged(self, slot: str, handler):
+        def run(event, context):
+            self._trigger.slot = slot  # TriggerRunner calls handlers on its worker threads
+            try:
+                return handler(event, context)
+            finally:
+                self._trigger.slot = None
+
+        return run
+
+    def take(self) -> Counter[str]:
+        taken, self.round = self.round, Counter()
+        return taken
+
+
+@dataclass
+class Round:
+    label: str
+    calls: Counter[str]
+    invocations: Counter[str]
+
+    def by_operation(self) -> Counter[str]:
+        ops: Counter[str] = Counter()
+        for key, n in self.calls.items():
+            ops[key.split(": ", 1)[1]] += n
+        return ops
+
+
+@dataclass
+class Scenario:
+    name: str  # "link, first sign-in", ...
+    method: str  # "link" or "code"
+    rounds: list[Round] = field(default_factory=list)
+    request_rounds: int = 2  # the first rounds ask for the email; the rest sign in
+
+    def part(self, which: str) -> Round:
+        chosen = self.rounds[: self.request_rounds] if which == "request" else self.rounds[self.request_rounds :]
+        calls: Counter[str] = Counter()
+        invocations: Counter[str] = Counter()
+        for r in chosen:
+            calls += r.calls
+            invocations += r.invocations
+        return Round(which, calls, invocations)
+
+    def whole(self) -> Round:
+        return Round("whole", sum((r.calls for r in self.rounds), Counter()), sum((r.invocations for r in self.rounds), Counter()))
+
+
+def _sent_messages(region: str) -> list:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    return list(ses_backends[DEFAULT_ACCOUNT_ID][region].sent_messages)
+
+
+def last_link(region: str, address: str) -> str:
+    body = [m for m in _sent_messages(region) if address in m.destinations.get("ToAddresses", [])][-1].body
+    return html.unescape(re.search(r'href="([^"]+)"', body).group(1))
+
+
+def last_code(region: str, address: str) -> str:
+    body = [m for m in _sent_messages(region) if address in m.destinations.get("ToAddresses", [])][-1].body
+    return re.search(r">(\d{6,8})<", body).group(1)
+
+
+def make_user(cognito, deployed, email: str) -> str:
+    """A confirmed user whose email is not yet verified, as after a passwordless sign-up."""
+    cognito.sign_up(
+        ClientId=deployed.client.client_id,
+        Username=email,
+        Password="Aa1-" + secrets.token_urlsafe(24),
+        UserAttributes=[{"Name": "email", "Value": email}],
+    )
+    cognito.admin_confirm_sign_up(UserPoolId=deployed.pool_id, Username=email)
+    return cognito.admin_get_user(UserPoolId=deployed.pool_id, Username=email)["Username"]
+
+
+class _Player:
+    def __init__(self, counter: CallCounter, runner):
+        self.counter = counter
+        self.runner = runner
+
+    def play(self, scenario: Scenario, label: str, call):
+        before = len(self.runner.calls)
+        result = call()
+        invocations = Counter(self.runner.calls[before:])
+        scenario.rounds.append(Round(label, self.counter.take(), invocations))
+        return result
+
+
+@dataclass
+class Pool:
+    """A local user pool to sign in through, whichever way it runs."""
+
+    client: PasswordlessClient
+    runner: object  # TriggerRunner: .calls lists the triggers run
+    last_link: object  # address -> the newest link emailed to it
+    last_code: object  # address -> the newest code emailed to it
+    sign_up: object  # address -> None: a confirmed user, as after a passwordless sign-up
+    clock: Clock
+    cooldown: int
+    mode: str
+
+
+def _mail_text(pool, address: str) -> str:
+    for mail in pool.mailbox.messages():  # newest first
+        if address in mail.to and mail.source == "ses":
+            return mail.text + "\n" + html.unescape(mail.html)
+    raise LookupError(f"no email to {address}")
+
+
+@contextlib.contextmanager
+def local_user_pool(region: str, counter: CallCounter | None, parameters: dict | None = None):
+    """The HTTP local user pool (localpool/server.py) driven by boto3 when it exists, with every
+    trigger in its slot (PreSignUp, PostConfirmation and PreTokenGeneration included); otherwise the
+    orchestrator in process (the custom auth triggers only). Calls inside moto's mock_aws()."""
+    from moto import mock_aws
+
+    parameters = {"SenderEmail": LOCAL_SENDER, **(parameters or {})}
+    clock = Clock()
+    with mock_aws(), environment({**DUMMY_CREDENTIALS, "AWS_DEFAULT_REGION": region}), quiet():
+        template = Template(parameters=parameters)
+        functions = template.functions()
+        handlers = {slot: load_handler(functions[logical]) for slot, logical in template.trigger_slots().items()}
+        if counter is not None:
+            handlers = {slot: counter.tagged(slot, handler) for slot, handler in handlers.items()}
+        cooldown = int(parameters.get("EmailCooldownSeconds", template.parameters.get("EmailCooldownSeconds", "60")))
+        try:
+            if (ROOT / "localpool" / "server.py").exists():
+                from localpool.server import create_server
+
+                server = create_server("127.0.0.1", 0, None, template=template, parameters=parameters, handlers=handlers, clock=clock)
+                try:
+                    session = server.pool.mailbox.watch(boto3.session.Session(region_name=region))
+                    if counter is not None:
+                        session.events.register("before-call", counter.hook)
+                    runtime.reset(session=session, clock=clock)
+                    server.start_background()
+                    idp = boto3.client(
+                        "cognito-idp", endpoint_url=server.url, region_name=region, aws_access_key_id="local", aws_secret_access_key="local"
+                    )
+                    client_id = server.pool.client_id
+
+                    def sign_up(address: str) -> None:
+                        created = idp.sign_up(
+                            ClientId=client_id, Username=address, Password="Aa1-" + secrets.token_urlsafe(24),
+                            UserAttributes=[{"Name": "email", "Value": address}],
+                        )
+                        if not created["UserConfirmed"]:
+                            idp.admin_confirm_sign_up(UserPoolId=server.pool.pool_id, Username=address)
+
+                    yield Pool(
+                        PasswordlessClient(idp, client_id),
+                        server.pool.runner,
+                        lambda a: re.search(r"(https?://[^\s\"<>]+#[^\s\"<>]+)", _mail_text(server.pool, a)).group(1),
+                        lambda a: re.search(r"\b(\d{6,8})\b", _mail_text(server.pool, a)).group(1),
+                        sign_up,
+                        clock,
+                        cooldown,
+                        "HTTP local user pool (localpool/server.py) through boto3",
+                    )
+                finally:
+                    server.stop()
+            else:
+                deployed = deploy(template=template, region=region, parameters=parameters)
+                with environment(deployed.environment):
+                    session = boto3.session.Session(region_name=region)
+                    if counter is not None:
+                        session.events.register("before-call", counter.hook)
+                    runtime.reset(session=session, clock=clock)
+                    auth, runner, _tokens = local_pool(deployed, handlers=handlers, clock=clock)
+                    cognito = boto3.client("cognito-idp", region_name=region)
+                    yield Pool(
+                        PasswordlessClient(InProcessCognito(auth, deployed.client), deployed.client.client_id),
+                        runner,
+                        lambda a: last_link(region, a),
+                        lambda a: last_code(region, a),
+                        lambda a: make_user(cognito, deployed, a),
+                        clock,
+                        cooldown,
+                        "in process (orchestrator), custom auth triggers only",
+                    )
+        finally:
+            runtime.reset()
+
+
+def count_sign_ins(region: str) -> tuple[list[Scenario], str]:
+    counter = CallCounter()
+    scenarios = []
+    with local_user_pool(region, counter) as pool:
+        client = pool.client
+        player = _Player(counter, pool.runner)
+        link_address, code_address = "link.user@example.com", "code.user@example.com"
+        signing_up = Scenario("sign-up (both users)", "sign-up", request_rounds=0)
+        player.play(signing_up, "SignUp (+ confirmation)", lambda: (pool.sign_up(link_address), pool.sign_up(code_address)))
+        scenarios.append(signing_up)
+        for attempt in ("#1 (fresh container, email unverified)", "#2 (warm container, email verified)"):
+            scenario = Scenario(f"link {attempt}", "link")
+            first = player.play(scenario, "1 InitiateAuth", lambda: client.start(link_address))
+            player.play(scenario, "2 Respond: send a link", lambda: client.request_link(first, APP))
+            secret = link_secret(pool.last_link(link_address))
+            opened = player.play(scenario, "3 InitiateAuth (link opened)", lambda: client.start(link_user(secret)))
+            result = player.play(
+                scenario,
+                "4 Respond: the link",
+                lambda: client.respond(opened, secret, {"signInMethod": "MAGIC_LINK", "alreadyHaveMagicLink": "yes"}),
+            )
+            if "AuthenticationResult" not in result:
+                raise RuntimeError("link sign-in did not issue tokens")
+            scenarios.append(scenario)
+
+            scenario = Scenario(f"code {attempt}", "code")
+            first = player.play(scenario, "1 InitiateAuth", lambda: client.start(code_address))
+            sent = player.play(scenario, "2 Respond: send a code", lambda: client.request_code(first))
+            code = pool.last_code(code_address)
+            result = player.play(scenario, "3 Respond: the code", lambda: client.answer_code(sent, code))
+            if "AuthenticationResult" not in result:
+                raise RuntimeError("code sign-in did not issue tokens")
+            scenarios.append(scenario)
+            pool.clock.now += pool.cooldown + 1  # the next email may be sent
+        mode = pool.mode
+    return scenarios, mode

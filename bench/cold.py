@@ -1,0 +1,255 @@
+"""Cold starts: each run is a fresh Python process that imports a function's handler and answers its
+sample event, with AWS answered by moto's server on 127.0.0.1 (AWS_ENDPOINT_URL); beside it, in the
+same rounds, the baselines: `python -c pass`, a process that imports only the Powertools Logger,
+and one that imports boto3 and creates the clients the function created.
+
+Two ways to lay out the code, printed with the table:
+- "lambda": the `sam build` output of this run, as Lambda mounts it: the function's folder first on
+  sys.path (/var/task), the layer's python/ folder after it (/opt/python), the template's Python
+  version, and no bytecode cache (Lambda's code folders are read-only and sam build ships no .pyc).
+- "source": the repository as it is: functions/<name>/ and shared/ on PYTHONPATH, this venv's Python.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+
+from bench.functions import DUMMY_CREDENTIALS, ROOT, BenchFunction, clear_table, environment
+from bench.stats import Spread
+from localpool.deployment import ACCOUNT, REGION, SAMPLE_SIGNING_KEY, Deployment, deploy
+from localpool.template import Template
+
+COLDRUN = Path(__file__).with_name("coldrun.py")
+PROCESS_TIMEOUT_SECONDS = 60
+# A sampled trace, as Lambda sets it with Tracing: Active (the X-Ray SDK then records, and sends
+# over UDP to a daemon address where nothing listens).
+TRACE_ID = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+
+
+class LocalAws:
+    """moto's server in a thread of this process, and the template deployed onto it."""
+
+    def __init__(self, template: Template | None = None):
+        from moto.server import ThreadedMotoServer
+
+        self._template = template
+        self._deployment: Deployment | None = None
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+
+    def deployment(self) -> Deployment:
+        """The template deployed onto the server once; its table emptied before every run."""
+        with environment({"AWS_ENDPOINT_URL": self.url, **DUMMY_CREDENTIALS}):
+            if self._deployment is None:
+                self._deployment = deploy(template=self._template, signing_key=SAMPLE_SIGNING_KEY)
+                self._table = boto3.session.Session(region_name=REGION).client("dynamodb")
+            clear_table(self._table, self._deployment.table_name)
+        return self._deployment
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+@dataclass(frozen=True)
+class Layout:
+    mode: str  # "lambda" or "source"
+    python: str
+    layer_path: Path
+    function_path: Callable[[BenchFunction], Path]
+    no_bytecode_cache: bool
+
+    def describe(self) -> str:
+        version = subprocess.run([self.python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True).stdout.strip()
+        where = "sam build output (function dir + layer python/)" if self.mode == "lambda" else "functions/<name>/ + shared/"
+        cache = ", no .pyc (read-only code, as in Lambda)" if self.no_bytecode_cache else ", .pyc cache as usual"
+        return f"{self.mode}: Python {version}, {where}{cache}"
+
+
+def source_layout() -> Layout:
+    import sys
+
+    return Layout("source", sys.executable, ROOT / "shared", lambda f: f.spec.code_uri.resolve(), False)
+
+
+def lambda_layout(build_dir: Path, runtime: str) -> Layout | None:
+    """The built artifacts, under the template's Python if this machine has it."""
+    from bench.package import SAM_ENV
+
+    version = runtime.removeprefix("python")
+    found = shutil.which(f"python{version}")
+    layer = build_dir / "SharedLayer" / "python"
+    if not found or not layer.is_dir():
+        return None
+    # A pyenv shim needs PYENV_VERSION; the measured processes then run the interpreter itself.
+    probe = subprocess.run([found, "-c", "import sys; print(sys.executable)"], capture_output=True, text=True, env=os.environ | SAM_ENV)
+    python = probe.stdout.strip()
+    if probe.returncode != 0 or not python:
+        return None
+    for cache in build_dir.rglob("__pycache__"):
+        shutil.rmtree(cache, ignore_errors=True)
+    return Layout("lambda", python, layer, lambda f: build_dir / f.name, True)
+
+
+@dataclass(frozen=True)
+class Sample:
+    wall: float
+    cpu: float
+    report: dict
+
+    @property
+    def peak_rss_mb(self) -> float | None:
+        return self.report.get("peak_rss_mb")
+
+
+def run_process(argv: list[str], env: dict[str, str]) -> Sample:
+    """Wall time from spawn to exit, and the child's own CPU time (os.wait4)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    watchdog = threading.Timer(PROCESS_TIMEOUT_SECONDS, lambda: os.kill(process.pid, signal.SIGKILL))
+    watchdog.start()
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    watchdog.cancel()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+    if process.stderr:
+        process.stderr.close()
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[-3:])} exited with {process.returncode}: {stderr[-800:]}")
+    return Sample(wall, usage.ru_utime + usage.ru_stime, {"stderr": stderr[-400:]})
+
+
+@dataclass
+class Variant:
+    key: str
+    argv: Callable[[Path], list[str]]
+    env: Callable[[], dict[str, str]]
+    samples: list[Sample] = field(default_factory=list)
+
+    def spread(self, attribute: str) -> Spread:
+        return Spread.of([getattr(s, attribute) for s in self.samples])
+
+
+class ColdBench:
+    def __init__(self, layout: Layout, functions: list[BenchFunction], events: dict[str, Path], aws: LocalAws):
+        self.layout = layout
+        self.functions = [f for f in functions if f.name in events]
+        self.events = events
+        self.aws = aws
+        self.variants: dict[str, Variant] = {}
+
+    # --- the processes ---------------------------------------------------------------------------
+
+    def _python(self) -> list[str]:
+        return [self.layout.python, "-s", "-P"]  # no user site-packages, no script folder on sys.path
+
+    def _lambda_env(self, name: str, memory: int, task_root: Path, extra: dict[str, str]) -> dict[str, str]:
+        paths = [str(task_root), str(self.layout.layer_path)] if task_root else [str(self.layout.layer_path)]
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "PYTHONPATH": os.pathsep.join(paths),
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ENDPOINT_URL": self.aws.url,
+            **DUMMY_CREDENTIALS,
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+            "AWS_LAMBDA_FUNCTION_NAME": name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
+            "LAMBDA_TASK_ROOT": str(task_root or self.layout.layer_path),
+            "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+            "_X_AMZN_TRACE_ID": TRACE_ID,
+        }
+        if self.layout.no_bytecode_cache:
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+        return env | extra
+
+    def _function_env(self, function: BenchFunction) -> dict[str, str]:
+        deployment = self.aws.deployment()
+        template = deployment.template
+        resolved = {k: str(template.resolve(v, deployment.physical, REGION, ACCOUNT)) for k, v in function.spec.environment.items()}
+        env = self._lambda_env(function.name, function.spec.memory_size, self.layout.function_path(function), resolved)
+        env["_HANDLER"] = function.spec.handler
+        return env
+
+    def _add(self, variant: Variant) -> Variant:
+        return self.variants.setdefault(variant.key, variant)
+
+    def _baseline_env(self) -> dict[str, str]:
+        return self._lambda_env("Baseline", 1024, None, {})
+
+    def function_variant(self, function: BenchFunction) -> Variant:
+        def argv(result: Path) -> list[str]:
+            spec = function.spec
+            return [*self._python(), str(COLDRUN), "function", str(result), spec.handler, str(self.events[function.name]), function.name, str(spec.memory_size)]
+
+        return self._add(Variant(function.name, argv, lambda: self._function_env(function)))
+
+    def pass_variant(self) -> Variant:
+        return self._add(Variant("python -c pass", lambda _r: [*self._python(), "-c", "pass"], self._baseline_env))
+
+    def logger_variant(self) -> Variant:
+        return self._add(Variant("import Logger", lambda r: [*self._python(), str(COLDRUN), "logger", str(r)], self._baseline_env))
+
+    def boto3_variant(self, services: list[str]) -> Variant:
+        listed = ",".join(services)
+        label = f"import boto3 + clients({listed or 'none'})"
+        return self._add(Variant(label, lambda r: [*self._python(), str(COLDRUN), "boto3", str(r), listed], self._baseline_env))
+
+    def _run(self, variant: Variant) -> Sample:
+        with tempfile.TemporaryDirectory(prefix="keyless-bench-") as folder:
+            result = Path(folder) / "result.json"
+            env = variant.env()
+            sample = run_process(variant.argv(result), env)
+            report = json.loads(result.read_text()) if result.exists() else {}
+        return Sample(sample.wall, sample.cpu, {**sample.report, **report})
+
+    # --- the rounds ------------------------------------------------------------------------------
+
+    def run(self, rounds: int, progress: Callable[[str], None] = print) -> None:
+        """One untimed round first (it finds which clients each function creates, and warms the
+        page cache), then `rounds` rounds, each running every variant once, interleaved so that a
+        noisy moment hits every variant alike."""
+        self.pass_variant()
+        self.logger_variant()
+        for function in self.functions:
+            self.function_variant(function)
+        first = {f.name: self._run(self.variants[f.name]) for f in self.functions}
+        self.first_reports = {name: sample.report for name, sample in first.items()}
+        for function in self.functions:
+            self.boto3_variant(first[function.name].report.get("services", []))
+        for variant in list(self.variants.values()):
+            if variant.key not in first:
+                self._run(variant)  # untimed, like the functions' first run
+        for index in range(rounds):
+            progress(f"  cold round {index + 1}/{rounds}")
+            for variant in self.variants.values():
+                variant.samples.append(self._run(variant))
+
+    def baseline_for(self, function: BenchFunction) -> Variant:
+        report = self.first_reports[function.name]
+        if not report.get("boto3_loaded"):
+            return self.variants["import Logger"]
+        return self.boto3_variant(report.get("services", []))
