@@ -6,7 +6,7 @@ and one that imports boto3 and creates the clients the function created.
 Two ways to lay out the code, printed with the table:
 - "lambda": the `sam build` output of this run, as Lambda mounts it: the function's folder first on
   sys.path (/var/task), the layer's python/ folder after it (/opt/python), the template's Python
-  version, and no bytecode cache (Lambda's code folders are read-only and sam build ships no .pyc).
+  version, with the bytecode the layer ships and no other cache (Lambda's code folders are read-only).
 - "source": the repository as it is: functions/<name>/ and shared/ on PYTHONPATH, this venv's Python.
 """
 
@@ -78,7 +78,7 @@ class Layout:
     def describe(self) -> str:
         version = subprocess.run([self.python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True).stdout.strip()
         where = "sam build output (function dir + layer python/)" if self.mode == "lambda" else "functions/<name>/ + shared/"
-        cache = ", no .pyc (read-only code, as in Lambda)" if self.no_bytecode_cache else ", .pyc cache as usual"
+        cache = ", the layer's shipped .pyc only (read-only code, as in Lambda)" if self.no_bytecode_cache else ", .pyc cache as usual"
         return f"{self.mode}: Python {version}, {where}{cache}"
 
 
@@ -102,8 +102,7 @@ def lambda_layout(build_dir: Path, runtime: str) -> Layout | None:
     python = probe.stdout.strip()
     if probe.returncode != 0 or not python:
         return None
-    for cache in build_dir.rglob("__pycache__"):
-        shutil.rmtree(cache, ignore_errors=True)
+    # The layer ships its compiled bytecode (shared/Makefile); nothing else may add a cache.
     return Layout("lambda", python, layer, lambda f: build_dir / f.name, True)
 
 

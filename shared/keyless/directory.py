@@ -1,4 +1,4 @@
-"""The user pool: the one Cognito call the sign-in makes."""
+"""The user pool: the Cognito calls the triggers make (mark the address verified; add to the default group)."""
 
 from __future__ import annotations
 
@@ -13,3 +13,7 @@ class UserDirectory:
             Username=user_name,
             UserAttributes=[{"Name": "email_verified", "Value": "true"}],
         )
+
+    def add_to_group(self, user_pool_id: str, user_name: str, group: str) -> None:
+        """Idempotent: adding a member again is not an error."""
+        self._client.admin_add_user_to_group(UserPoolId=user_pool_id, Username=user_name, GroupName=group)

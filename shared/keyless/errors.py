@@ -9,6 +9,10 @@ CHOOSE_METHOD = "Choose a sign-in method: MAGIC_LINK or EMAIL_OTP"
 REDIRECT_NOT_ALLOWED = "This redirect address is not allowed"
 UNAVAILABLE = "Sign-in is temporarily unavailable, please try again"
 RETRY_AFTER = "Please wait {seconds} seconds before requesting another email"
+INVALID_EMAIL = "Enter a valid email address"
+DOMAIN_NOT_ALLOWED = "Sign-up with this email domain is not allowed"
+DISPOSABLE_EMAIL = "Disposable email addresses are not accepted"
+PLUS_ALIAS = "Email addresses with a + alias are not accepted"
 
 
 class UserFacingError(Exception):

@@ -13,9 +13,11 @@ from collections.abc import Callable
 import boto3
 from botocore.config import Config
 
+from keyless.claims import ClaimsSettings
 from keyless.directory import UserDirectory
 from keyless.keys import SigningKeys
 from keyless.mailer import Mailer
+from keyless.profiles import ProfileSettings, ProfileStore, Provisioner
 from keyless.settings import SignInSettings
 from keyless.store import SignInStore
 
@@ -59,6 +61,22 @@ class SignInRuntime:
     @functools.cached_property
     def directory(self) -> UserDirectory:
         return UserDirectory(self.client("cognito-idp"))
+
+    @functools.cached_property
+    def profile_settings(self) -> ProfileSettings:
+        return ProfileSettings.from_env()
+
+    @functools.cached_property
+    def profiles(self) -> ProfileStore:
+        return ProfileStore(self.client("dynamodb"), self.profile_settings.table_name)
+
+    @functools.cached_property
+    def provisioner(self) -> Provisioner:
+        return Provisioner(self.profiles, self.profile_settings, self.directory, self.now)
+
+    @functools.cached_property
+    def claims_settings(self) -> ClaimsSettings:
+        return ClaimsSettings.from_env()
 
     def now(self) -> int:
         return int(self.clock())

@@ -3,9 +3,11 @@ on its first call with a clear log line instead of half-working. template.yaml s
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from keyless import protocol
 from keyless.redirects import Origin, parse_allowlist
@@ -30,6 +32,34 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
         raise ConfigurationError(f"{name} must be a whole number") from exc
     if not low <= value <= high:
         raise ConfigurationError(f"{name} must be between {low} and {high}")
+    return value
+
+
+def required(env: Mapping[str, str], name: str) -> str:
+    return _require(env, name)
+
+
+def flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """A boolean written "true" or "false" (CloudFormation passes template booleans as these strings)."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("true", "false"):
+        raise ConfigurationError(f"{name} must be true or false")
+    return raw == "true"
+
+
+def json_setting(env: Mapping[str, str], name: str, default: Any, expected: type, **loads: Any) -> Any:
+    """A JSON value of the expected type (dict, list); the default when the variable is unset or blank."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = json.loads(raw, **loads)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} is not valid JSON") from exc
+    if not isinstance(value, expected):
+        raise ConfigurationError(f"{name} must be a JSON {'object' if expected is dict else expected.__name__}")
     return value
 
 

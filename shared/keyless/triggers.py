@@ -13,6 +13,16 @@ from keyless.observability import logger
 DEFINE = ("DefineAuthChallenge_Authentication",)
 CREATE = ("CreateAuthChallenge_Authentication",)
 VERIFY = ("VerifyAuthChallengeResponse_Authentication",)
+PRE_SIGN_UP = ("PreSignUp_SignUp", "PreSignUp_AdminCreateUser", "PreSignUp_ExternalProvider")
+POST_CONFIRMATION = ("PostConfirmation_ConfirmSignUp", "PostConfirmation_ConfirmForgotPassword")
+PRE_TOKEN_GENERATION = (
+    "TokenGeneration_HostedAuth",
+    "TokenGeneration_Authentication",
+    "TokenGeneration_NewPasswordChallenge",
+    "TokenGeneration_AuthenticateDevice",
+    "TokenGeneration_RefreshTokens",
+    "TokenGeneration_ClientCredentials",
+)
 
 
 def _error_code(exc: BaseException) -> str:

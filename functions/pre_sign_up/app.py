@@ -1,0 +1,19 @@
+"""PreSignUp: refuses addresses the sign-up rules do not accept; confirms the rest at once. No AWS calls."""
+
+from keyless import events, signup, triggers
+from keyless.observability import count, logger, metrics
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@triggers.safe
+def handler(event, context):
+    request = events.parse(event, triggers.PRE_SIGN_UP)
+    try:
+        response = signup.decide(request, signup.default_rules())
+    except signup.SignUpRefused as refused:
+        count("SignUpRefused", reason=refused.reason)
+        logger.info("sign-up refused", extra={"reason": refused.reason, "source": request.trigger_source})
+        raise
+    count("SignUpAccepted")
+    return events.answer(event, response)

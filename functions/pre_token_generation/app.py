@@ -1,0 +1,16 @@
+"""PreTokenGeneration: the profile's claims (and scopes, groups) in the tokens, V1_0 or V2_0 events."""
+
+from keyless import claims, events, triggers
+from keyless.observability import logger, metrics
+from keyless.runtime import default_runtime
+from keyless.tracing import tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@triggers.safe
+def handler(event, context):
+    request = events.parse_token_generation(event, triggers.PRE_TOKEN_GENERATION)
+    runtime = default_runtime()
+    return events.answer(event, claims.respond(request, runtime.profiles, runtime.provisioner, runtime.claims_settings))

@@ -1,0 +1,184 @@
+"""PreTokenGeneration: the claims a user's tokens carry, from their profile (read through ProfileStore).
+
+Which profile fields become which claims is configuration (ClaimMapping: {"field": "claim"}), and so
+are the scopes each role grants (RoleScopes) and whether the profile's roles replace the user's
+Cognito groups (GroupsFromRoles). The event's version picks the answer's shape:
+  V1_0 ("1"): claimsOverrideDetails, ID token only, every value a string
+              (numbers and booleans as text, lists and objects as compact JSON);
+  V2_0/V3_0 ("2"/"3"): claimsAndScopeOverrideDetails, ID and access token, values keep their JSON
+              types, and the access token gets the scopes of the profile's roles.
+Reserved claims are filtered out of every override, whatever the configuration says: Cognito owns
+them, and a token that authorizes on them must not be shaped by a profile.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from keyless import identity, protocol, settings
+from keyless.events import GroupConfiguration, TokenGenerationEvent
+from keyless.observability import count, logger
+from keyless.profiles import ProfileStore, Provisioner, user_sub
+
+V1 = "V1_0"
+V2 = "V2_0"
+VERSIONS = (V1, V2)
+V2_EVENT_VERSIONS = ("2", "3")  # V3_0's event is V2_0's, for client-credentials grants as well
+
+# Claims no trigger may add, override or suppress (cognito-triggers.md, "Pre token generation").
+RESERVED_CLAIMS = frozenset(
+    {
+        "sub", "iss", "aud", "client_id", "token_use", "exp", "iat", "nbf", "auth_time", "jti",
+        "origin_jti", "event_id", "username", "cognito:username", "nonce", "at_hash", "acr", "amr",
+        "azp", "identities", "device_key", "version",
+    }
+)  # fmt: skip
+# cognito:groups, cognito:roles and cognito:preferred_role change only through groupOverrideDetails;
+# every other cognito:* claim is Cognito's. So no cognito:* name is ever a claim override here.
+COGNITO_PREFIX = "cognito:"
+
+SIGN_IN_METHOD_CLAIM = "sign_in_method"
+SIGN_IN_METHOD_VALUES = {protocol.MAGIC_LINK: "magic_link", protocol.EMAIL_OTP: "email_otp"}
+ROLES_FIELD = "roles"
+_SCOPE = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]{1,256}$")  # RFC 6749 scope-token characters
+
+
+def is_reserved(claim: str) -> bool:
+    return claim in RESERVED_CLAIMS or claim.startswith(COGNITO_PREFIX)
+
+
+def _clean(claims: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The claims minus reserved ones; a dropped claim is a configuration mistake worth a log line."""
+    dropped = sorted(name for name in claims if is_reserved(name))
+    if dropped:
+        logger.warning("reserved claims left out", extra={"claims": dropped, "where": where})
+    return {name: value for name, value in claims.items() if not is_reserved(name)}
+
+
+@dataclass(frozen=True)
+class ClaimsSettings:
+    mapping: Mapping[str, str] = field(default_factory=dict)  # profile field -> claim name
+    role_scopes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    groups_from_roles: bool = False
+    lambda_version: str = V1  # what the pool is configured with; the event's own version wins
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> ClaimsSettings:
+        mapping = settings.json_setting(env, "CLAIM_MAPPING", {}, dict)
+        if not all(isinstance(k, str) and isinstance(v, str) and k and v for k, v in mapping.items()):
+            raise settings.ConfigurationError('CLAIM_MAPPING must map profile fields to claim names: {"field": "claim"}')
+        raw_scopes = settings.json_setting(env, "ROLE_SCOPES", {}, dict)
+        role_scopes = {}
+        for role, scopes in raw_scopes.items():
+            if not isinstance(scopes, list) or not all(isinstance(s, str) and _SCOPE.match(s) for s in scopes):
+                raise settings.ConfigurationError('ROLE_SCOPES must map roles to lists of scopes: {"role": ["scope"]}')
+            role_scopes[role] = tuple(scopes)
+        version = env.get("PRE_TOKEN_GENERATION_VERSION", "").strip() or V1
+        if version not in VERSIONS:
+            raise settings.ConfigurationError(f"PRE_TOKEN_GENERATION_VERSION must be one of {', '.join(VERSIONS)}")
+        return cls(
+            mapping=mapping,
+            role_scopes=role_scopes,
+            groups_from_roles=settings.flag(env, "GROUPS_FROM_ROLES", False),
+            lambda_version=version,
+        )
+
+
+def _roles(profile: Mapping[str, Any]) -> list[str]:
+    roles = profile.get(ROLES_FIELD)
+    if isinstance(roles, str):
+        roles = [roles]
+    if not isinstance(roles, list):
+        return []
+    return [role for role in dict.fromkeys(roles) if isinstance(role, str) and role]
+
+
+def profile_claims(profile: Mapping[str, Any], claims_settings: ClaimsSettings, client_metadata: Mapping[str, str]) -> dict[str, Any]:
+    """The mapped profile fields (missing or null ones left out) and sign_in_method, JSON-typed."""
+    claims = {claim: profile[name] for name, claim in claims_settings.mapping.items() if profile.get(name) is not None}
+    method = SIGN_IN_METHOD_VALUES.get(client_metadata.get(protocol.META_METHOD, ""))
+    if method:
+        claims[SIGN_IN_METHOD_CLAIM] = method
+    return claims
+
+
+def scopes_for(profile: Mapping[str, Any], claims_settings: ClaimsSettings) -> list[str]:
+    scopes: dict[str, None] = {}
+    for role in _roles(profile):
+        scopes.update(dict.fromkeys(claims_settings.role_scopes.get(role, ())))
+    return list(scopes)
+
+
+def as_string(value: Any) -> str:
+    """A V1_0 claim value: V1 tokens carry only strings."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _group_override(profile: Mapping[str, Any], groups: GroupConfiguration) -> dict[str, Any]:
+    """The profile's roles as the user's groups; the IAM roles Cognito proposed are kept as they are."""
+    override: dict[str, Any] = {"groupsToOverride": _roles(profile), "iamRolesToOverride": list(groups.iam_roles)}
+    if groups.preferred_role is not None:
+        override["preferredRole"] = groups.preferred_role
+    return override
+
+
+def uses_v2(event: TokenGenerationEvent, claims_settings: ClaimsSettings) -> bool:
+    if event.version in V2_EVENT_VERSIONS:
+        return True
+    if event.version == "1":
+        return False
+    return claims_settings.lambda_version == V2
+
+
+def token_response(event: TokenGenerationEvent, profile: Mapping[str, Any], claims_settings: ClaimsSettings) -> dict:
+    """The PreTokenGeneration response for this event's version."""
+    claims = _clean(profile_claims(profile, claims_settings, event.trigger.client_metadata), "claimsToAddOrOverride")
+    groups = _group_override(profile, event.group_configuration) if claims_settings.groups_from_roles else None
+    if not uses_v2(event, claims_settings):
+        details: dict[str, Any] = {"claimsToAddOrOverride": {k: as_string(v) for k, v in claims.items()}, "claimsToSuppress": []}
+        if groups is not None:
+            details["groupOverrideDetails"] = groups
+        return {"claimsOverrideDetails": details}
+    overrides: dict[str, Any] = {
+        "idTokenGeneration": {"claimsToAddOrOverride": dict(claims), "claimsToSuppress": []},
+        "accessTokenGeneration": {
+            "claimsToAddOrOverride": dict(claims),
+            "claimsToSuppress": [],
+            "scopesToAdd": scopes_for(profile, claims_settings),
+            "scopesToSuppress": [],
+        },
+    }
+    if groups is not None:
+        overrides["groupOverrideDetails"] = groups
+    return {"claimsAndScopeOverrideDetails": overrides}
+
+
+CLIENT_CREDENTIALS = "TokenGeneration_ClientCredentials"
+
+
+def respond(event: TokenGenerationEvent, store: ProfileStore, provisioner: Provisioner, claims_settings: ClaimsSettings) -> dict:
+    """One read of the profile, then the claims (an empty response leaves the tokens as Cognito made them).
+
+    A missing profile is created here through the same code as PostConfirmation (it failed, or never
+    ran: AdminCreateUser and federated users get none). A profile that cannot be read fails the
+    token generation: tokens without their authorization claims must not be issued.
+    """
+    if event.trigger.trigger_source == CLIENT_CREDENTIALS:
+        return {}  # a machine client: no user, no profile
+    profile = store.read(user_sub(event.trigger))
+    if profile is None:
+        profile = provisioner.provision(event.trigger).profile
+        count("ProfilesSelfHealed")
+        logger.warning("profile was missing at token generation; created", extra={"user": identity.user_ref(event.trigger.user_name)})
+    return token_response(event, profile, claims_settings)

@@ -1,0 +1,541 @@
+"""Attaching to an existing user pool: the custom resource against moto's cognito-idp.
+
+moto's UpdateUserPool, like Cognito's, resets every setting it is not given, so a careless attach
+shows up here as a changed DescribeUserPool. moto also resets two create-only settings Cognito never
+changes (UsernameAttributes, UsernameConfiguration; UpdateUserPool has no such parameters): those
+are checked on the request Keyless sends instead, captured with botocore's event hooks.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+from pathlib import Path
+
+import boto3
+import botocore.session
+import pytest
+from botocore.exceptions import ClientError
+
+from keyless import attach
+from localpool.template import Template
+from tests.conftest import REGION
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT = "123456789012"
+OTHER = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:customer-custom-message"
+FOREIGN_PRE_SIGN_UP = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:customer-pre-sign-up"
+FOREIGN_TOKEN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:customer-pre-token"
+OURS = {slot: f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:keyless-{slot}Function-AbC123" for slot in attach.SLOTS}
+# Create-only settings: not UpdateUserPool parameters, so Cognito keeps them; moto forgets them.
+CREATE_ONLY = {"UsernameAttributes", "UsernameConfiguration", "AliasAttributes"}
+VOLATILE = {"LastModifiedDate", "LambdaConfig"}
+
+
+class Context:
+    def __init__(self, remaining_ms: int = 60_000):
+        self._remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._remaining_ms
+
+
+class Sent:
+    """CloudFormation's side of the ResponseURL: what was PUT, in order."""
+
+    def __init__(self, failures: int = 0):
+        self.bodies: list[dict] = []
+        self.urls: list[str] = []
+        self._failures = failures
+
+    def __call__(self, url: str, body: bytes) -> None:
+        if self._failures:
+            self._failures -= 1
+            raise OSError("connection reset")
+        self.urls.append(url)
+        self.bodies.append(json.loads(body))
+
+
+@pytest.fixture
+def session(aws):
+    return boto3.session.Session(region_name=REGION)
+
+
+@pytest.fixture
+def cognito(session):
+    return session.client("cognito-idp")
+
+
+@pytest.fixture
+def table(session):
+    client = session.client("dynamodb")
+    client.create_table(
+        TableName="keyless-attach-test",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return "keyless-attach-test"
+
+
+@pytest.fixture
+def updates(cognito):
+    """Every UpdateUserPool request the code under test sends, as botocore is given it."""
+    captured: list[dict] = []
+    cognito.meta.events.register(
+        "provide-client-params.cognito-idp.UpdateUserPool", lambda params, **_: captured.append(copy.deepcopy(params))
+    )
+    return captured
+
+
+@pytest.fixture
+def attachment(cognito, session, table):
+    return attach.TriggerAttachment(cognito, attach.AttachmentStore(session.client("dynamodb"), table))
+
+
+def busy_pool(cognito, lambda_config: dict | None = None) -> str:
+    """A pool an operator has lived with: many settings away from their defaults, an unrelated trigger."""
+    return cognito.create_user_pool(
+        PoolName="customer-pool",
+        Policies={
+            "PasswordPolicy": {
+                "MinimumLength": 14,
+                "RequireUppercase": True,
+                "RequireLowercase": False,
+                "RequireNumbers": True,
+                "RequireSymbols": True,
+                "TemporaryPasswordValidityDays": 3,
+            }
+        },
+        DeletionProtection="ACTIVE",
+        LambdaConfig={"CustomMessage": OTHER, "PostAuthentication": OTHER, **(lambda_config or {})},
+        AutoVerifiedAttributes=["email"],
+        UsernameAttributes=["email"],
+        UsernameConfiguration={"CaseSensitive": False},
+        SmsVerificationMessage="Your code {####}",
+        EmailVerificationMessage="Verify with {####}",
+        EmailVerificationSubject="Verify now",
+        VerificationMessageTemplate={
+            "SmsMessage": "Your code {####}",
+            "EmailMessage": "Verify with {####}",
+            "EmailSubject": "Verify now",
+            "EmailMessageByLink": "Click {##here##}",
+            "EmailSubjectByLink": "Verify by link",
+            "DefaultEmailOption": "CONFIRM_WITH_LINK",
+        },
+        SmsAuthenticationMessage="Sign-in code {####}",
+        MfaConfiguration="OPTIONAL",
+        UserAttributeUpdateSettings={"AttributesRequireVerificationBeforeUpdate": ["email"]},
+        DeviceConfiguration={"ChallengeRequiredOnNewDevice": True, "DeviceOnlyRememberedOnUserPrompt": True},
+        EmailConfiguration={
+            "SourceArn": f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/example.com",
+            "ReplyToEmailAddress": "help@example.com",
+            "EmailSendingAccount": "DEVELOPER",
+            "From": "Example <no-reply@example.com>",
+        },
+        SmsConfiguration={"SnsCallerArn": f"arn:aws:iam::{ACCOUNT}:role/cognito-sms", "ExternalId": "ext-123", "SnsRegion": REGION},
+        UserPoolTags={"team": "identity", "env": "prod"},
+        AdminCreateUserConfig={
+            "AllowAdminCreateUserOnly": True,
+            "InviteMessageTemplate": {"SMSMessage": "Hi {username} {####}", "EmailMessage": "Welcome {username}, {####}", "EmailSubject": "Welcome"},
+        },
+        UserPoolAddOns={"AdvancedSecurityMode": "AUDIT"},
+        AccountRecoverySetting={"RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}, {"Name": "verified_phone_number", "Priority": 2}]},
+        Schema=[
+            {"Name": "tenant", "AttributeDataType": "String", "Mutable": True, "StringAttributeConstraints": {"MinLength": "1", "MaxLength": "64"}},
+            {"Name": "email", "AttributeDataType": "String", "Required": True, "Mutable": True},
+        ],
+        UserPoolTier="PLUS",
+    )["UserPool"]["Id"]
+
+
+def describe(cognito, pool_id: str) -> dict:
+    return cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]
+
+
+def event(request_type: str, pool_id: str, **changes) -> dict:
+    body = {
+        "RequestType": request_type,
+        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:keyless-AttachTriggersFunction",
+        "ResponseURL": "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x?X-Amz-Signature=abc",
+        "StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/keyless/1",
+        "RequestId": f"request-{request_type}",
+        "LogicalResourceId": "TriggerAttachment",
+        "ResourceType": "Custom::KeylessTriggers",
+        "ResourceProperties": {
+            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:keyless-AttachTriggersFunction",
+            "UserPoolId": pool_id,
+            "PreTokenGenerationVersion": "V1_0",
+            "AllowReplaceTriggers": "false",
+            "Triggers": dict(OURS),
+        },
+    }
+    if request_type != "Create":
+        body["PhysicalResourceId"] = attach.physical_id(pool_id)
+    for key, value in changes.items():
+        if key in ("UserPoolId", "PreTokenGenerationVersion", "AllowReplaceTriggers", "Triggers"):
+            body["ResourceProperties"][key] = value
+        else:
+            body[key] = value
+    return body
+
+
+def run(evt: dict, attachment, sent: Sent | None = None, **kwargs) -> dict:
+    sent = sent if sent is not None else Sent()
+    answer = attach.run(evt, Context(), lambda: attachment, send=sent, sleep=lambda _: None, **kwargs)
+    assert sent.bodies == [answer], "exactly one answer, and it is the one sent"
+    return answer
+
+
+def unchanged_settings(before: dict, after: dict) -> None:
+    for name in sorted(set(before) | set(after)):
+        if name in VOLATILE or name in CREATE_ONLY:
+            continue
+        assert after.get(name) == before.get(name), name
+
+
+# --- the whole life: attach, update, delete --------------------------------------------------------
+
+
+def test_attach_update_delete_changes_only_the_trigger_slots(cognito, attachment, updates):
+    pool_id = busy_pool(cognito)
+    before = describe(cognito, pool_id)
+
+    created = run(event("Create", pool_id), attachment)
+    assert created["Status"] == "SUCCESS", created["Reason"]
+    assert created["PhysicalResourceId"] == f"keyless-triggers:{pool_id}"
+    assert created["Data"] == {"UserPoolId": pool_id, "UserPoolArn": before["Arn"]}
+    assert (created["StackId"], created["RequestId"], created["LogicalResourceId"]) == (
+        f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/keyless/1", "request-Create", "TriggerAttachment"
+    )
+    attached = describe(cognito, pool_id)
+    unchanged_settings(before, attached)
+    assert attached["LambdaConfig"] == {
+        "CustomMessage": OTHER,
+        "PostAuthentication": OTHER,
+        **OURS,
+        "PreTokenGenerationConfig": {"LambdaArn": OURS["PreTokenGeneration"], "LambdaVersion": "V1_0"},
+    }
+    # What Cognito itself would keep: the request carries every setting UpdateUserPool takes, as read.
+    (request,) = updates
+    for name in attach.CARRIED:
+        if name in before:
+            assert request[name] == before[name], name
+    assert request["PoolName"] == before["Name"] and request["UserPoolId"] == pool_id
+    assert set(request) <= set(update_parameters()), "only UpdateUserPool parameters"
+    assert not CREATE_ONLY & set(update_parameters()), "create-only settings cannot change through UpdateUserPool"
+
+    updated = run(event("Update", pool_id, PreTokenGenerationVersion="V2_0", OldResourceProperties=event("Create", pool_id)["ResourceProperties"]), attachment)
+    assert updated["Status"] == "SUCCESS", updated["Reason"]
+    assert updated["PhysicalResourceId"] == created["PhysicalResourceId"], "same pool, same physical id: no Delete follows"
+    reapplied = describe(cognito, pool_id)
+    unchanged_settings(before, reapplied)
+    assert reapplied["LambdaConfig"]["PreTokenGenerationConfig"]["LambdaVersion"] == "V2_0"
+
+    deleted = run(event("Delete", pool_id), attachment)
+    assert deleted["Status"] == "SUCCESS", deleted["Reason"]
+    restored = describe(cognito, pool_id)
+    unchanged_settings(before, restored)
+    assert restored["LambdaConfig"] == before["LambdaConfig"] == {"CustomMessage": OTHER, "PostAuthentication": OTHER}
+    assert len(updates) == 3
+
+
+def test_delete_restores_the_triggers_it_was_allowed_to_replace(cognito, attachment):
+    original = {
+        "PreSignUp": FOREIGN_PRE_SIGN_UP,
+        "PreTokenGeneration": FOREIGN_TOKEN,
+        "PreTokenGenerationConfig": {"LambdaArn": FOREIGN_TOKEN, "LambdaVersion": "V2_0"},
+    }
+    pool_id = busy_pool(cognito, original)
+    before = describe(cognito, pool_id)
+
+    created = run(event("Create", pool_id, AllowReplaceTriggers="true"), attachment)
+    assert created["Status"] == "SUCCESS", created["Reason"]
+    assert describe(cognito, pool_id)["LambdaConfig"]["PreSignUp"] == OURS["PreSignUp"]
+    # A re-apply must not mistake Keyless's own functions for the previous triggers.
+    run(event("Update", pool_id, AllowReplaceTriggers="true"), attachment)
+
+    run(event("Delete", pool_id, AllowReplaceTriggers="true"), attachment)
+    assert describe(cognito, pool_id)["LambdaConfig"] == before["LambdaConfig"]
+
+
+def test_a_slot_taken_by_another_function_is_refused_and_nothing_changes(cognito, attachment, updates):
+    pool_id = busy_pool(cognito, {"PreSignUp": FOREIGN_PRE_SIGN_UP})
+    before = describe(cognito, pool_id)
+
+    refused = run(event("Create", pool_id), attachment)
+    assert refused["Status"] == "FAILED"
+    assert "PreSignUp" in refused["Reason"] and FOREIGN_PRE_SIGN_UP in refused["Reason"]
+    assert "AllowReplaceTriggers=true" in refused["Reason"]
+    assert "PostConfirmation" not in refused["Reason"], "only the taken slots are named"
+    assert updates == []
+    assert describe(cognito, pool_id) == before
+
+    # CloudFormation rolls the failed Create back with a Delete of the id it was given.
+    rolled_back = run(event("Delete", pool_id, PhysicalResourceId=refused["PhysicalResourceId"]), attachment)
+    assert rolled_back["Status"] == "SUCCESS"
+    assert describe(cognito, pool_id)["LambdaConfig"]["PreSignUp"] == FOREIGN_PRE_SIGN_UP
+    assert updates == []
+
+
+def test_legacy_pre_token_generation_slot_counts_as_taken(cognito, attachment):
+    pool_id = busy_pool(cognito, {"PreTokenGeneration": FOREIGN_TOKEN})
+    refused = run(event("Create", pool_id), attachment)
+    assert refused["Status"] == "FAILED" and "PreTokenGeneration" in refused["Reason"]
+
+
+def test_delete_leaves_alone_a_slot_someone_changed_since(cognito, attachment):
+    pool_id = busy_pool(cognito)
+    run(event("Create", pool_id), attachment)
+    config = describe(cognito, pool_id)
+    changed = dict(config["LambdaConfig"], PostConfirmation=FOREIGN_PRE_SIGN_UP)
+    cognito.update_user_pool(**attach.update_request(config, changed))
+
+    run(event("Delete", pool_id), attachment)
+    after = describe(cognito, pool_id)["LambdaConfig"]
+    assert after == {"CustomMessage": OTHER, "PostAuthentication": OTHER, "PostConfirmation": FOREIGN_PRE_SIGN_UP}
+
+
+def test_delete_without_the_stored_triggers_still_removes_keyless(cognito, attachment, session, table):
+    pool_id = busy_pool(cognito)
+    run(event("Create", pool_id), attachment)
+    session.client("dynamodb").delete_item(TableName=table, Key={"pk": {"S": f"ATTACHMENT#{pool_id}"}, "sk": {"S": "TRIGGERS"}})
+
+    run(event("Delete", pool_id), attachment)
+    assert describe(cognito, pool_id)["LambdaConfig"] == {"CustomMessage": OTHER, "PostAuthentication": OTHER}
+
+
+def test_moving_to_another_pool_attaches_there_and_the_old_one_is_restored_by_delete(cognito, attachment):
+    first, second = busy_pool(cognito), busy_pool(cognito)
+    run(event("Create", first), attachment)
+    moved = run(event("Update", second, PhysicalResourceId=attach.physical_id(first)), attachment)
+    assert moved["Status"] == "SUCCESS" and moved["PhysicalResourceId"] == attach.physical_id(second)
+    # CloudFormation deletes the old physical resource after a replacement.
+    run(event("Delete", first), attachment)
+    assert describe(cognito, first)["LambdaConfig"] == {"CustomMessage": OTHER, "PostAuthentication": OTHER}
+    assert describe(cognito, second)["LambdaConfig"]["DefineAuthChallenge"] == OURS["DefineAuthChallenge"]
+
+
+def test_update_recognises_renamed_keyless_functions_as_its_own(cognito, attachment):
+    pool_id = busy_pool(cognito)
+    old_properties = event("Create", pool_id)["ResourceProperties"]
+    run(event("Create", pool_id), attachment)
+    renamed = {slot: arn + "-v2" for slot, arn in OURS.items()}
+    updated = run(event("Update", pool_id, Triggers=renamed, OldResourceProperties=old_properties), attachment)
+    assert updated["Status"] == "SUCCESS", updated["Reason"]
+    run(event("Delete", pool_id, Triggers=renamed), attachment)
+    assert describe(cognito, pool_id)["LambdaConfig"] == {"CustomMessage": OTHER, "PostAuthentication": OTHER}
+
+
+def test_the_pool_being_gone_does_not_block_a_delete(cognito, attachment):
+    pool_id = busy_pool(cognito)
+    run(event("Create", pool_id), attachment)
+    cognito.update_user_pool(**{**attach.update_request(describe(cognito, pool_id), {}), "DeletionProtection": "INACTIVE"})
+    cognito.delete_user_pool(UserPoolId=pool_id)
+    assert run(event("Delete", pool_id), attachment)["Status"] == "SUCCESS"
+
+
+# --- CloudFormation always gets an answer -----------------------------------------------------------
+
+
+def test_a_missing_pool_is_a_failed_answer(attachment):
+    answer = run(event("Create", "us-east-1_DoesNotExist1"), attachment)
+    assert answer["Status"] == "FAILED" and "does not exist" in answer["Reason"]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"UserPoolId": "not a pool"},
+        {"Triggers": {"PreSignUp": OURS["PreSignUp"]}},
+        {"Triggers": {**OURS, "PostConfirmation": "not-an-arn"}},
+        {"PreTokenGenerationVersion": "V9_0"},
+        {"AllowReplaceTriggers": "maybe"},
+        {"RequestType": "Explode"},
+    ],
+)
+def test_bad_properties_are_a_failed_answer(changes, attachment):
+    answer = run(event("Create", "us-east-1_Example1", **changes), attachment)
+    assert answer["Status"] == "FAILED" and answer["Reason"]
+
+
+def test_a_delete_with_unusable_properties_succeeds_so_the_stack_can_go(attachment):
+    answer = run(event("Delete", "us-east-1_Example1", UserPoolId="", PhysicalResourceId="keyless-triggers:none"), attachment)
+    assert answer["Status"] == "SUCCESS" and answer["PhysicalResourceId"] == "keyless-triggers:none"
+
+
+class BrokenCognito:
+    def __init__(self, real):
+        self._real = real
+
+    def describe_user_pool(self, **kwargs):
+        return self._real.describe_user_pool(**kwargs)
+
+    def update_user_pool(self, **kwargs):
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not authorized to UpdateUserPool"}}, "UpdateUserPool")
+
+
+def test_an_aws_error_is_a_failed_answer_with_the_reason(cognito, session, table):
+    pool_id = busy_pool(cognito)
+    broken = attach.TriggerAttachment(BrokenCognito(cognito), attach.AttachmentStore(session.client("dynamodb"), table))
+    answer = run(event("Create", pool_id), broken)
+    assert answer["Status"] == "FAILED" and "AccessDeniedException" in answer["Reason"]
+    assert answer["PhysicalResourceId"] == attach.physical_id(pool_id), "its rollback Delete can find the pool"
+
+
+def test_an_error_building_the_clients_is_answered_too():
+    def no_configuration():
+        raise RuntimeError("environment variable TABLE_NAME is not set")
+
+    sent = Sent()
+    answer = attach.run(event("Create", "us-east-1_Example1"), Context(), no_configuration, send=sent, sleep=lambda _: None)
+    assert sent.bodies == [answer] and answer["Status"] == "FAILED" and "TABLE_NAME" in answer["Reason"]
+
+
+def test_the_answer_is_retried_when_the_put_fails(cognito, attachment):
+    pool_id = busy_pool(cognito)
+    sent = Sent(failures=2)
+    answer = attach.run(event("Create", pool_id), Context(), lambda: attachment, send=sent, sleep=lambda _: None)
+    assert answer["Status"] == "SUCCESS" and len(sent.bodies) == 1
+    assert sent.urls == [event("Create", pool_id)["ResponseURL"]]
+
+
+def test_running_out_of_time_is_answered_before_lambda_stops_the_function():
+    release = threading.Event()
+    sent = Sent()
+
+    def slow_attachment():
+        assert release.wait(5), "the watchdog never answered"
+        raise RuntimeError("finished after the answer")
+
+    def answered_then_release(url, body):
+        sent(url, body)
+        release.set()
+
+    started = time.monotonic()
+    answer = attach.run(event("Create", "us-east-1_Example1"), Context(remaining_ms=5_200), slow_attachment, send=answered_then_release, margin_seconds=5.0)
+    assert time.monotonic() - started < 3
+    assert len(sent.bodies) == 1 and sent.bodies[0]["Status"] == "FAILED" and "ran out of time" in sent.bodies[0]["Reason"]
+    assert answer == sent.bodies[0], "the late failure is not answered a second time"
+
+
+def test_the_response_is_put_to_an_https_url_only(monkeypatch):
+    requests = []
+
+    class Response:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def read(self):
+            return b""
+
+    monkeypatch.setattr(attach.urllib.request, "urlopen", lambda request, timeout: requests.append((request, timeout)) or Response())
+    attach.http_put("https://bucket.s3.amazonaws.com/key?X-Amz-Signature=abc", b'{"Status": "SUCCESS"}')
+    (request, timeout), = requests
+    assert request.get_method() == "PUT" and request.data == b'{"Status": "SUCCESS"}' and timeout == 10.0
+    assert request.get_header("Content-type") == "", "S3 presigned URLs are signed without a content type"
+    for url in ("http://bucket.s3.amazonaws.com/key", "file:///etc/passwd", ""):
+        with pytest.raises(ValueError):
+            attach.http_put(url, b"{}")
+    assert len(requests) == 1
+
+
+def test_the_answer_stays_under_cloudformations_4_kb_limit(cognito, attachment):
+    pool_id = busy_pool(cognito, {slot: f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{'x' * 60}-{slot}" for slot in attach.SLOTS})
+    answer = run(event("Create", pool_id), attachment)
+    assert answer["Status"] == "FAILED"
+    assert len(json.dumps(answer).encode()) < 4096
+
+
+# --- the pieces -------------------------------------------------------------------------------------
+
+
+def update_parameters() -> list[str]:
+    model = botocore.session.get_session().get_service_model("cognito-idp")
+    return list(model.operation_model("UpdateUserPool").input_shape.members)
+
+
+def test_carried_settings_are_exactly_what_describe_and_update_share():
+    model = botocore.session.get_session().get_service_model("cognito-idp")
+    update = model.operation_model("UpdateUserPool").input_shape.members
+    described = model.operation_model("DescribeUserPool").output_shape.members["UserPool"].members
+    shared = {name for name in update if name in described and update[name].name == described[name].name}
+    assert set(attach.CARRIED) == shared - {"LambdaConfig"}
+    assert set(update) - shared == {"UserPoolId", "PoolName"}
+    assert attach.RENAMED == {"Name": "PoolName"} and described["Name"].name == update["PoolName"].name
+    trigger_slots = set(model.shape_for("LambdaConfigType").members)
+    assert set(attach.SLOTS) | {attach.TOKEN_CONFIG} <= trigger_slots
+
+
+def test_the_deprecated_validity_field_is_not_sent_next_to_its_replacement():
+    pool = {"Id": "us-east-1_X1", "Policies": {"PasswordPolicy": {"MinimumLength": 8, "TemporaryPasswordValidityDays": 3}},
+            "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True, "UnusedAccountValidityDays": 3}}
+    request = attach.update_request(pool, {})
+    assert request["AdminCreateUserConfig"] == {"AllowAdminCreateUserOnly": True}
+    assert request["Policies"]["PasswordPolicy"]["TemporaryPasswordValidityDays"] == 3
+    assert pool["AdminCreateUserConfig"]["UnusedAccountValidityDays"] == 3, "the described pool is not modified"
+    legacy = {"Id": "us-east-1_X1", "Policies": {"PasswordPolicy": {"MinimumLength": 8}}, "AdminCreateUserConfig": {"UnusedAccountValidityDays": 5}}
+    assert attach.update_request(legacy, {})["Policies"]["PasswordPolicy"]["TemporaryPasswordValidityDays"] == 5
+
+
+def test_the_sample_events_run_against_a_pool(cognito, attachment):
+    pool_id = busy_pool(cognito)
+    for name in ("create", "update", "delete"):
+        sample = json.loads((ROOT / "events" / "attach_triggers" / f"{name}.json").read_text())
+        sample["ResourceProperties"]["UserPoolId"] = pool_id
+        if "OldResourceProperties" in sample:
+            sample["OldResourceProperties"]["UserPoolId"] = pool_id
+        if "PhysicalResourceId" in sample:
+            sample["PhysicalResourceId"] = attach.physical_id(pool_id)
+        answer = run(sample, attachment)
+        assert answer["Status"] == "SUCCESS", (name, answer["Reason"])
+    assert describe(cognito, pool_id)["LambdaConfig"] == {"CustomMessage": OTHER, "PostAuthentication": OTHER}
+
+
+# --- template.yaml -----------------------------------------------------------------------------------
+
+TEMPLATE = Template()
+
+
+def test_the_custom_resource_attaches_the_same_functions_as_the_created_pool():
+    resource = TEMPLATE.resources["TriggerAttachment"]
+    triggers = {slot: value["Fn::GetAtt"][0] for slot, value in resource["Properties"]["Triggers"].items()}
+    assert triggers == TEMPLATE.trigger_slots()
+    assert set(triggers) == set(attach.SLOTS)
+    assert resource["Condition"] == "AttachToExistingPool"
+    assert resource["Properties"]["PreTokenGenerationVersion"] == {"Ref": "PreTokenGenerationVersion"}
+    pool_config = TEMPLATE.resources["UserPool"]["Properties"]["LambdaConfig"]["PreTokenGenerationConfig"]
+    assert pool_config["LambdaVersion"] == {"Ref": "PreTokenGenerationVersion"}
+    permissions = {r["Properties"]["FunctionName"]["Fn::GetAtt"][0] for r in TEMPLATE.resources_of_type("AWS::Lambda::Permission").values()}
+    assert permissions == set(triggers.values())
+    assert set(resource["DependsOn"]) == {f"{function.removesuffix('Function')}InvokePermission" for function in triggers.values()}
+
+
+def test_everything_that_names_the_pool_follows_the_condition():
+    assert TEMPLATE.resources["UserPool"]["Condition"] == "CreateUserPool"
+    for logical_id, permission in TEMPLATE.resources_of_type("AWS::Lambda::Permission").items():
+        source = permission["Properties"]["SourceArn"]["Fn::If"]
+        assert source[0] == "CreateUserPool" and source[1] == {"Fn::GetAtt": ["UserPool", "Arn"]}, logical_id
+        assert source[2]["Fn::Sub"].endswith(":userpool/${UserPoolId}"), logical_id
+    for logical_id in ("VerifyAuthChallengeUserPoolPolicy", "DefaultGroupPolicy"):
+        (statement,) = TEMPLATE.resources[logical_id]["Properties"]["PolicyDocument"]["Statement"]
+        assert statement["Resource"]["Fn::If"][0] == "CreateUserPool", logical_id
+    client = TEMPLATE.resources["UserPoolClient"]
+    assert client["Condition"] == "CreateAppClient"
+    assert client["Properties"]["UserPoolId"] == {"Fn::If": ["CreateUserPool", {"Ref": "UserPool"}, {"Ref": "UserPoolId"}]}
+    outputs = TEMPLATE.body["Outputs"]
+    assert outputs["UserPoolId"]["Value"] == {"Fn::If": ["CreateUserPool", {"Ref": "UserPool"}, {"Ref": "UserPoolId"}]}
+    assert outputs["UserPoolClientId"]["Value"]["Fn::If"][0] == "CreateAppClient"
+
+
+def test_the_attach_function_may_touch_only_the_given_pool_and_its_own_items():
+    statements = TEMPLATE.resources["AttachTriggersFunction"]["Properties"]["Policies"][0]["Statement"]
+    by_sid = {s["Sid"]: s for s in statements}
+    assert set(by_sid["ReadAndUpdatePool"]["Action"]) == {"cognito-idp:DescribeUserPool", "cognito-idp:UpdateUserPool"}
+    assert by_sid["ReadAndUpdatePool"]["Resource"]["Fn::Sub"].endswith(":userpool/${UserPoolId}")
+    assert by_sid["PreviousTriggers"]["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["ATTACHMENT#*"]
