@@ -2,15 +2,11 @@
 
 from keyless import events, triggers
 from keyless.create import create_challenge
-from keyless.observability import logger, metrics
 from keyless.runtime import default_runtime
-from keyless.tracing import tracer
+from keyless.tracing import traced_entry_point
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@triggers.safe
+@traced_entry_point
 def handler(event, context):
     request = events.parse(event, triggers.CREATE)
     return events.answer(event, create_challenge(request, default_runtime()))

@@ -2,12 +2,10 @@
 
 from keyless import events, settings, triggers
 from keyless.define import decide
-from keyless.observability import count, logger, metrics
+from keyless.observability import count
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@triggers.safe
+@triggers.entry_point
 def handler(event, context):
     request = events.parse(event, triggers.DEFINE)
     decision = decide(request.session, request.client_metadata, settings.max_code_attempts())

@@ -1,12 +1,10 @@
 """PreSignUp: refuses addresses the sign-up rules do not accept; confirms the rest at once. No AWS calls."""
 
 from keyless import events, signup, triggers
-from keyless.observability import count, logger, metrics
+from keyless.observability import count, logger
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@triggers.safe
+@triggers.entry_point
 def handler(event, context):
     request = events.parse(event, triggers.PRE_SIGN_UP)
     try:

@@ -1,15 +1,11 @@
 """PreTokenGeneration: the profile's claims (and scopes, groups) in the tokens, V1_0 or V2_0 events."""
 
 from keyless import claims, events, triggers
-from keyless.observability import logger, metrics
 from keyless.runtime import default_runtime
-from keyless.tracing import tracer
+from keyless.tracing import traced_entry_point
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@triggers.safe
+@traced_entry_point
 def handler(event, context):
     request = events.parse_token_generation(event, triggers.PRE_TOKEN_GENERATION)
     runtime = default_runtime()

@@ -1,16 +1,13 @@
 """VerifyAuthChallengeResponse: checks a link or a code."""
 
 from keyless import events, triggers
-from keyless.observability import count, logger, metrics
+from keyless.observability import count, logger
 from keyless.runtime import default_runtime
-from keyless.tracing import tracer
+from keyless.tracing import traced_entry_point
 from keyless.verify import verify_answer
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@triggers.safe
+@traced_entry_point
 def handler(event, context):
     request = events.parse(event, triggers.VERIFY)
     verdict = verify_answer(request, default_runtime())

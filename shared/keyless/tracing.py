@@ -2,4 +2,11 @@
 
 from aws_lambda_powertools import Tracer
 
+from keyless.triggers import entry_point
+
 tracer = Tracer()
+
+
+def traced_entry_point(handler):
+    """entry_point with the tracer, for the functions that call AWS."""
+    return entry_point(handler, tracer)

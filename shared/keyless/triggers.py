@@ -8,7 +8,7 @@ import functools
 import traceback
 
 from keyless import errors
-from keyless.observability import logger
+from keyless.observability import logger, metrics
 
 DEFINE = ("DefineAuthChallenge_Authentication",)
 CREATE = ("CreateAuthChallenge_Authentication",)
@@ -54,3 +54,12 @@ def safe(handler):
             raise errors.TemporarilyUnavailable() from None
 
     return wrapper
+
+
+def entry_point(handler, tracer=None):
+    """The decorators every trigger handler wears, outermost first: the Lambda context in every log
+    line, the tracer's segment (functions that call AWS), metrics flushed, only safe errors out."""
+    wrapped = metrics.log_metrics(safe(handler))
+    if tracer is not None:
+        wrapped = tracer.capture_lambda_handler(wrapped)
+    return logger.inject_lambda_context(wrapped)
