@@ -20,6 +20,19 @@ install: $(VENV)/.installed
 test: install
 	$(PY) -m pytest
 
+# The local user pool, demo page and mailbox: http://127.0.0.1:9229 (ARGS="--port 9000" to change).
+dev: install
+	$(PY) -m localpool $(ARGS)
+
+# One function on one event, Docker-free: make invoke FUNCTION=define_auth_challenge EVENT=events/define_auth_challenge/first_round.json
+invoke: install
+	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=<LogicalId or folder> EVENT=events/<folder>/<name>.json"; exit 2; }
+	@$(PY) -m localpool.invoke "$(FUNCTION)" "$(EVENT)"
+
+# Benchmarks (issue 5): one table, also written to bench/results/latest.md. ARGS="--rounds 3" etc.
+bench: install
+	$(PY) -m bench $(ARGS)
+
 validate: install
 	$(VENV)/bin/sam validate --lint
 

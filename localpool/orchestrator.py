@@ -159,6 +159,8 @@ class CustomAuth:
         if decision.get("issueTokens") is True and not decision.get("failAuthentication"):
             if user is None:
                 raise not_authorized()
+            # The triggers may have changed the user (Verify sets email_verified): tokens show it now.
+            user = self._directory.find(user.user_name) or user
             return {
                 "ChallengeParameters": {},
                 "AuthenticationResult": self._tokens.issue(user, client.client_id, "TokenGeneration_Authentication", client_metadata),

@@ -126,9 +126,14 @@ class TokenService:
     def read_access_token(self, token: str) -> dict:
         """The claims of a valid, unrevoked access token of this pool (for GetUser, GlobalSignOut)."""
         try:
-            claims = jwt.decode(token, self.key.private_key.public_key(), algorithms=["RS256"], issuer=self.issuer)
+            # Times are checked against this service's clock (tests and the local pool may move it).
+            options = {"verify_exp": False, "verify_iat": False, "require": ["exp", "iat"]}
+            public_key = self.key.private_key.public_key()
+            claims = jwt.decode(token, public_key, algorithms=["RS256"], issuer=self.issuer, options=options)
         except jwt.PyJWTError:
             raise not_authorized("Invalid Access Token") from None
+        if not isinstance(claims["exp"], int) or claims["exp"] <= self._clock():
+            raise not_authorized("Access Token has expired")
         if claims.get("token_use") != "access" or claims.get("origin_jti") in self._revoked_origins:
             raise not_authorized("Access Token has been revoked")
         return claims

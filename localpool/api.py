@@ -1,0 +1,381 @@
+"""The local user pool's API: Cognito's operations, by name, on JSON bodies, with Cognito's errors.
+
+Users live in moto's cognito-idp (the store the triggers' own admin calls change); sign-in rounds
+run in CustomAuth; tokens come from TokenService. The triggers template.yaml wires are called
+through TriggerRunner, as Cognito calls them:
+
+- SignUp: PreSignUp_SignUp (autoConfirmUser / autoVerifyEmail honoured), then PostConfirmation
+  when the user was confirmed automatically.
+- AdminCreateUser: PreSignUp_AdminCreateUser (its auto* flags ignored, no PostConfirmation).
+- ConfirmSignUp, AdminConfirmSignUp: PostConfirmation_ConfirmSignUp.
+- InitiateAuth / RespondToAuthChallenge: the custom auth triggers, then PreTokenGeneration (via
+  the TokenService's claims hook); REFRESH_TOKEN_AUTH: PreTokenGeneration.
+
+A slot the template leaves empty is skipped. The user exists in moto while PreSignUp runs (moto
+chooses the user's name, which Cognito gives PreSignUp as userName) and is removed again if the
+trigger refuses.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from botocore.exceptions import ClientError, ParamValidationError
+
+from localpool.deployment import ACCOUNT, Deployment
+from localpool.errors import CognitoError, invalid_parameter, not_authorized
+from localpool.orchestrator import SDK_VERSION, CustomAuth
+from localpool.tokens import TokenService
+from localpool.triggers import TriggerRunner
+from localpool.users import CognitoDirectory
+
+NO_CLIENT = "CLIENT_ID_NOT_APPLICABLE"  # callerContext.clientId of admin calls
+CONFIRMATION_CODE_SECONDS = 24 * 3600
+COGNITO_SENDER = "no-reply@verificationemail.com"
+
+# Cognito authorizes these with IAM (a SigV4-signed request); browsers call the others unsigned.
+SIGNED_OPERATIONS = frozenset(
+    {
+        "AdminCreateUser", "AdminConfirmSignUp", "AdminGetUser", "AdminUpdateUserAttributes", "AdminAddUserToGroup",
+        "AdminDeleteUser", "ListUsers", "ListUserPools", "DescribeUserPool", "ListUserPoolClients", "DescribeUserPoolClient",
+    }
+)  # fmt: skip
+# Operations moto's cognito-idp answers as Cognito would, once the pool id is checked.
+STORE_OPERATIONS = {
+    "AdminGetUser": "admin_get_user",
+    "AdminUpdateUserAttributes": "admin_update_user_attributes",
+    "AdminAddUserToGroup": "admin_add_user_to_group",
+    "AdminDeleteUser": "admin_delete_user",
+    "ListUsers": "list_users",
+    "ListUserPoolClients": "list_user_pool_clients",
+}
+
+
+@dataclass
+class _PendingConfirmation:
+    code: str
+    expires_at: float
+
+
+class LocalUserPoolApi:
+    def __init__(
+        self,
+        deployment: Deployment,
+        cognito,  # a boto3 cognito-idp client on moto
+        auth: CustomAuth,
+        runner: TriggerRunner,
+        tokens: TokenService,
+        send_cognito_email: Callable[[str, str, str], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.deployment = deployment
+        self.pool_id = deployment.pool_id
+        self.region = deployment.region
+        self.client = deployment.client
+        self._cognito = cognito
+        self._auth = auth
+        self._run = runner
+        self._tokens = tokens
+        self._directory = CognitoDirectory(cognito, self.pool_id)
+        self._send_cognito_email = send_cognito_email or (lambda to, subject, text: None)
+        self._clock = clock
+        self._confirmations: dict[str, _PendingConfirmation] = {}
+        pool_props = deployment.template.resources_of_type("AWS::Cognito::UserPool")
+        ((_, pool_resource),) = pool_props.items()
+        self._auto_verified = list(pool_resource["Properties"].get("AutoVerifiedAttributes", []) or [])
+        self._client_props = self._cognito.describe_user_pool_client(UserPoolId=self.pool_id, ClientId=self.client.client_id)[
+            "UserPoolClient"
+        ]
+
+    # --- dispatch -------------------------------------------------------------------------------
+
+    def call(self, operation: str, body: Mapping, signed: bool) -> dict:
+        method = getattr(self, f"op_{operation}", None) if operation.isalnum() else None
+        if method is None and operation not in STORE_OPERATIONS:
+            raise CognitoError(
+                "UnknownOperationException", f"The local user pool does not support {operation or 'this request'}."
+            )
+        if not isinstance(body, Mapping):
+            raise CognitoError("SerializationException", "The request body must be a JSON object.")
+        if operation in SIGNED_OPERATIONS and not signed:
+            raise CognitoError("MissingAuthenticationTokenException", "Missing Authentication Token", status=403)
+        if method is not None:
+            return method(body)
+        self._check_pool(body)
+        return self._store(STORE_OPERATIONS[operation], body)
+
+    # --- users ------------------------------------------------------------------------------------
+
+    def op_SignUp(self, body: Mapping) -> dict:  # noqa: N802 (Cognito's operation names)
+        self._check_client(body)
+        params = {k: body[k] for k in ("ClientId", "Username", "Password", "UserAttributes") if k in body}
+        user_name = self._store("sign_up", params)["UserSub"]
+        attributes = self._attributes(user_name)
+        try:
+            answer = self._pre_sign_up("PreSignUp_SignUp", user_name, attributes, body, self.client.client_id)
+        except CognitoError:
+            self._cognito.admin_delete_user(UserPoolId=self.pool_id, Username=user_name)
+            raise
+        confirmed = answer.get("autoConfirmUser") is True
+        if answer.get("autoVerifyEmail") is True and "email" in attributes:
+            self._set_attributes(user_name, {"email_verified": "true"})
+        if answer.get("autoVerifyPhone") is True and "phone_number" in attributes:
+            self._set_attributes(user_name, {"phone_number_verified": "true"})
+        result: dict = {"UserConfirmed": confirmed, "UserSub": user_name}
+        if confirmed:
+            self._cognito.admin_confirm_sign_up(UserPoolId=self.pool_id, Username=user_name)
+            self._post_confirmation(user_name, self._metadata(body), self.client.client_id)
+        elif "email" in self._auto_verified and "email" in attributes:
+            result["CodeDeliveryDetails"] = self._send_confirmation_code(user_name, attributes["email"])
+        return result
+
+    def op_ConfirmSignUp(self, body: Mapping) -> dict:  # noqa: N802
+        self._check_client(body)
+        user = self._find(_string(body, "Username"))
+        code = _string(body, "ConfirmationCode")
+        if user.status != "UNCONFIRMED":
+            raise not_authorized(f"User cannot be confirmed. Current status is {user.status}")
+        pending = self._confirmations.get(user.user_name)
+        if pending is None or not hmac.compare_digest(pending.code.encode(), code.strip().encode()):
+            raise CognitoError("CodeMismatchException", "Invalid verification code provided, please try again.")
+        if pending.expires_at <= self._clock():
+            raise CognitoError("ExpiredCodeException", "Invalid code provided, please request a code again.")
+        del self._confirmations[user.user_name]
+        self._cognito.admin_confirm_sign_up(UserPoolId=self.pool_id, Username=user.user_name)
+        self._set_attributes(user.user_name, {"email_verified": "true"})
+        self._post_confirmation(user.user_name, self._metadata(body), self.client.client_id)
+        return {}
+
+    def op_AdminConfirmSignUp(self, body: Mapping) -> dict:  # noqa: N802
+        self._check_pool(body)
+        user = self._find(_string(body, "Username"))
+        if user.status != "UNCONFIRMED":
+            raise not_authorized(f"User cannot be confirmed. Current status is {user.status}")
+        self._cognito.admin_confirm_sign_up(UserPoolId=self.pool_id, Username=user.user_name)
+        self._post_confirmation(user.user_name, self._metadata(body), NO_CLIENT)
+        return {}
+
+    def op_AdminCreateUser(self, body: Mapping) -> dict:  # noqa: N802
+        self._check_pool(body)
+        params = {k: v for k, v in body.items() if k not in ("ClientMetadata", "ValidationData")}
+        created = self._store("admin_create_user", params)["User"]
+        user_name = created["Username"]
+        try:
+            # Cognito ignores the auto* flags of this call: the answer is checked, not applied.
+            self._pre_sign_up("PreSignUp_AdminCreateUser", user_name, self._attributes(user_name), body, NO_CLIENT)
+        except CognitoError:
+            self._cognito.admin_delete_user(UserPoolId=self.pool_id, Username=user_name)
+            raise
+        return {"User": created}
+
+    def op_AdminDeleteUser(self, body: Mapping) -> dict:  # noqa: N802
+        self._check_pool(body)
+        user = self._find(_string(body, "Username"))
+        self._store("admin_delete_user", {"UserPoolId": self.pool_id, "Username": user.user_name})
+        self._tokens.sign_out(user.user_name)
+        return {}
+
+    def op_DescribeUserPool(self, body: Mapping) -> dict:  # noqa: N802
+        self._check_pool(body)
+        pool = self._store("describe_user_pool", {"UserPoolId": self.pool_id})["UserPool"]
+        arn = "arn:aws:lambda:{region}:{account}:function:{name}"
+        lambda_config: dict = {}
+        for slot, logical in self.deployment.template.trigger_slots().items():
+            function_arn = arn.format(region=self.region, account=ACCOUNT, name=logical)
+            if slot == "PreTokenGeneration":
+                lambda_config["PreTokenGenerationConfig"] = {"LambdaArn": function_arn, "LambdaVersion": self.pre_token_version()}
+            lambda_config[slot] = function_arn
+        pool["LambdaConfig"] = lambda_config
+        return {"UserPool": pool}
+
+    def op_DescribeUserPoolClient(self, body: Mapping) -> dict:  # noqa: N802
+        self._check_pool(body)
+        if body.get("ClientId") != self.client.client_id:
+            raise CognitoError("ResourceNotFoundException", f"User pool client {body.get('ClientId')} does not exist.")
+        described = self._store("describe_user_pool_client", dict(body))["UserPoolClient"]
+        described["AuthSessionValidity"] = self.client.auth_session_validity_minutes
+        return {"UserPoolClient": described}
+
+    def op_ListUserPools(self, body: Mapping) -> dict:  # noqa: N802
+        return self._store("list_user_pools", dict(body))
+
+    # --- sign-in ----------------------------------------------------------------------------------
+
+    def op_InitiateAuth(self, body: Mapping) -> dict:  # noqa: N802
+        self._check_client(body)
+        flow = _string(body, "AuthFlow")
+        parameters = _string_map(body, "AuthParameters")
+        if flow == "CUSTOM_AUTH":
+            self._check_flow("ALLOW_CUSTOM_AUTH", flow)
+            return self._auth.initiate_auth(self.client, parameters.get("USERNAME", ""))
+        if flow in ("REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"):
+            token = parameters.get("REFRESH_TOKEN", "")
+            if not token:
+                raise invalid_parameter("Missing required parameter REFRESH_TOKEN")
+            result = self._tokens.refresh(token, self.client.client_id, self._directory.find)
+            return {"ChallengeParameters": {}, "AuthenticationResult": result}
+        self._check_flow(f"ALLOW_{flow}", flow)
+        raise invalid_parameter(f"The local user pool does not support the {flow} flow.")
+
+    def op_RespondToAuthChallenge(self, body: Mapping) -> dict:  # noqa: N802
+        self._check_client(body)
+        return self._auth.respond_to_auth_challenge(
+            self.client,
+            _string(body, "Session"),
+            _string(body, "ChallengeName"),
+            _string_map(body, "ChallengeResponses"),
+            self._metadata(body),
+        )
+
+    def op_GetUser(self, body: Mapping) -> dict:  # noqa: N802
+        claims = self._tokens.read_access_token(_string(body, "AccessToken"))
+        user = self._directory.find(claims["username"])
+        if user is None:
+            raise not_authorized("User does not exist.")
+        attributes = [{"Name": k, "Value": v} for k, v in user.attributes.items()]
+        return {"Username": user.user_name, "UserAttributes": attributes}
+
+    def op_GlobalSignOut(self, body: Mapping) -> dict:  # noqa: N802
+        claims = self._tokens.read_access_token(_string(body, "AccessToken"))
+        self._tokens.sign_out(claims["username"])
+        return {}
+
+    def op_RevokeToken(self, body: Mapping) -> dict:  # noqa: N802
+        self._check_client(body)
+        self._tokens.revoke(_string(body, "Token"), self.client.client_id)
+        return {}
+
+    # --- triggers -----------------------------------------------------------------------------------
+
+    def pre_token_version(self) -> str:
+        pool = self.deployment.template.resources_of_type("AWS::Cognito::UserPool")
+        ((_, resource),) = pool.items()
+        config = resource["Properties"].get("LambdaConfig", {}).get("PreTokenGenerationConfig", {})
+        version = config.get("LambdaVersion", "V1_0") if isinstance(config, dict) else "V1_0"
+        return str(self.deployment.template.resolve(version, self.deployment.physical, self.region))
+
+    def _event(self, source: str, user_name: str, client_id: str, request: dict, response: dict) -> dict:
+        return {
+            "version": "1",
+            "region": self.region,
+            "userPoolId": self.pool_id,
+            "userName": user_name,
+            "callerContext": {"awsSdkVersion": SDK_VERSION, "clientId": client_id},
+            "triggerSource": source,
+            "request": request,
+            "response": response,
+        }
+
+    def _pre_sign_up(self, source: str, user_name: str, attributes: dict, body: Mapping, client_id: str) -> dict:
+        if not self._run.has("PreSignUp"):
+            return {}
+        validation = body.get("ValidationData")
+        request: dict = {
+            "userAttributes": {k: v for k, v in attributes.items() if k != "sub"},
+            "validationData": {a["Name"]: a["Value"] for a in validation} if _attribute_list(validation) else None,
+        }
+        metadata = self._metadata(body)
+        if metadata:
+            request["clientMetadata"] = metadata
+        flags = {"autoConfirmUser": False, "autoVerifyEmail": False, "autoVerifyPhone": False}
+        answer = self._run("PreSignUp", self._event(source, user_name, client_id, request, flags))
+        if any(not isinstance(answer.get(flag, False), bool) for flag in flags):
+            raise CognitoError("InvalidLambdaResponseException", "Unrecognizable lambda output")
+        return answer
+
+    def _post_confirmation(self, user_name: str, metadata: dict, client_id: str) -> None:
+        if not self._run.has("PostConfirmation"):
+            return
+        attributes = {**self._attributes(user_name), "cognito:user_status": "CONFIRMED"}
+        request: dict = {"userAttributes": attributes}
+        if metadata:
+            request["clientMetadata"] = metadata
+        self._run("PostConfirmation", self._event("PostConfirmation_ConfirmSignUp", user_name, client_id, request, {}))
+
+    # --- helpers ----------------------------------------------------------------------------------
+
+    def _send_confirmation_code(self, user_name: str, email: str) -> dict:
+        """What Cognito does when the pool verifies email addresses: email a code for ConfirmSignUp."""
+        code = f"{secrets.randbelow(10**6):06d}"
+        self._confirmations[user_name] = _PendingConfirmation(code, self._clock() + CONFIRMATION_CODE_SECONDS)
+        self._send_cognito_email(email, "Your verification code", f"Your verification code is {code}. ")
+        local, _, domain = email.partition("@")
+        return {"Destination": f"{local[:1]}***@{domain[:1]}***", "DeliveryMedium": "EMAIL", "AttributeName": "email"}
+
+    def _check_client(self, body: Mapping) -> None:
+        client_id = body.get("ClientId")
+        if not isinstance(client_id, str) or not client_id:
+            raise invalid_parameter("Missing required parameter ClientId")
+        if client_id != self.client.client_id:
+            raise CognitoError("ResourceNotFoundException", f"User pool client {client_id} does not exist.")
+
+    def _check_pool(self, body: Mapping) -> None:
+        pool_id = body.get("UserPoolId")
+        if not isinstance(pool_id, str) or not pool_id:
+            raise invalid_parameter("Missing required parameter UserPoolId")
+        if pool_id != self.pool_id:
+            raise CognitoError("ResourceNotFoundException", f"User pool {pool_id} does not exist.")
+
+    def _check_flow(self, allow: str, flow: str) -> None:
+        if allow not in self._client_props.get("ExplicitAuthFlows", []):
+            raise invalid_parameter(f"{flow} flow not enabled for this client")
+
+    def _find(self, username: str):
+        user = self._directory.find(username)
+        if user is None:
+            raise CognitoError("UserNotFoundException", "User does not exist.")
+        return user
+
+    def _attributes(self, user_name: str) -> dict:
+        found = self._cognito.admin_get_user(UserPoolId=self.pool_id, Username=user_name)
+        return {a["Name"]: a["Value"] for a in found.get("UserAttributes", [])}
+
+    def _set_attributes(self, user_name: str, attributes: Mapping[str, str]) -> None:
+        self._cognito.admin_update_user_attributes(
+            UserPoolId=self.pool_id, Username=user_name, UserAttributes=[{"Name": k, "Value": v} for k, v in attributes.items()]
+        )
+
+    @staticmethod
+    def _metadata(body: Mapping) -> dict:
+        metadata = body.get("ClientMetadata") or {}
+        if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+            raise invalid_parameter("ClientMetadata must be a map of strings to strings")
+        return dict(metadata)
+
+    def _store(self, method: str, params: Mapping) -> dict:
+        """Call moto's cognito-idp; its errors are Cognito's errors."""
+        try:
+            answer = getattr(self._cognito, method)(**params)
+        except ParamValidationError as exc:
+            raise invalid_parameter(str(exc).replace("\n", " ")) from None
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise CognitoError(error.get("Code", "InternalErrorException"), error.get("Message", "")) from None
+        answer.pop("ResponseMetadata", None)
+        return answer
+
+
+def _string(body: Mapping, name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        raise invalid_parameter(f"Missing required parameter {name}")
+    return value
+
+
+def _string_map(body: Mapping, name: str) -> dict:
+    value = body.get(name) or {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise invalid_parameter(f"{name} must be a map of strings to strings")
+    return dict(value)
+
+
+def _attribute_list(value: object) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(a, dict) and isinstance(a.get("Name"), str) and isinstance(a.get("Value"), str) for a in value)
+    )

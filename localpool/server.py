@@ -1,0 +1,401 @@
+"""The local user pool over HTTP: Cognito's wire protocol, the demo page, the mailbox, the JWKS.
+
+POST / with `X-Amz-Target: AWSCognitoIdentityProviderService.<Operation>` and an
+`application/x-amz-json-1.1` body, answered as Cognito answers (errors as `__type` + `message`,
+CORS open as Cognito's is), so boto3, the AWS CLI, the JavaScript SDK and browsers need only the
+endpoint URL. Build it with create_server() inside moto's mock_aws(): template.yaml is deployed
+onto moto and the triggers are the template's real handlers.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import re
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from threading import Thread
+from urllib.parse import urlsplit
+
+import boto3
+
+from localpool.api import COGNITO_SENDER, LocalUserPoolApi
+from localpool.claims import claims_hook
+from localpool.deployment import Deployment, apply_environment, deploy
+from localpool.errors import CognitoError
+from localpool.mailbox import COGNITO_SOURCE, Mail, Mailbox
+from localpool.orchestrator import CustomAuth
+from localpool.template import ROOT, Template
+from localpool.tokens import RsaKey, TokenService
+from localpool.triggers import TIMEOUT_SECONDS, TriggerRunner
+from localpool.users import CognitoDirectory
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 9229
+DEFAULT_STATE_DIR = ROOT / ".local-state"
+STATIC = Path(__file__).with_name("static")
+TARGET_PREFIX = "AWSCognitoIdentityProviderService."
+MAX_BODY_BYTES = 1 << 20
+CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+PAGE_POLICY = (
+    "default-src 'self'; connect-src *; img-src 'self' data:; script-src 'self'; style-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+# Emails' HTML is shown in a sandboxed frame, which inherits this policy: inline styles, no scripts.
+MAILBOX_POLICY = (
+    "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src data:; frame-src 'self'; base-uri 'none'; form-action 'none'"
+)
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "x-amzn-RequestId, x-amzn-ErrorType, x-amzn-ErrorMessage, Date",
+}
+
+log = logging.getLogger("localpool.server")
+Handler = Callable[[dict, object], object]
+
+
+class LocalPool:
+    """Everything behind the endpoint, wired together."""
+
+    def __init__(
+        self,
+        url: str,
+        deployment: Deployment,
+        api: LocalUserPoolApi,
+        mailbox: Mailbox,
+        runner: TriggerRunner,
+        tokens: TokenService,
+    ):
+        self.url = url
+        self.deployment = deployment
+        self.api = api
+        self.mailbox = mailbox
+        self.runner = runner
+        self.tokens = tokens
+
+    @property
+    def pool_id(self) -> str:
+        return self.deployment.pool_id
+
+    @property
+    def client_id(self) -> str:
+        return self.deployment.client.client_id
+
+    @property
+    def issuer(self) -> str:
+        return self.tokens.issuer
+
+    def openid_configuration(self) -> dict:
+        return {
+            "issuer": self.issuer,
+            "jwks_uri": f"{self.issuer}/.well-known/jwks.json",
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["code", "token"],
+            "scopes_supported": ["openid", "email", "phone", "profile"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "claims_supported": ["sub", "email", "email_verified", "cognito:username", "cognito:groups"],
+        }
+
+    def demo_config(self) -> dict:
+        return {"endpoint": self.url, "region": self.deployment.region, "userPoolId": self.pool_id, "clientId": self.client_id}
+
+
+def _origins_with(allowed: str, url: str) -> str:
+    """The AllowedRedirectOrigins parameter plus this server's own origin, so the demo page's
+    magic links work on any port."""
+    origins = [o.strip() for o in allowed.split(",") if o.strip()]
+    return ",".join(origins if url in origins else [*origins, url])
+
+
+def build_pool(
+    url: str,
+    state_dir: Path | None,
+    *,
+    template: Template | None = None,
+    parameters: Mapping[str, str] | None = None,
+    handlers: Mapping[str, Handler | None] | None = None,
+    clock: Callable[[], float] = time.time,
+    timeout_seconds: float = TIMEOUT_SECONDS,
+    echo: Callable[[str], None] | None = None,
+) -> LocalPool:
+    """Deploy template.yaml onto moto (call inside mock_aws) and wire the pool behind `url`.
+    handlers: slot -> handler to use instead of the template's (None empties the slot)."""
+    template = template or Template()
+    parameters = dict(parameters or {})
+    allowed = parameters.get("AllowedRedirectOrigins", template.parameters.get("AllowedRedirectOrigins", ""))
+    parameters["AllowedRedirectOrigins"] = _origins_with(allowed, url)
+    deployment = deploy(template=template, parameters=parameters)
+    apply_environment(deployment.environment)
+    from keyless import runtime  # after the environment, as in Lambda (Powertools reads it on import)
+
+    mailbox = Mailbox(clock=clock, echo=echo)
+    session = mailbox.watch(boto3.session.Session(region_name=deployment.region))
+    runtime.reset(session=session, clock=clock)
+
+    slots = deployment.handlers()
+    for slot, handler in (handlers or {}).items():
+        if handler is None:
+            slots.pop(slot, None)
+        else:
+            slots[slot] = handler
+    runner = TriggerRunner(slots, timeout_seconds=timeout_seconds)
+    key = RsaKey.load_or_create(state_dir / "signing-key.pem" if state_dir else None)
+    tokens = TokenService(f"{url}/{deployment.pool_id}", key, clock=clock)
+    cognito = boto3.session.Session(region_name=deployment.region).client("cognito-idp")
+    auth = CustomAuth(
+        deployment.pool_id, deployment.region, CognitoDirectory(cognito, deployment.pool_id), runner, tokens, clock=clock
+    )
+
+    def cognito_email(to: str, subject: str, text: str) -> None:
+        mailbox.add(Mail((to,), COGNITO_SENDER, subject, text, "", clock(), COGNITO_SOURCE))
+
+    api = LocalUserPoolApi(deployment, cognito, auth, runner, tokens, send_cognito_email=cognito_email, clock=clock)
+    tokens.claims_hook = claims_hook(runner, deployment.pool_id, deployment.region, api.pre_token_version())
+    return LocalPool(url, deployment, api, mailbox, runner, tokens)
+
+
+class LocalPoolServer(ThreadingHTTPServer):
+    daemon_threads = True
+    pool: LocalPool
+    echo: Callable[[str], None] | None = None
+
+    @property
+    def url(self) -> str:
+        host = self.server_address[0]
+        if host in ("0.0.0.0", "::", ""):
+            host = "localhost"
+        return f"http://{host}:{self.server_port}"
+
+    def allowed_hosts(self) -> frozenset[str] | None:
+        """Host headers accepted when listening on loopback only, so a web page whose name
+        re-resolves to 127.0.0.1 (DNS rebinding) cannot read the mailbox. None: any host."""
+        if self.server_address[0] not in ("127.0.0.1", "localhost", "::1"):
+            return None
+        port = self.server_port
+        return frozenset({f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"})
+
+    def start_background(self) -> Thread:
+        thread = Thread(target=self.serve_forever, kwargs={"poll_interval": 0.1}, name="local-user-pool", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+def create_server(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    state_dir: Path | None = DEFAULT_STATE_DIR,
+    echo: Callable[[str], None] | None = None,
+    **pool_options,
+) -> LocalPoolServer:
+    """Bind (port 0: any free port), then build the pool, whose token issuer is this server's URL."""
+    server = LocalPoolServer((host, port), RequestHandler)
+    try:
+        server.echo = echo
+        server.pool = build_pool(server.url, state_dir, echo=echo, **pool_options)
+    except BaseException:
+        server.server_close()
+        raise
+    return server
+
+
+class RequestHandler(BaseHTTPRequestHandler):
+    server: LocalPoolServer
+    protocol_version = "HTTP/1.1"
+    server_version = "KeylessLocalUserPool/1"
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        allowed = self.server.allowed_hosts()
+        if allowed is not None and self.headers.get("Host", "").lower() not in allowed:
+            body = json.dumps({"__type": "InvalidHostException", "message": "Use 127.0.0.1 or localhost to reach the local user pool."})
+            self.close_connection = True
+            self._send(HTTPStatus.MISDIRECTED_REQUEST, body.encode(), "application/json", {})
+            return False
+        return True
+
+    # --- Cognito's API ---------------------------------------------------------------------------
+
+    def do_OPTIONS(self):  # noqa: N802 (http.server's names)
+        requested = self.headers.get("Access-Control-Request-Headers", "")
+        allowed = requested if re.fullmatch(r"[A-Za-z0-9\-_, ]*", requested) else ""
+        self._send(
+            HTTPStatus.NO_CONTENT,
+            b"",
+            "text/plain",
+            {
+                **CORS,
+                "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
+                "Access-Control-Allow-Headers": allowed or "content-type, x-amz-target, x-amz-user-agent, authorization",
+                "Access-Control-Max-Age": "86400",
+            },
+        )
+
+    def do_POST(self):  # noqa: N802
+        started = time.perf_counter()
+        pool = self.server.pool
+        calls_before = len(pool.runner.calls)
+        target = self.headers.get("X-Amz-Target", "")
+        operation = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
+        try:
+            if urlsplit(self.path).path != "/":
+                raise CognitoError("UnknownOperationException", "Send Cognito requests to POST /.", status=HTTPStatus.NOT_FOUND)
+            body = self._json_body()
+            answer = pool.api.call(operation, body, signed=self.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256"))
+            status, payload, headers = HTTPStatus.OK, answer, {}
+        except CognitoError as exc:
+            status, payload = exc.status, exc.as_body()
+            headers = {"x-amzn-ErrorType": f"{exc.error_type}:"}
+        except Exception:
+            log.error("local user pool: %s failed\n%s", operation, traceback.format_exc())
+            status = HTTPStatus.INTERNAL_SERVER_ERROR
+            payload = {"__type": "InternalErrorException", "message": "The local user pool failed; its terminal shows why."}
+            headers = {"x-amzn-ErrorType": "InternalErrorException:"}
+        data = json.dumps(payload, default=_json_value).encode()
+        self._send(status, data, "application/x-amz-json-1.1", {**CORS, "x-amzn-RequestId": str(uuid.uuid4()), **headers})
+        if self.server.echo is not None:
+            triggers = pool.runner.calls[calls_before:]
+            outcome = status.phrase if status == HTTPStatus.OK else payload["__type"]
+            note = f"  triggers: {', '.join(triggers)}" if triggers else ""
+            self.server.echo(
+                f"{operation or target or '?'} -> {int(status)} {outcome} ({(time.perf_counter() - started) * 1000:.0f} ms){note}"
+            )
+
+    def _json_body(self) -> object:
+        try:
+            length = int(self.headers.get("Content-Length", "0"))
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY_BYTES:
+            self.close_connection = True
+            raise CognitoError("SerializationException", "Request body missing or too large.")
+        raw = self.rfile.read(length)
+        if not raw.strip():
+            return {}
+        try:
+            return json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise CognitoError("SerializationException", "The request body is not valid JSON.") from None
+
+    # --- pages ------------------------------------------------------------------------------------------
+
+    def do_GET(self):  # noqa: N802
+        path = urlsplit(self.path).path
+        pool = self.server.pool
+        well_known = f"/{pool.pool_id}/.well-known/"
+        if path in ("/", "/index.html"):
+            self._static("index.html")
+        elif path.startswith("/static/"):
+            self._static(path[len("/static/") :])
+        elif path == "/local-pool.json":
+            self._json(pool.demo_config())
+        elif path == well_known + "jwks.json":
+            self._json(pool.tokens.key.jwks())
+        elif path == well_known + "openid-configuration":
+            self._json(pool.openid_configuration())
+        elif path in ("/mailbox", "/mailbox/"):
+            self._mailbox()
+        else:
+            self._json({"message": "Not found"}, HTTPStatus.NOT_FOUND)
+
+    def _static(self, name: str) -> None:
+        files = {p.name: p for p in STATIC.iterdir() if p.is_file()}  # only files that are there, by name
+        found = files.get(name)
+        if found is None or found.suffix not in CONTENT_TYPES:
+            self._json({"message": "Not found"}, HTTPStatus.NOT_FOUND)
+            return
+        headers = {"Content-Security-Policy": PAGE_POLICY, "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+        self._send(HTTPStatus.OK, found.read_bytes(), CONTENT_TYPES[found.suffix], headers)
+
+    def _json(self, payload: object, status: HTTPStatus = HTTPStatus.OK, cors: bool = True) -> None:
+        headers = {**(CORS if cors else {}), "Cache-Control": "no-store"}
+        self._send(status, json.dumps(payload, indent=2).encode(), "application/json", headers)
+
+    def _mailbox(self) -> None:
+        mails = self.server.pool.mailbox.messages()
+        if "application/json" in self.headers.get("Accept", ""):
+            self._json([m.as_json() for m in mails], cors=False)  # other origins may not read the mail
+            return
+        page = mailbox_page(mails)
+        self._send(
+            HTTPStatus.OK,
+            page.encode(),
+            "text/html; charset=utf-8",
+            {"Content-Security-Policy": MAILBOX_POLICY, "Cache-Control": "no-store"},
+        )
+
+    # --- plumbing --------------------------------------------------------------------------------------
+
+    def _send(self, status: int, data: bytes, content_type: str, headers: Mapping[str, str]) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def log_message(self, format, *args):  # noqa: A002 (http.server's signature)
+        pass  # do_POST reports each API call; pages and assets are not worth a line
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+_URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+def _linked(text: str) -> str:
+    """Escaped text with its http(s) addresses as links."""
+    out, last = [], 0
+    for match in _URL.finditer(text):
+        out.append(html.escape(text[last : match.start()]))
+        url = html.escape(match.group(0))
+        out.append(f'<a href="{url}">{url}</a>')
+        last = match.end()
+    out.append(html.escape(text[last:]))
+    return "".join(out)
+
+
+def mailbox_page(mails: list[Mail]) -> str:
+    items = []
+    for mail in mails:
+        sent = datetime.fromtimestamp(mail.sent_at).strftime("%Y-%m-%d %H:%M:%S")
+        html_part = ""
+        if mail.html:
+            html_part = (
+                "<details><summary>HTML version</summary>"
+                f'<iframe sandbox title="HTML version" srcdoc="{html.escape(mail.html, quote=True)}"></iframe></details>'
+            )
+        items.append(
+            '<article class="mail">'
+            f"<h2>{html.escape(mail.subject)}</h2>"
+            f'<p class="meta">To <b>{html.escape(", ".join(mail.to))}</b> from {html.escape(mail.sender)} at {sent}</p>'
+            f'<pre class="text">{_linked(mail.text or "")}</pre>{html_part}</article>'
+        )
+    body = "".join(items) or '<p class="empty">No email yet. Ask for a link or a code on the <a href="/">sign-in page</a>.</p>'
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Mailbox - Keyless local user pool</title>'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="stylesheet" href="/static/style.css"></head><body class="mailbox">'
+        "<header><h1>Mailbox</h1><p>Every email the local user pool sent, newest first. "
+        '<a href="/mailbox">Reload</a> · <a href="/">Sign-in page</a></p></header>'
+        f"<main>{body}</main></body></html>"
+    )

@@ -1,0 +1,357 @@
+// Keyless demo sign-in page: Cognito's public API (InitiateAuth, RespondToAuthChallenge, SignUp,
+// ...) over fetch, no SDK and no build step. The protocol is the one in localpool/client.py:
+// round 1 offers the methods; the answer to it carries the choice in ClientMetadata; a link opened
+// later starts a fresh sign-in and answers round 2 with the secret from the URL fragment.
+"use strict";
+
+const TARGET = "AWSCognitoIdentityProviderService.";
+const STANDARD_CLAIMS = new Set([
+  "sub", "iss", "aud", "client_id", "token_use", "auth_time", "exp", "iat", "nbf", "jti", "origin_jti", "event_id",
+  "username", "cognito:username", "cognito:groups", "cognito:roles", "cognito:preferred_role", "email", "email_verified",
+  "phone_number", "phone_number_verified", "scope", "version", "name", "given_name", "family_name", "locale",
+]);
+
+let config = null; // {endpoint, region, clientId, local}
+let challenge = null; // the last CUSTOM_CHALLENGE answer: {Session, ChallengeParameters}
+let tokens = null; // {IdToken, AccessToken, RefreshToken}
+let pendingEmail = "";
+
+class CognitoError extends Error {
+  constructor(type, message) {
+    super(message);
+    this.type = type;
+  }
+}
+
+const $ = (id) => document.getElementById(id);
+
+// --- talking to Cognito -------------------------------------------------------------------------
+
+async function loadConfig() {
+  const query = new URLSearchParams(location.search);
+  const region = query.get("region");
+  const clientId = query.get("clientId");
+  if (region || clientId) {
+    if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region || "") || !/^[A-Za-z0-9]{1,128}$/.test(clientId || "")) {
+      throw new CognitoError("Config", "Give both region (e.g. eu-west-1) and clientId (the app client id) in the address.");
+    }
+    return { endpoint: `https://cognito-idp.${region}.amazonaws.com/`, region, clientId, local: false };
+  }
+  const response = await fetch("/local-pool.json", { cache: "no-store" });
+  if (!response.ok) throw new CognitoError("Config", "This page needs the local user pool (make dev), or ?region=...&clientId=...");
+  return { ...(await response.json()), local: true };
+}
+
+async function cognito(operation, body) {
+  let response;
+  try {
+    response = await fetch(config.endpoint, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": TARGET + operation },
+      body: JSON.stringify(body),
+    });
+  } catch (error) {
+    throw new CognitoError("NetworkError", `Cannot reach the user pool at ${config.endpoint}.`);
+  }
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const type = String(data.__type || "UnknownError").split("#").pop();
+    throw new CognitoError(type, data.message || data.Message || `HTTP ${response.status}`);
+  }
+  return data;
+}
+
+function respond(answer, metadata) {
+  return cognito("RespondToAuthChallenge", {
+    ClientId: config.clientId,
+    ChallengeName: "CUSTOM_CHALLENGE",
+    Session: challenge.Session,
+    ChallengeResponses: { USERNAME: challenge.ChallengeParameters.USERNAME, ANSWER: answer },
+    ClientMetadata: metadata,
+  });
+}
+
+async function startSignIn(email) {
+  challenge = await cognito("InitiateAuth", {
+    ClientId: config.clientId,
+    AuthFlow: "CUSTOM_AUTH",
+    AuthParameters: { USERNAME: email },
+  });
+}
+
+function randomPassword() {
+  // Passwordless sign-up: Cognito's SignUp needs a password; nobody ever keeps or types this one.
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  return "Aa1-" + btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+// --- what the user sees --------------------------------------------------------------------------
+
+const SECTIONS = ["start", "confirm", "link-sent", "code", "working", "signed-in"];
+
+function show(section) {
+  for (const id of SECTIONS) $(id).hidden = id !== section;
+}
+
+function say(text, kind = "error") {
+  const box = $("message");
+  box.textContent = text;
+  box.className = `message ${kind}`;
+  box.hidden = !text;
+}
+
+function working(text) {
+  say("");
+  $("working-text").textContent = text;
+  show("working");
+}
+
+function time(iso) {
+  const when = new Date(iso);
+  return isNaN(when) ? "soon" : when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+// Every error a user can meet, in their words.
+function explain(error, during) {
+  const message = error.message || "";
+  const wait = /Please wait (\d+) seconds/.exec(message);
+  if (wait) return `Too many requests: please wait ${wait[1]} seconds before asking for another email.`;
+  switch (error.type) {
+    case "NotAuthorizedException":
+      if (/session/i.test(message)) return "This sign-in took too long. Please start again.";
+      if (/disabled/i.test(message)) return "This account is disabled.";
+      if (during === "link") return "This link has expired or was already used. Ask for a new one.";
+      if (during === "code") return "Too many wrong codes, or the code expired. Ask for a new one.";
+      return "Sign-in failed. Please start again.";
+    case "UserNotConfirmedException":
+      return "This account is not confirmed yet.";
+    case "UsernameExistsException":
+      return "An account with this email already exists: sign in instead.";
+    case "InvalidPasswordException":
+    case "InvalidParameterException":
+      return /email|username/i.test(message) ? "Please type a valid email address." : message;
+    case "UserLambdaValidationException":
+      return message.replace(/^\w+ failed with error /, "").replace(/\.+$/, ".");
+    case "TooManyRequestsException":
+    case "LimitExceededException":
+      return "Too many requests: please wait a minute and try again.";
+    default:
+      return message || "Something went wrong. Please try again.";
+  }
+}
+
+function restart(text = "", kind = "error") {
+  challenge = null;
+  show("start");
+  say(text, kind);
+}
+
+// --- flows ---------------------------------------------------------------------------------------------
+
+async function askFor(method) {
+  const email = $("email").value.trim();
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) return say("Please type a valid email address.");
+  working(method === "MAGIC_LINK" ? "Sending your link..." : "Sending your code...");
+  try {
+    await startSignIn(email);
+    const metadata = { signInMethod: method };
+    if (method === "MAGIC_LINK") metadata.redirectUri = location.origin + location.pathname + location.search;
+    challenge = await respond("-", metadata);
+    const params = challenge.ChallengeParameters;
+    say("");
+    if (method === "MAGIC_LINK") {
+      $("link-to").textContent = params.sentTo;
+      $("link-expires").textContent = time(params.expiresAt);
+      show("link-sent");
+    } else {
+      $("code-to").textContent = params.sentTo;
+      $("code-expires").textContent = time(params.expiresAt);
+      $("code-length").textContent = params.codeLength || "6";
+      $("code-input").value = "";
+      show("code");
+      $("code-input").focus();
+    }
+  } catch (error) {
+    restart(explain(error, "request"));
+  }
+}
+
+async function submitCode() {
+  const code = $("code-input").value.trim();
+  if (!code) return say("Type the code from the email.");
+  $("submit-code").disabled = true;
+  try {
+    const answer = await respond(code, { signInMethod: "EMAIL_OTP" });
+    if (answer.AuthenticationResult) return signedIn(answer.AuthenticationResult);
+    challenge = answer;
+    const left = answer.ChallengeParameters.attemptsLeft;
+    say(`That code is not right (or has expired). ${left} ${left === "1" ? "attempt" : "attempts"} left.`);
+    $("code-input").select();
+  } catch (error) {
+    restart(explain(error, "code"));
+  } finally {
+    $("submit-code").disabled = false;
+  }
+}
+
+function linkUser(secret) {
+  const payload = secret.split(".")[0].replace(/-/g, "+").replace(/_/g, "/");
+  const json = atob(payload + "=".repeat((4 - (payload.length % 4)) % 4));
+  return JSON.parse(json).u;
+}
+
+async function landFromLink(secret) {
+  // The secret never reaches a server log or the Referer: it is in the fragment; drop it at once.
+  history.replaceState(null, "", location.pathname + location.search);
+  working("Signing you in with your link...");
+  let user;
+  try {
+    user = linkUser(secret);
+  } catch (error) {
+    return restart("This link is not complete. Copy the whole link from the email, or ask for a new one.");
+  }
+  try {
+    await startSignIn(user);
+    const answer = await respond(secret, { signInMethod: "MAGIC_LINK", alreadyHaveMagicLink: "yes" });
+    if (!answer.AuthenticationResult) throw new CognitoError("NotAuthorizedException", "Incorrect username or password.");
+    signedIn(answer.AuthenticationResult);
+  } catch (error) {
+    restart(explain(error, "link"));
+  }
+}
+
+async function signUp() {
+  const email = $("email").value.trim();
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) return say("Please type a valid email address.");
+  working("Creating your account...");
+  try {
+    const created = await cognito("SignUp", {
+      ClientId: config.clientId,
+      Username: email,
+      Password: randomPassword(),
+      UserAttributes: [{ Name: "email", Value: email }],
+    });
+    if (created.UserConfirmed) return restart("Account created. Now ask for a link or a code.", "ok");
+    if (created.CodeDeliveryDetails) {
+      pendingEmail = email;
+      $("confirm-to").textContent = created.CodeDeliveryDetails.Destination;
+      say("");
+      return show("confirm");
+    }
+    restart("Account created, but this pool does not confirm sign-ups by itself: an administrator must confirm it.", "info");
+  } catch (error) {
+    restart(explain(error, "signup"));
+  }
+}
+
+async function confirmSignUp() {
+  try {
+    await cognito("ConfirmSignUp", { ClientId: config.clientId, Username: pendingEmail, ConfirmationCode: $("confirm-code").value.trim() });
+    restart("Address confirmed. Now ask for a link or a code.", "ok");
+  } catch (error) {
+    say(error.type === "CodeMismatchException" ? "That confirmation code is not right." : explain(error, "confirm"));
+  }
+}
+
+function claimsOf(jwt) {
+  const part = jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+  const bytes = Uint8Array.from(atob(part + "=".repeat((4 - (part.length % 4)) % 4)), (c) => c.charCodeAt(0));
+  return JSON.parse(new TextDecoder().decode(bytes));
+}
+
+function fillClaims(tableId, claims) {
+  const body = $(tableId).querySelector("tbody");
+  body.replaceChildren();
+  for (const [name, value] of Object.entries(claims).sort(([a], [b]) => a.localeCompare(b))) {
+    const row = body.insertRow();
+    const nameCell = row.insertCell();
+    nameCell.textContent = name;
+    if (!STANDARD_CLAIMS.has(name)) {
+      const badge = document.createElement("span");
+      badge.className = "badge";
+      badge.textContent = "added";
+      nameCell.append(" ", badge);
+    }
+    let shown = typeof value === "string" ? value : JSON.stringify(value);
+    if (["exp", "iat", "auth_time"].includes(name) && typeof value === "number") shown += `  (${new Date(value * 1000).toLocaleString()})`;
+    row.insertCell().textContent = shown;
+  }
+}
+
+function signedIn(result) {
+  tokens = { ...tokens, ...result };
+  const id = claimsOf(tokens.IdToken);
+  $("who").textContent = id.email || id["cognito:username"] || id.sub;
+  fillClaims("id-claims", id);
+  fillClaims("access-claims", claimsOf(tokens.AccessToken));
+  say("");
+  show("signed-in");
+}
+
+async function refresh() {
+  try {
+    const answer = await cognito("InitiateAuth", {
+      ClientId: config.clientId,
+      AuthFlow: "REFRESH_TOKEN_AUTH",
+      AuthParameters: { REFRESH_TOKEN: tokens.RefreshToken },
+    });
+    signedIn(answer.AuthenticationResult);
+    say("Tokens refreshed.", "ok");
+  } catch (error) {
+    tokens = null;
+    restart(error.type === "NotAuthorizedException" ? "Your session has ended. Please sign in again." : explain(error, "refresh"));
+  }
+}
+
+async function signOut() {
+  try {
+    if (tokens) await cognito("GlobalSignOut", { AccessToken: tokens.AccessToken });
+  } catch (error) {
+    // Signed out here anyway: the tokens are forgotten below.
+  }
+  tokens = null;
+  restart("You are signed out.", "ok");
+}
+
+// --- wiring ----------------------------------------------------------------------------------------------
+
+async function main() {
+  try {
+    config = await loadConfig();
+  } catch (error) {
+    $("target").textContent = "Not connected";
+    return say(error.message);
+  }
+  $("target").textContent = config.local
+    ? `Local user pool ${config.userPoolId} at ${config.endpoint}`
+    : `Amazon Cognito, ${config.region}, app client ${config.clientId}`;
+  for (const hint of document.querySelectorAll(".local-only")) hint.hidden = !config.local;
+
+  $("email-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    askFor(event.submitter && event.submitter.dataset.method === "EMAIL_OTP" ? "EMAIL_OTP" : "MAGIC_LINK");
+  });
+  $("sign-up").addEventListener("click", signUp);
+  $("code-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    submitCode();
+  });
+  $("confirm-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    confirmSignUp();
+  });
+  for (const button of document.querySelectorAll(".restart")) button.addEventListener("click", () => restart());
+  $("refresh").addEventListener("click", refresh);
+  $("sign-out").addEventListener("click", signOut);
+
+  // A link opened in this very tab changes only the fragment: no new page load.
+  window.addEventListener("hashchange", () => {
+    const secret = location.hash.slice(1);
+    if (secret) landFromLink(decodeURIComponent(secret));
+  });
+  const secret = location.hash.slice(1);
+  if (secret) return landFromLink(decodeURIComponent(secret));
+  show("start");
+}
+
+main();

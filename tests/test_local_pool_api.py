@@ -1,0 +1,713 @@
+"""The local user pool over HTTP, driven by boto3 as an app would drive Cognito (endpoint_url only).
+
+The server runs in a thread on a free port, on moto, with template.yaml's real handlers; a few tests
+put small handlers of their own in a slot (a trigger that raises, a slow one, a malformed answer,
+PreSignUp / PostConfirmation / PreTokenGeneration recorders). Tokens are verified against the
+served JWKS with PyJWT.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import boto3
+import jwt
+import pytest
+from botocore.exceptions import ClientError
+
+from localpool.client import PasswordlessClient
+from localpool.template import Template
+from tests.conftest import Clock, error_code, error_message
+
+ROOT = Path(__file__).resolve().parent.parent
+ALICE = "alice@example.com"
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+
+
+def idp(server):
+    return boto3.client(
+        "cognito-idp", endpoint_url=server.url, region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local"
+    )
+
+
+def passwordless(server) -> PasswordlessClient:
+    return PasswordlessClient(idp(server), server.pool.client_id)
+
+
+def sign_up(server, email: str = ALICE) -> str:
+    """A passwordless sign-up (random password nobody keeps), confirmed by an admin if the pool's
+    PreSignUp did not confirm it. Returns the user's name (the sub)."""
+    cognito = idp(server)
+    created = cognito.sign_up(
+        ClientId=server.pool.client_id,
+        Username=email,
+        Password="Aa1-" + "x" * 24,
+        UserAttributes=[{"Name": "email", "Value": email}],
+    )
+    if not created["UserConfirmed"]:
+        cognito.admin_confirm_sign_up(UserPoolId=server.pool.pool_id, Username=email)
+    return created["UserSub"]
+
+
+def mailbox(server) -> list[dict]:
+    request = urllib.request.Request(f"{server.url}/mailbox", headers={"Accept": "application/json"})
+    with urllib.request.urlopen(request) as response:
+        return json.load(response)
+
+
+def last_mail(server, to: str = ALICE) -> dict:
+    return next(m for m in mailbox(server) if to in m["to"])
+
+
+def link_in(mail: dict) -> str:
+    return re.search(r"(http://\S+#\S+)", mail["text"]).group(1)
+
+
+def code_in(mail: dict) -> str:
+    return re.search(r"^\s*(\d{6,8})\s*$", mail["text"], re.MULTILINE).group(1)
+
+
+def verified_claims(server, token: str, **options) -> dict:
+    """The token's claims, checked as an API would check Cognito's: signature from the JWKS, issuer."""
+    jwks = jwt.PyJWKClient(f"{server.pool.issuer}/.well-known/jwks.json")
+    key = jwks.get_signing_key_from_jwt(token)
+    return jwt.decode(token, key.key, algorithms=["RS256"], issuer=server.pool.issuer, **options)
+
+
+def wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
+
+
+def refused(call) -> tuple[str, str]:
+    with pytest.raises(ClientError) as excinfo:
+        call()
+    return error_code(excinfo), error_message(excinfo)
+
+
+def template_with(*, pre_token_version: str | None = None, auto_verified: list[str] | None = None) -> Template:
+    """template.yaml with one pool setting changed (the PreTokenGeneration slot pointed at an
+    existing function whose handler the test then replaces)."""
+    template = Template()
+    props = template.resources["UserPool"]["Properties"]
+    if pre_token_version is not None:
+        config = props.setdefault("LambdaConfig", {})
+        config.pop("PreTokenGeneration", None)
+        config["PreTokenGenerationConfig"] = {
+            "LambdaArn": {"Fn::GetAtt": ["DefineAuthChallengeFunction", "Arn"]},
+            "LambdaVersion": pre_token_version,
+        }
+    if auto_verified is not None:
+        props["AutoVerifiedAttributes"] = auto_verified
+    return template
+
+
+class Recorder:
+    """A trigger that records its events and answers with `answer(event)` (default: unchanged)."""
+
+    def __init__(self, answer=None):
+        self.events: list[dict] = []
+        self._answer = answer
+
+    def __call__(self, event, context):
+        self.events.append(copy.deepcopy(event))
+        if self._answer is not None:
+            event["response"] = self._answer(event)
+        return event
+
+
+@pytest.fixture
+def clock():
+    return Clock(start=time.time())
+
+
+@pytest.fixture
+def server(serve_pool, clock):
+    return serve_pool(clock=clock)
+
+
+# --- sign-up and sign-in, end to end ------------------------------------------------------------------
+
+
+def test_link_sign_in_end_to_end(server):
+    sub = sign_up(server)
+    client = passwordless(server)
+    first = client.start(ALICE)
+    assert first["ChallengeParameters"]["step"] == "CHOOSE_METHOD"
+    sent = client.request_link(first, f"{server.url}/")
+    assert sent["ChallengeParameters"]["sentTo"] == "a***@e***.com"
+
+    mail = last_mail(server)
+    link = link_in(mail)
+    assert link.startswith(f"{server.url}/#")
+    assert link in mail["text"] and link.split("#")[1] in mail["html"]  # both parts kept, not only moto's one
+    assert mail["subject"] and mail["from"] == "no-reply@keyless.local" and mail["sentAt"].endswith("Z")
+
+    result = passwordless(server).sign_in_with_link(link)["AuthenticationResult"]  # a new session, as the page does
+    id_claims = verified_claims(server, result["IdToken"], audience=server.pool.client_id)
+    access = verified_claims(server, result["AccessToken"])
+    assert id_claims["sub"] == sub == access["sub"] == id_claims["cognito:username"] == access["username"]
+    assert id_claims["email"] == ALICE and id_claims["email_verified"] is True
+    assert id_claims["token_use"] == "id" and access["token_use"] == "access"
+    assert access["client_id"] == server.pool.client_id and access["scope"] == "aws.cognito.signin.user.admin"
+    assert id_claims["origin_jti"] == access["origin_jti"] and id_claims["jti"] != access["jti"]
+    assert {"auth_time", "iat", "exp", "event_id"} <= set(id_claims)
+
+
+def test_code_sign_in_end_to_end(server):
+    sign_up(server)
+    client = passwordless(server)
+    sent = client.request_code(client.start(ALICE))
+    assert sent["ChallengeParameters"]["step"] == "EMAIL_OTP"
+    result = client.answer_code(sent, code_in(last_mail(server)))["AuthenticationResult"]
+    user = idp(server).get_user(AccessToken=result["AccessToken"])
+    assert {a["Name"]: a["Value"] for a in user["UserAttributes"]}["email_verified"] == "true"
+    assert verified_claims(server, result["IdToken"], audience=server.pool.client_id)["email"] == ALICE
+
+
+def test_wrong_code_three_times(server):
+    sign_up(server)
+    client = passwordless(server)
+    challenge = client.request_code(client.start(ALICE))
+    code = code_in(last_mail(server))
+    for left in ("2", "1"):
+        challenge = client.answer_code(challenge, wrong(code))
+        assert challenge["ChallengeParameters"]["attemptsLeft"] == left
+    assert refused(lambda: client.answer_code(challenge, wrong(code))) == (
+        "NotAuthorizedException",
+        "Incorrect username or password.",
+    )
+
+
+def test_expired_link(server, clock):
+    sign_up(server)
+    client = passwordless(server)
+    client.request_link(client.start(ALICE), f"{server.url}/")
+    clock.advance(15 * 60 + 1)
+    assert refused(lambda: client.sign_in_with_link(link_in(last_mail(server))))[0] == "NotAuthorizedException"
+
+
+def test_replayed_session_string(server):
+    sign_up(server)
+    client = passwordless(server)
+    first = client.start(ALICE)
+    client.request_code(first)
+    assert refused(lambda: client.request_code(first)) == ("NotAuthorizedException", "Invalid session for the user.")
+
+
+def test_expired_session(server, clock):
+    sign_up(server)
+    client = passwordless(server)
+    sent = client.request_code(client.start(ALICE))
+    clock.advance(15 * 60 + 1)  # the template's AuthSessionValidity: 15 minutes
+    code, message = refused(lambda: client.answer_code(sent, code_in(last_mail(server))))
+    assert code == "NotAuthorizedException" and message.startswith("Invalid session for the user")
+
+
+def test_unknown_user_with_prevent_user_existence_errors(server):
+    sign_up(server)
+    client = passwordless(server)
+    known, ghost = client.start(ALICE), client.start("nobody@example.com")
+    assert set(known["ChallengeParameters"]) == set(ghost["ChallengeParameters"])
+    sent = client.request_code(ghost)
+    assert sent["ChallengeParameters"]["sentTo"] == "n***@e***.com"
+    again = client.answer_code(sent, "123456")
+    assert again["ChallengeParameters"]["attemptsLeft"] == "2"
+    assert [m for m in mailbox(server) if "nobody@example.com" in m["to"]] == []
+
+
+# --- tokens: refresh, claims, revocation -----------------------------------------------------------------
+
+
+def enriching(counter: list):
+    """PreTokenGeneration answering in whichever shape its event has (V1, or V2/V3)."""
+
+    def answer(event):
+        counter.append(event["triggerSource"])
+        claims = {"plan": f"pro-{len(counter)}", "sub": "forged", "cognito:username": "forged"}
+        if event["version"] == "1":
+            return {"claimsOverrideDetails": {"claimsToAddOrOverride": claims, "claimsToSuppress": ["email_verified"]}}
+        return {
+            "claimsAndScopeOverrideDetails": {
+                "idTokenGeneration": {"claimsToAddOrOverride": claims, "claimsToSuppress": ["email_verified"]},
+                "accessTokenGeneration": {
+                    "claimsToAddOrOverride": {"roles": ["reader", "writer"]},
+                    "scopesToAdd": ["notes/read"],
+                },
+            }
+        }
+
+    return Recorder(answer)
+
+
+def signed_in(server, client=None) -> dict:
+    client = client or passwordless(server)
+    sent = client.request_code(client.start(ALICE))
+    return client.answer_code(sent, code_in(last_mail(server)))["AuthenticationResult"]
+
+
+@pytest.mark.parametrize("version", ["V1_0", "V2_0"])
+def test_refresh_runs_pre_token_generation_again(serve_pool, clock, version):
+    sources: list[str] = []
+    trigger = enriching(sources)
+    server = serve_pool(clock=clock, template=template_with(pre_token_version=version), handlers={"PreTokenGeneration": trigger})
+    sub = sign_up(server)
+    tokens = signed_in(server)
+    id_claims = verified_claims(server, tokens["IdToken"], audience=server.pool.client_id)
+    assert id_claims["plan"] == "pro-1"
+    assert id_claims["sub"] == sub and id_claims["cognito:username"] == sub  # reserved: not overridden
+    assert "email_verified" not in id_claims  # suppressed
+
+    refreshed = idp(server).initiate_auth(
+        ClientId=server.pool.client_id, AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]}
+    )["AuthenticationResult"]
+    assert "RefreshToken" not in refreshed
+    again = verified_claims(server, refreshed["IdToken"], audience=server.pool.client_id)
+    assert again["plan"] == "pro-2" and again["origin_jti"] == id_claims["origin_jti"]
+    assert sources == ["TokenGeneration_Authentication", "TokenGeneration_RefreshTokens"]
+    event = trigger.events[0]
+    assert event["version"] == ("1" if version == "V1_0" else "2")
+    assert event["request"]["userAttributes"]["sub"] == sub and event["request"]["clientMetadata"] == {
+        "signInMethod": "EMAIL_OTP"
+    }
+    access = verified_claims(server, refreshed["AccessToken"])
+    if version == "V2_0":
+        assert event["request"]["scopes"] == ["aws.cognito.signin.user.admin"]
+        assert access["roles"] == ["reader", "writer"] and access["scope"] == "aws.cognito.signin.user.admin notes/read"
+    else:
+        assert "roles" not in access and "plan" not in access  # V1 changes the ID token only
+
+
+def test_malformed_pre_token_generation_answer(serve_pool, clock):
+    bad = Recorder(lambda event: {"claimsOverrideDetails": {"claimsToAddOrOverride": {"plan": {"not": "a string"}}}})
+    server = serve_pool(clock=clock, template=template_with(pre_token_version="V1_0"), handlers={"PreTokenGeneration": bad})
+    sign_up(server)
+    assert refused(lambda: signed_in(server))[0] == "InvalidLambdaResponseException"
+
+
+def test_revoked_refresh_token(server):
+    sign_up(server)
+    tokens = signed_in(server)
+    cognito = idp(server)
+    cognito.revoke_token(Token=tokens["RefreshToken"], ClientId=server.pool.client_id)
+    code, message = refused(
+        lambda: cognito.initiate_auth(
+            ClientId=server.pool.client_id,
+            AuthFlow="REFRESH_TOKEN_AUTH",
+            AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]},
+        )
+    )
+    assert (code, message) == ("NotAuthorizedException", "Invalid Refresh Token")
+    assert refused(lambda: cognito.get_user(AccessToken=tokens["AccessToken"]))[0] == "NotAuthorizedException"
+
+
+def test_global_sign_out_ends_every_session(server, clock):
+    sign_up(server)
+    first = signed_in(server)
+    clock.advance(61)  # the next sign-in email is allowed a minute later
+    second = signed_in(server)
+    cognito = idp(server)
+    for tokens in (first, second):
+        assert cognito.get_user(AccessToken=tokens["AccessToken"])["Username"]
+    cognito.global_sign_out(AccessToken=first["AccessToken"])
+    for tokens in (first, second):
+        assert refused(lambda t=tokens: cognito.get_user(AccessToken=t["AccessToken"]))[0] == "NotAuthorizedException"
+        assert (
+            refused(
+                lambda t=tokens: cognito.initiate_auth(
+                    ClientId=server.pool.client_id,
+                    AuthFlow="REFRESH_TOKEN_AUTH",
+                    AuthParameters={"REFRESH_TOKEN": t["RefreshToken"]},
+                )
+            )[0]
+            == "NotAuthorizedException"
+        )
+
+
+def test_access_token_expires_after_an_hour(server, clock):
+    sign_up(server)
+    tokens = signed_in(server)
+    cognito = idp(server)
+    assert cognito.get_user(AccessToken=tokens["AccessToken"])["Username"]
+    clock.advance(3600)
+    assert refused(lambda: cognito.get_user(AccessToken=tokens["AccessToken"])) == ("NotAuthorizedException", "Access Token has expired")
+
+
+def test_groups_reach_both_tokens(server):
+    sub = sign_up(server)
+    boto3.client("cognito-idp", region_name="us-east-1").create_group(GroupName="editors", UserPoolId=server.pool.pool_id)
+    idp(server).admin_add_user_to_group(UserPoolId=server.pool.pool_id, Username=sub, GroupName="editors")
+    tokens = signed_in(server)
+    assert verified_claims(server, tokens["IdToken"], audience=server.pool.client_id)["cognito:groups"] == ["editors"]
+    assert verified_claims(server, tokens["AccessToken"])["cognito:groups"] == ["editors"]
+
+
+# --- triggers: what the template wires, and Cognito's error shapes ---------------------------------------
+
+
+def test_every_slot_of_the_template_is_wired(server):
+    slots = Template().trigger_slots()
+    assert all(server.pool.runner.has(slot) for slot in slots)
+    sign_up(server)
+    signed_in(server)
+    called = set(server.pool.runner.calls)
+    assert {"DefineAuthChallenge", "CreateAuthChallenge", "VerifyAuthChallengeResponse"} <= called
+    for slot in ("PreSignUp", "PostConfirmation", "PreTokenGeneration"):
+        assert (slot in called) == (slot in slots), slot
+
+
+@pytest.mark.parametrize("version", ["V1_0", "V2_0"])
+def test_the_templates_pre_token_generation_in_each_version(serve_pool, clock, version):
+    template = Template(parameters={"PreTokenGenerationVersion": version})
+    if "PreTokenGeneration" not in template.trigger_slots():
+        pytest.skip("template.yaml has no PreTokenGeneration trigger")
+    server = serve_pool(clock=clock, template=template)
+    assert server.pool.api.pre_token_version() == version
+    sign_up(server)
+    tokens = signed_in(server)
+    refreshed = idp(server).initiate_auth(
+        ClientId=server.pool.client_id, AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]}
+    )["AuthenticationResult"]
+    assert server.pool.runner.calls.count("PreTokenGeneration") == 2
+    for result in (tokens, refreshed):
+        claims = verified_claims(server, result["IdToken"], audience=server.pool.client_id)
+        assert claims["email"] == ALICE and claims["token_use"] == "id"
+        assert verified_claims(server, result["AccessToken"])["token_use"] == "access"
+
+
+def test_trigger_error_reaches_the_client_and_changes_nothing(serve_pool, clock):
+    def refuse(event, context):
+        raise ValueError("Registration from this domain is not allowed.")
+
+    server = serve_pool(clock=clock, handlers={"PreSignUp": refuse})
+    code, message = refused(lambda: sign_up(server))
+    assert code == "UserLambdaValidationException"
+    assert message == "PreSignUp failed with error Registration from this domain is not allowed.."
+    assert idp(server).list_users(UserPoolId=server.pool.pool_id)["Users"] == []
+
+
+def test_slow_trigger_is_retried_then_fails(serve_pool, clock):
+    calls = []
+
+    def slow(event, context):
+        calls.append(time.monotonic())
+        time.sleep(0.6)
+        return event
+
+    server = serve_pool(clock=clock, handlers={"DefineAuthChallenge": slow}, timeout_seconds=0.25)
+    code, message = refused(lambda: passwordless(server).start(ALICE))
+    assert code == "UnexpectedLambdaException" and "Socket timeout" in message
+    assert server.pool.runner.calls.count("DefineAuthChallenge") == 3
+
+
+def test_malformed_trigger_answer(serve_pool, clock):
+    server = serve_pool(clock=clock, handlers={"DefineAuthChallenge": lambda event, context: {"response": "yes"}})
+    assert refused(lambda: passwordless(server).start(ALICE))[0] == "InvalidLambdaResponseException"
+
+
+def test_pre_sign_up_auto_confirm_then_post_confirmation(serve_pool, clock):
+    pre = Recorder(lambda event: {"autoConfirmUser": True, "autoVerifyEmail": True, "autoVerifyPhone": False})
+    post = Recorder()
+    server = serve_pool(clock=clock, handlers={"PreSignUp": pre, "PostConfirmation": post})
+    created = idp(server).sign_up(
+        ClientId=server.pool.client_id,
+        Username=ALICE,
+        Password="Aa1-" + "y" * 24,
+        UserAttributes=[{"Name": "email", "Value": ALICE}],
+        ValidationData=[{"Name": "origin", "Value": "demo"}],
+        ClientMetadata={"plan": "free"},
+    )
+    assert created["UserConfirmed"] is True
+    event = pre.events[0]
+    assert event["triggerSource"] == "PreSignUp_SignUp" and event["userName"] == created["UserSub"]
+    assert event["request"]["userAttributes"] == {"email": ALICE}
+    assert event["request"]["validationData"] == {"origin": "demo"} and event["request"]["clientMetadata"] == {"plan": "free"}
+    assert event["callerContext"]["clientId"] == server.pool.client_id
+    assert [e["triggerSource"] for e in post.events] == ["PostConfirmation_ConfirmSignUp"]
+    attributes = post.events[0]["request"]["userAttributes"]
+    assert attributes["sub"] == created["UserSub"] and attributes["email_verified"] == "true"
+    assert attributes["cognito:user_status"] == "CONFIRMED"
+    user = idp(server).admin_get_user(UserPoolId=server.pool.pool_id, Username=ALICE)
+    assert user["UserStatus"] == "CONFIRMED"
+
+
+def test_pre_sign_up_answer_must_be_booleans(serve_pool, clock):
+    server = serve_pool(clock=clock, handlers={"PreSignUp": Recorder(lambda event: {"autoConfirmUser": "true"})})
+    assert refused(lambda: sign_up(server))[0] == "InvalidLambdaResponseException"
+
+
+def test_admin_create_user_ignores_the_auto_flags(serve_pool, clock):
+    pre = Recorder(lambda event: {"autoConfirmUser": True, "autoVerifyEmail": True, "autoVerifyPhone": False})
+    post = Recorder()
+    server = serve_pool(clock=clock, handlers={"PreSignUp": pre, "PostConfirmation": post})
+    created = idp(server).admin_create_user(
+        UserPoolId=server.pool.pool_id,
+        Username=ALICE,
+        UserAttributes=[{"Name": "email", "Value": ALICE}],
+        MessageAction="SUPPRESS",
+    )["User"]
+    assert created["UserStatus"] == "FORCE_CHANGE_PASSWORD"
+    assert pre.events[0]["triggerSource"] == "PreSignUp_AdminCreateUser"
+    assert pre.events[0]["callerContext"]["clientId"] == "CLIENT_ID_NOT_APPLICABLE"
+    assert post.events == []
+    attributes = {a["Name"]: a["Value"] for a in created["Attributes"]}
+    assert attributes.get("email_verified", "false") == "false"
+
+
+def test_confirm_sign_up_with_the_emailed_code(serve_pool, clock):
+    post = Recorder()
+    server = serve_pool(
+        clock=clock, template=template_with(auto_verified=["email"]), handlers={"PreSignUp": None, "PostConfirmation": post}
+    )
+    cognito = idp(server)
+    created = cognito.sign_up(
+        ClientId=server.pool.client_id,
+        Username=ALICE,
+        Password="Aa1-" + "z" * 24,
+        UserAttributes=[{"Name": "email", "Value": ALICE}],
+    )
+    assert created["UserConfirmed"] is False
+    assert created["CodeDeliveryDetails"] == {"Destination": "a***@e***", "DeliveryMedium": "EMAIL", "AttributeName": "email"}
+    mail = last_mail(server)
+    assert mail["source"] == "cognito" and mail["subject"] == "Your verification code"
+    code = re.search(r"(\d{6})", mail["text"]).group(1)
+    assert refused(lambda: passwordless(server).start(ALICE))[0] == "UserNotConfirmedException"
+    assert refused(lambda: cognito.confirm_sign_up(ClientId=server.pool.client_id, Username=ALICE, ConfirmationCode=wrong(code)))[
+        0
+    ] == ("CodeMismatchException")
+    assert post.events == []
+    cognito.confirm_sign_up(ClientId=server.pool.client_id, Username=ALICE, ConfirmationCode=code)
+    assert [e["triggerSource"] for e in post.events] == ["PostConfirmation_ConfirmSignUp"]
+    assert post.events[0]["request"]["userAttributes"]["email_verified"] == "true"
+    code_again = refused(lambda: cognito.confirm_sign_up(ClientId=server.pool.client_id, Username=ALICE, ConfirmationCode=code))
+    assert code_again[0] == "NotAuthorizedException"
+
+
+# --- the rest of the API ---------------------------------------------------------------------------------
+
+
+def test_admin_and_listing_operations(server):
+    sub = sign_up(server)
+    cognito, pool_id = idp(server), server.pool.pool_id
+    cognito.admin_update_user_attributes(UserPoolId=pool_id, Username=ALICE, UserAttributes=[{"Name": "name", "Value": "Alice"}])
+    user = cognito.admin_get_user(UserPoolId=pool_id, Username=ALICE)
+    assert user["Username"] == sub and {"Name": "name", "Value": "Alice"} in user["UserAttributes"]
+    assert [u["Username"] for u in cognito.list_users(UserPoolId=pool_id)["Users"]] == [sub]
+    assert [p["Id"] for p in cognito.list_user_pools(MaxResults=10)["UserPools"]] == [pool_id]
+    described = cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]
+    assert set(described["LambdaConfig"]) >= set(Template().trigger_slots())
+    clients = cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=10)["UserPoolClients"]
+    assert [c["ClientId"] for c in clients] == [server.pool.client_id]
+    app = cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=server.pool.client_id)["UserPoolClient"]
+    assert app["AuthSessionValidity"] == 15 and "ALLOW_CUSTOM_AUTH" in app["ExplicitAuthFlows"]
+
+    tokens = signed_in(server)
+    cognito.admin_delete_user(UserPoolId=pool_id, Username=ALICE)
+    assert refused(lambda: cognito.admin_get_user(UserPoolId=pool_id, Username=ALICE))[0] == "UserNotFoundException"
+    assert (
+        refused(
+            lambda: cognito.initiate_auth(
+                ClientId=server.pool.client_id,
+                AuthFlow="REFRESH_TOKEN_AUTH",
+                AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]},
+            )
+        )[0]
+        == "NotAuthorizedException"
+    )
+    assert refused(lambda: cognito.list_users(UserPoolId="us-east-1_other"))[0] == "ResourceNotFoundException"
+
+
+def test_unsupported_operation_and_flows(server):
+    cognito = idp(server)
+    code, message = refused(
+        lambda: cognito.admin_set_user_password(UserPoolId=server.pool.pool_id, Username=ALICE, Password="x" * 20)
+    )
+    assert code == "UnknownOperationException" and "AdminSetUserPassword" in message
+    code, message = refused(
+        lambda: cognito.initiate_auth(
+            ClientId=server.pool.client_id, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={"USERNAME": ALICE}
+        )
+    )
+    assert (code, message) == ("InvalidParameterException", "USER_PASSWORD_AUTH flow not enabled for this client")
+    assert refused(lambda: cognito.initiate_auth(ClientId="nope", AuthFlow="CUSTOM_AUTH", AuthParameters={"USERNAME": ALICE}))[
+        0
+    ] == ("ResourceNotFoundException")
+
+
+def raw(server, body: bytes, target: str | None, headers: dict | None = None, method: str = "POST"):
+    request = urllib.request.Request(server.url + "/", data=body if method == "POST" else None, method=method)
+    if target is not None:
+        request.add_header("X-Amz-Target", target)
+    request.add_header("Content-Type", "application/x-amz-json-1.1")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+@pytest.mark.parametrize(
+    "body, target, expected",
+    [
+        (b"{not json", "AWSCognitoIdentityProviderService.InitiateAuth", "SerializationException"),
+        (b"[1, 2]", "AWSCognitoIdentityProviderService.InitiateAuth", "SerializationException"),
+        (b"{}", None, "UnknownOperationException"),
+        (b"{}", "AWSCognitoIdentityProviderService.__init__", "UnknownOperationException"),
+        (b'{"ClientId": 5}', "AWSCognitoIdentityProviderService.InitiateAuth", "InvalidParameterException"),
+        (b'{"UserPoolId": "x"}', "AWSCognitoIdentityProviderService.ListUsers", "MissingAuthenticationTokenException"),
+    ],
+    ids=["bad-json", "not-an-object", "no-target", "private-name", "wrong-type", "admin-call-unsigned"],
+)
+def test_bad_requests_get_cognito_errors(server, body, target, expected):
+    status, headers, payload = raw(server, body, target)
+    assert 400 <= status < 500
+    answer = json.loads(payload)
+    assert answer["__type"] == expected and isinstance(answer["message"], str)
+    assert headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_cors_preflight_as_cognito_allows(server):
+    status, headers, _ = raw(
+        server,
+        b"",
+        None,
+        {
+            "Origin": "https://app.example.com",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-amz-target,x-amz-user-agent",
+        },
+        method="OPTIONS",
+    )
+    assert status == 204
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in headers["Access-Control-Allow-Methods"] and "x-amz-target" in headers["Access-Control-Allow-Headers"]
+
+
+def test_other_host_names_and_origins_cannot_read_the_mailbox(server):
+    request = urllib.request.Request(f"{server.url}/mailbox", headers={"Accept": "application/json", "Host": "evil.example:80"})
+    with pytest.raises(urllib.error.HTTPError) as excinfo:
+        urllib.request.urlopen(request)
+    assert excinfo.value.code == 421
+    request = urllib.request.Request(f"{server.url}/mailbox", headers={"Accept": "application/json", "Origin": "https://evil.example"})
+    with urllib.request.urlopen(request) as response:
+        assert "Access-Control-Allow-Origin" not in response.headers  # a browser keeps the answer from that page
+
+
+def test_openid_configuration_and_jwks(server):
+    with urllib.request.urlopen(f"{server.pool.issuer}/.well-known/openid-configuration") as response:
+        config = json.load(response)
+    assert config["issuer"] == f"{server.url}/{server.pool.pool_id}"
+    with urllib.request.urlopen(config["jwks_uri"]) as response:
+        keys = json.load(response)["keys"]
+    assert [k["alg"] for k in keys] == ["RS256"] and all("d" not in k for k in keys)  # public half only
+
+
+def test_mailbox_newest_first_as_json_and_html(server, clock):
+    sign_up(server)
+    sign_up(server, "bob@example.com")
+    client = passwordless(server)
+    client.request_code(client.start(ALICE))
+    client.request_link(client.start("bob@example.com"), f"{server.url}/welcome")
+    mails = mailbox(server)
+    assert [m["to"] for m in mails] == [["bob@example.com"], [ALICE]]
+    assert all(m["text"] and m["html"] for m in mails)
+    with urllib.request.urlopen(f"{server.url}/mailbox") as response:
+        page = response.read().decode()
+        assert "script-src" not in response.headers["Content-Security-Policy"]  # default-src 'none': no script
+    link = link_in(mails[0])
+    assert f'<a href="{link}">' in page and page.index("bob@example.com") < page.index(ALICE)
+
+
+def test_demo_page_and_config_are_served(server):
+    with urllib.request.urlopen(server.url + "/") as response:
+        assert b"Email me a link" in response.read()
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    with urllib.request.urlopen(server.url + "/local-pool.json") as response:
+        assert json.load(response) == {
+            "endpoint": server.url,
+            "region": "us-east-1",
+            "userPoolId": server.pool.pool_id,
+            "clientId": server.pool.client_id,
+        }
+    for path in ("/static/../server.py", "/static/nothing.js", "/nowhere"):
+        with pytest.raises(urllib.error.HTTPError) as excinfo:
+            urllib.request.urlopen(server.url + path)
+        assert excinfo.value.code == 404
+
+
+# --- the commands ------------------------------------------------------------------------------------------
+
+
+def test_make_invoke_runs_a_function_on_a_sample_event():
+    done = subprocess.run(
+        [sys.executable, "-m", "localpool.invoke", "define_auth_challenge", "events/define_auth_challenge/first_round.json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["response"] == {"challengeName": "CUSTOM_CHALLENGE", "issueTokens": False, "failAuthentication": False}
+
+
+def test_make_invoke_sends_email_through_moto_and_names_unknown_functions():
+    done = subprocess.run(
+        [sys.executable, "-m", "localpool.invoke", "CreateAuthChallengeFunction", "events/create_auth_challenge/send_code.json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["response"]["publicChallengeParameters"]["step"] == "EMAIL_OTP"
+    assert "EMAIL to jane.doe@example.com" in done.stderr
+    unknown = subprocess.run(
+        [sys.executable, "-m", "localpool.invoke", "NoSuchFunction", "events/define_auth_challenge/first_round.json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert unknown.returncode == 2 and "DefineAuthChallengeFunction" in unknown.stderr
+
+
+def test_dev_command_prints_where_everything_is(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "localpool", "--port", "0", "--state-dir", str(tmp_path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        lines = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip())
+            if "Ctrl+C" in line:
+                break
+        text = "\n".join(lines)
+        url = re.search(r"Sign-in page\s+(http://127\.0\.0\.1:\d+)/", text).group(1)
+        assert f"{url}/mailbox" in text and "App client id" in text and "User pool id" in text
+        with urllib.request.urlopen(url + "/local-pool.json") as response:
+            config = json.load(response)
+        assert config["clientId"] in text and config["userPoolId"] in text
+        assert (tmp_path / "signing-key.pem").exists()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
