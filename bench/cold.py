@@ -217,6 +217,11 @@ class ColdBench:
         label = f"import boto3 + clients({listed or 'none'})"
         return self._add(Variant(label, lambda r: [*self._python(), str(COLDRUN), "boto3", str(r), listed], self._baseline_env))
 
+    def stack_variant(self, services: list[str]) -> Variant:
+        listed = ",".join(services)
+        label = f"import boto3 + clients({listed or 'none'}) + Powertools"
+        return self._add(Variant(label, lambda r: [*self._python(), str(COLDRUN), "stack", str(r), listed], self._baseline_env))
+
     def _run(self, variant: Variant) -> Sample:
         with tempfile.TemporaryDirectory(prefix="keyless-bench-") as folder:
             result = Path(folder) / "result.json"
@@ -238,7 +243,10 @@ class ColdBench:
         first = {f.name: self._run(self.variants[f.name]) for f in self.functions}
         self.first_reports = {name: sample.report for name, sample in first.items()}
         for function in self.functions:
-            self.boto3_variant(first[function.name].report.get("services", []))
+            report = first[function.name].report
+            if report.get("boto3_loaded"):
+                self.boto3_variant(report.get("services", []))
+                self.stack_variant(report.get("services", []))
         for variant in list(self.variants.values()):
             if variant.key not in first:
                 self._run(variant)  # untimed, like the functions' first run
@@ -252,3 +260,9 @@ class ColdBench:
         if not report.get("boto3_loaded"):
             return self.variants["import Logger"]
         return self.boto3_variant(report.get("services", []))
+
+    def stack_baseline_for(self, function: BenchFunction) -> Variant | None:
+        """boto3, the clients and Powertools as the function sets them up: what is left above it is
+        Keyless's own code and botocore's first calls."""
+        report = self.first_reports[function.name]
+        return self.stack_variant(report.get("services", [])) if report.get("boto3_loaded") else None

@@ -9,6 +9,8 @@ peak memory.
     coldrun.py function <result.json> <handler module.function> <event.json> <function name> <memory MB>
     coldrun.py logger   <result.json>       # a process that only imports the Powertools Logger
     coldrun.py boto3    <result.json> <service,service,...>   # import boto3 and create those clients
+    coldrun.py stack    <result.json> <service,service,...>   # the same, plus Powertools Logger, Metrics
+                                                              # and Tracer (botocore patched), as the functions use them
 """
 
 import json
@@ -112,11 +114,17 @@ def main() -> None:
         _function(args, report)
     elif mode == "logger":
         from aws_lambda_powertools import Logger  # noqa: F401
-    elif mode == "boto3":
+    elif mode in ("boto3", "stack"):
         import boto3
 
         for service in filter(None, (args[0] if args else "").split(",")):
             boto3.client(service)
+        if mode == "stack":
+            from aws_lambda_powertools import Logger, Metrics, Tracer
+
+            Logger()
+            Metrics(namespace="Bench")
+            Tracer(patch_modules=["botocore"])
     else:
         raise SystemExit(f"unknown mode {mode}")
     report["boto3_loaded"] = "boto3" in sys.modules

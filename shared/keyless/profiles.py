@@ -134,7 +134,15 @@ class Provisioner:
     """Provisioning a confirmed user: the default group (if any), then the profile. PostConfirmation
     and PreTokenGeneration's self-heal both come here, so a user gets the same whichever ran."""
 
-    def __init__(self, store: ProfileStore, profile_settings: ProfileSettings, directory: UserDirectory, clock: Callable[[], int]):
+    def __init__(
+        self,
+        store: ProfileStore,
+        profile_settings: ProfileSettings,
+        directory: Callable[[], UserDirectory],
+        clock: Callable[[], int],
+    ):
+        """`directory` is called only when a default group is configured: a pool without one never
+        pays for creating a Cognito client."""
         self._store = store
         self._settings = profile_settings
         self._directory = directory
@@ -146,7 +154,7 @@ class Provisioner:
         if group:
             # Before the profile: if this fails, no profile exists and the next attempt (a retry, or
             # the first token generation) does both again. Adding a member twice is not an error.
-            self._directory.add_to_group(event.user_pool_id, event.user_name, group)
+            self._directory().add_to_group(event.user_pool_id, event.user_name, group)
         profile, created = self._store.create(new_profile(sub, event.email, self._clock(), self._settings.defaults))
         user = identity.user_ref(event.user_name)
         if created:

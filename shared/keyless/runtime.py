@@ -7,19 +7,26 @@ creates a Cognito one. Tests build their own SignInRuntime (or call reset()) ins
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from collections.abc import Callable
+
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
 
-from keyless.claims import ClaimsSettings
-from keyless.directory import UserDirectory
-from keyless.keys import SigningKeys
-from keyless.mailer import Mailer
-from keyless.profiles import ProfileSettings, ProfileStore, Provisioner
 from keyless.settings import SignInSettings
-from keyless.store import SignInStore
+
+# Each part is imported where it is built: a function loads only the modules it uses (PreTokenGeneration
+# never loads the mailer or the signing keys), which keeps cold starts short.
+if TYPE_CHECKING:
+    from keyless.claims import ClaimsSettings
+    from keyless.directory import UserDirectory
+    from keyless.keys import SigningKeys
+    from keyless.mailer import Mailer
+    from keyless.profiles import ProfileSettings, ProfileStore, Provisioner
+    from keyless.store import SignInStore
 
 # Cognito gives a trigger 5 s; a hung connection must fail fast enough to answer inside that.
 AWS_CONFIG = Config(connect_timeout=1, read_timeout=1.5, retries={"mode": "standard", "total_max_attempts": 2})
@@ -34,6 +41,7 @@ class SignInRuntime:
     ):
         self._settings = settings
         self._session = session
+        self._session_lock = threading.Lock()
         self.clock = clock
 
     @functools.cached_property
@@ -41,41 +49,62 @@ class SignInRuntime:
         return self._settings or SignInSettings.from_env()
 
     def client(self, service: str):
-        session = self._session or boto3.session.Session()
-        return session.client(service, config=AWS_CONFIG)
+        # One session for all clients: each new session reloads botocore's endpoint and service
+        # catalogues (about 45 ms of a cold start). Creating clients from one session is not
+        # thread-safe, and the local user pool calls handlers from threads.
+        with self._session_lock:
+            if self._session is None:
+                self._session = boto3.session.Session()
+            return self._session.client(service, config=AWS_CONFIG)
 
     @functools.cached_property
     def store(self) -> SignInStore:
+        from keyless.store import SignInStore
+
         return SignInStore(self.client("dynamodb"), self.settings.table_name)
 
     @functools.cached_property
     def keys(self) -> SigningKeys:
+        from keyless.keys import SigningKeys
+
         client = self.client("secretsmanager")
         return SigningKeys(self.settings.signing_key_secret_id, client, self.settings.key_cache_seconds, self.clock)
 
     @functools.cached_property
     def mailer(self) -> Mailer:
+        from keyless.mailer import Mailer
+
         s = self.settings
         return Mailer(self.client("sesv2"), s.sender_email, s.app_name, s.ses_configuration_set)
 
     @functools.cached_property
     def directory(self) -> UserDirectory:
+        from keyless.directory import UserDirectory
+
         return UserDirectory(self.client("cognito-idp"))
 
     @functools.cached_property
     def profile_settings(self) -> ProfileSettings:
+        from keyless.profiles import ProfileSettings
+
         return ProfileSettings.from_env()
 
     @functools.cached_property
     def profiles(self) -> ProfileStore:
+        from keyless.profiles import ProfileStore
+
         return ProfileStore(self.client("dynamodb"), self.profile_settings.table_name)
 
     @functools.cached_property
     def provisioner(self) -> Provisioner:
-        return Provisioner(self.profiles, self.profile_settings, self.directory, self.now)
+        from keyless.profiles import Provisioner
+
+        return Provisioner(self.profiles, self.profile_settings, lambda: self.directory, self.now)
 
     @functools.cached_property
     def claims_settings(self) -> ClaimsSettings:
+        from keyless.claims import ClaimsSettings
+
         return ClaimsSettings.from_env()
 
     def now(self) -> int:

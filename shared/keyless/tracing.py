@@ -4,7 +4,8 @@ from aws_lambda_powertools import Tracer
 
 from keyless.triggers import entry_point
 
-tracer = Tracer()
+# Only botocore: every AWS call becomes a subsegment; patching all supported libraries costs ~5 ms of cold start.
+tracer = Tracer(patch_modules=["botocore"])
 
 
 def traced_entry_point(handler):
