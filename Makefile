@@ -7,7 +7,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build looks for the exact Lambda runtime's interpreter on PATH (pyenv machines).
 export PYENV_VERSION ?= 3.11.7:3.12.1:3.13.0
 
-.PHONY: install dev test test-fast lint build validate invoke bench clean
+.PHONY: install dev test test-fast lint build validate invoke bench security lock clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,31 @@ bench: install
 validate: install
 	$(VENV)/bin/sam validate --lint
 
+# Static checks (run by .ci/run). The scanners live in their own venv: checkov pins versions that
+# aws-sam-cli refuses. Every suppression names its reason beside it (.checkov.yaml, `# nosec` lines).
+TOOLS_VENV ?= .venv-tools
+SECURITY_TOOLS := bandit==1.9.4 checkov==3.3.30 pip-audit==2.10.1
+$(TOOLS_VENV)/.installed: Makefile
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip install --quiet $(SECURITY_TOOLS)
+	touch $@
+
+security: validate $(TOOLS_VENV)/.installed
+	$(TOOLS_VENV)/bin/bandit --quiet --recursive --severity-level medium shared/keyless functions localpool bench
+	$(TOOLS_VENV)/bin/checkov --config-file .checkov.yaml --file template.yaml
+	@# Known vulnerabilities in what the layer ships. pip-audit fails on any it finds; a package it
+	@# cannot look up (no route to the vulnerability service) is listed as skipped, not hidden.
+	$(TOOLS_VENV)/bin/pip-audit --disable-pip --progress-spinner off --requirement shared/requirements.txt
+
+# Re-lock the layer's dependencies (shared/requirements.in -> shared/requirements.txt, with hashes).
+lock:
+	python3.12 -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet pip-tools==7.6.2
+	cd shared && ../.venv-lock/bin/pip-compile --quiet --generate-hashes --no-strip-extras --no-emit-index-url \
+		--no-emit-find-links --output-file requirements.txt requirements.in
+
 build: install
 	$(VENV)/bin/sam build
 
 clean:
-	rm -rf .aws-sam .pytest_cache .hypothesis
+	rm -rf .aws-sam .pytest_cache .hypothesis .venv-tools .venv-lock

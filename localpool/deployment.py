@@ -119,6 +119,11 @@ def _create_pool(session, template: Template, physical: dict) -> tuple[str, AppC
         EnableTokenRevocation=bool(client_props.get("EnableTokenRevocation", True)),
     )["UserPoolClient"]
     physical[client_logical] = made["ClientId"]
+    for group_logical, group in template.resources_of_type("AWS::Cognito::UserPoolGroup").items():
+        group_props = template.resolve(group["Properties"], physical, session.region_name, ACCOUNT)
+        if group_props.get("GroupName"):  # the template's condition: a DefaultGroup was given
+            cognito.create_group(UserPoolId=pool_id, GroupName=group_props["GroupName"], Description=group_props.get("Description", ""))
+            physical[group_logical] = group_props["GroupName"]
     client = AppClient(
         client_id=made["ClientId"],
         prevent_user_existence_errors=client_props.get("PreventUserExistenceErrors") == "ENABLED",

@@ -49,7 +49,8 @@ class FunctionSpec:
 class Template:
     def __init__(self, path: Path = TEMPLATE, parameters: Mapping[str, str] | None = None):
         self.path = path
-        self.body = yaml.load(path.read_text(), Loader=_CfnLoader)
+        # bandit B506 (unsafe yaml.load) does not apply: _CfnLoader is a SafeLoader.
+        self.body = yaml.load(path.read_text(), Loader=_CfnLoader)  # nosec B506
         self.parameters = {
             name: str(spec.get("Default", "")) for name, spec in self.body.get("Parameters", {}).items()
         } | dict(parameters or {})

@@ -421,20 +421,22 @@ def test_running_out_of_time_is_answered_before_lambda_stops_the_function():
     assert answer == sent.bodies[0], "the late failure is not answered a second time"
 
 
+class S3Answered:
+    """What urlopen gives back for a PUT to CloudFormation's presigned S3 URL."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def read(self):
+        return b""
+
+
 def test_the_response_is_put_to_an_https_url_only(monkeypatch):
     requests = []
-
-    class Response:
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def read(self):
-            return b""
-
-    monkeypatch.setattr(attach.urllib.request, "urlopen", lambda request, timeout: requests.append((request, timeout)) or Response())
+    monkeypatch.setattr(attach.urllib.request, "urlopen", lambda request, timeout: requests.append((request, timeout)) or S3Answered())
     attach.http_put("https://bucket.s3.amazonaws.com/key?X-Amz-Signature=abc", b'{"Status": "SUCCESS"}')
     (request, timeout), = requests
     assert request.get_method() == "PUT" and request.data == b'{"Status": "SUCCESS"}' and timeout == 10.0

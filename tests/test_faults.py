@@ -7,6 +7,7 @@ import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError
 
 from keyless import runtime
+from localpool.client import link_secret
 from tests.conftest import emails_to, error_code, error_message, last_code, last_link
 
 APP = "https://app.example.com/"
@@ -72,6 +73,8 @@ SEND_FAULTS = [
     ("mailer", "send_email", aws_error("TooManyRequestsException", "SendEmail")),
     ("mailer", "send_email", aws_error("AccountSuspendedException", "SendEmail")),
     ("mailer", "send_email", aws_error("SendingPausedException", "SendEmail")),
+    ("mailer", "send_email", aws_error("MailFromDomainNotVerifiedException", "SendEmail")),
+    ("mailer", "send_email", aws_error("LimitExceededException", "SendEmail", "Daily message quota exceeded")),
     ("keys", "get_secret_value", aws_error("InternalServiceError", "GetSecretValue")),
     ("keys", "get_secret_value", aws_error("AccessDeniedException", "GetSecretValue")),
 ]
@@ -79,7 +82,7 @@ SEND_FAULTS = [
 
 @pytest.mark.parametrize("method", ["EMAIL_OTP", "MAGIC_LINK"])
 @pytest.mark.parametrize("dependency, call, error", SEND_FAULTS, ids=lambda v: getattr(v, "__name__", None) or str(v)[:40])
-def test_send_fault_leaves_no_limit_and_a_retry_succeeds(client, make_user, faults, deployment, dependency, call, error, method):
+def test_send_fault_leaves_no_limit_and_a_retry_succeeds(client, make_user, faults, deployment, dependency, call, error, method, capfd, log_lines):
     make_user(ALICE)
     request = client.request_code if method == "EMAIL_OTP" else (lambda c: client.request_link(c, APP))
     runtime.default_runtime().keys.current()  # a warm container, so the fault hits the call under test
@@ -93,6 +96,11 @@ def test_send_fault_leaves_no_limit_and_a_retry_succeeds(client, make_user, faul
     sent = request(client.start(ALICE))  # at once
     answer = (lambda: client.answer_code(sent, last_code(ALICE))) if method == "EMAIL_OTP" else (lambda: client.sign_in_with_link(last_link(ALICE)))
     assert "AuthenticationResult" in answer()
+    output = capfd.readouterr()
+    logs = output.out + output.err + log_lines.getvalue()
+    assert '"message":"trigger failed"' in logs  # the fault was logged, and captured here
+    for personal in (ALICE, ALICE.split("@")[0], last_code(ALICE) if method == "EMAIL_OTP" else link_secret(last_link(ALICE))):
+        assert personal not in logs
 
 
 VERIFY_FAULTS = [

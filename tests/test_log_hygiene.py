@@ -1,28 +1,13 @@
 """Nothing secret or personal reaches a log line or an error message, on happy and failing paths."""
 
-import io
-import logging
-
 import pytest
 from botocore.exceptions import ClientError
 
 from keyless import runtime
-from keyless.observability import logger
 from localpool.client import link_secret
 from tests.conftest import last_code, last_link
 
 EMAIL = "secret.person@example.com"
-
-
-@pytest.fixture
-def log_lines():
-    """Everything the functions log, formatted exactly as Lambda would print it (Powertools JSON)."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logger.registered_formatter)
-    logger._logger.addHandler(handler)
-    yield stream
-    logger._logger.removeHandler(handler)
 
 
 def test_logs_hold_no_address_code_or_link(client, make_user, capfd, clock, monkeypatch, log_lines):

@@ -1,0 +1,196 @@
+"""Each function's IAM policy names exactly the AWS actions its code calls, on the items it uses.
+
+The actions are not listed by hand. Every path of every function that reaches AWS runs here: the
+triggers through the local user pool over HTTP (sign-up, link and code sign-ins, a wrong code, an
+email SES refuses, a missing profile, a refresh), the custom resource through its own handler
+(create, update, delete). A botocore hook records each call with the function whose handler made it
+(found on the call stack). template.yaml must grant each function exactly what was recorded: nothing
+missing (AccessDenied in production), nothing unused (more than a compromised function needs).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.client import BaseClient
+
+from localpool.template import Template, load_handler
+from localpool.triggers import LambdaContext
+from tests.conftest import REGION, Clock, last_code, last_link
+from tests.test_attach import S3Answered, busy_pool, event
+from tests.test_local_pool_api import ALICE, passwordless, sign_up
+
+TEMPLATE = Template()
+FUNCTIONS = TEMPLATE.functions()
+BOB = "bob@example.com"
+
+
+# --- what the template grants ------------------------------------------------------------------------
+
+
+def statements(logical_id: str) -> list[dict]:
+    """The function's own inline statements and those of separate policies attached to its role."""
+    found = []
+    for policy in TEMPLATE.resources[logical_id]["Properties"].get("Policies", []):
+        assert isinstance(policy, dict) and "Statement" in policy, f"{logical_id}: only inline statements, no managed policies"
+        found.extend(policy["Statement"])
+    for resource in TEMPLATE.resources_of_type("AWS::IAM::Policy").values():
+        if {"Ref": f"{logical_id}Role"} in resource["Properties"]["Roles"]:
+            found.extend(resource["Properties"]["PolicyDocument"]["Statement"])
+    return found
+
+
+def listed(value) -> list:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def granted_actions(logical_id: str) -> set[str]:
+    return {action for statement in statements(logical_id) for action in listed(statement["Action"])}
+
+
+def leading_key_patterns(statement: dict) -> list[str]:
+    return listed(statement.get("Condition", {}).get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys", []))
+
+
+# --- what the code calls -----------------------------------------------------------------------------
+
+
+class CallRecorder:
+    """AWS calls by template function, from botocore's side: '<IAM prefix>:<operation>' and, for
+    DynamoDB, the partition keys touched."""
+
+    def __init__(self):
+        self._functions = {spec.code_uri.resolve(): logical_id for logical_id, spec in FUNCTIONS.items()}
+        self.actions: dict[str, set[str]] = defaultdict(set)
+        self.partition_keys: dict[str, set[str]] = defaultdict(set)
+
+    def calling_function(self) -> str | None:
+        frame = sys._getframe(2)
+        while frame is not None:
+            found = self._functions.get(Path(frame.f_code.co_filename).resolve().parent)
+            if found:
+                return found
+            frame = frame.f_back
+        return None
+
+    def record(self, client: BaseClient, operation: str, params: dict) -> None:
+        function = self.calling_function()
+        if function is None:  # the test's or the local pool's own calls
+            return
+        self.actions[function].add(f"{client.meta.service_model.signing_name}:{operation}")
+        key = params.get("Key") or params.get("Item") or {}
+        if "pk" in key:
+            self.partition_keys[function].add(key["pk"]["S"])
+
+
+@pytest.fixture
+def recorder(monkeypatch):
+    recorder = CallRecorder()
+    make_api_call = BaseClient._make_api_call
+
+    def recorded(client, operation, params):
+        recorder.record(client, operation, params)
+        return make_api_call(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recorded)
+    return recorder
+
+
+def drive_the_triggers(serve_pool) -> None:
+    clock = Clock()
+    server = serve_pool(clock=clock, parameters={"DefaultGroup": "members"})
+    app = passwordless(server)
+    ses = boto3.client("ses", region_name=REGION)
+    sender = TEMPLATE.parameters.get("SenderEmail") or server.pool.deployment.template.parameters["SenderEmail"]
+
+    alice = sign_up(server, ALICE)  # PreSignUp, PostConfirmation (group, profile)
+    app.sign_in_with_link(last_link_after(app, ALICE, f"{server.url}/"))  # Create (send), Verify (consume, verify email), PreTokenGeneration
+    clock.advance(61)
+    challenge = app.request_code(app.start(ALICE))
+    challenge = app.answer_code(challenge, wrong(last_code(ALICE)))  # Create reads the code back
+    tokens = app.answer_code(challenge, last_code(ALICE))
+
+    # SES refuses (sender no longer verified): the reservation is undone, by PutItem (a user with an
+    # earlier send) and by DeleteItem (a first send).
+    sign_up(server, BOB)
+    clock.advance(61)
+    ses.delete_identity(Identity=sender)
+    for address in (ALICE, BOB):
+        with pytest.raises(Exception, match="temporarily unavailable"):
+            app.request_code(app.start(address))
+    ses.verify_email_identity(EmailAddress=sender)
+
+    # A profile that provisioning never wrote: the next token generation creates it.
+    table = boto3.client("dynamodb", region_name=REGION)
+    table.delete_item(TableName=server.pool.deployment.table_name, Key={"pk": {"S": f"PROFILE#{alice}"}, "sk": {"S": "PROFILE"}})
+    idp = boto3.client("cognito-idp", endpoint_url=server.url, region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local")
+    idp.initiate_auth(
+        ClientId=server.pool.client_id,
+        AuthFlow="REFRESH_TOKEN_AUTH",
+        AuthParameters={"REFRESH_TOKEN": tokens["AuthenticationResult"]["RefreshToken"]},
+    )
+
+
+def last_link_after(app, address: str, redirect_uri: str) -> str:
+    app.request_link(app.start(address), redirect_uri)
+    return last_link(address)
+
+
+def wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
+
+
+def drive_the_custom_resource(monkeypatch) -> None:
+    """After drive_the_triggers, whose deployment made the table and set the environment."""
+    monkeypatch.setattr("urllib.request.urlopen", lambda request, timeout: S3Answered())
+    handler = load_handler(FUNCTIONS["AttachTriggersFunction"])
+    pool_id = busy_pool(boto3.client("cognito-idp", region_name=REGION))
+    for request_type in ("Create", "Update", "Delete"):
+        handler(event(request_type, pool_id), LambdaContext("AttachTriggers", deadline_seconds=60))
+
+
+@pytest.fixture
+def recorded(recorder, serve_pool, monkeypatch) -> CallRecorder:
+    drive_the_triggers(serve_pool)
+    drive_the_custom_resource(monkeypatch)
+    return recorder
+
+
+# --- the checks --------------------------------------------------------------------------------------
+
+
+def test_each_policy_grants_exactly_the_calls_its_code_makes(recorded):
+    mismatches = {}
+    for logical_id in FUNCTIONS:
+        granted, used = granted_actions(logical_id), recorded.actions.get(logical_id, set())
+        if granted != used:
+            mismatches[logical_id] = {"granted, never called": sorted(granted - used), "called, not granted": sorted(used - granted)}
+    assert mismatches == {}
+    assert recorded.actions["CreateAuthChallengeFunction"] >= {"ses:SendEmail", "dynamodb:DeleteItem", "dynamodb:PutItem"}, "every path ran"
+
+
+def test_each_table_statement_is_limited_to_the_items_its_code_touches(recorded):
+    for logical_id in FUNCTIONS:
+        table_statements = [s for s in statements(logical_id) if any(a.startswith("dynamodb:") for a in listed(s["Action"]))]
+        for statement in table_statements:
+            patterns = leading_key_patterns(statement)
+            assert patterns, f"{logical_id}: a table statement without a dynamodb:LeadingKeys condition"
+            for key in recorded.partition_keys[logical_id]:
+                assert any(re.fullmatch(p.replace("*", ".*"), key) for p in patterns), (logical_id, key, patterns)
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_no_wildcard_actions_or_resources(logical_id):
+    for statement in statements(logical_id):
+        assert all("*" not in action for action in listed(statement["Action"]))
+        assert all(resource != "*" for resource in listed(statement["Resource"]))
+
+
+def test_ses_is_limited_to_the_sender():
+    (ses,) = [s for s in statements("CreateAuthChallengeFunction") if s["Action"] == "ses:SendEmail"]
+    assert ses["Condition"]["StringEquals"]["ses:FromAddress"] == {"Ref": "SenderEmail"}
