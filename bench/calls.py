@@ -19,7 +19,7 @@ import boto3
 from bench.functions import DUMMY_CREDENTIALS, ROOT, environment, quiet
 from keyless import runtime
 from localpool.client import InProcessCognito, PasswordlessClient, link_secret, link_user
-from localpool.deployment import LOCAL_SENDER, deploy, local_pool
+from localpool.deployment import LOCAL_SENDER, REGION, deploy, local_pool
 from localpool.template import Template, load_handler
 
 APP = "http://localhost:9229/welcome"  # an origin the template allows by default
@@ -100,25 +100,28 @@ class Scenario:
         return Round("whole", sum((r.calls for r in self.rounds), Counter()), sum((r.invocations for r in self.rounds), Counter()))
 
 
-def _sent_messages(region: str) -> list:
+def sent_emails(region: str = REGION) -> list:
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends
 
     return list(ses_backends[DEFAULT_ACCOUNT_ID][region].sent_messages)
 
 
-def last_link(region: str, address: str) -> str:
-    body = [m for m in _sent_messages(region) if address in m.destinations.get("ToAddresses", [])][-1].body
+def emails_to(address: str, region: str = REGION) -> list:
+    return [m for m in sent_emails(region) if address in m.destinations.get("ToAddresses", [])]
+
+
+def last_link(address: str, region: str = REGION) -> str:
+    body = emails_to(address, region)[-1].body
     return html.unescape(re.search(r'href="([^"]+)"', body).group(1))
 
 
-def last_code(region: str, address: str) -> str:
-    body = [m for m in _sent_messages(region) if address in m.destinations.get("ToAddresses", [])][-1].body
-    return re.search(r">(\d{6,8})<", body).group(1)
+def last_code(address: str, region: str = REGION) -> str:
+    return re.search(r">(\d{6,8})<", emails_to(address, region)[-1].body).group(1)
 
 
-def make_user(cognito, deployed, email: str) -> str:
-    """A confirmed user whose email is not yet verified, as after a passwordless sign-up."""
+def sign_up_confirmed(cognito, deployed, email: str) -> str:
+    """A confirmed user whose email is not yet verified, as after a passwordless sign-up. Returns the user's name."""
     cognito.sign_up(
         ClientId=deployed.client.client_id,
         Username=email,
@@ -227,9 +230,9 @@ def local_user_pool(region: str, counter: CallCounter | None, parameters: dict |
                     yield Pool(
                         PasswordlessClient(InProcessCognito(auth, deployed.client), deployed.client.client_id),
                         runner,
-                        lambda a: last_link(region, a),
-                        lambda a: last_code(region, a),
-                        lambda a: make_user(cognito, deployed, a),
+                        lambda a: last_link(a, region),
+                        lambda a: last_code(a, region),
+                        lambda a: sign_up_confirmed(cognito, deployed, a),
                         clock,
                         cooldown,
                         "in process (orchestrator), custom auth triggers only",

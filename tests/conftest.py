@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-import html
+import contextlib
+import functools
+import io
+import json
+import logging
 import os
 import re
-import secrets
-
-import functools
 import threading
+import time
+import urllib.request
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
-from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import DynamoDBBackend
-from moto.ses.models import ses_backends
 
+from bench.calls import emails_to, last_code, last_link, sent_emails, sign_up_confirmed
 from keyless import runtime
+from keyless.observability import logger
 from localpool.client import InProcessCognito, PasswordlessClient
 from localpool.deployment import REGION, deploy, local_pool
 
@@ -69,14 +73,22 @@ def aws():
         yield
 
 
-@pytest.fixture
-def deployment(aws, monkeypatch):
-    deployed = deploy(parameters=TEST_PARAMETERS)
+@contextlib.contextmanager
+def deployed_for_handlers(monkeypatch, **deploy_options):
+    """template.yaml deployed onto moto (with TEST_PARAMETERS), its functions' environment set, and
+    the runtime fresh before and after."""
+    deployed = deploy(parameters=TEST_PARAMETERS, **deploy_options)
     for name, value in deployed.environment.items():
         monkeypatch.setenv(name, value)
     runtime.reset()
     yield deployed
     runtime.reset()
+
+
+@pytest.fixture
+def deployment(aws, monkeypatch):
+    with deployed_for_handlers(monkeypatch) as deployed:
+        yield deployed
 
 
 @pytest.fixture
@@ -92,43 +104,15 @@ def pool(deployment, clock):
     return auth, runner, tokens
 
 
-def sent_emails() -> list:
-    return list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
-
-
 @pytest.fixture
 def cognito(aws):
     return boto3.client("cognito-idp", region_name=REGION)
 
 
-def emails_to(address: str) -> list:
-    return [m for m in sent_emails() if address in m.destinations.get("ToAddresses", [])]
-
-
-def last_link(address: str) -> str:
-    body = emails_to(address)[-1].body
-    return html.unescape(re.search(r'href="([^"]+)"', body).group(1))
-
-
-def last_code(address: str) -> str:
-    return re.search(r">(\d{6,8})<", emails_to(address)[-1].body).group(1)
-
-
 @pytest.fixture
 def make_user(deployment, cognito):
-    """A confirmed user with an unverified email, as after a passwordless sign-up."""
-
-    def make(email: str) -> str:
-        cognito.sign_up(
-            ClientId=deployment.client.client_id,
-            Username=email,
-            Password="Aa1-" + secrets.token_urlsafe(24),
-            UserAttributes=[{"Name": "email", "Value": email}],
-        )
-        cognito.admin_confirm_sign_up(UserPoolId=deployment.pool_id, Username=email)
-        return cognito.admin_get_user(UserPoolId=deployment.pool_id, Username=email)["Username"]
-
-    return make
+    """make_user(email) -> a confirmed user with an unverified email, as after a passwordless sign-up."""
+    return functools.partial(sign_up_confirmed, cognito, deployment)
 
 
 @pytest.fixture
@@ -145,6 +129,37 @@ def error_message(excinfo) -> str:
     return excinfo.value.response["Error"]["Message"]
 
 
+def wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
+
+
+def run_at_once(call, arguments: list) -> list:
+    """call(argument) for each argument, each on its own thread, all released together. Returns,
+    in the arguments' order, what each call returned or the ClientError it raised; any other error
+    is raised here."""
+    barrier = threading.Barrier(len(arguments))
+    outcomes: list = [None] * len(arguments)
+    crashes: list[BaseException] = []
+
+    def run(index, argument):
+        barrier.wait()
+        try:
+            outcomes[index] = call(argument)
+        except ClientError as exc:
+            outcomes[index] = exc
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, on the test's thread
+            crashes.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(arguments)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if crashes:
+        raise crashes[0]
+    return outcomes
+
+
 @pytest.fixture(scope="session")
 def pool_state_dir(tmp_path_factory):
     """One token signing key for every local pool server of the run (an RSA key takes a while)."""
@@ -152,15 +167,24 @@ def pool_state_dir(tmp_path_factory):
 
 
 @pytest.fixture
-def serve_pool(aws, pool_state_dir):
+def served_clock() -> Clock:
+    """A clock for served pools: moved by hand, but from the real time, by which PyJWT and browsers
+    judge the tokens."""
+    return Clock(start=time.time())
+
+
+@pytest.fixture
+def serve_pool(aws, pool_state_dir, served_clock):
     """serve_pool(**options) -> the local user pool's HTTP server on 127.0.0.1, a free port, running
-    in a thread (options as localpool.server.build_pool). Stopped, and the environment restored, after."""
+    in a thread (options as localpool.server.build_pool; the clock is served_clock unless given).
+    Stopped, and the environment restored, after."""
     from localpool.server import create_server
 
     saved_environment = dict(os.environ)
     started = []
 
     def start(**options):
+        options.setdefault("clock", served_clock)
         server = create_server("127.0.0.1", 0, pool_state_dir, **options)
         server.start_background()
         started.append(server)
@@ -172,3 +196,29 @@ def serve_pool(aws, pool_state_dir):
     os.environ.clear()
     os.environ.update(saved_environment)
     runtime.reset()
+
+
+def mailbox(server) -> list[dict]:
+    """The served pool's mailbox, newest first."""
+    request = urllib.request.Request(f"{server.url}/mailbox", headers={"Accept": "application/json"})
+    with urllib.request.urlopen(request) as response:
+        return json.load(response)
+
+
+def link_in(mail: dict) -> str:
+    return re.search(r"(http://\S+#\S+)", mail["text"]).group(1)
+
+
+def code_in(mail: dict) -> str:
+    return re.search(r"^\s*(\d{6,8})\s*$", mail["text"], re.MULTILINE).group(1)
+
+
+@pytest.fixture
+def log_lines():
+    """Everything the functions log, formatted exactly as Lambda would print it (Powertools JSON)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    logger._logger.addHandler(handler)
+    yield stream
+    logger._logger.removeHandler(handler)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import statistics
-import threading
 import time
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import emails_to, error_message, last_code, sent_emails
+from tests.conftest import emails_to, error_message, last_code, run_at_once, sent_emails, wrong
 
 ALICE = "alice@example.com"
 
@@ -78,21 +77,8 @@ def test_send_timing_does_not_tell_known_from_unknown(timed_client, make_user):
 def test_concurrent_requests_for_one_address_send_one_email(client, make_user):
     make_user(ALICE)
     firsts = [client.start(ALICE) for _ in range(8)]
-    barrier = threading.Barrier(len(firsts))
-    refused = []
-
-    def request(first):
-        barrier.wait()
-        try:
-            client.request_code(first)
-        except ClientError as exc:
-            refused.append(exc.response["Error"]["Message"])
-
-    threads = [threading.Thread(target=request, args=(f,)) for f in firsts]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = run_at_once(client.request_code, firsts)
+    refused = [o.response["Error"]["Message"] for o in outcomes if isinstance(o, ClientError)]
     assert len(emails_to(ALICE)) == 1
     assert len(refused) == 7 and all("Please wait" in message for message in refused)
 
@@ -125,10 +111,9 @@ def test_guessing_across_sessions_is_bounded_by_the_send_limit(client, make_user
     assert len(live) == 1
     code = last_code(ALICE)
     challenge = live[0]
-    wrong = f"{(int(code) + 1) % 10**6:06d}"
     with pytest.raises(ClientError):
         while True:
-            challenge = client.answer_code(challenge, wrong)
+            challenge = client.answer_code(challenge, wrong(code))
             guesses += 1
     assert guesses + 1 == 3  # the third wrong guess ends the sign-in
     with pytest.raises(ClientError) as excinfo:

@@ -4,9 +4,7 @@ the same page talking to "Cognito" at its AWS address."""
 
 from __future__ import annotations
 
-import json
 import re
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -14,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from localpool.template import Template
-from tests.conftest import Clock
+from tests.conftest import code_in, link_in, mailbox, wrong
 
 pytestmark = pytest.mark.browser
 
@@ -66,28 +64,13 @@ def auto_confirm(event, context):
 
 
 @pytest.fixture
-def clock():
-    return Clock(start=time.time())
-
-
-@pytest.fixture
-def server(serve_pool, clock):
+def server(serve_pool):
     handlers = {} if "PreSignUp" in Template().trigger_slots() else {"PreSignUp": auto_confirm}
-    return serve_pool(clock=clock, handlers=handlers)
-
-
-def mails(server) -> list[dict]:
-    request = urllib.request.Request(f"{server.url}/mailbox", headers={"Accept": "application/json"})
-    with urllib.request.urlopen(request) as response:
-        return json.load(response)
+    return serve_pool(handlers=handlers)
 
 
 def newest_code(server) -> str:
-    return re.search(r"^\s*(\d{6,8})\s*$", mails(server)[0]["text"], re.MULTILINE).group(1)
-
-
-def wrong(code: str) -> str:
-    return f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
+    return code_in(mailbox(server)[0])
 
 
 def sign_up_on_the_page(page, server, email: str = ALICE) -> None:
@@ -174,12 +157,12 @@ def test_three_wrong_codes_then_too_many_requests(page, server):
     assert page.locator("#start").is_visible()
 
 
-def test_expired_link(page, server, clock):
+def test_expired_link(page, server, served_clock):
     sign_up_on_the_page(page, server)
     page.click("#ask-link")
     page.wait_for_selector("#link-sent:not([hidden])")
-    link = re.search(r"(http://\S+#\S+)", mails(server)[0]["text"]).group(1)
-    clock.advance(15 * 60 + 1)
+    link = link_in(mailbox(server)[0])
+    served_clock.advance(15 * 60 + 1)
     page.goto(link)
     page.wait_for_selector("#start:not([hidden])")
     assert page.inner_text("#message") == "This link has expired or was already used. Ask for a new one."

@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 
 from localpool.client import PasswordlessClient
 from localpool.template import Template
-from tests.conftest import Clock, error_code, error_message
+from tests.conftest import code_in, error_code, error_message, link_in, mailbox, wrong
 
 ROOT = Path(__file__).resolve().parent.parent
 ALICE = "alice@example.com"
@@ -44,37 +44,28 @@ def passwordless(server) -> PasswordlessClient:
     return PasswordlessClient(idp(server), server.pool.client_id)
 
 
-def sign_up(server, email: str = ALICE) -> str:
-    """A passwordless sign-up (random password nobody keeps), confirmed by an admin if the pool's
-    PreSignUp did not confirm it. Returns the user's name (the sub)."""
-    cognito = idp(server)
-    created = cognito.sign_up(
+def request_sign_up(server, email: str = ALICE, **extra) -> dict:
+    """Cognito's answer to a passwordless sign-up (a password nobody keeps)."""
+    return idp(server).sign_up(
         ClientId=server.pool.client_id,
         Username=email,
         Password="Aa1-" + "x" * 24,
         UserAttributes=[{"Name": "email", "Value": email}],
+        **extra,
     )
+
+
+def sign_up(server, email: str = ALICE) -> str:
+    """A passwordless sign-up, confirmed by an admin if the pool's PreSignUp did not confirm it.
+    Returns the user's name (the sub)."""
+    created = request_sign_up(server, email)
     if not created["UserConfirmed"]:
-        cognito.admin_confirm_sign_up(UserPoolId=server.pool.pool_id, Username=email)
+        idp(server).admin_confirm_sign_up(UserPoolId=server.pool.pool_id, Username=email)
     return created["UserSub"]
-
-
-def mailbox(server) -> list[dict]:
-    request = urllib.request.Request(f"{server.url}/mailbox", headers={"Accept": "application/json"})
-    with urllib.request.urlopen(request) as response:
-        return json.load(response)
 
 
 def last_mail(server, to: str = ALICE) -> dict:
     return next(m for m in mailbox(server) if to in m["to"])
-
-
-def link_in(mail: dict) -> str:
-    return re.search(r"(http://\S+#\S+)", mail["text"]).group(1)
-
-
-def code_in(mail: dict) -> str:
-    return re.search(r"^\s*(\d{6,8})\s*$", mail["text"], re.MULTILINE).group(1)
 
 
 def verified_claims(server, token: str, **options) -> dict:
@@ -82,10 +73,6 @@ def verified_claims(server, token: str, **options) -> dict:
     jwks = jwt.PyJWKClient(f"{server.pool.issuer}/.well-known/jwks.json")
     key = jwks.get_signing_key_from_jwt(token)
     return jwt.decode(token, key.key, algorithms=["RS256"], issuer=server.pool.issuer, **options)
-
-
-def wrong(code: str) -> str:
-    return f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
 
 
 def refused(call) -> tuple[str, str]:
@@ -126,13 +113,8 @@ class Recorder:
 
 
 @pytest.fixture
-def clock():
-    return Clock(start=time.time())
-
-
-@pytest.fixture
-def server(serve_pool, clock):
-    return serve_pool(clock=clock)
+def server(serve_pool):
+    return serve_pool()
 
 
 # --- sign-up and sign-in, end to end ------------------------------------------------------------------
@@ -188,11 +170,11 @@ def test_wrong_code_three_times(server):
     )
 
 
-def test_expired_link(server, clock):
+def test_expired_link(server, served_clock):
     sign_up(server)
     client = passwordless(server)
     client.request_link(client.start(ALICE), f"{server.url}/")
-    clock.advance(15 * 60 + 1)
+    served_clock.advance(15 * 60 + 1)
     assert refused(lambda: client.sign_in_with_link(link_in(last_mail(server))))[0] == "NotAuthorizedException"
 
 
@@ -204,11 +186,11 @@ def test_replayed_session_string(server):
     assert refused(lambda: client.request_code(first)) == ("NotAuthorizedException", "Invalid session for the user.")
 
 
-def test_expired_session(server, clock):
+def test_expired_session(server, served_clock):
     sign_up(server)
     client = passwordless(server)
     sent = client.request_code(client.start(ALICE))
-    clock.advance(15 * 60 + 1)  # the template's AuthSessionValidity: 15 minutes
+    served_clock.advance(15 * 60 + 1)  # the template's AuthSessionValidity: 15 minutes
     code, message = refused(lambda: client.answer_code(sent, code_in(last_mail(server))))
     assert code == "NotAuthorizedException" and message.startswith("Invalid session for the user")
 
@@ -249,6 +231,12 @@ def enriching(counter: list):
     return Recorder(answer)
 
 
+def refresh(server, refresh_token: str) -> dict:
+    return idp(server).initiate_auth(
+        ClientId=server.pool.client_id, AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters={"REFRESH_TOKEN": refresh_token}
+    )
+
+
 def signed_in(server, client=None) -> dict:
     client = client or passwordless(server)
     sent = client.request_code(client.start(ALICE))
@@ -256,10 +244,10 @@ def signed_in(server, client=None) -> dict:
 
 
 @pytest.mark.parametrize("version", ["V1_0", "V2_0"])
-def test_refresh_runs_pre_token_generation_again(serve_pool, clock, version):
+def test_refresh_runs_pre_token_generation_again(serve_pool, version):
     sources: list[str] = []
     trigger = enriching(sources)
-    server = serve_pool(clock=clock, template=template_with(pre_token_version=version), handlers={"PreTokenGeneration": trigger})
+    server = serve_pool(template=template_with(pre_token_version=version), handlers={"PreTokenGeneration": trigger})
     sub = sign_up(server)
     tokens = signed_in(server)
     id_claims = verified_claims(server, tokens["IdToken"], audience=server.pool.client_id)
@@ -267,9 +255,7 @@ def test_refresh_runs_pre_token_generation_again(serve_pool, clock, version):
     assert id_claims["sub"] == sub and id_claims["cognito:username"] == sub  # reserved: not overridden
     assert "email_verified" not in id_claims  # suppressed
 
-    refreshed = idp(server).initiate_auth(
-        ClientId=server.pool.client_id, AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]}
-    )["AuthenticationResult"]
+    refreshed = refresh(server, tokens["RefreshToken"])["AuthenticationResult"]
     assert "RefreshToken" not in refreshed
     again = verified_claims(server, refreshed["IdToken"], audience=server.pool.client_id)
     assert again["plan"] == "pro-2" and again["origin_jti"] == id_claims["origin_jti"]
@@ -287,9 +273,9 @@ def test_refresh_runs_pre_token_generation_again(serve_pool, clock, version):
         assert "roles" not in access and "plan" not in access  # V1 changes the ID token only
 
 
-def test_malformed_pre_token_generation_answer(serve_pool, clock):
+def test_malformed_pre_token_generation_answer(serve_pool):
     bad = Recorder(lambda event: {"claimsOverrideDetails": {"claimsToAddOrOverride": {"plan": {"not": "a string"}}}})
-    server = serve_pool(clock=clock, template=template_with(pre_token_version="V1_0"), handlers={"PreTokenGeneration": bad})
+    server = serve_pool(template=template_with(pre_token_version="V1_0"), handlers={"PreTokenGeneration": bad})
     sign_up(server)
     assert refused(lambda: signed_in(server))[0] == "InvalidLambdaResponseException"
 
@@ -299,21 +285,15 @@ def test_revoked_refresh_token(server):
     tokens = signed_in(server)
     cognito = idp(server)
     cognito.revoke_token(Token=tokens["RefreshToken"], ClientId=server.pool.client_id)
-    code, message = refused(
-        lambda: cognito.initiate_auth(
-            ClientId=server.pool.client_id,
-            AuthFlow="REFRESH_TOKEN_AUTH",
-            AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]},
-        )
-    )
+    code, message = refused(lambda: refresh(server, tokens["RefreshToken"]))
     assert (code, message) == ("NotAuthorizedException", "Invalid Refresh Token")
     assert refused(lambda: cognito.get_user(AccessToken=tokens["AccessToken"]))[0] == "NotAuthorizedException"
 
 
-def test_global_sign_out_ends_every_session(server, clock):
+def test_global_sign_out_ends_every_session(server, served_clock):
     sign_up(server)
     first = signed_in(server)
-    clock.advance(61)  # the next sign-in email is allowed a minute later
+    served_clock.advance(61)  # the next sign-in email is allowed a minute later
     second = signed_in(server)
     cognito = idp(server)
     for tokens in (first, second):
@@ -321,24 +301,15 @@ def test_global_sign_out_ends_every_session(server, clock):
     cognito.global_sign_out(AccessToken=first["AccessToken"])
     for tokens in (first, second):
         assert refused(lambda t=tokens: cognito.get_user(AccessToken=t["AccessToken"]))[0] == "NotAuthorizedException"
-        assert (
-            refused(
-                lambda t=tokens: cognito.initiate_auth(
-                    ClientId=server.pool.client_id,
-                    AuthFlow="REFRESH_TOKEN_AUTH",
-                    AuthParameters={"REFRESH_TOKEN": t["RefreshToken"]},
-                )
-            )[0]
-            == "NotAuthorizedException"
-        )
+        assert refused(lambda t=tokens: refresh(server, t["RefreshToken"]))[0] == "NotAuthorizedException"
 
 
-def test_access_token_expires_after_an_hour(server, clock):
+def test_access_token_expires_after_an_hour(server, served_clock):
     sign_up(server)
     tokens = signed_in(server)
     cognito = idp(server)
     assert cognito.get_user(AccessToken=tokens["AccessToken"])["Username"]
-    clock.advance(3600)
+    served_clock.advance(3600)
     assert refused(lambda: cognito.get_user(AccessToken=tokens["AccessToken"])) == ("NotAuthorizedException", "Access Token has expired")
 
 
@@ -366,17 +337,15 @@ def test_every_slot_of_the_template_is_wired(server):
 
 
 @pytest.mark.parametrize("version", ["V1_0", "V2_0"])
-def test_the_templates_pre_token_generation_in_each_version(serve_pool, clock, version):
+def test_the_templates_pre_token_generation_in_each_version(serve_pool, version):
     template = Template(parameters={"PreTokenGenerationVersion": version})
     if "PreTokenGeneration" not in template.trigger_slots():
         pytest.skip("template.yaml has no PreTokenGeneration trigger")
-    server = serve_pool(clock=clock, template=template)
+    server = serve_pool(template=template)
     assert server.pool.api.pre_token_version() == version
     sign_up(server)
     tokens = signed_in(server)
-    refreshed = idp(server).initiate_auth(
-        ClientId=server.pool.client_id, AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]}
-    )["AuthenticationResult"]
+    refreshed = refresh(server, tokens["RefreshToken"])["AuthenticationResult"]
     assert server.pool.runner.calls.count("PreTokenGeneration") == 2
     for result in (tokens, refreshed):
         claims = verified_claims(server, result["IdToken"], audience=server.pool.client_id)
@@ -384,18 +353,18 @@ def test_the_templates_pre_token_generation_in_each_version(serve_pool, clock, v
         assert verified_claims(server, result["AccessToken"])["token_use"] == "access"
 
 
-def test_trigger_error_reaches_the_client_and_changes_nothing(serve_pool, clock):
+def test_trigger_error_reaches_the_client_and_changes_nothing(serve_pool):
     def refuse(event, context):
         raise ValueError("Registration from this domain is not allowed.")
 
-    server = serve_pool(clock=clock, handlers={"PreSignUp": refuse})
+    server = serve_pool(handlers={"PreSignUp": refuse})
     code, message = refused(lambda: sign_up(server))
     assert code == "UserLambdaValidationException"
     assert message == "PreSignUp failed with error Registration from this domain is not allowed.."
     assert idp(server).list_users(UserPoolId=server.pool.pool_id)["Users"] == []
 
 
-def test_slow_trigger_is_retried_then_fails(serve_pool, clock):
+def test_slow_trigger_is_retried_then_fails(serve_pool):
     calls = []
 
     def slow(event, context):
@@ -403,29 +372,27 @@ def test_slow_trigger_is_retried_then_fails(serve_pool, clock):
         time.sleep(0.6)
         return event
 
-    server = serve_pool(clock=clock, handlers={"DefineAuthChallenge": slow}, timeout_seconds=0.25)
+    server = serve_pool(handlers={"DefineAuthChallenge": slow}, timeout_seconds=0.25)
     code, message = refused(lambda: passwordless(server).start(ALICE))
     assert code == "UnexpectedLambdaException" and "Socket timeout" in message
     assert server.pool.runner.calls.count("DefineAuthChallenge") == 3
 
 
-def test_malformed_trigger_answer(serve_pool, clock):
-    server = serve_pool(clock=clock, handlers={"DefineAuthChallenge": lambda event, context: {"response": "yes"}})
+def test_malformed_trigger_answer(serve_pool):
+    server = serve_pool(handlers={"DefineAuthChallenge": lambda event, context: {"response": "yes"}})
     assert refused(lambda: passwordless(server).start(ALICE))[0] == "InvalidLambdaResponseException"
 
 
-def test_pre_sign_up_auto_confirm_then_post_confirmation(serve_pool, clock):
+def serve_with_auto_confirm_recorded(serve_pool) -> tuple[object, Recorder, Recorder]:
+    """A pool whose PreSignUp confirms and verifies every sign-up; PreSignUp and PostConfirmation record their events."""
     pre = Recorder(lambda event: {"autoConfirmUser": True, "autoVerifyEmail": True, "autoVerifyPhone": False})
     post = Recorder()
-    server = serve_pool(clock=clock, handlers={"PreSignUp": pre, "PostConfirmation": post})
-    created = idp(server).sign_up(
-        ClientId=server.pool.client_id,
-        Username=ALICE,
-        Password="Aa1-" + "y" * 24,
-        UserAttributes=[{"Name": "email", "Value": ALICE}],
-        ValidationData=[{"Name": "origin", "Value": "demo"}],
-        ClientMetadata={"plan": "free"},
-    )
+    return serve_pool(handlers={"PreSignUp": pre, "PostConfirmation": post}), pre, post
+
+
+def test_pre_sign_up_auto_confirm_then_post_confirmation(serve_pool):
+    server, pre, post = serve_with_auto_confirm_recorded(serve_pool)
+    created = request_sign_up(server, ValidationData=[{"Name": "origin", "Value": "demo"}], ClientMetadata={"plan": "free"})
     assert created["UserConfirmed"] is True
     event = pre.events[0]
     assert event["triggerSource"] == "PreSignUp_SignUp" and event["userName"] == created["UserSub"]
@@ -440,15 +407,13 @@ def test_pre_sign_up_auto_confirm_then_post_confirmation(serve_pool, clock):
     assert user["UserStatus"] == "CONFIRMED"
 
 
-def test_pre_sign_up_answer_must_be_booleans(serve_pool, clock):
-    server = serve_pool(clock=clock, handlers={"PreSignUp": Recorder(lambda event: {"autoConfirmUser": "true"})})
+def test_pre_sign_up_answer_must_be_booleans(serve_pool):
+    server = serve_pool(handlers={"PreSignUp": Recorder(lambda event: {"autoConfirmUser": "true"})})
     assert refused(lambda: sign_up(server))[0] == "InvalidLambdaResponseException"
 
 
-def test_admin_create_user_ignores_the_auto_flags(serve_pool, clock):
-    pre = Recorder(lambda event: {"autoConfirmUser": True, "autoVerifyEmail": True, "autoVerifyPhone": False})
-    post = Recorder()
-    server = serve_pool(clock=clock, handlers={"PreSignUp": pre, "PostConfirmation": post})
+def test_admin_create_user_ignores_the_auto_flags(serve_pool):
+    server, pre, post = serve_with_auto_confirm_recorded(serve_pool)
     created = idp(server).admin_create_user(
         UserPoolId=server.pool.pool_id,
         Username=ALICE,
@@ -463,18 +428,11 @@ def test_admin_create_user_ignores_the_auto_flags(serve_pool, clock):
     assert attributes.get("email_verified", "false") == "false"
 
 
-def test_confirm_sign_up_with_the_emailed_code(serve_pool, clock):
+def test_confirm_sign_up_with_the_emailed_code(serve_pool):
     post = Recorder()
-    server = serve_pool(
-        clock=clock, template=template_with(auto_verified=["email"]), handlers={"PreSignUp": None, "PostConfirmation": post}
-    )
+    server = serve_pool(template=template_with(auto_verified=["email"]), handlers={"PreSignUp": None, "PostConfirmation": post})
     cognito = idp(server)
-    created = cognito.sign_up(
-        ClientId=server.pool.client_id,
-        Username=ALICE,
-        Password="Aa1-" + "z" * 24,
-        UserAttributes=[{"Name": "email", "Value": ALICE}],
-    )
+    created = request_sign_up(server)
     assert created["UserConfirmed"] is False
     assert created["CodeDeliveryDetails"] == {"Destination": "a***@e***", "DeliveryMedium": "EMAIL", "AttributeName": "email"}
     mail = last_mail(server)
@@ -513,16 +471,7 @@ def test_admin_and_listing_operations(server):
     tokens = signed_in(server)
     cognito.admin_delete_user(UserPoolId=pool_id, Username=ALICE)
     assert refused(lambda: cognito.admin_get_user(UserPoolId=pool_id, Username=ALICE))[0] == "UserNotFoundException"
-    assert (
-        refused(
-            lambda: cognito.initiate_auth(
-                ClientId=server.pool.client_id,
-                AuthFlow="REFRESH_TOKEN_AUTH",
-                AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]},
-            )
-        )[0]
-        == "NotAuthorizedException"
-    )
+    assert refused(lambda: refresh(server, tokens["RefreshToken"]))[0] == "NotAuthorizedException"
     assert refused(lambda: cognito.list_users(UserPoolId="us-east-1_other"))[0] == "ResourceNotFoundException"
 
 
@@ -613,7 +562,7 @@ def test_openid_configuration_and_jwks(server):
     assert [k["alg"] for k in keys] == ["RS256"] and all("d" not in k for k in keys)  # public half only
 
 
-def test_mailbox_newest_first_as_json_and_html(server, clock):
+def test_mailbox_newest_first_as_json_and_html(server):
     sign_up(server)
     sign_up(server, "bob@example.com")
     client = passwordless(server)
@@ -649,37 +598,25 @@ def test_demo_page_and_config_are_served(server):
 # --- the commands ------------------------------------------------------------------------------------------
 
 
-def test_make_invoke_runs_a_function_on_a_sample_event():
-    done = subprocess.run(
-        [sys.executable, "-m", "localpool.invoke", "define_auth_challenge", "events/define_auth_challenge/first_round.json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
+def make_invoke(function: str, event: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "localpool.invoke", function, event], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
+
+
+def test_make_invoke_runs_a_function_on_a_sample_event():
+    done = make_invoke("define_auth_challenge", "events/define_auth_challenge/first_round.json")
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
     assert answer["response"] == {"challengeName": "CUSTOM_CHALLENGE", "issueTokens": False, "failAuthentication": False}
 
 
 def test_make_invoke_sends_email_through_moto_and_names_unknown_functions():
-    done = subprocess.run(
-        [sys.executable, "-m", "localpool.invoke", "CreateAuthChallengeFunction", "events/create_auth_challenge/send_code.json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = make_invoke("CreateAuthChallengeFunction", "events/create_auth_challenge/send_code.json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["response"]["publicChallengeParameters"]["step"] == "EMAIL_OTP"
     assert "EMAIL to jane.doe@example.com" in done.stderr
-    unknown = subprocess.run(
-        [sys.executable, "-m", "localpool.invoke", "NoSuchFunction", "events/define_auth_challenge/first_round.json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    unknown = make_invoke("NoSuchFunction", "events/define_auth_challenge/first_round.json")
     assert unknown.returncode == 2 and "DefineAuthChallengeFunction" in unknown.stderr
 
 

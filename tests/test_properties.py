@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from keyless import errors, runtime
-from localpool.deployment import SAMPLE_SIGNING_KEY, deploy
+from keyless import errors
+from localpool.deployment import SAMPLE_SIGNING_KEY
 from localpool.template import Template, load_handler
 from localpool.triggers import LambdaContext
-from tests.conftest import TEST_PARAMETERS
+from tests.conftest import deployed_for_handlers
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = {spec.code_uri.resolve().name: spec for spec in Template().functions().values()}
@@ -82,12 +82,8 @@ def environment():
     from moto import mock_aws
 
     with mock_aws(), pytest.MonkeyPatch.context() as patch:
-        deployed = deploy(parameters=TEST_PARAMETERS, signing_key=SAMPLE_SIGNING_KEY)
-        for name, value in deployed.environment.items():
-            patch.setenv(name, value)
-        runtime.reset()
-        yield deployed
-        runtime.reset()
+        with deployed_for_handlers(patch, signing_key=SAMPLE_SIGNING_KEY) as deployed:
+            yield deployed
 
 
 @pytest.mark.parametrize("folder", sorted(SAMPLES))

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from keyless import runtime
-from localpool.deployment import SAMPLE_SIGNING_KEY, deploy
+from localpool.deployment import SAMPLE_SIGNING_KEY
 from localpool.template import Template, load_handler
 from localpool.triggers import LambdaContext
-from tests.conftest import TEST_PARAMETERS, sent_emails
+from tests.conftest import deployed_for_handlers, sent_emails
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = sorted((ROOT / "events").glob("*/*.json"))
@@ -40,12 +39,8 @@ EXPECTED = {
 
 @pytest.fixture
 def sample_deployment(aws, monkeypatch):
-    deployed = deploy(parameters=TEST_PARAMETERS, signing_key=SAMPLE_SIGNING_KEY)
-    for name, value in deployed.environment.items():
-        monkeypatch.setenv(name, value)
-    runtime.reset()
-    yield deployed
-    runtime.reset()
+    with deployed_for_handlers(monkeypatch, signing_key=SAMPLE_SIGNING_KEY) as deployed:
+        yield deployed
 
 
 def test_every_function_has_sample_events():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import boto3
@@ -12,7 +11,17 @@ from botocore.exceptions import ClientError
 
 from keyless import runtime
 from localpool.client import link_secret, link_user
-from tests.conftest import REGION, emails_to, error_code, error_message, last_code, last_link, sent_emails
+from tests.conftest import (
+    REGION,
+    emails_to,
+    error_code,
+    error_message,
+    last_code,
+    last_link,
+    run_at_once,
+    sent_emails,
+    wrong,
+)
 
 APP = "https://app.example.com/welcome"
 ALICE = "alice@example.com"
@@ -152,6 +161,34 @@ def test_superseded_link(client, make_user, clock):
     assert "AuthenticationResult" in client.sign_in_with_link(newer)
 
 
+def test_link_of_a_deleted_user_is_refused(client, make_user, cognito, deployment):
+    user = make_user(ALICE)
+    client.request_link(client.start(ALICE), APP)
+    link = last_link(ALICE)
+    cognito.admin_delete_user(UserPoolId=deployment.pool_id, Username=user)
+    assert_refused(lambda: client.sign_in_with_link(link))
+
+
+def test_link_of_a_disabled_user_is_refused_and_not_used_up(client, make_user, cognito, deployment):
+    user = make_user(ALICE)
+    client.request_link(client.start(ALICE), APP)
+    link = last_link(ALICE)
+    cognito.admin_disable_user(UserPoolId=deployment.pool_id, Username=user)
+    with pytest.raises(ClientError) as excinfo:
+        client.sign_in_with_link(link)
+    assert error_code(excinfo) == "NotAuthorizedException"
+    cognito.admin_enable_user(UserPoolId=deployment.pool_id, Username=user)
+    assert "AuthenticationResult" in client.sign_in_with_link(link)
+
+
+def test_code_with_leading_zeros(client, make_user, monkeypatch):
+    monkeypatch.setattr("keyless.codes.secrets.randbelow", lambda n: 42)
+    make_user(ALICE)
+    sent = client.request_code(client.start(ALICE))
+    assert last_code(ALICE) == "000042"
+    assert "AuthenticationResult" in client.answer_code(sent, "000042")
+
+
 def test_link_works_once(client, make_user):
     make_user(ALICE)
     client.request_link(client.start(ALICE), APP)
@@ -165,23 +202,12 @@ def test_two_concurrent_uses_of_one_link_exactly_one_wins(client, make_user):
     client.request_link(client.start(ALICE), APP)
     link = last_link(ALICE)
     firsts = [client.start(link_user(link_secret(link))) for _ in range(2)]
-    barrier = threading.Barrier(2)
-    outcomes = []
-
-    def attempt(first):
-        barrier.wait()
-        try:
-            client.respond(first, link_secret(link), {"signInMethod": "MAGIC_LINK", "alreadyHaveMagicLink": "yes"})
-            outcomes.append("tokens")
-        except ClientError as exc:
-            outcomes.append(exc.response["Error"]["Code"])
-
-    threads = [threading.Thread(target=attempt, args=(f,)) for f in firsts]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(outcomes) == ["NotAuthorizedException", "tokens"]
+    outcomes = run_at_once(
+        lambda first: client.respond(first, link_secret(link), {"signInMethod": "MAGIC_LINK", "alreadyHaveMagicLink": "yes"}),
+        firsts,
+    )
+    results = sorted(o.response["Error"]["Code"] if isinstance(o, ClientError) else "tokens" for o in outcomes)
+    assert results == ["NotAuthorizedException", "tokens"]
 
 
 def test_link_request_for_a_method_not_chosen_fails(client, make_user):
@@ -239,10 +265,6 @@ def test_redirect_path_and_query_are_free(client, make_user):
 
 
 # --- codes ----------------------------------------------------------------------------------------
-
-
-def wrong(code: str) -> str:
-    return f"{(int(code) + 1) % 10**len(code):0{len(code)}d}"
 
 
 def test_wrong_code_then_right_code(client, make_user):
