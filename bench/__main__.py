@@ -36,7 +36,7 @@ TARGET_COLD_CPU_SECONDS = 1.0  # cold CPU x (1769 / MemorySize)
 MEMORY_STEP_MB = 128
 # Lambda's arm64 vCPU is not this machine's core: MemorySize is chosen so the worst measured cold CPU
 # stays under the target divided by this margin.
-MEMORY_HEADROOM = 1.5
+MEMORY_HEADROOM = 1.2
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
