@@ -22,7 +22,6 @@ import json
 import re
 import threading
 import time
-import traceback
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
+from keyless.aws_errors import error_code, failure_details
 from keyless.observability import logger
 
 SLOTS = (
@@ -186,7 +186,7 @@ class TriggerAttachment:
         try:
             return self._cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            if error_code(exc) == "ResourceNotFoundException":
                 raise AttachError(f"User pool {pool_id} does not exist in this account and region.") from None
             raise
 
@@ -428,11 +428,7 @@ def run(
         logger.warning("custom resource request refused", extra={"reason": str(exc)})
         responder.answer("FAILED", _default_physical(event), str(exc))
     except Exception as exc:  # noqa: BLE001 - every failure must reach CloudFormation
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
-        logger.error(
-            "custom resource request failed",
-            extra={"error_type": type(exc).__name__, "error_code": code, "stack": "".join(traceback.format_tb(exc.__traceback__))},
-        )
+        logger.error("custom resource request failed", extra=failure_details(exc))
         responder.answer("FAILED", _default_physical(event), f"{type(exc).__name__}: {exc}")
     finally:
         if watchdog is not None:

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
+from keyless.aws_errors import error_code
+
 CURRENT = "AWSCURRENT"
 PREVIOUS = "AWSPREVIOUS"
 MIN_KEY_BYTES = 32
@@ -61,8 +63,7 @@ class SigningKeys:
             value = provider.get(self._secret_id, max_age=self._cache_seconds, VersionStage=stage)
         except GetParameterError as exc:
             original = exc.__cause__ or exc.__context__  # Powertools re-raises inside its except block
-            code = getattr(original, "response", {}).get("Error", {}).get("Code")
-            kind = SigningKeyMissing if code == "ResourceNotFoundException" else SigningKeyError
+            kind = SigningKeyMissing if error_code(original) == "ResourceNotFoundException" else SigningKeyError
             raise kind(f"signing key {stage} could not be read") from exc
         key = value.encode() if isinstance(value, str) else bytes(value or b"")
         if len(key) < MIN_KEY_BYTES:

@@ -22,13 +22,13 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from keyless import identity, settings
+from keyless.aws_errors import condition_failed
 from keyless.directory import UserDirectory
 from keyless.errors import MalformedEvent
 from keyless.events import TriggerEvent
 from keyless.observability import count, logger
 
 SORT_KEY = "PROFILE"
-CONDITION_FAILED = "ConditionalCheckFailedException"
 OWN_FIELDS = ("sub", "email", "createdAt")  # set from Cognito, never from the defaults
 KEY_FIELDS = ("pk", "sk")
 # Cognito subs are UUIDs; external users' are too. Anything else is refused, never used as a key.
@@ -118,7 +118,7 @@ class ProfileStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != CONDITION_FAILED:
+            if not condition_failed(exc):
                 raise
             return _from_item(exc.response.get("Item") or item), False
         return dict(profile), True

@@ -17,7 +17,7 @@ class ConfigurationError(RuntimeError):
     pass
 
 
-def _require(env: Mapping[str, str], name: str) -> str:
+def required(env: Mapping[str, str], name: str) -> str:
     value = env.get(name, "").strip()
     if not value:
         raise ConfigurationError(f"environment variable {name} is not set")
@@ -33,10 +33,6 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     if not low <= value <= high:
         raise ConfigurationError(f"{name} must be between {low} and {high}")
     return value
-
-
-def required(env: Mapping[str, str], name: str) -> str:
-    return _require(env, name)
 
 
 def flag(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -95,9 +91,9 @@ class SignInSettings:
         if protocol.MAGIC_LINK in methods and not allowed_origins:
             raise ConfigurationError("ALLOWED_REDIRECT_ORIGINS must name at least one origin for magic links")
         return cls(
-            table_name=_require(env, "TABLE_NAME"),
-            signing_key_secret_id=_require(env, "SIGNING_KEY_SECRET_ID"),
-            sender_email=_require(env, "SENDER_EMAIL"),
+            table_name=required(env, "TABLE_NAME"),
+            signing_key_secret_id=required(env, "SIGNING_KEY_SECRET_ID"),
+            sender_email=required(env, "SENDER_EMAIL"),
             app_name=env.get("APP_NAME", "").strip() or "Keyless",
             allowed_origins=allowed_origins,
             methods=methods,

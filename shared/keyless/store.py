@@ -16,8 +16,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from keyless.aws_errors import condition_failed
+
 SORT_KEY = "SIGNIN"
-CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 def _key(user_ref: str) -> dict:
@@ -40,10 +41,6 @@ def _from_item(item: dict | None) -> dict[str, Any]:
         elif "S" in attribute:
             result[name] = attribute["S"]
     return result
-
-
-def _condition_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == CONDITION_FAILED
 
 
 @dataclass(frozen=True)
@@ -97,7 +94,7 @@ class SignInStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if not _condition_failed(exc):
+            if not condition_failed(exc):
                 raise
             item = _from_item(exc.response.get("Item"))
             if item.get("sendId") == send_id:
@@ -120,7 +117,7 @@ class SignInStore:
             else:
                 self._client.delete_item(TableName=self._table, Key=_key(user_ref), **owned)
         except ClientError as exc:
-            if not _condition_failed(exc):
+            if not condition_failed(exc):
                 raise
 
     def consume_link(self, user_ref: str, link_hash: str, flow: str, now: int) -> bool:
@@ -147,7 +144,7 @@ class SignInStore:
                 },
             )
         except ClientError as exc:
-            if _condition_failed(exc):
+            if condition_failed(exc):
                 return False
             raise
         return True

@@ -5,9 +5,9 @@ can quote the address) and replaced by a generic one."""
 from __future__ import annotations
 
 import functools
-import traceback
 
 from keyless import errors
+from keyless.aws_errors import failure_details
 from keyless.observability import logger, metrics
 
 DEFINE = ("DefineAuthChallenge_Authentication",)
@@ -25,13 +25,6 @@ PRE_TOKEN_GENERATION = (
 )
 
 
-def _error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", ""))
-    return ""
-
-
 def safe(handler):
     @functools.wraps(handler)
     def wrapper(event, context):
@@ -43,14 +36,7 @@ def safe(handler):
         except errors.UserFacingError:
             raise
         except Exception as exc:
-            logger.error(
-                "trigger failed",
-                extra={
-                    "error_type": type(exc).__name__,
-                    "error_code": _error_code(exc),
-                    "stack": "".join(traceback.format_tb(exc.__traceback__)),
-                },
-            )
+            logger.error("trigger failed", extra=failure_details(exc))
             raise errors.TemporarilyUnavailable() from None
 
     return wrapper

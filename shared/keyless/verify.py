@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from botocore.exceptions import BotoCoreError, ClientError
 
 from keyless import codes, identity, links, protocol
+from keyless.aws_errors import error_code
 from keyless.errors import MalformedEvent
 from keyless.events import TriggerEvent
 from keyless.observability import count, logger
@@ -90,6 +91,6 @@ def _prove_address(event: TriggerEvent, runtime: SignInRuntime) -> None:
     try:
         runtime.directory.mark_email_verified(event.user_pool_id, event.user_name)
     except (ClientError, BotoCoreError) as exc:
-        code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else type(exc).__name__
+        code = error_code(exc) or type(exc).__name__
         logger.error("email_verified not recorded", extra={"user": identity.user_ref(event.user_name), "error_code": code})
         count("EmailVerificationDeferred")
