@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
         # --- 3. AWS calls per sign-in ------------------------------------------------------------
         log("counting AWS calls per sign-in ...")
-        scenarios, calls_mode = calls.count_sign_ins(REGION)
+        scenarios = calls.count_sign_ins(REGION)
 
         # --- 1 and 5. cold starts and peak memory -------------------------------------------------
         layout = None
@@ -145,17 +145,17 @@ def main(argv: list[str] | None = None) -> int:
     # --- 7. throughput -----------------------------------------------------------------------------
     levels = tuple(int(n) for n in args.levels.split(","))
     log("local pool throughput ...")
-    levels_result, through_mode = throughput.measure(levels, args.throughput_repeats, args.throughput_seconds, REGION)
+    levels_result = throughput.measure(levels, args.throughput_repeats, args.throughput_seconds, REGION)
 
     # --- the table ---------------------------------------------------------------------------------
     rows += cold_rows(bench, measured, chosen)
     rows += warm_rows(measured, warm_results)
-    rows += call_rows(scenarios, warm_results, calls_mode)
+    rows += call_rows(scenarios, warm_results)
     rows += size_rows(sizes)
     rows += memory_rows(bench, measured)
     cost_rows_, cost_notes = cost_rows(scenarios, bench, measured, warm_results, template)
     rows += cost_rows_
-    rows += throughput_rows(levels_result, through_mode)
+    rows += throughput_rows(levels_result)
 
     header = [
         f"Keyless benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs "
@@ -201,12 +201,11 @@ def _paired_ratios(function: cold.Variant, baseline: cold.Variant, own: bool) ->
 
 def cold_rows(bench: cold.ColdBench, functions: list[BenchFunction], chosen: dict) -> list[Row]:
     rows = []
-    for key in ("python -c pass", "import Logger"):
-        variant = bench.variants[key]
-        rows.append(Row("1 cold start: baseline", key, ms(variant.spread("wall")), "ms", notes=f"CPU {number(variant.spread('cpu').median * 1000, 'ms')}"))
+    names = {f.name for f in functions}
     for variant in bench.variants.values():
-        if variant.key.startswith("import boto3"):
-            rows.append(Row("1 cold start: baseline", variant.key, ms(variant.spread("wall")), "ms", notes=f"CPU {number(variant.spread('cpu').median * 1000, 'ms')}"))
+        if variant.key in names:
+            continue
+        rows.append(Row("1 cold start: baseline", variant.key, ms(variant.spread("wall")), "ms", notes=f"CPU {number(variant.spread('cpu').median * 1000, 'ms')}"))
     for function in functions:
         variant = bench.variants[function.name]
         baseline = bench.baseline_for(function)
@@ -273,7 +272,7 @@ def cold_rows(bench: cold.ColdBench, functions: list[BenchFunction], chosen: dic
                 subject,
                 ms(cpu),
                 "ms",
-                target=f"max x 1769/MemorySize < 1 s",
+                target="max x 1769/MemorySize < 1 s",
                 met=scaled < TARGET_COLD_CPU_SECONDS,
                 notes=f"{cpu.high:.3f} s x 1769/{memory} = {scaled:.2f} s at the template's {memory} MB; "
                 f"smallest 128-MB step under 1 s / {MEMORY_HEADROOM} headroom: {suggested_memory(cpu.high)} MB",
@@ -304,10 +303,8 @@ def _count(round_: calls.Round, predicate) -> int:
     return sum(n for op, n in round_.by_operation().items() if predicate(op))
 
 
-def call_rows(scenarios: list[calls.Scenario], warm_results: dict[str, list[warm.WarmResult]], mode: str) -> list[Row]:
-    rows = [Row("3 AWS calls per round", "how", None, notes=f"{mode}; counted by trigger with botocore's before-call hook")]
-    is_write = lambda op: op.startswith("dynamodb.") and op.split(".")[1] in calls.WRITES  # noqa: E731
-    is_read = lambda op: op.startswith("dynamodb.") and op.split(".")[1] in calls.READS  # noqa: E731
+def call_rows(scenarios: list[calls.Scenario], warm_results: dict[str, list[warm.WarmResult]]) -> list[Row]:
+    rows = [Row("3 AWS calls per round", "how", None, notes=f"{calls.MODE}; counted by trigger with botocore's before-call hook")]
     is_email = lambda op: op.endswith(".SendEmail")  # noqa: E731
     is_verify_mark = lambda op: op == "cognito-idp.AdminUpdateUserAttributes"  # noqa: E731
     is_kms = lambda op: op.startswith("kms.")  # noqa: E731
@@ -323,9 +320,9 @@ def call_rows(scenarios: list[calls.Scenario], warm_results: dict[str, list[warm
         n_request = sum(request.calls.values())
         if scenario.method == "link":
             plain = _count(request, lambda op: not op.startswith("secretsmanager."))
-            ok = _count(request, is_write) == 1 and _count(request, is_email) == 1 and plain == 2
+            ok = _count(request, calls.is_write) == 1 and _count(request, is_email) == 1 and plain == 2
             rows.append(Row("3 AWS calls: request", label, float(n_request), "calls", target="1 DynamoDB write + 1 email (+ key once per container)", met=ok, notes=_ops_text(request)))
-            writes, marks, reads = _count(sign_in, is_write), _count(sign_in, is_verify_mark), _count(sign_in, is_read)
+            writes, marks, reads = _count(sign_in, calls.is_write), _count(sign_in, is_verify_mark), _count(sign_in, calls.is_read)
             others = sum(sign_in.calls.values()) - writes - marks - reads - _count(sign_in, lambda op: op.startswith("secretsmanager."))
             expected_marks = 1 if first else 0
             ok = writes == 1 and marks == expected_marks and reads <= 1 and others == 0
@@ -411,8 +408,8 @@ def cost_rows(scenarios, bench: cold.ColdBench, functions: list[BenchFunction], 
         whole = scenario.whole()
         if any(slot not in costs for slot in whole.invocations):
             continue
-        warm_lines = cost.per_million(whole.invocations, whole.calls, costs)
-        cold_lines = cost.per_million(whole.invocations, whole.calls, costs, cold=True)
+        warm_lines = cost.per_million(whole, costs)
+        cold_lines = cost.per_million(whole, costs, cold=True)
         subject = f"{scenario.method} sign-in"
         for name, value in warm_lines.items():
             rows.append(Row("6 cost per million sign-ins", f"{subject}: {name}", value, "$"))
@@ -435,11 +432,11 @@ def cost_rows(scenarios, bench: cold.ColdBench, functions: list[BenchFunction], 
     return rows, notes
 
 
-def throughput_rows(levels: list[throughput.Level], mode: str) -> list[Row]:
+def throughput_rows(levels: list[throughput.Level]) -> list[Row]:
     rows = []
     for level in levels:
         subject = f"{level.clients} client{'s' if level.clients > 1 else ''}"
-        extra = f"{mode}; {level.sign_ins} email-code sign-ins" + (f", {level.failures} FAILED" if level.failures else "")
+        extra = f"{calls.MODE}; {level.sign_ins} email-code sign-ins" + (f", {level.failures} FAILED" if level.failures else "")
         rows.append(Row("7 local pool sign-ins per second", subject, level.per_second, "/s", notes=extra))
         rows.append(Row("7 local pool sign-in latency p50", subject, level.p50_ms, "ms"))
         rows.append(Row("7 local pool sign-in latency p95", subject, level.p95_ms, "ms"))

@@ -16,15 +16,15 @@ from dataclasses import dataclass, field
 
 import boto3
 
-from bench.functions import DUMMY_CREDENTIALS, ROOT, environment, quiet
+from bench.functions import DUMMY_CREDENTIALS, environment, quiet
 from keyless import runtime
-from localpool.client import InProcessCognito, PasswordlessClient, link_secret, link_user
-from localpool.deployment import LOCAL_SENDER, REGION, deploy, local_pool
+from localpool.client import PasswordlessClient, link_secret, link_user
 from localpool.template import Template, load_handler
 
 APP = "http://localhost:9229/welcome"  # an origin the template allows by default
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
+MODE = "HTTP local user pool (localpool/server.py) through boto3"
 
 # The AWS sample's design (anchors.md), for comparison. Not measured: read from its code.
 REFERENCE = {
@@ -33,12 +33,27 @@ REFERENCE = {
 }
 
 
+def is_write(operation: str) -> bool:
+    """'<service>.<Operation>' is a DynamoDB write."""
+    return operation.startswith("dynamodb.") and operation.split(".")[1] in WRITES
+
+
+def is_read(operation: str) -> bool:
+    """'<service>.<Operation>' is a DynamoDB read."""
+    return operation.startswith("dynamodb.") and operation.split(".")[1] in READS
+
+
 class Clock:
+    """Time moved by hand; shared by the triggers and the local pool."""
+
     def __init__(self, start: float = 1_800_000_000.0):
         self.now = start
 
     def __call__(self) -> float:
         return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 class CallCounter:
@@ -100,38 +115,6 @@ class Scenario:
         return Round("whole", sum((r.calls for r in self.rounds), Counter()), sum((r.invocations for r in self.rounds), Counter()))
 
 
-def sent_emails(region: str = REGION) -> list:
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.ses.models import ses_backends
-
-    return list(ses_backends[DEFAULT_ACCOUNT_ID][region].sent_messages)
-
-
-def emails_to(address: str, region: str = REGION) -> list:
-    return [m for m in sent_emails(region) if address in m.destinations.get("ToAddresses", [])]
-
-
-def last_link(address: str, region: str = REGION) -> str:
-    body = emails_to(address, region)[-1].body
-    return html.unescape(re.search(r'href="([^"]+)"', body).group(1))
-
-
-def last_code(address: str, region: str = REGION) -> str:
-    return re.search(r">(\d{6,8})<", emails_to(address, region)[-1].body).group(1)
-
-
-def sign_up_confirmed(cognito, deployed, email: str) -> str:
-    """A confirmed user whose email is not yet verified, as after a passwordless sign-up. Returns the user's name."""
-    cognito.sign_up(
-        ClientId=deployed.client.client_id,
-        Username=email,
-        Password="Aa1-" + secrets.token_urlsafe(24),
-        UserAttributes=[{"Name": "email", "Value": email}],
-    )
-    cognito.admin_confirm_sign_up(UserPoolId=deployed.pool_id, Username=email)
-    return cognito.admin_get_user(UserPoolId=deployed.pool_id, Username=email)["Username"]
-
-
 class _Player:
     def __init__(self, counter: CallCounter, runner):
         self.counter = counter
@@ -147,7 +130,7 @@ class _Player:
 
 @dataclass
 class Pool:
-    """A local user pool to sign in through, whichever way it runs."""
+    """The local user pool to sign in through."""
 
     client: PasswordlessClient
     runner: object  # TriggerRunner: .calls lists the triggers run
@@ -156,7 +139,6 @@ class Pool:
     sign_up: object  # address -> None: a confirmed user, as after a passwordless sign-up
     clock: Clock
     cooldown: int
-    mode: str
 
 
 def _mail_text(pool, address: str) -> str:
@@ -168,12 +150,12 @@ def _mail_text(pool, address: str) -> str:
 
 @contextlib.contextmanager
 def local_user_pool(region: str, counter: CallCounter | None, parameters: dict | None = None):
-    """The HTTP local user pool (localpool/server.py) driven by boto3 when it exists, with every
-    trigger in its slot (PreSignUp, PostConfirmation and PreTokenGeneration included); otherwise the
-    orchestrator in process (the custom auth triggers only). Calls inside moto's mock_aws()."""
+    """The HTTP local user pool (localpool/server.py) driven by boto3, with every trigger in its slot
+    (PreSignUp, PostConfirmation and PreTokenGeneration included). Calls inside moto's mock_aws()."""
     from moto import mock_aws
 
-    parameters = {"SenderEmail": LOCAL_SENDER, **(parameters or {})}
+    from localpool.server import create_server
+
     clock = Clock()
     with mock_aws(), environment({**DUMMY_CREDENTIALS, "AWS_DEFAULT_REGION": region}), quiet():
         template = Template(parameters=parameters)
@@ -181,67 +163,42 @@ def local_user_pool(region: str, counter: CallCounter | None, parameters: dict |
         handlers = {slot: load_handler(functions[logical]) for slot, logical in template.trigger_slots().items()}
         if counter is not None:
             handlers = {slot: counter.tagged(slot, handler) for slot, handler in handlers.items()}
-        cooldown = int(parameters.get("EmailCooldownSeconds", template.parameters.get("EmailCooldownSeconds", "60")))
+        cooldown = int(template.parameters["EmailCooldownSeconds"])
         try:
-            if (ROOT / "localpool" / "server.py").exists():
-                from localpool.server import create_server
+            server = create_server("127.0.0.1", 0, None, template=template, parameters=parameters, handlers=handlers, clock=clock)
+            try:
+                if counter is not None:
+                    server.pool.aws_session.events.register("before-call", counter.hook)
+                server.start_background()
+                idp = boto3.client(
+                    "cognito-idp", endpoint_url=server.url, region_name=region, aws_access_key_id="local", aws_secret_access_key="local"
+                )
+                client_id = server.pool.client_id
 
-                server = create_server("127.0.0.1", 0, None, template=template, parameters=parameters, handlers=handlers, clock=clock)
-                try:
-                    session = server.pool.mailbox.watch(boto3.session.Session(region_name=region))
-                    if counter is not None:
-                        session.events.register("before-call", counter.hook)
-                    runtime.reset(session=session, clock=clock)
-                    server.start_background()
-                    idp = boto3.client(
-                        "cognito-idp", endpoint_url=server.url, region_name=region, aws_access_key_id="local", aws_secret_access_key="local"
+                def sign_up(address: str) -> None:
+                    created = idp.sign_up(
+                        ClientId=client_id, Username=address, Password="Aa1-" + secrets.token_urlsafe(24),
+                        UserAttributes=[{"Name": "email", "Value": address}],
                     )
-                    client_id = server.pool.client_id
+                    if not created["UserConfirmed"]:
+                        idp.admin_confirm_sign_up(UserPoolId=server.pool.pool_id, Username=address)
 
-                    def sign_up(address: str) -> None:
-                        created = idp.sign_up(
-                            ClientId=client_id, Username=address, Password="Aa1-" + secrets.token_urlsafe(24),
-                            UserAttributes=[{"Name": "email", "Value": address}],
-                        )
-                        if not created["UserConfirmed"]:
-                            idp.admin_confirm_sign_up(UserPoolId=server.pool.pool_id, Username=address)
-
-                    yield Pool(
-                        PasswordlessClient(idp, client_id),
-                        server.pool.runner,
-                        lambda a: re.search(r"(https?://[^\s\"<>]+#[^\s\"<>]+)", _mail_text(server.pool, a)).group(1),
-                        lambda a: re.search(r"\b(\d{6,8})\b", _mail_text(server.pool, a)).group(1),
-                        sign_up,
-                        clock,
-                        cooldown,
-                        "HTTP local user pool (localpool/server.py) through boto3",
-                    )
-                finally:
-                    server.stop()
-            else:
-                deployed = deploy(template=template, region=region, parameters=parameters)
-                with environment(deployed.environment):
-                    session = boto3.session.Session(region_name=region)
-                    if counter is not None:
-                        session.events.register("before-call", counter.hook)
-                    runtime.reset(session=session, clock=clock)
-                    auth, runner, _tokens = local_pool(deployed, handlers=handlers, clock=clock)
-                    cognito = boto3.client("cognito-idp", region_name=region)
-                    yield Pool(
-                        PasswordlessClient(InProcessCognito(auth, deployed.client), deployed.client.client_id),
-                        runner,
-                        lambda a: last_link(a, region),
-                        lambda a: last_code(a, region),
-                        lambda a: sign_up_confirmed(cognito, deployed, a),
-                        clock,
-                        cooldown,
-                        "in process (orchestrator), custom auth triggers only",
-                    )
+                yield Pool(
+                    PasswordlessClient(idp, client_id),
+                    server.pool.runner,
+                    lambda a: re.search(r"(https?://[^\s\"<>]+#[^\s\"<>]+)", _mail_text(server.pool, a)).group(1),
+                    lambda a: re.search(r"\b(\d{6,8})\b", _mail_text(server.pool, a)).group(1),
+                    sign_up,
+                    clock,
+                    cooldown,
+                )
+            finally:
+                server.stop()
         finally:
             runtime.reset()
 
 
-def count_sign_ins(region: str) -> tuple[list[Scenario], str]:
+def count_sign_ins(region: str) -> list[Scenario]:
     counter = CallCounter()
     scenarios = []
     with local_user_pool(region, counter) as pool:
@@ -274,6 +231,5 @@ def count_sign_ins(region: str) -> tuple[list[Scenario], str]:
             if "AuthenticationResult" not in result:
                 raise RuntimeError("code sign-in did not issue tokens")
             scenarios.append(scenario)
-            pool.clock.now += pool.cooldown + 1  # the next email may be sent
-        mode = pool.mode
-    return scenarios, mode
+            pool.clock.advance(pool.cooldown + 1)  # the next email may be sent
+    return scenarios

@@ -149,7 +149,7 @@ class Variant:
 class ColdBench:
     def __init__(self, layout: Layout, functions: list[BenchFunction], events: dict[str, Path], aws: LocalAws):
         self.layout = layout
-        self.functions = [f for f in functions if f.name in events]
+        self.functions = functions
         self.events = events
         self.aws = aws
         self.variants: dict[str, Variant] = {}

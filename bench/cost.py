@@ -8,8 +8,9 @@ table's storage) do not depend on the number of sign-ins and are left out.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass
+
+from bench.calls import Round, is_read, is_write
 
 PRICES = {
     "lambda_arm_gb_second": (0.0000133334, "Lambda arm64 compute, $0.0000133334 per GB-second"),
@@ -52,12 +53,13 @@ def billed_ms(own_ms: float, aws_calls: float, memory_mb: int, init_ms: float = 
     return math.ceil((own_ms + init_ms) * cpu_scale(memory_mb) + aws_calls * AWS_CALL_MS)
 
 
-def per_million(invocations: Counter[str], calls: Counter[str], functions: dict[str, FunctionCost], cold: bool = False) -> dict[str, float]:
-    """invocations: trigger slot -> count per sign-in; calls: '<slot>: <service>.<Operation>' -> count;
-    functions: slot -> its FunctionCost. Returns $ per million sign-ins by line item."""
+def per_million(sign_in: Round, functions: dict[str, FunctionCost], cold: bool = False) -> dict[str, float]:
+    """sign_in: one sign-in's trigger invocations and AWS calls; functions: slot -> its FunctionCost.
+    Returns $ per million sign-ins by line item."""
     million = 1e6
     gb_seconds = 0.0
     log_bytes = 0.0
+    invocations, calls = sign_in.invocations, sign_in.calls
     for slot, count in invocations.items():
         fn = functions[slot]
         slot_calls = sum(n for key, n in calls.items() if key.startswith(f"{slot}: "))
@@ -65,11 +67,9 @@ def per_million(invocations: Counter[str], calls: Counter[str], functions: dict[
         ms = billed_ms(fn.warm_own_ms, slot_calls / count, fn.memory_mb, init)
         gb_seconds += count * ms / 1000 * fn.memory_mb / 1024
         log_bytes += count * (fn.log_bytes + PLATFORM_LOG_BYTES)
-    ops = Counter()
-    for key, n in calls.items():
-        ops[key.split(": ", 1)[1]] += n
-    writes = sum(n for op, n in ops.items() if op.split(".")[-1] in {"PutItem", "UpdateItem", "DeleteItem"})
-    reads = sum(n for op, n in ops.items() if op.split(".")[-1] in {"GetItem", "Query"})
+    ops = sign_in.by_operation()
+    writes = sum(n for op, n in ops.items() if is_write(op))
+    reads = sum(n for op, n in ops.items() if is_read(op))
     emails = sum(n for op, n in ops.items() if op.endswith("SendEmail"))
     secrets = sum(n for op, n in ops.items() if op.startswith("secretsmanager."))
     kms = sum(n for op, n in ops.items() if op.startswith("kms."))

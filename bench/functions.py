@@ -17,6 +17,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import boto3
 import botocore.client
@@ -136,13 +137,14 @@ def all_api_calls() -> Iterator[list[str]]:
         botocore.client.BaseClient._make_api_call = original
 
 
-def quiet() -> contextlib.ExitStack:
-    """Handlers log and emit metrics on stdout; keep the benchmark's own output readable."""
+def quiet(sink: TextIO | None = None) -> contextlib.ExitStack:
+    """Handlers log and emit metrics on stdout; keep the benchmark's own output readable. Both go
+    to sink (default: nowhere) until the stack closes."""
     from keyless.observability import logger
 
     stack = contextlib.ExitStack()
-    sink = open(os.devnull, "w")  # noqa: SIM115 (closed by the stack)
-    stack.enter_context(sink)
+    if sink is None:
+        sink = stack.enter_context(open(os.devnull, "w"))  # noqa: SIM115 (closed by the stack)
     stack.enter_context(contextlib.redirect_stdout(sink))
     previous = logger.registered_handler.setStream(sink)
     stack.callback(logger.registered_handler.setStream, previous)

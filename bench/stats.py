@@ -32,7 +32,3 @@ def percentile(values: Sequence[float], pct: float) -> float:
     ordered = sorted(values)
     rank = max(1, math.ceil(pct / 100 * len(ordered)))
     return ordered[rank - 1]
-
-
-def ratio(value: float, baseline: float) -> float:
-    return value / baseline if baseline > 0 else math.inf

@@ -1,9 +1,8 @@
 """Local user pool throughput: whole email-code sign-ins (InitiateAuth, ask for a code, answer it)
 per second, and their latency, with 1, 4 and 16 clients signing in at once, each as its own user.
 
-Through the local pool's HTTP server with boto3 when localpool/server.py exists, otherwise in this
-process through the orchestrator (InProcessCognito). The send limit is set to 0 s for this part,
-so one user can sign in again at once.
+Through the local pool's HTTP server with boto3. The send limit is set to 0 s for this part, so one
+user can sign in again at once.
 """
 
 from __future__ import annotations
@@ -15,9 +14,8 @@ from dataclasses import dataclass
 
 from bench.calls import local_user_pool
 from bench.stats import Spread, percentile
-from localpool.deployment import LOCAL_SENDER
 
-PARAMETERS = {"SenderEmail": LOCAL_SENDER, "EmailCooldownSeconds": "0"}
+PARAMETERS = {"EmailCooldownSeconds": "0"}
 
 
 @dataclass(frozen=True)
@@ -77,7 +75,7 @@ def _levels(levels, repeats: int, seconds: float, sign_in) -> list[Level]:
     return results
 
 
-def measure(levels: tuple[int, ...], repeats: int, seconds: float, region: str) -> tuple[list[Level], str]:
+def measure(levels: tuple[int, ...], repeats: int, seconds: float, region: str) -> list[Level]:
     with local_user_pool(region, None, PARAMETERS) as pool:
         emails = [f"throughput{i}@example.com" for i in range(max(levels))]
         for email in emails:
@@ -89,4 +87,4 @@ def measure(levels: tuple[int, ...], repeats: int, seconds: float, region: str) 
             if "AuthenticationResult" not in result:
                 raise RuntimeError("no tokens")
 
-        return _levels(levels, repeats, seconds, sign_in), pool.mode
+        return _levels(levels, repeats, seconds, sign_in)

@@ -6,7 +6,6 @@ server. Each call gets a fresh copy of the event and a fresh context; only the h
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import time
@@ -15,7 +14,7 @@ from dataclasses import dataclass
 
 from botocore.stub import Stubber
 
-from bench.functions import BenchFunction, Call, EventRun, shared_session
+from bench.functions import BenchFunction, Call, EventRun, quiet, shared_session
 from bench.stats import percentile
 from keyless import runtime
 from localpool.template import load_handler
@@ -31,6 +30,10 @@ class StubbedSession:
         self._calls = calls
         # Every client the recorded run created, called or not: a call without a recorded answer fails.
         self._clients = {service: session.client(service) for service in sorted({*services, *(c.service for c in calls)})}
+        # botocore's method name (get_item) for each operation (GetItem), per client
+        self._methods = {
+            service: {api: method for method, api in client.meta.method_to_api_mapping.items()} for service, client in self._clients.items()
+        }
         self._stubbers: dict[str, Stubber] = {}
         self.api_calls: Counter[str] = Counter()
         for service, client in self._clients.items():
@@ -56,7 +59,7 @@ class StubbedSession:
         self._stubbers = {service: Stubber(client) for service, client in self._clients.items()}
         for call in self._calls:
             stubber = self._stubbers[call.service]
-            method = _method_name(self._clients[call.service], call.operation)
+            method = self._methods[call.service][call.operation]
             answer = dict(call.answer)
             if "Error" in answer:
                 error = answer.pop("Error")
@@ -72,10 +75,6 @@ class StubbedSession:
                 stubber.add_response(method, answer)
         for stubber in self._stubbers.values():
             stubber.activate()
-
-
-def _method_name(client, operation: str) -> str:
-    return {api: method for method, api in client.meta.method_to_api_mapping.items()}[operation]
 
 
 class _CountingSink(io.TextIOBase):
@@ -94,7 +93,6 @@ class _CountingSink(io.TextIOBase):
 
 @dataclass(frozen=True)
 class WarmResult:
-    function: str
     event: str
     calls: int
     p50_ms: float
@@ -105,17 +103,14 @@ class WarmResult:
 
 
 def measure(function: BenchFunction, run: EventRun, region: str, calls: int, warmup: int) -> WarmResult:
-    from keyless.observability import logger
-
     handler = load_handler(function.spec)
     session = StubbedSession(region, run.calls, run.services)
     runtime.reset(session=session)
     raw = run.path.read_text()
     sink = _CountingSink()
     durations: list[float] = []
-    previous_stream = logger.registered_handler.setStream(sink)
     try:
-        with contextlib.redirect_stdout(sink):
+        with quiet(sink):
             for index in range(warmup + calls):
                 event = json.loads(raw)
                 context = LambdaContext(function_name=function.name)
@@ -126,10 +121,8 @@ def measure(function: BenchFunction, run: EventRun, region: str, calls: int, war
                 if index >= warmup:
                     durations.append(elapsed / 1e6)
     finally:
-        logger.registered_handler.setStream(previous_stream)
         runtime.reset()
     return WarmResult(
-        function=function.name,
         event=run.name,
         calls=calls,
         p50_ms=percentile(durations, 50),

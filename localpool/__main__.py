@@ -16,6 +16,7 @@ from pathlib import Path
 
 from moto import mock_aws
 
+from localpool.deployment import parse_parameters
 from localpool.server import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STATE_DIR, create_server
 
 
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         help="a template parameter (repeatable), e.g. AppName=Demo",
     )
     args = parser.parse_args(argv)
-    parameters = dict(p.split("=", 1) for p in args.parameter if "=" in p)
+    parameters = parse_parameters(args.parameter)
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("botocore").setLevel(logging.WARNING)

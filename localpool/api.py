@@ -27,11 +27,10 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError, ParamValidationError
 
 from localpool.deployment import ACCOUNT, Deployment
-from localpool.errors import CognitoError, invalid_parameter, not_authorized
-from localpool.orchestrator import SDK_VERSION, CustomAuth
+from localpool.errors import CognitoError, invalid_lambda_response, invalid_parameter, not_authorized
+from localpool.orchestrator import CustomAuth, PoolUser, is_string_map, trigger_event
 from localpool.tokens import TokenService
 from localpool.triggers import TriggerRunner
-from localpool.users import CognitoDirectory
 
 NO_CLIENT = "CLIENT_ID_NOT_APPLICABLE"  # callerContext.clientId of admin calls
 CONFIRMATION_CODE_SECONDS = 24 * 3600
@@ -49,7 +48,6 @@ STORE_OPERATIONS = {
     "AdminGetUser": "admin_get_user",
     "AdminUpdateUserAttributes": "admin_update_user_attributes",
     "AdminAddUserToGroup": "admin_add_user_to_group",
-    "AdminDeleteUser": "admin_delete_user",
     "ListUsers": "list_users",
     "ListUserPoolClients": "list_user_pool_clients",
 }
@@ -80,16 +78,16 @@ class LocalUserPoolApi:
         self._auth = auth
         self._run = runner
         self._tokens = tokens
-        self._directory = CognitoDirectory(cognito, self.pool_id)
+        self._directory = auth.directory
         self._send_cognito_email = send_cognito_email or (lambda to, subject, text: None)
         self._clock = clock
         self._confirmations: dict[str, _PendingConfirmation] = {}
-        pool_props = deployment.template.resources_of_type("AWS::Cognito::UserPool")
-        ((_, pool_resource),) = pool_props.items()
-        self._auto_verified = list(pool_resource["Properties"].get("AutoVerifiedAttributes", []) or [])
-        self._client_props = self._cognito.describe_user_pool_client(UserPoolId=self.pool_id, ClientId=self.client.client_id)[
-            "UserPoolClient"
-        ]
+        ((_, pool_resource),) = deployment.template.resources_of_type("AWS::Cognito::UserPool").items()
+        pool_props = pool_resource["Properties"]
+        self._auto_verified = list(pool_props.get("AutoVerifiedAttributes", []) or [])
+        config = pool_props.get("LambdaConfig", {}).get("PreTokenGenerationConfig", {})
+        version = config.get("LambdaVersion", "V1_0") if isinstance(config, dict) else "V1_0"
+        self._pre_token_version = str(deployment.template.resolve(version, deployment.physical, self.region))
 
     # --- dispatch -------------------------------------------------------------------------------
 
@@ -115,11 +113,7 @@ class LocalUserPoolApi:
         params = {k: body[k] for k in ("ClientId", "Username", "Password", "UserAttributes") if k in body}
         user_name = self._store("sign_up", params)["UserSub"]
         attributes = self._attributes(user_name)
-        try:
-            answer = self._pre_sign_up("PreSignUp_SignUp", user_name, attributes, body, self.client.client_id)
-        except CognitoError:
-            self._cognito.admin_delete_user(UserPoolId=self.pool_id, Username=user_name)
-            raise
+        answer = self._pre_sign_up("PreSignUp_SignUp", user_name, attributes, body, self.client.client_id)
         confirmed = answer.get("autoConfirmUser") is True
         if answer.get("autoVerifyEmail") is True and "email" in attributes:
             self._set_attributes(user_name, {"email_verified": "true"})
@@ -128,7 +122,7 @@ class LocalUserPoolApi:
         result: dict = {"UserConfirmed": confirmed, "UserSub": user_name}
         if confirmed:
             self._cognito.admin_confirm_sign_up(UserPoolId=self.pool_id, Username=user_name)
-            self._post_confirmation(user_name, self._metadata(body), self.client.client_id)
+            self._post_confirmation(user_name, _string_map(body, "ClientMetadata"), self.client.client_id)
         elif "email" in self._auto_verified and "email" in attributes:
             result["CodeDeliveryDetails"] = self._send_confirmation_code(user_name, attributes["email"])
         return result
@@ -137,8 +131,7 @@ class LocalUserPoolApi:
         self._check_client(body)
         user = self._find(_string(body, "Username"))
         code = _string(body, "ConfirmationCode")
-        if user.status != "UNCONFIRMED":
-            raise not_authorized(f"User cannot be confirmed. Current status is {user.status}")
+        _check_unconfirmed(user)
         pending = self._confirmations.get(user.user_name)
         if pending is None or not hmac.compare_digest(pending.code.encode(), code.strip().encode()):
             raise CognitoError("CodeMismatchException", "Invalid verification code provided, please try again.")
@@ -147,16 +140,15 @@ class LocalUserPoolApi:
         del self._confirmations[user.user_name]
         self._cognito.admin_confirm_sign_up(UserPoolId=self.pool_id, Username=user.user_name)
         self._set_attributes(user.user_name, {"email_verified": "true"})
-        self._post_confirmation(user.user_name, self._metadata(body), self.client.client_id)
+        self._post_confirmation(user.user_name, _string_map(body, "ClientMetadata"), self.client.client_id)
         return {}
 
     def op_AdminConfirmSignUp(self, body: Mapping) -> dict:  # noqa: N802
         self._check_pool(body)
         user = self._find(_string(body, "Username"))
-        if user.status != "UNCONFIRMED":
-            raise not_authorized(f"User cannot be confirmed. Current status is {user.status}")
+        _check_unconfirmed(user)
         self._cognito.admin_confirm_sign_up(UserPoolId=self.pool_id, Username=user.user_name)
-        self._post_confirmation(user.user_name, self._metadata(body), NO_CLIENT)
+        self._post_confirmation(user.user_name, _string_map(body, "ClientMetadata"), NO_CLIENT)
         return {}
 
     def op_AdminCreateUser(self, body: Mapping) -> dict:  # noqa: N802
@@ -164,12 +156,8 @@ class LocalUserPoolApi:
         params = {k: v for k, v in body.items() if k not in ("ClientMetadata", "ValidationData")}
         created = self._store("admin_create_user", params)["User"]
         user_name = created["Username"]
-        try:
-            # Cognito ignores the auto* flags of this call: the answer is checked, not applied.
-            self._pre_sign_up("PreSignUp_AdminCreateUser", user_name, self._attributes(user_name), body, NO_CLIENT)
-        except CognitoError:
-            self._cognito.admin_delete_user(UserPoolId=self.pool_id, Username=user_name)
-            raise
+        # Cognito ignores the auto* flags of this call: the answer is checked, not applied.
+        self._pre_sign_up("PreSignUp_AdminCreateUser", user_name, self._attributes(user_name), body, NO_CLIENT)
         return {"User": created}
 
     def op_AdminDeleteUser(self, body: Mapping) -> dict:  # noqa: N802
@@ -209,8 +197,7 @@ class LocalUserPoolApi:
         self._check_client(body)
         flow = _string(body, "AuthFlow")
         parameters = _string_map(body, "AuthParameters")
-        if flow == "CUSTOM_AUTH":
-            self._check_flow("ALLOW_CUSTOM_AUTH", flow)
+        if flow == "CUSTOM_AUTH":  # CustomAuth checks the client allows it
             return self._auth.initiate_auth(self.client, parameters.get("USERNAME", ""))
         if flow in ("REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"):
             token = parameters.get("REFRESH_TOKEN", "")
@@ -218,7 +205,7 @@ class LocalUserPoolApi:
                 raise invalid_parameter("Missing required parameter REFRESH_TOKEN")
             result = self._tokens.refresh(token, self.client.client_id, self._directory.find)
             return {"ChallengeParameters": {}, "AuthenticationResult": result}
-        self._check_flow(f"ALLOW_{flow}", flow)
+        self.client.check_flow(flow)
         raise invalid_parameter(f"The local user pool does not support the {flow} flow.")
 
     def op_RespondToAuthChallenge(self, body: Mapping) -> dict:  # noqa: N802
@@ -228,7 +215,7 @@ class LocalUserPoolApi:
             _string(body, "Session"),
             _string(body, "ChallengeName"),
             _string_map(body, "ChallengeResponses"),
-            self._metadata(body),
+            _string_map(body, "ClientMetadata"),
         )
 
     def op_GetUser(self, body: Mapping) -> dict:  # noqa: N802
@@ -252,39 +239,29 @@ class LocalUserPoolApi:
     # --- triggers -----------------------------------------------------------------------------------
 
     def pre_token_version(self) -> str:
-        pool = self.deployment.template.resources_of_type("AWS::Cognito::UserPool")
-        ((_, resource),) = pool.items()
-        config = resource["Properties"].get("LambdaConfig", {}).get("PreTokenGenerationConfig", {})
-        version = config.get("LambdaVersion", "V1_0") if isinstance(config, dict) else "V1_0"
-        return str(self.deployment.template.resolve(version, self.deployment.physical, self.region))
-
-    def _event(self, source: str, user_name: str, client_id: str, request: dict, response: dict) -> dict:
-        return {
-            "version": "1",
-            "region": self.region,
-            "userPoolId": self.pool_id,
-            "userName": user_name,
-            "callerContext": {"awsSdkVersion": SDK_VERSION, "clientId": client_id},
-            "triggerSource": source,
-            "request": request,
-            "response": response,
-        }
+        return self._pre_token_version
 
     def _pre_sign_up(self, source: str, user_name: str, attributes: dict, body: Mapping, client_id: str) -> dict:
+        """PreSignUp's answer. The user is in moto already, and is removed again if this fails."""
         if not self._run.has("PreSignUp"):
             return {}
-        validation = body.get("ValidationData")
-        request: dict = {
-            "userAttributes": {k: v for k, v in attributes.items() if k != "sub"},
-            "validationData": {a["Name"]: a["Value"] for a in validation} if _attribute_list(validation) else None,
-        }
-        metadata = self._metadata(body)
-        if metadata:
-            request["clientMetadata"] = metadata
-        flags = {"autoConfirmUser": False, "autoVerifyEmail": False, "autoVerifyPhone": False}
-        answer = self._run("PreSignUp", self._event(source, user_name, client_id, request, flags))
-        if any(not isinstance(answer.get(flag, False), bool) for flag in flags):
-            raise CognitoError("InvalidLambdaResponseException", "Unrecognizable lambda output")
+        try:
+            validation = body.get("ValidationData")
+            request: dict = {
+                "userAttributes": {k: v for k, v in attributes.items() if k != "sub"},
+                "validationData": {a["Name"]: a["Value"] for a in validation} if _attribute_list(validation) else None,
+            }
+            metadata = _string_map(body, "ClientMetadata")
+            if metadata:
+                request["clientMetadata"] = metadata
+            flags = {"autoConfirmUser": False, "autoVerifyEmail": False, "autoVerifyPhone": False}
+            event = trigger_event(source, self.pool_id, self.region, user_name, client_id, request, flags)
+            answer = self._run("PreSignUp", event)
+            if any(not isinstance(answer.get(flag, False), bool) for flag in flags):
+                raise invalid_lambda_response()
+        except CognitoError:
+            self._cognito.admin_delete_user(UserPoolId=self.pool_id, Username=user_name)
+            raise
         return answer
 
     def _post_confirmation(self, user_name: str, metadata: dict, client_id: str) -> None:
@@ -294,7 +271,8 @@ class LocalUserPoolApi:
         request: dict = {"userAttributes": attributes}
         if metadata:
             request["clientMetadata"] = metadata
-        self._run("PostConfirmation", self._event("PostConfirmation_ConfirmSignUp", user_name, client_id, request, {}))
+        event = trigger_event("PostConfirmation_ConfirmSignUp", self.pool_id, self.region, user_name, client_id, request, {})
+        self._run("PostConfirmation", event)
 
     # --- helpers ----------------------------------------------------------------------------------
 
@@ -320,10 +298,6 @@ class LocalUserPoolApi:
         if pool_id != self.pool_id:
             raise CognitoError("ResourceNotFoundException", f"User pool {pool_id} does not exist.")
 
-    def _check_flow(self, allow: str, flow: str) -> None:
-        if allow not in self._client_props.get("ExplicitAuthFlows", []):
-            raise invalid_parameter(f"{flow} flow not enabled for this client")
-
     def _find(self, username: str):
         user = self._directory.find(username)
         if user is None:
@@ -338,13 +312,6 @@ class LocalUserPoolApi:
         self._cognito.admin_update_user_attributes(
             UserPoolId=self.pool_id, Username=user_name, UserAttributes=[{"Name": k, "Value": v} for k, v in attributes.items()]
         )
-
-    @staticmethod
-    def _metadata(body: Mapping) -> dict:
-        metadata = body.get("ClientMetadata") or {}
-        if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
-            raise invalid_parameter("ClientMetadata must be a map of strings to strings")
-        return dict(metadata)
 
     def _store(self, method: str, params: Mapping) -> dict:
         """Call moto's cognito-idp; its errors are Cognito's errors."""
@@ -368,9 +335,14 @@ def _string(body: Mapping, name: str) -> str:
 
 def _string_map(body: Mapping, name: str) -> dict:
     value = body.get(name) or {}
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+    if not is_string_map(value):
         raise invalid_parameter(f"{name} must be a map of strings to strings")
     return dict(value)
+
+
+def _check_unconfirmed(user: PoolUser) -> None:
+    if user.status != "UNCONFIRMED":
+        raise not_authorized(f"User cannot be confirmed. Current status is {user.status}")
 
 
 def _attribute_list(value: object) -> bool:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from localpool.errors import CognitoError
-from localpool.orchestrator import SDK_VERSION, PoolUser
+from localpool.errors import invalid_lambda_response
+from localpool.orchestrator import PoolUser, trigger_event
 from localpool.tokens import ClaimsHook, TokenClaims
 from localpool.triggers import TriggerRunner
 
@@ -27,10 +27,6 @@ RESERVED = frozenset(
 GROUP_CLAIMS = ("cognito:groups", "cognito:roles", "cognito:preferred_role")
 
 log = logging.getLogger("localpool.claims")
-
-
-def _bad_answer() -> CognitoError:
-    return CognitoError("InvalidLambdaResponseException", "Unrecognizable lambda output")
 
 
 def is_reserved(claim: str) -> bool:
@@ -61,17 +57,7 @@ def claims_hook(run: TriggerRunner, pool_id: str, region: str, lambda_version: s
         else:
             request["scopes"] = list(claims.scopes)
             response = {"claimsAndScopeOverrideDetails": None}
-        event = {
-            "version": version,
-            "triggerSource": trigger_source,
-            "region": region,
-            "userPoolId": pool_id,
-            "userName": user.user_name,
-            "callerContext": {"awsSdkVersion": SDK_VERSION, "clientId": client_id},
-            "request": request,
-            "response": response,
-        }
-        answer = run(SLOT, event)
+        answer = run(SLOT, trigger_event(trigger_source, pool_id, region, user.user_name, client_id, request, response, version))
         if version == "1":
             return apply_v1(answer.get("claimsOverrideDetails"), claims)
         return apply_v2(answer.get("claimsAndScopeOverrideDetails"), claims)
@@ -83,7 +69,7 @@ def apply_v1(details: object, claims: TokenClaims) -> TokenClaims:
     if details is None:
         return claims
     if not isinstance(details, dict):
-        raise _bad_answer()
+        raise invalid_lambda_response()
     id_token = dict(claims.id_token)
     _override(id_token, details.get("claimsToAddOrOverride"), strings_only=True)
     _suppress(id_token, details.get("claimsToSuppress"))
@@ -96,7 +82,7 @@ def apply_v2(details: object, claims: TokenClaims) -> TokenClaims:
     if details is None:
         return claims
     if not isinstance(details, dict):
-        raise _bad_answer()
+        raise invalid_lambda_response()
     id_token, access_token, scopes = dict(claims.id_token), dict(claims.access_token), list(claims.scopes)
     id_part, access_part = _optional_map(details.get("idTokenGeneration")), _optional_map(details.get("accessTokenGeneration"))
     _override(id_token, id_part.get("claimsToAddOrOverride"), strings_only=False)
@@ -113,7 +99,7 @@ def _optional_map(value: object) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise _bad_answer()
+        raise invalid_lambda_response()
     return value
 
 
@@ -121,14 +107,14 @@ def _string_list(value: object) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _bad_answer()
+        raise invalid_lambda_response()
     return list(value)
 
 
 def _override(token: dict, changes: object, strings_only: bool) -> None:
     for claim, value in _optional_map(changes).items():
         if strings_only and not isinstance(value, str):
-            raise _bad_answer()
+            raise invalid_lambda_response()
         if is_reserved(claim):
             log.warning("PreTokenGeneration may not change the reserved claim %s: ignored", claim)
             continue
@@ -163,5 +149,5 @@ def _groups(details: object, id_token: dict, access_token: dict) -> None:
     preferred = details.get("preferredRole")
     if preferred is not None:
         if not isinstance(preferred, str):
-            raise _bad_answer()
+            raise invalid_lambda_response()
         id_token["cognito:preferred_role"] = preferred

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import boto3
 
+from localpool.mailbox import Mailbox
 from localpool.orchestrator import AppClient, CustomAuth
 from localpool.template import Template, load_handler
 from localpool.tokens import RsaKey, TokenService
@@ -128,7 +130,7 @@ def _create_pool(session, template: Template, physical: dict) -> tuple[str, AppC
         client_id=made["ClientId"],
         prevent_user_existence_errors=client_props.get("PreventUserExistenceErrors") == "ENABLED",
         auth_session_validity_minutes=int(client_props.get("AuthSessionValidity", 3)),
-        custom_auth_allowed="ALLOW_CUSTOM_AUTH" in client_props.get("ExplicitAuthFlows", []),
+        explicit_auth_flows=tuple(client_props.get("ExplicitAuthFlows", [])),
     )
     return pool_id, client
 
@@ -148,6 +150,31 @@ def _function_environment(template: Template, physical: dict, region: str) -> di
 
 def apply_environment(environment: Mapping[str, str]) -> None:
     os.environ.update(environment)
+
+
+def parse_parameters(pairs: Iterable[str]) -> dict[str, str]:
+    """--parameter NAME=VALUE options (repeatable) as template parameters; a pair without = is ignored."""
+    return dict(p.split("=", 1) for p in pairs if "=" in p)
+
+
+def deploy_and_start(
+    template: Template | None = None,
+    parameters: Mapping[str, str] | None = None,
+    signing_key: str | None = None,
+    clock: Callable[[], float] | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> tuple[Deployment, Mailbox, boto3.session.Session]:
+    """deploy(), then what a Lambda container does before a handler runs: the functions' environment
+    applied, and the functions' runtime built on a session whose emails the returned mailbox records.
+    clock: the functions' and the mailbox's (time.time if None)."""
+    deployment = deploy(template=template, parameters=parameters, signing_key=signing_key)
+    apply_environment(deployment.environment)
+    from keyless import runtime  # after the environment, as in Lambda (Powertools reads it on import)
+
+    mailbox = Mailbox(clock=clock or time.time, echo=echo)
+    session = mailbox.watch(boto3.session.Session(region_name=deployment.region))
+    runtime.reset(session=session, **({"clock": clock} if clock else {}))
+    return deployment, mailbox, session
 
 
 def local_pool(

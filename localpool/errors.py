@@ -22,3 +22,7 @@ def not_authorized(message: str = "Incorrect username or password.") -> CognitoE
 
 def invalid_parameter(message: str) -> CognitoError:
     return CognitoError("InvalidParameterException", message)
+
+
+def invalid_lambda_response(message: str = "Unrecognizable lambda output") -> CognitoError:
+    return CognitoError("InvalidLambdaResponseException", message)

@@ -21,8 +21,7 @@ from pathlib import Path
 
 from moto import mock_aws
 
-from localpool.deployment import SAMPLE_SIGNING_KEY, apply_environment, deploy
-from localpool.mailbox import Mailbox
+from localpool.deployment import SAMPLE_SIGNING_KEY, deploy_and_start, parse_parameters
 from localpool.template import FunctionSpec, Template, load_handler
 from localpool.triggers import LambdaContext
 
@@ -49,14 +48,7 @@ def invoke(function: str, event: dict, parameters: dict[str, str] | None = None,
     """Call inside mock_aws(): deploy the template, then run the function once on the event."""
     template = Template()
     spec = find_function(template, function)
-    deployment = deploy(template=template, parameters=parameters, signing_key=SAMPLE_SIGNING_KEY)
-    apply_environment(deployment.environment)
-    import boto3
-
-    from keyless import runtime  # after the environment, as in Lambda (Powertools reads it on import)
-
-    mailbox = Mailbox(echo=echo)
-    runtime.reset(session=mailbox.watch(boto3.session.Session(region_name=deployment.region)))
+    deploy_and_start(template=template, parameters=parameters, signing_key=SAMPLE_SIGNING_KEY, echo=echo)
     handler = load_handler(spec)
     context = LambdaContext(function_name=spec.logical_id, memory_limit_in_mb=spec.memory_size, deadline_seconds=spec.timeout)
     return handler(event, context)
@@ -81,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             # Whatever the function prints (its log lines, metrics) goes to stderr: stdout is the answer.
             with contextlib.redirect_stdout(sys.stderr):
-                answer = invoke(args.function, event, dict(p.split("=", 1) for p in args.parameter if "=" in p), echo=_to_stderr)
+                answer = invoke(args.function, event, parse_parameters(args.parameter), echo=_to_stderr)
         except UnknownFunctionError as exc:
             print(exc, file=sys.stderr)
             return 2

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from localpool.errors import CognitoError, invalid_parameter, not_authorized
+from localpool.errors import CognitoError, invalid_lambda_response, invalid_parameter, not_authorized
 from localpool.triggers import TriggerRunner
 
 CUSTOM_CHALLENGE = "CUSTOM_CHALLENGE"
@@ -49,7 +49,12 @@ class AppClient:
     client_id: str
     prevent_user_existence_errors: bool = True
     auth_session_validity_minutes: int = 3
-    custom_auth_allowed: bool = True
+    explicit_auth_flows: tuple[str, ...] = ("ALLOW_CUSTOM_AUTH",)
+
+    def check_flow(self, flow: str) -> None:
+        """InitiateAuth's AuthFlow must be one the client's ExplicitAuthFlows allows."""
+        if f"ALLOW_{flow}" not in self.explicit_auth_flows:
+            raise invalid_parameter(f"{flow} flow not enabled for this client")
 
 
 @dataclass
@@ -75,7 +80,7 @@ class CustomAuth:
     ):
         self.pool_id = pool_id
         self.region = region
-        self._directory = directory
+        self.directory = directory
         self._run = run_trigger
         self._tokens = tokens
         self._clock = clock
@@ -87,11 +92,10 @@ class CustomAuth:
     def initiate_auth(self, client: AppClient, username: str) -> dict:
         """InitiateAuth(AuthFlow=CUSTOM_AUTH). Its ClientMetadata is not passed: Cognito gives it to
         none of the custom auth triggers."""
-        if not client.custom_auth_allowed:
-            raise invalid_parameter("CUSTOM_AUTH flow not enabled for this client")
+        client.check_flow("CUSTOM_AUTH")
         if not username:
             raise invalid_parameter("Missing required parameter USERNAME")
-        user = self._directory.find(username)
+        user = self.directory.find(username)
         if user is None and not client.prevent_user_existence_errors:
             raise CognitoError("UserNotFoundException", "User does not exist.")
         if user is not None:
@@ -115,7 +119,7 @@ class CustomAuth:
             raise invalid_parameter("Missing required parameter USERNAME")
         if answer is None:
             raise invalid_parameter("Missing required parameter ANSWER")
-        user = None if session.user_not_found else self._directory.find(session.user_name)
+        user = None if session.user_not_found else self.directory.find(session.user_name)
         if not session.user_not_found:
             if user is None:
                 raise not_authorized()
@@ -137,7 +141,7 @@ class CustomAuth:
         )
         correct = response.get("answerCorrect")
         if not isinstance(correct, bool):
-            raise CognitoError("InvalidLambdaResponseException", "Unrecognizable lambda output")
+            raise invalid_lambda_response()
         session.entries.append(
             {"challengeName": CUSTOM_CHALLENGE, "challengeResult": correct, "challengeMetadata": session.challenge_metadata}
         )
@@ -160,7 +164,7 @@ class CustomAuth:
             if user is None:
                 raise not_authorized()
             # The triggers may have changed the user (Verify sets email_verified): tokens show it now.
-            user = self._directory.find(user.user_name) or user
+            user = self.directory.find(user.user_name) or user
             return {
                 "ChallengeParameters": {},
                 "AuthenticationResult": self._tokens.issue(user, client.client_id, "TokenGeneration_Authentication", client_metadata),
@@ -184,8 +188,8 @@ class CustomAuth:
         )
         public, private = created.get("publicChallengeParameters") or {}, created.get("privateChallengeParameters") or {}
         metadata = created.get("challengeMetadata")
-        if not _string_map(public) or not _string_map(private) or not (metadata is None or isinstance(metadata, str)):
-            raise CognitoError("InvalidLambdaResponseException", "Unrecognizable lambda output")
+        if not is_string_map(public) or not is_string_map(private) or not (metadata is None or isinstance(metadata, str)):
+            raise invalid_lambda_response()
         session.private_parameters, session.challenge_metadata = dict(private), metadata
         session.expires_at = self._session_expiry(client)
         token = self._store_session(session)
@@ -196,16 +200,8 @@ class CustomAuth:
         }
 
     def _event(self, source: str, session: AuthSession, user: PoolUser | None, request: dict, response: dict) -> dict:
-        return {
-            "version": "1",
-            "region": self.region,
-            "userPoolId": self.pool_id,
-            "userName": session.user_name,
-            "callerContext": {"awsSdkVersion": SDK_VERSION, "clientId": session.client_id},
-            "triggerSource": source,
-            "request": {"userAttributes": _event_attributes(user), **request},
-            "response": response,
-        }
+        request = {"userAttributes": _event_attributes(user), **request}
+        return trigger_event(source, self.pool_id, self.region, session.user_name, session.client_id, request, response)
 
     # --- sessions ----------------------------------------------------------------------------------
 
@@ -245,5 +241,21 @@ def _event_attributes(user: PoolUser | None) -> dict:
     return {**user.attributes, "cognito:user_status": user.status}
 
 
-def _string_map(value: object) -> bool:
+def trigger_event(
+    source: str, pool_id: str, region: str, user_name: str, client_id: str, request: dict, response: dict, version: str = "1"
+) -> dict:
+    """The event Cognito gives a user pool trigger (the fields every trigger source shares)."""
+    return {
+        "version": version,
+        "region": region,
+        "userPoolId": pool_id,
+        "userName": user_name,
+        "callerContext": {"awsSdkVersion": SDK_VERSION, "clientId": client_id},
+        "triggerSource": source,
+        "request": request,
+        "response": response,
+    }
+
+
+def is_string_map(value: object) -> bool:
     return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())

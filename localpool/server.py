@@ -18,6 +18,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from functools import cached_property
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,14 +29,12 @@ import boto3
 
 from localpool.api import COGNITO_SENDER, LocalUserPoolApi
 from localpool.claims import claims_hook
-from localpool.deployment import Deployment, apply_environment, deploy
+from localpool.deployment import Deployment, deploy_and_start, local_pool
 from localpool.errors import CognitoError
 from localpool.mailbox import COGNITO_SOURCE, Mail, Mailbox
-from localpool.orchestrator import CustomAuth
 from localpool.template import ROOT, Template
 from localpool.tokens import RsaKey, TokenService
-from localpool.triggers import TIMEOUT_SECONDS, TriggerRunner
-from localpool.users import CognitoDirectory
+from localpool.triggers import TIMEOUT_SECONDS, Handler, TriggerRunner
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9229
@@ -44,6 +43,8 @@ STATIC = Path(__file__).with_name("static")
 TARGET_PREFIX = "AWSCognitoIdentityProviderService."
 MAX_BODY_BYTES = 1 << 20
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+# The pages served: only files that are there, by name, of a type above.
+STATIC_FILES = {p.name: p for p in STATIC.iterdir() if p.is_file() and p.suffix in CONTENT_TYPES}
 PAGE_POLICY = (
     "default-src 'self'; connect-src *; img-src 'self' data:; script-src 'self'; style-src 'self'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -58,7 +59,6 @@ CORS = {
 }
 
 log = logging.getLogger("localpool.server")
-Handler = Callable[[dict, object], object]
 
 
 class LocalPool:
@@ -72,6 +72,7 @@ class LocalPool:
         mailbox: Mailbox,
         runner: TriggerRunner,
         tokens: TokenService,
+        aws_session: boto3.session.Session | None = None,
     ):
         self.url = url
         self.deployment = deployment
@@ -79,6 +80,7 @@ class LocalPool:
         self.mailbox = mailbox
         self.runner = runner
         self.tokens = tokens
+        self.aws_session = aws_session  # the functions' runtime builds its AWS clients from it
 
     @property
     def pool_id(self) -> str:
@@ -132,13 +134,7 @@ def build_pool(
     parameters = dict(parameters or {})
     allowed = parameters.get("AllowedRedirectOrigins", template.parameters.get("AllowedRedirectOrigins", ""))
     parameters["AllowedRedirectOrigins"] = _origins_with(allowed, url)
-    deployment = deploy(template=template, parameters=parameters)
-    apply_environment(deployment.environment)
-    from keyless import runtime  # after the environment, as in Lambda (Powertools reads it on import)
-
-    mailbox = Mailbox(clock=clock, echo=echo)
-    session = mailbox.watch(boto3.session.Session(region_name=deployment.region))
-    runtime.reset(session=session, clock=clock)
+    deployment, mailbox, session = deploy_and_start(template=template, parameters=parameters, clock=clock, echo=echo)
 
     slots = deployment.handlers()
     for slot, handler in (handlers or {}).items():
@@ -146,20 +142,17 @@ def build_pool(
             slots.pop(slot, None)
         else:
             slots[slot] = handler
-    runner = TriggerRunner(slots, timeout_seconds=timeout_seconds)
     key = RsaKey.load_or_create(state_dir / "signing-key.pem" if state_dir else None)
     tokens = TokenService(f"{url}/{deployment.pool_id}", key, clock=clock)
+    auth, runner, _ = local_pool(deployment, tokens=tokens, timeout_seconds=timeout_seconds, handlers=slots, clock=clock)
     cognito = boto3.session.Session(region_name=deployment.region).client("cognito-idp")
-    auth = CustomAuth(
-        deployment.pool_id, deployment.region, CognitoDirectory(cognito, deployment.pool_id), runner, tokens, clock=clock
-    )
 
     def cognito_email(to: str, subject: str, text: str) -> None:
         mailbox.add(Mail((to,), COGNITO_SENDER, subject, text, "", clock(), COGNITO_SOURCE))
 
     api = LocalUserPoolApi(deployment, cognito, auth, runner, tokens, send_cognito_email=cognito_email, clock=clock)
     tokens.claims_hook = claims_hook(runner, deployment.pool_id, deployment.region, api.pre_token_version())
-    return LocalPool(url, deployment, api, mailbox, runner, tokens)
+    return LocalPool(url, deployment, api, mailbox, runner, tokens, aws_session=session)
 
 
 class LocalPoolServer(ThreadingHTTPServer):
@@ -175,6 +168,7 @@ class LocalPoolServer(ThreadingHTTPServer):
             host = "localhost"
         return f"http://{host}:{self.server_port}"
 
+    @cached_property
     def allowed_hosts(self) -> frozenset[str] | None:
         """Host headers accepted when listening on loopback only, so a web page whose name
         re-resolves to 127.0.0.1 (DNS rebinding) cannot read the mailbox. None: any host."""
@@ -222,7 +216,7 @@ class RequestHandler(BaseHTTPRequestHandler):
     def parse_request(self) -> bool:
         if not super().parse_request():
             return False
-        allowed = self.server.allowed_hosts()
+        allowed = self.server.allowed_hosts
         if allowed is not None and self.headers.get("Host", "").lower() not in allowed:
             body = json.dumps({"__type": "InvalidHostException", "message": "Use 127.0.0.1 or localhost to reach the local user pool."})
             self.close_connection = True
@@ -315,9 +309,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._json({"message": "Not found"}, HTTPStatus.NOT_FOUND)
 
     def _static(self, name: str) -> None:
-        files = {p.name: p for p in STATIC.iterdir() if p.is_file()}  # only files that are there, by name
-        found = files.get(name)
-        if found is None or found.suffix not in CONTENT_TYPES:
+        found = STATIC_FILES.get(name)
+        if found is None:
             self._json({"message": "Not found"}, HTTPStatus.NOT_FOUND)
             return
         headers = {"Content-Security-Policy": PAGE_POLICY, "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}

@@ -28,7 +28,8 @@ ACCESS_SCOPE = "aws.cognito.signin.user.admin"
 class RsaKey:
     def __init__(self, private_key: rsa.RSAPrivateKey):
         self.private_key = private_key
-        der = private_key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        self.public_key = private_key.public_key()
+        der = self.public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         self.kid = hashlib.sha256(der).hexdigest()[:16]
 
     @classmethod
@@ -44,7 +45,7 @@ class RsaKey:
         return cls(key)
 
     def jwks(self) -> dict:
-        jwk = jwt.algorithms.RSAAlgorithm.to_jwk(self.private_key.public_key(), as_dict=True)
+        jwk = jwt.algorithms.RSAAlgorithm.to_jwk(self.public_key, as_dict=True)
         return {"keys": [{**jwk, "alg": "RS256", "use": "sig", "kid": self.kid}]}
 
 
@@ -128,8 +129,7 @@ class TokenService:
         try:
             # Times are checked against this service's clock (tests and the local pool may move it).
             options = {"verify_exp": False, "verify_iat": False, "require": ["exp", "iat"]}
-            public_key = self.key.private_key.public_key()
-            claims = jwt.decode(token, public_key, algorithms=["RS256"], issuer=self.issuer, options=options)
+            claims = jwt.decode(token, self.key.public_key, algorithms=["RS256"], issuer=self.issuer, options=options)
         except jwt.PyJWTError:
             raise not_authorized("Invalid Access Token") from None
         if not isinstance(claims["exp"], int) or claims["exp"] <= self._clock():

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
-from localpool.errors import CognitoError
+from localpool.errors import CognitoError, invalid_lambda_response
 
 TIMEOUT_SECONDS = 5.0
 MAX_CALLS = 3
@@ -80,5 +80,5 @@ class TriggerRunner:
 
 def _checked(slot: str, result: object) -> dict:
     if not isinstance(result, dict) or not isinstance(result.get("response"), dict):
-        raise CognitoError("InvalidLambdaResponseException", f"Unrecognizable lambda output from {slot}")
+        raise invalid_lambda_response(f"Unrecognizable lambda output from {slot}")
     return result["response"]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
+import html
 import io
 import json
 import logging
 import os
 import re
+import secrets
 import threading
 import time
 import urllib.request
@@ -19,11 +22,12 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend
 
-from bench.calls import emails_to, last_code, last_link, sent_emails, sign_up_confirmed
+from bench.calls import Clock
 from keyless import runtime
 from keyless.observability import logger
 from localpool.client import InProcessCognito, PasswordlessClient
 from localpool.deployment import REGION, deploy, local_pool
+from localpool.triggers import LambdaContext
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
@@ -52,19 +56,6 @@ def _make_dynamodb_writes_atomic() -> None:
 
 
 _make_dynamodb_writes_atomic()
-
-
-class Clock:
-    """Time that tests move by hand; shared by the triggers and the local pool."""
-
-    def __init__(self, start: float = 1_800_000_000.0):
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
@@ -109,10 +100,75 @@ def cognito(aws):
     return boto3.client("cognito-idp", region_name=REGION)
 
 
+def sign_up_confirmed(cognito, deployed, email: str) -> str:
+    """A confirmed user whose email is not yet verified, as after a passwordless sign-up. Returns the user's name."""
+    cognito.sign_up(
+        ClientId=deployed.client.client_id,
+        Username=email,
+        Password="Aa1-" + secrets.token_urlsafe(24),
+        UserAttributes=[{"Name": "email", "Value": email}],
+    )
+    cognito.admin_confirm_sign_up(UserPoolId=deployed.pool_id, Username=email)
+    return cognito.admin_get_user(UserPoolId=deployed.pool_id, Username=email)["Username"]
+
+
 @pytest.fixture
 def make_user(deployment, cognito):
     """make_user(email) -> a confirmed user with an unverified email, as after a passwordless sign-up."""
     return functools.partial(sign_up_confirmed, cognito, deployment)
+
+
+@pytest.fixture
+def user(make_user, cognito, deployment):
+    """A user as Cognito has them right after a passwordless sign-up: name, sub, attributes."""
+    name = make_user("alice@example.com")
+    found = cognito.admin_get_user(UserPoolId=deployment.pool_id, Username=name)
+    attributes = {a["Name"]: a["Value"] for a in found["UserAttributes"]}
+    return {"name": name, "sub": attributes["sub"], "attributes": attributes}
+
+
+def cognito_event(sample: dict, deployment, user: dict) -> dict:
+    """A sample trigger event, for this deployment's pool and client and the given user."""
+    event = copy.deepcopy(sample)
+    event["userPoolId"] = deployment.pool_id
+    event["userName"] = user["name"]
+    event["callerContext"]["clientId"] = deployment.client.client_id
+    event["request"]["userAttributes"] = {**user["attributes"], "cognito:user_status": "CONFIRMED"}
+    return event
+
+
+def invoke(handler, event: dict) -> dict:
+    return handler(copy.deepcopy(event), LambdaContext(function_name="trigger"))
+
+
+def use_environment(monkeypatch, **env: str) -> None:
+    """Change the functions' environment, as a new container would see it (the clock is kept)."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    runtime.reset(clock=runtime.default_runtime().clock)
+
+
+# --- the emails moto's SES was asked to send ---------------------------------------------------------
+
+
+def sent_emails(region: str = REGION) -> list:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    return list(ses_backends[DEFAULT_ACCOUNT_ID][region].sent_messages)
+
+
+def emails_to(address: str, region: str = REGION) -> list:
+    return [m for m in sent_emails(region) if address in m.destinations.get("ToAddresses", [])]
+
+
+def last_link(address: str, region: str = REGION) -> str:
+    body = emails_to(address, region)[-1].body
+    return html.unescape(re.search(r'href="([^"]+)"', body).group(1))
+
+
+def last_code(address: str, region: str = REGION) -> str:
+    return re.search(r">(\d{6,8})<", emails_to(address, region)[-1].body).group(1)
 
 
 @pytest.fixture
@@ -196,6 +252,12 @@ def serve_pool(aws, pool_state_dir, served_clock):
     os.environ.clear()
     os.environ.update(saved_environment)
     runtime.reset()
+
+
+@pytest.fixture
+def server(serve_pool):
+    """The local user pool as template.yaml makes it, served."""
+    return serve_pool()
 
 
 def mailbox(server) -> list[dict]:

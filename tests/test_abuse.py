@@ -92,7 +92,7 @@ def test_many_addresses_each_get_at_most_one_email_a_minute(client, make_user):
             try:
                 client.request_code(client.start(address))
             except ClientError as exc:
-                assert "Please wait" in error_message(type("E", (), {"value": exc})())
+                assert "Please wait" in exc.response["Error"]["Message"]
     assert sorted(len(emails_to(a)) for a in addresses) == [1] * 10
 
 
@@ -118,7 +118,7 @@ def test_guessing_across_sessions_is_bounded_by_the_send_limit(client, make_user
     assert guesses + 1 == 3  # the third wrong guess ends the sign-in
     with pytest.raises(ClientError) as excinfo:
         client.request_code(client.start(ALICE))  # still within the minute
-    assert "Please wait" in excinfo.value.response["Error"]["Message"]
+    assert "Please wait" in error_message(excinfo)
 
 
 def test_a_code_of_one_user_does_not_sign_in_another(client, make_user, clock):

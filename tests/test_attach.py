@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from keyless import attach
 from localpool.template import Template
+from localpool.triggers import LambdaContext
 from tests.conftest import REGION
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,14 +33,6 @@ OURS = {slot: f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:keyless-{slot}Functio
 # Create-only settings: not UpdateUserPool parameters, so Cognito keeps them; moto forgets them.
 CREATE_ONLY = {"UsernameAttributes", "UsernameConfiguration", "AliasAttributes"}
 VOLATILE = {"LastModifiedDate", "LambdaConfig"}
-
-
-class Context:
-    def __init__(self, remaining_ms: int = 60_000):
-        self._remaining_ms = remaining_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self._remaining_ms
 
 
 class Sent:
@@ -61,11 +54,6 @@ class Sent:
 @pytest.fixture
 def session(aws):
     return boto3.session.Session(region_name=REGION)
-
-
-@pytest.fixture
-def cognito(session):
-    return session.client("cognito-idp")
 
 
 @pytest.fixture
@@ -184,7 +172,7 @@ def event(request_type: str, pool_id: str, **changes) -> dict:
 
 def run(evt: dict, attachment, sent: Sent | None = None, **kwargs) -> dict:
     sent = sent if sent is not None else Sent()
-    answer = attach.run(evt, Context(), lambda: attachment, send=sent, sleep=lambda _: None, **kwargs)
+    answer = attach.run(evt, LambdaContext("AttachTriggers", deadline_seconds=60), lambda: attachment, send=sent, sleep=lambda _: None, **kwargs)
     assert sent.bodies == [answer], "exactly one answer, and it is the one sent"
     return answer
 
@@ -390,14 +378,14 @@ def test_an_error_building_the_clients_is_answered_too():
         raise RuntimeError("environment variable TABLE_NAME is not set")
 
     sent = Sent()
-    answer = attach.run(event("Create", "us-east-1_Example1"), Context(), no_configuration, send=sent, sleep=lambda _: None)
+    answer = attach.run(event("Create", "us-east-1_Example1"), LambdaContext("AttachTriggers", deadline_seconds=60), no_configuration, send=sent, sleep=lambda _: None)
     assert sent.bodies == [answer] and answer["Status"] == "FAILED" and "TABLE_NAME" in answer["Reason"]
 
 
 def test_the_answer_is_retried_when_the_put_fails(cognito, attachment):
     pool_id = busy_pool(cognito)
     sent = Sent(failures=2)
-    answer = attach.run(event("Create", pool_id), Context(), lambda: attachment, send=sent, sleep=lambda _: None)
+    answer = attach.run(event("Create", pool_id), LambdaContext("AttachTriggers", deadline_seconds=60), lambda: attachment, send=sent, sleep=lambda _: None)
     assert answer["Status"] == "SUCCESS" and len(sent.bodies) == 1
     assert sent.urls == [event("Create", pool_id)["ResponseURL"]]
 
@@ -415,7 +403,7 @@ def test_running_out_of_time_is_answered_before_lambda_stops_the_function():
         release.set()
 
     started = time.monotonic()
-    answer = attach.run(event("Create", "us-east-1_Example1"), Context(remaining_ms=5_200), slow_attachment, send=answered_then_release, margin_seconds=5.0)
+    answer = attach.run(event("Create", "us-east-1_Example1"), LambdaContext("AttachTriggers", deadline_seconds=5.2), slow_attachment, send=answered_then_release, margin_seconds=5.0)
     assert time.monotonic() - started < 3
     assert len(sent.bodies) == 1 and sent.bodies[0]["Status"] == "FAILED" and "ran out of time" in sent.bodies[0]["Reason"]
     assert answer == sent.bodies[0], "the late failure is not answered a second time"

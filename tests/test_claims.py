@@ -14,8 +14,7 @@ from keyless import claims, errors, events, runtime, triggers
 from keyless.settings import ConfigurationError
 from localpool.errors import CognitoError
 from localpool.triggers import TriggerRunner
-from tests.conftest import REGION
-from tests.test_provisioning import cognito_event, invoke, use_environment
+from tests.conftest import REGION, cognito_event, invoke, use_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = {p.stem: json.loads(p.read_text()) for p in (ROOT / "events" / "pre_token_generation").glob("*.json")}
@@ -208,14 +207,6 @@ def test_bad_claim_settings_are_refused_clearly(env):
 
 
 # --- the handler, on the deployed template --------------------------------------------------------------
-
-
-@pytest.fixture
-def user(make_user, cognito, deployment):
-    name = make_user("alice@example.com")
-    found = cognito.admin_get_user(UserPoolId=deployment.pool_id, Username=name)
-    attributes = {a["Name"]: a["Value"] for a in found["UserAttributes"]}
-    return {"name": name, "sub": attributes["sub"], "attributes": attributes}
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from localpool.template import Template
 from tests.conftest import code_in, link_in, mailbox, wrong
 
 pytestmark = pytest.mark.browser
@@ -55,18 +54,6 @@ def page(browser):
     yield opened
     context.close()
     assert errors == [], errors  # no JavaScript error on any path
-
-
-def auto_confirm(event, context):
-    """Stands in for a PreSignUp that confirms passwordless sign-ups, when the template has none."""
-    event["response"]["autoConfirmUser"] = True
-    return event
-
-
-@pytest.fixture
-def server(serve_pool):
-    handlers = {} if "PreSignUp" in Template().trigger_slots() else {"PreSignUp": auto_confirm}
-    return serve_pool(handlers=handlers)
 
 
 def newest_code(server) -> str:

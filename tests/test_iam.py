@@ -21,9 +21,9 @@ from botocore.client import BaseClient
 
 from localpool.template import Template, load_handler
 from localpool.triggers import LambdaContext
-from tests.conftest import REGION, Clock, last_code, last_link
+from tests.conftest import REGION, Clock, last_code, last_link, wrong
 from tests.test_attach import S3Answered, busy_pool, event
-from tests.test_local_pool_api import ALICE, passwordless, sign_up
+from tests.test_local_pool_api import ALICE, passwordless, refresh, sign_up
 
 TEMPLATE = Template()
 FUNCTIONS = TEMPLATE.functions()
@@ -128,21 +128,12 @@ def drive_the_triggers(serve_pool) -> None:
     # A profile that provisioning never wrote: the next token generation creates it.
     table = boto3.client("dynamodb", region_name=REGION)
     table.delete_item(TableName=server.pool.deployment.table_name, Key={"pk": {"S": f"PROFILE#{alice}"}, "sk": {"S": "PROFILE"}})
-    idp = boto3.client("cognito-idp", endpoint_url=server.url, region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local")
-    idp.initiate_auth(
-        ClientId=server.pool.client_id,
-        AuthFlow="REFRESH_TOKEN_AUTH",
-        AuthParameters={"REFRESH_TOKEN": tokens["AuthenticationResult"]["RefreshToken"]},
-    )
+    refresh(server, tokens["AuthenticationResult"]["RefreshToken"])
 
 
 def last_link_after(app, address: str, redirect_uri: str) -> str:
     app.request_link(app.start(address), redirect_uri)
     return last_link(address)
-
-
-def wrong(code: str) -> str:
-    return f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
 
 
 def drive_the_custom_resource(monkeypatch) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -10,10 +9,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from keyless import errors, profiles, runtime
+from keyless import errors, profiles
 from keyless.settings import ConfigurationError
-from localpool.triggers import LambdaContext
-from tests.conftest import REGION
+from tests.conftest import REGION, cognito_event, invoke, use_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIRM = json.loads((ROOT / "events/post_confirmation/confirm_sign_up.json").read_text())
@@ -32,39 +30,11 @@ def handlers(deployment, clock):
     return deployment.handlers()
 
 
-@pytest.fixture
-def user(make_user, cognito, deployment):
-    """A user as Cognito has them right after a passwordless sign-up: name, sub, attributes."""
-    name = make_user(ALICE)
-    found = cognito.admin_get_user(UserPoolId=deployment.pool_id, Username=name)
-    attributes = {a["Name"]: a["Value"] for a in found["UserAttributes"]}
-    return {"name": name, "sub": attributes["sub"], "attributes": attributes}
-
-
-def cognito_event(sample: dict, deployment, user: dict) -> dict:
-    event = copy.deepcopy(sample)
-    event["userPoolId"] = deployment.pool_id
-    event["userName"] = user["name"]
-    event["callerContext"]["clientId"] = deployment.client.client_id
-    event["request"]["userAttributes"] = {**user["attributes"], "cognito:user_status": "CONFIRMED"}
-    return event
-
-
-def invoke(handler, event: dict) -> dict:
-    return handler(copy.deepcopy(event), LambdaContext(function_name="trigger"))
-
-
 def stored_profile(dynamodb, deployment, sub: str) -> dict | None:
     item = dynamodb.get_item(
         TableName=deployment.table_name, Key={"pk": {"S": f"PROFILE#{sub}"}, "sk": {"S": "PROFILE"}}, ConsistentRead=True
     ).get("Item")
     return item
-
-
-def use_environment(monkeypatch, **env: str) -> None:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    runtime.reset(clock=runtime.default_runtime().clock)
 
 
 # --- PostConfirmation --------------------------------------------------------------------------

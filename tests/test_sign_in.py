@@ -203,7 +203,7 @@ def test_two_concurrent_uses_of_one_link_exactly_one_wins(client, make_user):
     link = last_link(ALICE)
     firsts = [client.start(link_user(link_secret(link))) for _ in range(2)]
     outcomes = run_at_once(
-        lambda first: client.respond(first, link_secret(link), {"signInMethod": "MAGIC_LINK", "alreadyHaveMagicLink": "yes"}),
+        lambda first: client.answer_link(first, link),
         firsts,
     )
     results = sorted(o.response["Error"]["Code"] if isinstance(o, ClientError) else "tokens" for o in outcomes)

@@ -24,16 +24,17 @@ SOURCES = {
     "PreSignUp_AdminCreateUser": "admin_create_user",
     "PreSignUp_ExternalProvider": "external_provider",
 }
-SPEC = Template().functions()["PreSignUpFunction"]
+TEMPLATE = Template()
+SPEC = TEMPLATE.functions()["PreSignUpFunction"]
 CYRILLIC_A = "\u0430"  # looks like the Latin "a"
 
 
 @pytest.fixture
 def handler(monkeypatch):
     """The deployed function with the template's default environment; rules() changes it."""
-    for name, value in Template().functions()["PreSignUpFunction"].environment.items():
+    for name, value in SPEC.environment.items():
         if isinstance(value, dict) and "Ref" in value:
-            monkeypatch.setenv(name, Template().parameters[value["Ref"]])
+            monkeypatch.setenv(name, TEMPLATE.parameters[value["Ref"]])
     signup.default_rules.cache_clear()
     yield load_handler(SPEC)
     signup.default_rules.cache_clear()
