@@ -170,8 +170,13 @@ def local_user_pool(region: str, counter: CallCounter | None, parameters: dict |
                 if counter is not None:
                     server.pool.aws_session.events.register("before-call", counter.hook)
                 server.start_background()
+                keys = server.pool.credentials  # admin calls (AdminConfirmSignUp) must be signed with the pool's own
                 idp = boto3.client(
-                    "cognito-idp", endpoint_url=server.url, region_name=region, aws_access_key_id="local", aws_secret_access_key="local"
+                    "cognito-idp",
+                    endpoint_url=server.url,
+                    region_name=region,
+                    aws_access_key_id=keys.access_key_id,
+                    aws_secret_access_key=keys.secret_access_key,
                 )
                 client_id = server.pool.client_id
 

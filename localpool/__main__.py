@@ -17,7 +17,12 @@ from pathlib import Path
 from moto import mock_aws
 
 from localpool.deployment import parse_parameters
-from localpool.server import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STATE_DIR, create_server
+from localpool.server import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STATE_DIR, LOOPBACK_HOSTS, create_server, normalise_origin
+
+REMOTE_WARNING = (
+    "WARNING: --host {host} makes the local user pool reachable from other machines. Its /mailbox page "
+    "holds every sign-in link and code it sends, so anyone who can reach this port can sign in as any user."
+)
 
 
 def _echo(line: str) -> None:
@@ -30,6 +35,7 @@ def _stop(signum, frame) -> None:
 
 def banner(server) -> str:
     pool = server.pool
+    keys = pool.credentials
     slots = pool.deployment.template.trigger_slots()
     url = server.url
     return "\n".join(
@@ -40,6 +46,10 @@ def banner(server) -> str:
             f"  Cognito API    {url}   (boto3 endpoint_url / aws --endpoint-url, region {pool.deployment.region})",
             f"  User pool id   {pool.pool_id}",
             f"  App client id  {pool.client_id}",
+            (
+                f"  Admin calls    AWS_ACCESS_KEY_ID={keys.access_key_id} AWS_SECRET_ACCESS_KEY={keys.secret_access_key}"
+                "   (admin operations must be signed with these)"
+            ),
             f"  Issuer         {pool.issuer}   (JWKS at /{pool.pool_id}/.well-known/jwks.json)",
             f"  Triggers       {', '.join(f'{slot}={logical}' for slot, logical in slots.items()) or 'none'}",
             "Emails are printed below and listed on the mailbox page. Ctrl+C stops (users and emails are not kept).",
@@ -47,11 +57,37 @@ def banner(server) -> str:
     )
 
 
+def is_loopback(host: str) -> bool:
+    return host.lower() in LOOPBACK_HOSTS
+
+
+def _origin(value: str) -> str:
+    try:
+        return normalise_origin(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localpool", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any free port)")
-    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="where the token signing key is kept")
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a --host other than loopback (anyone who reaches it can sign in as any user)",
+    )
+    parser.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        type=_origin,
+        metavar="URL",
+        help="an origin besides the pool's own whose web pages may call it (repeatable), e.g. http://localhost:3000",
+    )
+    parser.add_argument(
+        "--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="where the token signing key and the admin credentials are kept"
+    )
     parser.add_argument(
         "--parameter",
         action="append",
@@ -61,6 +97,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     parameters = parse_parameters(args.parameter)
+    if not is_loopback(args.host):
+        if not args.allow_remote:
+            print(
+                f"Refusing --host {args.host}: anyone who can reach it could read every sign-in link and code at /mailbox "
+                "and sign in as any user. Add --allow-remote if that is what you want.",
+                file=sys.stderr,
+            )
+            return 2
+        print(REMOTE_WARNING.format(host=args.host), file=sys.stderr)
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("botocore").setLevel(logging.WARNING)
@@ -71,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # no X-Ray daemon here
     with mock_aws():
         try:
-            server = create_server(args.host, args.port, args.state_dir, echo=_echo, parameters=parameters)
+            server = create_server(
+                args.host, args.port, args.state_dir, echo=_echo, parameters=parameters, cors_origins=args.cors_origin
+            )
         except OSError as exc:
             print(f"Cannot listen on {args.host}:{args.port}: {exc.strerror}. Try --port.", file=sys.stderr)
             return 1

@@ -11,6 +11,9 @@ through TriggerRunner, as Cognito calls them:
 - InitiateAuth / RespondToAuthChallenge: the custom auth triggers, then PreTokenGeneration (via
   the TokenService's claims hook); REFRESH_TOKEN_AUTH: PreTokenGeneration.
 
+Attribute changes follow the template's pool and client: the client's WriteAttributes, the pool's
+AutoVerifiedAttributes and UserAttributeUpdateSettings (a new email waits for its code).
+
 A slot the template leaves empty is skipped. The user exists in moto while PreSignUp runs (moto
 chooses the user's name, which Cognito gives PreSignUp as userName) and is removed again if the
 trigger refuses.
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError, ParamValidationError
 
+from localpool.attributes import EmailCodes, attribute_changes, check_writable, code_delivery
 from localpool.deployment import ACCOUNT, Deployment
 from localpool.errors import CognitoError, invalid_lambda_response, invalid_parameter, not_authorized
 from localpool.orchestrator import CustomAuth, PoolUser, is_string_map, trigger_event
@@ -40,14 +44,15 @@ COGNITO_SENDER = "no-reply@verificationemail.com"
 SIGNED_OPERATIONS = frozenset(
     {
         "AdminCreateUser", "AdminConfirmSignUp", "AdminGetUser", "AdminUpdateUserAttributes", "AdminAddUserToGroup",
-        "AdminDeleteUser", "ListUsers", "ListUserPools", "DescribeUserPool", "ListUserPoolClients", "DescribeUserPoolClient",
+        "AdminDeleteUser", "AdminSetUserPassword", "AdminUserGlobalSignOut", "ListUsers", "ListUserPools", "DescribeUserPool",
+        "ListUserPoolClients", "DescribeUserPoolClient",
     }
 )  # fmt: skip
 # Operations moto's cognito-idp answers as Cognito would, once the pool id is checked.
 STORE_OPERATIONS = {
     "AdminGetUser": "admin_get_user",
-    "AdminUpdateUserAttributes": "admin_update_user_attributes",
     "AdminAddUserToGroup": "admin_add_user_to_group",
+    "AdminSetUserPassword": "admin_set_user_password",
     "ListUsers": "list_users",
     "ListUserPoolClients": "list_user_pool_clients",
 }
@@ -82,9 +87,9 @@ class LocalUserPoolApi:
         self._send_cognito_email = send_cognito_email or (lambda to, subject, text: None)
         self._clock = clock
         self._confirmations: dict[str, _PendingConfirmation] = {}
+        self._email_codes = EmailCodes()
         ((_, pool_resource),) = deployment.template.resources_of_type("AWS::Cognito::UserPool").items()
         pool_props = pool_resource["Properties"]
-        self._auto_verified = list(pool_props.get("AutoVerifiedAttributes", []) or [])
         config = pool_props.get("LambdaConfig", {}).get("PreTokenGenerationConfig", {})
         version = config.get("LambdaVersion", "V1_0") if isinstance(config, dict) else "V1_0"
         self._pre_token_version = str(deployment.template.resolve(version, deployment.physical, self.region))
@@ -110,6 +115,8 @@ class LocalUserPoolApi:
 
     def op_SignUp(self, body: Mapping) -> dict:  # noqa: N802 (Cognito's operation names)
         self._check_client(body)
+        if "UserAttributes" in body:
+            self._check_writable(attribute_changes(body))
         params = {k: body[k] for k in ("ClientId", "Username", "Password", "UserAttributes") if k in body}
         user_name = self._store("sign_up", params)["UserSub"]
         attributes = self._attributes(user_name)
@@ -123,7 +130,7 @@ class LocalUserPoolApi:
         if confirmed:
             self._cognito.admin_confirm_sign_up(UserPoolId=self.pool_id, Username=user_name)
             self._post_confirmation(user_name, _string_map(body, "ClientMetadata"), self.client.client_id)
-        elif "email" in self._auto_verified and "email" in attributes:
+        elif "email" in self.deployment.auto_verified_attributes and "email" in attributes:
             result["CodeDeliveryDetails"] = self._send_confirmation_code(user_name, attributes["email"])
         return result
 
@@ -164,6 +171,21 @@ class LocalUserPoolApi:
         self._check_pool(body)
         user = self._find(_string(body, "Username"))
         self._store("admin_delete_user", {"UserPoolId": self.pool_id, "Username": user.user_name})
+        self._tokens.sign_out(user.user_name)
+        return {}
+
+    def op_AdminUpdateUserAttributes(self, body: Mapping) -> dict:  # noqa: N802
+        """As moto does it, but a new email in a pool that verifies it first waits for its code,
+        unless the same call sets email_verified=true (Cognito's documented way to skip that)."""
+        self._check_pool(body)
+        user = self._find(_string(body, "Username"))
+        self._change_attributes(user, attribute_changes(body))
+        return {}
+
+    def op_AdminUserGlobalSignOut(self, body: Mapping) -> dict:  # noqa: N802
+        self._check_pool(body)
+        user = self._find(_string(body, "Username"))
+        self._store("admin_user_global_sign_out", {"UserPoolId": self.pool_id, "Username": user.user_name})
         self._tokens.sign_out(user.user_name)
         return {}
 
@@ -226,6 +248,35 @@ class LocalUserPoolApi:
         attributes = [{"Name": k, "Value": v} for k, v in user.attributes.items()]
         return {"Username": user.user_name, "UserAttributes": attributes}
 
+    def op_UpdateUserAttributes(self, body: Mapping) -> dict:  # noqa: N802
+        user = self._caller(body)
+        changes = attribute_changes(body)
+        self._check_writable(changes)
+        _string_map(body, "ClientMetadata")  # checked; it would reach a CustomMessage trigger, which the template has not
+        return {"CodeDeliveryDetailsList": self._change_attributes(user, changes)}
+
+    def op_GetUserAttributeVerificationCode(self, body: Mapping) -> dict:  # noqa: N802
+        user = self._caller(body)
+        _check_email_attribute(body)
+        pending = self._email_codes.pending_address(user.user_name)
+        address = pending or user.attributes.get("email")
+        if not address:
+            raise invalid_parameter("The user has no email address to verify.")
+        return {"CodeDeliveryDetails": self._send_email_code(user.user_name, address, pending=pending is not None)}
+
+    def op_VerifyUserAttribute(self, body: Mapping) -> dict:  # noqa: N802
+        user = self._caller(body)
+        _check_email_attribute(body)
+        proved = self._email_codes.redeem(user.user_name, _string(body, "Code"), self._clock())
+        if proved.pending:
+            self._check_email_free(user, proved.address)
+            self._set_attributes(user.user_name, {"email": proved.address, "email_verified": "true"})
+        elif proved.address == user.attributes.get("email"):
+            self._set_attributes(user.user_name, {"email_verified": "true"})
+        else:  # the email changed since this code was sent: it proves an address the user no longer has
+            raise CognitoError("CodeMismatchException", "Invalid verification code provided, please try again.")
+        return {}
+
     def op_GlobalSignOut(self, body: Mapping) -> dict:  # noqa: N802
         claims = self._tokens.read_access_token(_string(body, "AccessToken"))
         self._tokens.sign_out(claims["username"])
@@ -274,6 +325,56 @@ class LocalUserPoolApi:
         event = trigger_event("PostConfirmation_ConfirmSignUp", self.pool_id, self.region, user_name, client_id, request, {})
         self._run("PostConfirmation", event)
 
+    # --- attributes -------------------------------------------------------------------------------
+
+    def _change_attributes(self, user: PoolUser, changes: dict[str, str]) -> list[dict]:
+        """Apply `changes` as Cognito does and return where codes were sent. A new email: in a pool
+        that verifies it before the update, kept aside until VerifyUserAttribute (the old one and
+        its email_verified unchanged); otherwise applied at once, unverified, and a code sent when
+        the pool auto-verifies email. email_verified=true in the same call applies it verified."""
+        email = changes.pop("email", None)
+        verified = changes.get("email_verified") == "true"
+        send_to: tuple[str, bool] | None = None  # (address, pending)
+        if email is not None and email != user.attributes.get("email"):
+            self._check_email_free(user, email)
+            self._email_codes.discard(user.user_name)  # a code for an earlier address proves nothing now
+            if "email" in self.deployment.verify_before_update and not verified:
+                changes.pop("email_verified", None)  # it speaks of the new address, which is not applied yet
+                send_to = (email, True)
+            else:
+                changes = {**changes, "email": email, "email_verified": "true" if verified else "false"}
+                if "email" in self.deployment.auto_verified_attributes and not verified:
+                    send_to = (email, False)
+        if changes:
+            listed = [{"Name": k, "Value": v} for k, v in changes.items()]
+            params = {"UserPoolId": self.pool_id, "Username": user.user_name, "UserAttributes": listed}
+            self._store("admin_update_user_attributes", params)
+        return [self._send_email_code(user.user_name, *send_to)] if send_to else []
+
+    def _send_email_code(self, user_name: str, address: str, pending: bool) -> dict:
+        code = self._email_codes.issue(user_name, address, pending, self._clock())
+        self._send_cognito_email(address, "Your verification code", f"Your verification code is {code}. ")
+        return code_delivery(address)
+
+    def _check_email_free(self, user: PoolUser, email: str) -> None:
+        """In a pool whose users sign in with their email address, an address belongs to one user."""
+        if "email" not in self.deployment.username_attributes:
+            return
+        holder = self._directory.find(email)
+        if holder is not None and holder.user_name != user.user_name:
+            raise CognitoError("AliasExistsException", "An account with the given email already exists.")
+
+    def _check_writable(self, changes: Mapping[str, str]) -> None:
+        check_writable(changes, self.deployment.custom_attributes, self.client.write_attributes)
+
+    def _caller(self, body: Mapping) -> PoolUser:
+        """The user of the request's access token."""
+        claims = self._tokens.read_access_token(_string(body, "AccessToken"))
+        user = self._directory.find(claims["username"])
+        if user is None:
+            raise not_authorized("User does not exist.")
+        return user
+
     # --- helpers ----------------------------------------------------------------------------------
 
     def _send_confirmation_code(self, user_name: str, email: str) -> dict:
@@ -281,8 +382,7 @@ class LocalUserPoolApi:
         code = f"{secrets.randbelow(10**6):06d}"
         self._confirmations[user_name] = _PendingConfirmation(code, self._clock() + CONFIRMATION_CODE_SECONDS)
         self._send_cognito_email(email, "Your verification code", f"Your verification code is {code}. ")
-        local, _, domain = email.partition("@")
-        return {"Destination": f"{local[:1]}***@{domain[:1]}***", "DeliveryMedium": "EMAIL", "AttributeName": "email"}
+        return code_delivery(email)
 
     def _check_client(self, body: Mapping) -> None:
         client_id = body.get("ClientId")
@@ -338,6 +438,12 @@ def _string_map(body: Mapping, name: str) -> dict:
     if not is_string_map(value):
         raise invalid_parameter(f"{name} must be a map of strings to strings")
     return dict(value)
+
+
+def _check_email_attribute(body: Mapping) -> None:
+    name = _string(body, "AttributeName")
+    if name != "email":
+        raise invalid_parameter(f"The local user pool verifies email only, not {name}.")
 
 
 def _check_unconfirmed(user: PoolUser) -> None:

@@ -4,14 +4,19 @@ environment is resolved as CloudFormation would resolve it. Call inside moto's m
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import boto3
+from moto.dynamodb.models import DynamoDBBackend
 
+from localpool import moto_fixes
+from localpool.attributes import STANDARD_ATTRIBUTES
 from localpool.mailbox import Mailbox
 from localpool.orchestrator import AppClient, CustomAuth
 from localpool.template import Template, load_handler
@@ -24,6 +29,12 @@ ACCOUNT = "123456789012"  # moto's default account
 LOCAL_SENDER = "no-reply@keyless.local"
 # The key events/ samples are signed with, so a sample "right answer" is right. Local use only.
 SAMPLE_SIGNING_KEY = "keyless-sample-signing-key-for-local-use-only-not-secret-0123456789"
+# moto's DynamoDBBackend methods that read or write items; the ones this moto lacks are skipped.
+DYNAMODB_ITEM_OPERATIONS = (
+    "put_item", "update_item", "delete_item", "get_item", "query", "scan",
+    "transact_write_items", "transact_get_items", "batch_get_item", "batch_write_item",
+)  # fmt: skip
+_DYNAMODB_LOCK = threading.RLock()  # re-entrant: moto's batch and transaction calls use its item calls
 
 
 @dataclass
@@ -36,6 +47,11 @@ class Deployment:
     secret_id: str
     environment: dict[str, str]
     physical: dict[str, str] = field(default_factory=dict)
+    # What the template says about the pool that moto does not act on, kept for the local pool's API.
+    auto_verified_attributes: tuple[str, ...] = ()
+    verify_before_update: tuple[str, ...] = ()  # UserAttributeUpdateSettings.AttributesRequireVerificationBeforeUpdate
+    username_attributes: tuple[str, ...] = ()
+    custom_attributes: frozenset[str] = frozenset()  # "custom:<name>" for the schema's own attributes
 
     def handlers(self) -> dict[str, object]:
         """Trigger slot -> the real handler of the function the template puts in it."""
@@ -50,6 +66,8 @@ def deploy(
     signing_key: str | None = None,
 ) -> Deployment:
     """signing_key: the secret's value (SAMPLE_SIGNING_KEY for the sample events); random if None."""
+    serialise_dynamodb_item_operations()
+    moto_fixes.apply()
     parameters = {"SenderEmail": LOCAL_SENDER, **(parameters or {})}
     template = template or Template(parameters=parameters)
     template.parameters.update(parameters)
@@ -61,7 +79,45 @@ def deploy(
     session.client("ses").verify_email_identity(EmailAddress=template.parameters["SenderEmail"])
     pool_id, client = _create_pool(session, template, physical)
     environment = _function_environment(template, physical, region)
-    return Deployment(template, region, pool_id, client, table_name, secret_id, environment, physical)
+    ((_, pool_resource),) = template.resources_of_type("AWS::Cognito::UserPool").items()
+    props = pool_resource["Properties"]
+    return Deployment(
+        template,
+        region,
+        pool_id,
+        client,
+        table_name,
+        secret_id,
+        environment,
+        physical,
+        auto_verified_attributes=tuple(props.get("AutoVerifiedAttributes") or ()),
+        verify_before_update=tuple(
+            (props.get("UserAttributeUpdateSettings") or {}).get("AttributesRequireVerificationBeforeUpdate") or ()
+        ),
+        username_attributes=tuple(props.get("UsernameAttributes") or ()),
+        custom_attributes=frozenset(
+            f"custom:{a['Name']}" for a in props.get("Schema", []) if a["Name"] not in STANDARD_ATTRIBUTES
+        ),
+    )
+
+
+def serialise_dynamodb_item_operations() -> None:
+    """DynamoDB applies each item operation, condition included, atomically; moto's in-process
+    backend takes no lock, so the local pool's threads could interleave a condition check and a
+    write (two sign-in emails where the product allows one). One lock around moto's item operations
+    gives the guarantee the product relies on. Idempotent."""
+    for name in DYNAMODB_ITEM_OPERATIONS:
+        original = getattr(DynamoDBBackend, name, None)
+        if original is None or getattr(original, "_keyless_locked", False):
+            continue
+
+        @functools.wraps(original)
+        def locked(self, *args, _original=original, **kwargs):
+            with _DYNAMODB_LOCK:
+                return _original(self, *args, **kwargs)
+
+        locked._keyless_locked = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, locked)
 
 
 def _create_table(session, template: Template, physical: dict) -> str:
@@ -100,18 +156,22 @@ def _create_pool(session, template: Template, physical: dict) -> tuple[str, AppC
     (client_logical, client_resource), = clients.items()
     props = pool["Properties"]
     cognito = session.client("cognito-idp")
+    # moto keeps these and answers them in DescribeUserPool; the local pool's API acts on them.
+    optional = {k: props[k] for k in ("AutoVerifiedAttributes", "UserAttributeUpdateSettings") if k in props}
     created = cognito.create_user_pool(
         PoolName="keyless-local",
         UsernameAttributes=props.get("UsernameAttributes", []),
         UsernameConfiguration=props.get("UsernameConfiguration", {"CaseSensitive": False}),
         Schema=props.get("Schema", []),
         Policies=props.get("Policies", {}),
+        **optional,
     )["UserPool"]
     pool_id = created["Id"]
     physical[pool_logical] = pool_id
     physical[f"{pool_logical}.Arn"] = created["Arn"]
 
     client_props = template.resolve(client_resource["Properties"], physical, session.region_name, ACCOUNT)
+    attribute_lists = {k: client_props[k] for k in ("ReadAttributes", "WriteAttributes") if k in client_props}
     made = cognito.create_user_pool_client(
         UserPoolId=pool_id,
         ClientName=client_props.get("ClientName", "keyless"),
@@ -119,6 +179,7 @@ def _create_pool(session, template: Template, physical: dict) -> tuple[str, AppC
         ExplicitAuthFlows=client_props.get("ExplicitAuthFlows", []),
         PreventUserExistenceErrors=client_props.get("PreventUserExistenceErrors", "LEGACY"),
         EnableTokenRevocation=bool(client_props.get("EnableTokenRevocation", True)),
+        **attribute_lists,
     )["UserPoolClient"]
     physical[client_logical] = made["ClientId"]
     for group_logical, group in template.resources_of_type("AWS::Cognito::UserPoolGroup").items():
@@ -131,6 +192,7 @@ def _create_pool(session, template: Template, physical: dict) -> tuple[str, AppC
         prevent_user_existence_errors=client_props.get("PreventUserExistenceErrors") == "ENABLED",
         auth_session_validity_minutes=int(client_props.get("AuthSessionValidity", 3)),
         explicit_auth_flows=tuple(client_props.get("ExplicitAuthFlows", [])),
+        write_attributes=tuple(client_props["WriteAttributes"]) if "WriteAttributes" in client_props else None,
     )
     return pool_id, client
 
@@ -191,5 +253,6 @@ def local_pool(
     issuer = f"https://cognito-idp.{deployment.region}.amazonaws.com/{deployment.pool_id}"
     tokens = tokens or TokenService(issuer, RsaKey.load_or_create(None))
     kwargs = {"clock": clock} if clock else {}
-    auth = CustomAuth(deployment.pool_id, deployment.region, directory, runner, tokens, **kwargs)
+    uuid_user_names = bool(deployment.username_attributes)
+    auth = CustomAuth(deployment.pool_id, deployment.region, directory, runner, tokens, uuid_user_names=uuid_user_names, **kwargs)
     return auth, runner, tokens

@@ -3,7 +3,8 @@
 What `sam local invoke` does, minus the container: the function's handler is imported from its
 CodeUri, with the environment template.yaml gives it, and AWS (DynamoDB, SES, Secrets Manager,
 Cognito) answered by moto with the template's resources deployed. The event is passed as it is;
-the signing key is the one the sample events in events/ are signed with. The answer is printed as
+the signing key is the one the sample events in events/ are signed with, and the table holds the
+sign-in state they assume (localpool/samples.py). The answer is printed as
 JSON on stdout; the function's logs and any email go to stderr.
 
 FUNCTION is a logical id (CreateAuthChallengeFunction) or a folder (create_auth_challenge).
@@ -22,6 +23,7 @@ from pathlib import Path
 from moto import mock_aws
 
 from localpool.deployment import SAMPLE_SIGNING_KEY, deploy_and_start, parse_parameters
+from localpool import samples
 from localpool.template import FunctionSpec, Template, load_handler
 from localpool.triggers import LambdaContext
 
@@ -48,7 +50,8 @@ def invoke(function: str, event: dict, parameters: dict[str, str] | None = None,
     """Call inside mock_aws(): deploy the template, then run the function once on the event."""
     template = Template()
     spec = find_function(template, function)
-    deploy_and_start(template=template, parameters=parameters, signing_key=SAMPLE_SIGNING_KEY, echo=echo)
+    deployment, _mailbox, _session = deploy_and_start(template=template, parameters=parameters, signing_key=SAMPLE_SIGNING_KEY, echo=echo)
+    samples.seed(deployment)
     handler = load_handler(spec)
     context = LambdaContext(function_name=spec.logical_id, memory_limit_in_mb=spec.memory_size, deadline_seconds=spec.timeout)
     return handler(event, context)

@@ -13,9 +13,12 @@ user runs the same rounds with userNotFound = true. The triggers are called thro
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -50,6 +53,7 @@ class AppClient:
     prevent_user_existence_errors: bool = True
     auth_session_validity_minutes: int = 3
     explicit_auth_flows: tuple[str, ...] = ("ALLOW_CUSTOM_AUTH",)
+    write_attributes: tuple[str, ...] | None = None  # None: the client names none (all may be written)
 
     def check_flow(self, flow: str) -> None:
         """InitiateAuth's AuthFlow must be one the client's ExplicitAuthFlows allows."""
@@ -60,9 +64,10 @@ class AppClient:
 @dataclass
 class AuthSession:
     client_id: str
-    user_name: str
+    user_name: str  # the triggers' userName: Cognito's name for the user, or what an unknown user typed
     user_not_found: bool
     expires_at: float
+    public_name: str = ""  # ChallengeParameters.USERNAME (user_name unless a stand-in hides an unknown user)
     entries: list[dict] = field(default_factory=list)
     private_parameters: dict = field(default_factory=dict)
     challenge_metadata: str | None = None
@@ -77,7 +82,10 @@ class CustomAuth:
         run_trigger: TriggerRunner,
         tokens: TokenIssuer,
         clock: Callable[[], float] = time.time,
+        uuid_user_names: bool = False,
     ):
+        """uuid_user_names: the pool's users sign in with an email address (UsernameAttributes) and
+        Cognito names them with a UUID, which ChallengeParameters.USERNAME shows."""
         self.pool_id = pool_id
         self.region = region
         self.directory = directory
@@ -86,6 +94,8 @@ class CustomAuth:
         self._clock = clock
         self._sessions: dict[str, AuthSession] = {}
         self._lock = threading.Lock()
+        self._uuid_user_names = uuid_user_names
+        self._stand_in_key = secrets.token_bytes(32)
 
     # --- the two API calls -------------------------------------------------------------------
 
@@ -106,7 +116,17 @@ class CustomAuth:
             user_not_found=user is None,
             expires_at=self._session_expiry(client),
         )
+        session.public_name = self.stand_in_name(username) if user is None and self._uuid_user_names else session.user_name
         return self._next(client, session, user, {})
+
+    def stand_in_name(self, username: str) -> str:
+        """What Cognito documents for an unknown user of the SRP flow: "the same ... internal user id
+        in UUID format for the same user name and user pool combination", so an unknown address
+        gets a USERNAME shaped like a known one's (a version 4 UUID). Keyed per pool, so it cannot
+        be computed outside; spelled as the directory matches names (case and spaces ignored)."""
+        message = f"{self.pool_id}\n{username.strip().lower()}".encode()
+        digest = hmac.new(self._stand_in_key, message, hashlib.sha256).digest()
+        return str(uuid.UUID(bytes=digest[:16], version=4))
 
     def respond_to_auth_challenge(
         self, client: AppClient, session_token: str, challenge_name: str, responses: Mapping[str, str], client_metadata: Mapping[str, str]
@@ -196,7 +216,7 @@ class CustomAuth:
         return {
             "ChallengeName": CUSTOM_CHALLENGE,
             "Session": token,
-            "ChallengeParameters": {**public, "USERNAME": session.user_name},
+            "ChallengeParameters": {**public, "USERNAME": session.public_name or session.user_name},
         }
 
     def _event(self, source: str, session: AuthSession, user: PoolUser | None, request: dict, response: dict) -> dict:

@@ -1,10 +1,12 @@
 """The local user pool over HTTP: Cognito's wire protocol, the demo page, the mailbox, the JWKS.
 
 POST / with `X-Amz-Target: AWSCognitoIdentityProviderService.<Operation>` and an
-`application/x-amz-json-1.1` body, answered as Cognito answers (errors as `__type` + `message`,
-CORS open as Cognito's is), so boto3, the AWS CLI, the JavaScript SDK and browsers need only the
-endpoint URL. Build it with create_server() inside moto's mock_aws(): template.yaml is deployed
-onto moto and the triggers are the template's real handlers.
+`application/x-amz-json-1.1` body, answered as Cognito answers (errors as `__type` + `message`),
+so boto3, the AWS CLI, the JavaScript SDK and browsers need only the endpoint URL. Admin operations
+must be signed (SigV4) with the pool's own credentials. Unlike Cognito's, the endpoint answers web
+pages only from its own origin and those named with --cors-origin: any page the developer opens
+could otherwise drive it. Build it with create_server() inside moto's mock_aws(): template.yaml is
+deployed onto moto and the triggers are the template's real handlers.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import re
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from functools import cached_property
 from http import HTTPStatus
@@ -26,12 +28,15 @@ from threading import Thread
 from urllib.parse import urlsplit
 
 import boto3
+from keyless.redirects import parse_allowlist
 
-from localpool.api import COGNITO_SENDER, LocalUserPoolApi
+from localpool.api import COGNITO_SENDER, SIGNED_OPERATIONS, LocalUserPoolApi
 from localpool.claims import claims_hook
 from localpool.deployment import Deployment, deploy_and_start, local_pool
 from localpool.errors import CognitoError
 from localpool.mailbox import COGNITO_SOURCE, Mail, Mailbox
+from localpool.orchestrator import Directory
+from localpool.sigv4 import Credentials, verify
 from localpool.template import ROOT, Template
 from localpool.tokens import RsaKey, TokenService
 from localpool.triggers import TIMEOUT_SECONDS, Handler, TriggerRunner
@@ -53,10 +58,9 @@ PAGE_POLICY = (
 MAILBOX_POLICY = (
     "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src data:; frame-src 'self'; base-uri 'none'; form-action 'none'"
 )
-CORS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Expose-Headers": "x-amzn-RequestId, x-amzn-ErrorType, x-amzn-ErrorMessage, Date",
-}
+EXPOSED_HEADERS = "x-amzn-RequestId, x-amzn-ErrorType, x-amzn-ErrorMessage, Date"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_SIGN_OUT_USER = "keyless_admin_sign_out_user"
 
 log = logging.getLogger("localpool.server")
 
@@ -73,6 +77,7 @@ class LocalPool:
         runner: TriggerRunner,
         tokens: TokenService,
         aws_session: boto3.session.Session | None = None,
+        credentials: Credentials | None = None,
     ):
         self.url = url
         self.deployment = deployment
@@ -81,6 +86,7 @@ class LocalPool:
         self.runner = runner
         self.tokens = tokens
         self.aws_session = aws_session  # the functions' runtime builds its AWS clients from it
+        self.credentials = credentials or Credentials.generate()  # admin operations are signed with these
 
     @property
     def pool_id(self) -> str:
@@ -112,8 +118,14 @@ class LocalPool:
 
 def _origins_with(allowed: str, url: str) -> str:
     """The AllowedRedirectOrigins parameter plus this server's own origin, so the demo page's
-    magic links work on any port."""
+    magic links work on any port. Not a plain-http origin other than loopback (`--host` on a LAN
+    address): Keyless refuses those, since whoever can change an http page could read the link."""
     origins = [o.strip() for o in allowed.split(",") if o.strip()]
+    try:
+        parse_allowlist(url)
+    except ValueError:
+        log.warning("magic links cannot point at %s (plain http off loopback); codes still work", url)
+        return ",".join(origins)
     return ",".join(origins if url in origins else [*origins, url])
 
 
@@ -143,8 +155,10 @@ def build_pool(
         else:
             slots[slot] = handler
     key = RsaKey.load_or_create(state_dir / "signing-key.pem" if state_dir else None)
+    credentials = Credentials.load_or_create(state_dir / "credentials.json" if state_dir else None)
     tokens = TokenService(f"{url}/{deployment.pool_id}", key, clock=clock)
     auth, runner, _ = local_pool(deployment, tokens=tokens, timeout_seconds=timeout_seconds, handlers=slots, clock=clock)
+    revoke_on_admin_sign_out(session, tokens, auth.directory)
     cognito = boto3.session.Session(region_name=deployment.region).client("cognito-idp")
 
     def cognito_email(to: str, subject: str, text: str) -> None:
@@ -152,13 +166,32 @@ def build_pool(
 
     api = LocalUserPoolApi(deployment, cognito, auth, runner, tokens, send_cognito_email=cognito_email, clock=clock)
     tokens.claims_hook = claims_hook(runner, deployment.pool_id, deployment.region, api.pre_token_version())
-    return LocalPool(url, deployment, api, mailbox, runner, tokens, aws_session=session)
+    return LocalPool(url, deployment, api, mailbox, runner, tokens, aws_session=session, credentials=credentials)
+
+
+def revoke_on_admin_sign_out(session: boto3.session.Session, tokens: TokenService, directory: Directory) -> None:
+    """A trigger's AdminUserGlobalSignOut goes to moto, which knows nothing of the local pool's
+    tokens: after each one that succeeds on the functions' session, end the user's tokens here too."""
+
+    def remember(params, context, **_):
+        context[_SIGN_OUT_USER] = params.get("Username")
+
+    def revoke(http_response, context, **_):
+        name = context.get(_SIGN_OUT_USER)
+        if name and http_response is not None and http_response.status_code < 300:
+            user = directory.find(name)
+            tokens.sign_out(user.user_name if user else name)
+
+    events = session.events
+    events.register("before-parameter-build.cognito-idp.AdminUserGlobalSignOut", remember, unique_id="keyless-sign-out-remember")
+    events.register("after-call.cognito-idp.AdminUserGlobalSignOut", revoke, unique_id="keyless-sign-out-revoke")
 
 
 class LocalPoolServer(ThreadingHTTPServer):
     daemon_threads = True
     pool: LocalPool
     echo: Callable[[str], None] | None = None
+    cors_origins: frozenset[str] = frozenset()  # --cors-origin: other origins whose pages may call the pool
 
     @property
     def url(self) -> str:
@@ -172,10 +205,17 @@ class LocalPoolServer(ThreadingHTTPServer):
     def allowed_hosts(self) -> frozenset[str] | None:
         """Host headers accepted when listening on loopback only, so a web page whose name
         re-resolves to 127.0.0.1 (DNS rebinding) cannot read the mailbox. None: any host."""
-        if self.server_address[0] not in ("127.0.0.1", "localhost", "::1"):
+        if self.server_address[0] not in LOOPBACK_HOSTS:
             return None
         port = self.server_port
         return frozenset({f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"})
+
+    @cached_property
+    def allowed_origins(self) -> frozenset[str]:
+        """Origins whose pages may call the pool: its own, and those named with --cors-origin."""
+        port = self.server_port
+        own = {f"http://127.0.0.1:{port}", f"http://localhost:{port}", f"http://[::1]:{port}", self.url}
+        return frozenset(own | self.cors_origins)
 
     def start_background(self) -> Thread:
         thread = Thread(target=self.serve_forever, kwargs={"poll_interval": 0.1}, name="local-user-pool", daemon=True)
@@ -192,17 +232,36 @@ def create_server(
     port: int = DEFAULT_PORT,
     state_dir: Path | None = DEFAULT_STATE_DIR,
     echo: Callable[[str], None] | None = None,
+    cors_origins: Iterable[str] = (),
     **pool_options,
 ) -> LocalPoolServer:
-    """Bind (port 0: any free port), then build the pool, whose token issuer is this server's URL."""
+    """Bind (port 0: any free port), then build the pool, whose token issuer is this server's URL.
+    cors_origins: origins (scheme://host[:port]) besides the pool's own whose pages may call it."""
     server = LocalPoolServer((host, port), RequestHandler)
     try:
         server.echo = echo
+        server.cors_origins = frozenset(normalise_origin(o) for o in cors_origins)
         server.pool = build_pool(server.url, state_dir, echo=echo, **pool_options)
     except BaseException:
         server.server_close()
         raise
     return server
+
+
+def normalise_origin(origin: str) -> str:
+    """An origin as browsers send it (scheme://host[:port], lower case, no path); ValueError if it is not one."""
+    parts = urlsplit(origin.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") or port == -1:
+        raise ValueError(f"not an origin (scheme://host[:port]): {origin}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"not an origin (scheme://host[:port]): {origin}")
+    default = {"http": 80, "https": 443}[parts.scheme]
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
 
 
 class RequestHandler(BaseHTTPRequestHandler):
@@ -222,7 +281,26 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(HTTPStatus.MISDIRECTED_REQUEST, body.encode(), "application/json", {})
             return False
+        origin = self.headers.get("Origin")
+        if origin is not None and origin not in self.server.allowed_origins:
+            # Refused before anything runs (preflights too): a page's request can have effects
+            # even when the browser then hides the answer from it.
+            message = f"Web pages from {origin} may not call the local user pool (start it with --cors-origin {origin})."
+            body = json.dumps({"__type": "AccessDeniedException", "message": message}).encode()
+            self.close_connection = True
+            self._send(HTTPStatus.FORBIDDEN, body, "application/json", {"x-amzn-ErrorType": "AccessDeniedException:"})
+            if self.server.echo is not None:
+                self.server.echo(f"Refused a request from the web page origin {origin!r} (allow it with --cors-origin)")
+            return False
         return True
+
+    def _cors(self) -> dict[str, str]:
+        """CORS headers naming the request's origin (parse_request refused those not allowed); a request
+        without one (boto3, the CLI, scripts, same-origin reads) needs none."""
+        origin = self.headers.get("Origin")
+        if origin is None:
+            return {"Vary": "Origin"}
+        return {"Access-Control-Allow-Origin": origin, "Access-Control-Expose-Headers": EXPOSED_HEADERS, "Vary": "Origin"}
 
     # --- Cognito's API ---------------------------------------------------------------------------
 
@@ -234,7 +312,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             b"",
             "text/plain",
             {
-                **CORS,
+                **self._cors(),
                 "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
                 "Access-Control-Allow-Headers": allowed or "content-type, x-amz-target, x-amz-user-agent, authorization",
                 "Access-Control-Max-Age": "86400",
@@ -250,8 +328,11 @@ class RequestHandler(BaseHTTPRequestHandler):
         try:
             if urlsplit(self.path).path != "/":
                 raise CognitoError("UnknownOperationException", "Send Cognito requests to POST /.", status=HTTPStatus.NOT_FOUND)
-            body = self._json_body()
-            answer = pool.api.call(operation, body, signed=self.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256"))
+            raw = self._body()
+            signed = operation in SIGNED_OPERATIONS
+            if signed:  # Cognito's public operations are called unsigned; their signatures are not checked
+                verify(pool.credentials, self.command, self.path, self.headers.items(), raw)
+            answer = pool.api.call(operation, _json(raw), signed=signed)
             status, payload, headers = HTTPStatus.OK, answer, {}
         except CognitoError as exc:
             status, payload = exc.status, exc.as_body()
@@ -262,7 +343,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             payload = {"__type": "InternalErrorException", "message": "The local user pool failed; its terminal shows why."}
             headers = {"x-amzn-ErrorType": "InternalErrorException:"}
         data = json.dumps(payload, default=_json_value).encode()
-        self._send(status, data, "application/x-amz-json-1.1", {**CORS, "x-amzn-RequestId": str(uuid.uuid4()), **headers})
+        self._send(status, data, "application/x-amz-json-1.1", {**self._cors(), "x-amzn-RequestId": str(uuid.uuid4()), **headers})
         if self.server.echo is not None:
             triggers = pool.runner.calls[calls_before:]
             outcome = status.phrase if status == HTTPStatus.OK else payload["__type"]
@@ -271,7 +352,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                 f"{operation or target or '?'} -> {int(status)} {outcome} ({(time.perf_counter() - started) * 1000:.0f} ms){note}"
             )
 
-    def _json_body(self) -> object:
+    def _body(self) -> bytes:
         try:
             length = int(self.headers.get("Content-Length", "0"))
         except ValueError:
@@ -279,13 +360,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         if length < 0 or length > MAX_BODY_BYTES:
             self.close_connection = True
             raise CognitoError("SerializationException", "Request body missing or too large.")
-        raw = self.rfile.read(length)
-        if not raw.strip():
-            return {}
-        try:
-            return json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise CognitoError("SerializationException", "The request body is not valid JSON.") from None
+        return self.rfile.read(length)
 
     # --- pages ------------------------------------------------------------------------------------------
 
@@ -317,7 +392,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         self._send(HTTPStatus.OK, found.read_bytes(), CONTENT_TYPES[found.suffix], headers)
 
     def _json(self, payload: object, status: HTTPStatus = HTTPStatus.OK, cors: bool = True) -> None:
-        headers = {**(CORS if cors else {}), "Cache-Control": "no-store"}
+        headers = {**(self._cors() if cors else {}), "Cache-Control": "no-store"}
         self._send(status, json.dumps(payload, indent=2).encode(), "application/json", headers)
 
     def _mailbox(self) -> None:
@@ -348,6 +423,15 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):  # noqa: A002 (http.server's signature)
         pass  # do_POST reports each API call; pages and assets are not worth a line
+
+
+def _json(raw: bytes) -> object:
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise CognitoError("SerializationException", "The request body is not valid JSON.") from None
 
 
 def _json_value(value: object) -> object:

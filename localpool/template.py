@@ -108,6 +108,9 @@ class Template:
             (fn, arg), = value.items()
             if fn == "Ref":
                 return lookup(arg)
+            if fn == "Fn::If":
+                name, when_true, when_false = arg
+                return self.resolve(when_true if self.condition(name) else when_false, physical, region, account)
             if fn == "Fn::GetAtt":
                 return physical.get(f"{arg[0]}.{arg[1]}") or lookup(arg[0])
             if fn == "Fn::Sub":
@@ -118,6 +121,26 @@ class Template:
         if isinstance(value, list):
             return [self.resolve(v, physical, region, account) for v in value]
         return value
+
+
+    def condition(self, name: str) -> bool:
+        """A condition of the template's Conditions section, evaluated with the parameters."""
+        return self._evaluate(self.body.get("Conditions", {})[name])
+
+    def _evaluate(self, expression: Any) -> bool:
+        (fn, arg), = expression.items()
+        if fn in ("Condition", "Fn::Condition"):  # the long form, and what the short tag !Condition loads as
+            return self.condition(arg)
+        if fn == "Fn::Equals":
+            left, right = (self.resolve(side, {}) for side in arg)
+            return str(left) == str(right)
+        if fn == "Fn::Not":
+            return not self._evaluate(arg[0])
+        if fn == "Fn::And":
+            return all(self._evaluate(item) for item in arg)
+        if fn == "Fn::Or":
+            return any(self._evaluate(item) for item in arg)
+        raise ValueError(f"condition function {fn} is not supported locally")
 
 
 def load_handler(spec: FunctionSpec):

@@ -6,6 +6,7 @@ JWKS; any standard JWT library verifies the tokens against it, as against Cognit
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import threading
@@ -34,7 +35,11 @@ class RsaKey:
 
     @classmethod
     def load_or_create(cls, path: Path | None) -> RsaKey:
-        if path is not None and path.exists():
+        """The key kept at `path`, made there on first use; without a path, one key for every pool of
+        this process (making a 2048-bit key takes a quarter of a second, and tests make hundreds of pools)."""
+        if path is None:
+            return _process_key()
+        if path.exists():
             return cls(serialization.load_pem_private_key(path.read_bytes(), password=None))
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         if path is not None:
@@ -47,6 +52,11 @@ class RsaKey:
     def jwks(self) -> dict:
         jwk = jwt.algorithms.RSAAlgorithm.to_jwk(self.public_key, as_dict=True)
         return {"keys": [{**jwk, "alg": "RS256", "use": "sig", "kid": self.kid}]}
+
+
+@functools.cache
+def _process_key() -> RsaKey:
+    return RsaKey(rsa.generate_private_key(public_exponent=65537, key_size=2048))
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from localpool.orchestrator import PoolUser
 
 
@@ -10,9 +12,16 @@ class CognitoDirectory:
         self._client = client
         self._pool_id = pool_id
 
+    @functools.cached_property
+    def case_sensitive(self) -> bool:
+        pool = self._client.describe_user_pool(UserPoolId=self._pool_id)["UserPool"]
+        return bool(pool.get("UsernameConfiguration", {}).get("CaseSensitive", True))
+
     def find(self, username: str) -> PoolUser | None:
-        # Cognito matches user names and email aliases case-insensitively; moto matches exactly.
-        for candidate in dict.fromkeys([username, username.strip().lower()]):
+        # A case-insensitive pool matches user names and email aliases in any case; moto matches
+        # exactly. On a case-sensitive pool "alice" and "Alice" are two people.
+        candidates = [username] if self.case_sensitive else [username, username.strip().lower()]
+        for candidate in dict.fromkeys(candidates):
             if not candidate:
                 continue
             try:

@@ -20,7 +20,6 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
-from moto.dynamodb.models import DynamoDBBackend
 
 from bench.calls import Clock
 from keyless import runtime
@@ -36,26 +35,27 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Keyless")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "keyless")
 
+def _share_botocore_data_between_sessions() -> None:
+    """Every test builds fresh boto3 sessions (the functions' runtime, the deployment, the clients of
+    the test), and each new session parses botocore's JSON models again: a third of a second per
+    test. One loader for all sessions parses each model once, as one long-lived session would."""
+    import botocore.loaders
+    import botocore.session
+
+    loaders: dict = {}
+    create = botocore.loaders.create_loader
+
+    def shared(search_path_string=None):
+        if search_path_string not in loaders:
+            loaders[search_path_string] = create(search_path_string)
+        return loaders[search_path_string]
+
+    botocore.session.create_loader = shared
+
+
+_share_botocore_data_between_sessions()
+
 TEST_PARAMETERS = {"AllowedRedirectOrigins": "https://app.example.com,http://localhost:9229"}
-
-
-def _make_dynamodb_writes_atomic() -> None:
-    """DynamoDB applies each single-item write, condition included, atomically; moto's in-process
-    backend does not lock, so threads could interleave a condition check and a write. Serialising
-    the backend's item operations gives tests the guarantee the product relies on."""
-    lock = threading.RLock()
-    for name in ("put_item", "update_item", "delete_item", "get_item"):
-        original = getattr(DynamoDBBackend, name)
-
-        @functools.wraps(original)
-        def locked(self, *args, _original=original, **kwargs):
-            with lock:
-                return _original(self, *args, **kwargs)
-
-        setattr(DynamoDBBackend, name, locked)
-
-
-_make_dynamodb_writes_atomic()
 
 
 @pytest.fixture
@@ -258,6 +258,18 @@ def serve_pool(aws, pool_state_dir, served_clock):
 def server(serve_pool):
     """The local user pool as template.yaml makes it, served."""
     return serve_pool()
+
+
+def pool_cognito(server, **credentials: str):
+    """boto3's cognito-idp client for a served pool, signing with the pool's own credentials unless
+    others are given (aws_access_key_id=..., aws_secret_access_key=...)."""
+    own = server.pool.credentials
+    return boto3.client(
+        "cognito-idp",
+        endpoint_url=server.url,
+        region_name=REGION,
+        **({"aws_access_key_id": own.access_key_id, "aws_secret_access_key": own.secret_access_key} | credentials),
+    )
 
 
 def mailbox(server) -> list[dict]:

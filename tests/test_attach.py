@@ -529,3 +529,18 @@ def test_the_attach_function_may_touch_only_the_given_pool_and_its_own_items():
     assert set(by_sid["ReadAndUpdatePool"]["Action"]) == {"cognito-idp:DescribeUserPool", "cognito-idp:UpdateUserPool"}
     assert by_sid["ReadAndUpdatePool"]["Resource"]["Fn::Sub"].endswith(":userpool/${UserPoolId}")
     assert by_sid["PreviousTriggers"]["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["ATTACHMENT#*"]
+
+
+# --- pool settings that weaken sign-in ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("settings, warned", [({"AttributesRequireVerificationBeforeUpdate": ["email"]}, False), ({}, True)])
+def test_attaching_warns_when_users_may_change_email_without_verifying(cognito, attachment, log_lines, settings, warned):
+    pool_id = cognito.create_user_pool(
+        PoolName="lenient", AutoVerifiedAttributes=["email"], UserAttributeUpdateSettings=settings
+    )["UserPool"]["Id"]
+    assert run(event("Create", pool_id), attachment)["Status"] == "SUCCESS"
+    logs = log_lines.getvalue()
+    assert ('"message":"attached pool setting weakens sign-in"' in logs) is warned
+    if warned:
+        assert "AttributesRequireVerificationBeforeUpdate" in logs and pool_id in logs

@@ -57,7 +57,7 @@ def v2_details(response: dict) -> tuple[dict, dict]:
 
 
 def test_v1_puts_string_claims_in_the_id_token():
-    response = claims.token_response(parsed("v1_authentication_magic_link"), PROFILE, SETTINGS)
+    response = claims.token_response(parsed("v1_authentication_magic_link"), PROFILE, SETTINGS, "magic_link")
     assert response == {
         "claimsOverrideDetails": {
             "claimsToAddOrOverride": {
@@ -75,7 +75,7 @@ def test_v1_puts_string_claims_in_the_id_token():
 
 
 def test_v2_puts_typed_claims_in_both_tokens_and_scopes_in_the_access_token():
-    response = claims.token_response(parsed("v2_authentication"), PROFILE, SETTINGS)
+    response = claims.token_response(parsed("v2_authentication"), PROFILE, SETTINGS, "email_otp")
     id_token, access_token = v2_details(response)
     expected = {"tenant_id": "acme", "roles": ["admin", "user"], "plan": "pro", "seats": 12, "beta": True,
                 "limits": {"projects": 5, "storage_gb": 2.5}, "sign_in_method": "email_otp"}
@@ -141,16 +141,30 @@ def test_groups_from_roles_replace_the_groups_and_keep_the_iam_roles(name):
                                                "preferredRole": "arn:aws:iam::1:role/r"}
 
 
+NOW = 1_800_000_000
+
+
 @pytest.mark.parametrize(
-    "metadata, claim",
-    [({"signInMethod": "MAGIC_LINK"}, "magic_link"), ({"signInMethod": "EMAIL_OTP"}, "email_otp"), ({"signInMethod": "SMS_OTP"}, None),
-     ({"signInMethod": "magic_link"}, None), ({"signInMethod": ""}, None), ({}, None), (None, None)],
+    "sign_in, claim",
+    [({"provenMethod": "MAGIC_LINK", "provenAt": NOW}, "magic_link"), ({"provenMethod": "EMAIL_OTP", "provenAt": NOW - 5}, "email_otp"),
+     ({"provenMethod": "SMS_OTP", "provenAt": NOW}, ""), ({"provenMethod": "magic_link", "provenAt": NOW}, ""),
+     ({"provenMethod": "EMAIL_OTP", "provenAt": NOW - 3600}, ""), ({"provenMethod": "EMAIL_OTP", "provenAt": NOW + 60}, ""),
+     ({"provenMethod": "EMAIL_OTP"}, ""), ({}, "")],
 )
-def test_sign_in_method_only_from_known_values(metadata, claim):
+def test_sign_in_method_only_from_a_fresh_accepted_proof(sign_in, claim):
+    assert claims.accepted_method(parsed("v2_authentication"), sign_in, NOW) == claim
+
+
+@pytest.mark.parametrize("metadata", [{"signInMethod": "MAGIC_LINK"}, {"signInMethod": "EMAIL_OTP"}])
+def test_what_the_client_says_is_never_a_claim(metadata):
     response = claims.token_response(parsed("v2_authentication", clientMetadata=metadata), PROFILE, SETTINGS)
-    id_token, access_token = v2_details(response)
-    assert id_token["claimsToAddOrOverride"].get("sign_in_method") == claim
-    assert access_token["claimsToAddOrOverride"].get("sign_in_method") == claim
+    for token in v2_details(response):
+        assert "sign_in_method" not in token["claimsToAddOrOverride"]
+
+
+@pytest.mark.parametrize("name", ["v1_refresh", "v2_refresh"])
+def test_a_refresh_carries_no_sign_in_method_whatever_the_state_says(name):
+    assert claims.accepted_method(parsed(name), {"provenMethod": "MAGIC_LINK", "provenAt": NOW}, NOW) == ""
 
 
 # --- reserved claims -----------------------------------------------------------------------------------
@@ -235,7 +249,7 @@ def test_a_profile_change_shows_at_the_next_refresh(deployment, user, cognito, c
     calls.clear()
     refreshed = invoke(handlers["PreTokenGeneration"], cognito_event(SAMPLES["v1_refresh"], deployment, user))
     assert refreshed["response"]["claimsOverrideDetails"]["claimsToAddOrOverride"]["plan"] == "pro"
-    assert calls == ["GetItem"], "one read of the profile per token generation"
+    assert calls == ["BatchGetItem"], "one read of the profile and the sign-in state per token generation"
 
 
 def test_a_missing_profile_is_created_once_then_read(deployment, user, calls):
@@ -243,9 +257,9 @@ def test_a_missing_profile_is_created_once_then_read(deployment, user, calls):
     event = cognito_event(SAMPLES["v2_authentication"], deployment, user)
     response = invoke(handler, event)["response"]
     assert v2_details(response)[0]["claimsToAddOrOverride"]["roles"] == ["user"]
-    assert calls == ["GetItem", "PutItem"]
+    assert calls == ["BatchGetItem", "PutItem"]
     invoke(handler, event)
-    assert calls == ["GetItem", "PutItem", "GetItem"]
+    assert calls == ["BatchGetItem", "PutItem", "BatchGetItem"]
 
 
 def test_an_unreadable_profile_fails_the_token_generation(deployment, user, monkeypatch, caplog):

@@ -26,6 +26,7 @@ from tests.test_attach import S3Answered, busy_pool, event
 from tests.test_local_pool_api import ALICE, passwordless, refresh, sign_up
 
 TEMPLATE = Template()
+LOCAL_POOL = Path(__file__).resolve().parent.parent / "localpool"
 FUNCTIONS = TEMPLATE.functions()
 BOB = "bob@example.com"
 
@@ -67,12 +68,18 @@ class CallRecorder:
     def __init__(self):
         self._functions = {spec.code_uri.resolve(): logical_id for logical_id, spec in FUNCTIONS.items()}
         self.actions: dict[str, set[str]] = defaultdict(set)
-        self.partition_keys: dict[str, set[str]] = defaultdict(set)
+        self.table_calls: dict[str, set[tuple[str, str]]] = defaultdict(set)  # (action, partition key)
+        self.written_attributes: dict[tuple[str, str], set[str]] = defaultdict(set)  # (function, key) -> names
 
     def calling_function(self) -> str | None:
+        """The template function whose handler is on the stack; None for the local pool's own calls
+        (its hooks run inside a handler's AWS call, as Cognito's work runs outside the function)."""
         frame = sys._getframe(2)
         while frame is not None:
-            found = self._functions.get(Path(frame.f_code.co_filename).resolve().parent)
+            path = Path(frame.f_code.co_filename).resolve()
+            if LOCAL_POOL in path.parents:
+                return None
+            found = self._functions.get(path.parent)
             if found:
                 return found
             frame = frame.f_back
@@ -82,10 +89,15 @@ class CallRecorder:
         function = self.calling_function()
         if function is None:  # the test's or the local pool's own calls
             return
-        self.actions[function].add(f"{client.meta.service_model.signing_name}:{operation}")
-        key = params.get("Key") or params.get("Item") or {}
-        if "pk" in key:
-            self.partition_keys[function].add(key["pk"]["S"])
+        action = f"{client.meta.service_model.signing_name}:{operation}"
+        self.actions[function].add(action)
+        keys = [params.get("Key") or params.get("Item") or {}]
+        for request in (params.get("RequestItems") or {}).values():  # BatchGetItem
+            keys.extend(request.get("Keys", []))
+        for key in keys:
+            if "pk" in key:
+                self.table_calls[function].add((action, key["pk"]["S"]))
+                self.written_attributes[(function, key["pk"]["S"])].update((params.get("ExpressionAttributeNames") or {}).values())
 
 
 @pytest.fixture
@@ -169,10 +181,28 @@ def test_each_table_statement_is_limited_to_the_items_its_code_touches(recorded)
     for logical_id in FUNCTIONS:
         table_statements = [s for s in statements(logical_id) if any(a.startswith("dynamodb:") for a in listed(s["Action"]))]
         for statement in table_statements:
+            assert leading_key_patterns(statement), f"{logical_id}: a table statement without a dynamodb:LeadingKeys condition"
+        for action, key in recorded.table_calls[logical_id]:
+            allowing = [s for s in table_statements if action in listed(s["Action"])]
+            patterns = [p for s in allowing for p in leading_key_patterns(s)]
+            assert any(re.fullmatch(p.replace("*", ".*"), key) for p in patterns), (logical_id, action, key, patterns)
+
+
+def test_attribute_limited_statements_cover_exactly_what_is_written(recorded):
+    """VerifyAuthChallengeResponse may write one attribute of a profile (when the address was first
+    proved), never the roles or plan that become claims."""
+    limited = 0
+    for logical_id in FUNCTIONS:
+        for statement in statements(logical_id):
+            allowed = statement.get("Condition", {}).get("ForAllValues:StringEquals", {}).get("dynamodb:Attributes")
+            if allowed is None:
+                continue
+            limited += 1
             patterns = leading_key_patterns(statement)
-            assert patterns, f"{logical_id}: a table statement without a dynamodb:LeadingKeys condition"
-            for key in recorded.partition_keys[logical_id]:
-                assert any(re.fullmatch(p.replace("*", ".*"), key) for p in patterns), (logical_id, key, patterns)
+            for (function, key), names in recorded.written_attributes.items():
+                if function == logical_id and any(re.fullmatch(p.replace("*", ".*"), key) for p in patterns):
+                    assert names and names <= set(allowed), (logical_id, key, names, allowed)
+    assert limited >= 1
 
 
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))

@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 
 from localpool.client import PasswordlessClient
 from localpool.template import Template
-from tests.conftest import code_in, error_code, error_message, link_in, mailbox, wrong
+from tests.conftest import code_in, error_code, error_message, link_in, mailbox, pool_cognito, wrong
 
 ROOT = Path(__file__).resolve().parent.parent
 ALICE = "alice@example.com"
@@ -35,9 +35,7 @@ ALICE = "alice@example.com"
 
 
 def idp(server):
-    return boto3.client(
-        "cognito-idp", endpoint_url=server.url, region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local"
-    )
+    return pool_cognito(server)
 
 
 def passwordless(server) -> PasswordlessClient:
@@ -466,10 +464,8 @@ def test_admin_and_listing_operations(server):
 
 def test_unsupported_operation_and_flows(server):
     cognito = idp(server)
-    code, message = refused(
-        lambda: cognito.admin_set_user_password(UserPoolId=server.pool.pool_id, Username=ALICE, Password="x" * 20)
-    )
-    assert code == "UnknownOperationException" and "AdminSetUserPassword" in message
+    code, message = refused(lambda: cognito.admin_disable_user(UserPoolId=server.pool.pool_id, Username=ALICE))
+    assert code == "UnknownOperationException" and "AdminDisableUser" in message
     code, message = refused(
         lambda: cognito.initiate_auth(
             ClientId=server.pool.client_id, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={"USERNAME": ALICE}
@@ -508,27 +504,27 @@ def raw(server, body: bytes, target: str | None, headers: dict | None = None, me
     ids=["bad-json", "not-an-object", "no-target", "private-name", "wrong-type", "admin-call-unsigned"],
 )
 def test_bad_requests_get_cognito_errors(server, body, target, expected):
-    status, headers, payload = raw(server, body, target)
+    status, headers, payload = raw(server, body, target, {"Origin": server.url})
     assert 400 <= status < 500
     answer = json.loads(payload)
     assert answer["__type"] == expected and isinstance(answer["message"], str)
-    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert headers["Access-Control-Allow-Origin"] == server.url  # the demo page reads its errors
 
 
-def test_cors_preflight_as_cognito_allows(server):
+def test_cors_preflight_from_the_pools_own_origin(server):
     status, headers, _ = raw(
         server,
         b"",
         None,
         {
-            "Origin": "https://app.example.com",
+            "Origin": server.url,
             "Access-Control-Request-Method": "POST",
             "Access-Control-Request-Headers": "content-type,x-amz-target,x-amz-user-agent",
         },
         method="OPTIONS",
     )
     assert status == 204
-    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert headers["Access-Control-Allow-Origin"] == server.url
     assert "POST" in headers["Access-Control-Allow-Methods"] and "x-amz-target" in headers["Access-Control-Allow-Headers"]
 
 
@@ -538,8 +534,12 @@ def test_other_host_names_and_origins_cannot_read_the_mailbox(server):
         urllib.request.urlopen(request)
     assert excinfo.value.code == 421
     request = urllib.request.Request(f"{server.url}/mailbox", headers={"Accept": "application/json", "Origin": "https://evil.example"})
+    with pytest.raises(urllib.error.HTTPError) as excinfo:
+        urllib.request.urlopen(request)
+    assert excinfo.value.code == 403  # other origins are refused (tests/test_local_pool_security.py)
+    request = urllib.request.Request(f"{server.url}/mailbox", headers={"Accept": "application/json", "Origin": server.url})
     with urllib.request.urlopen(request) as response:
-        assert "Access-Control-Allow-Origin" not in response.headers  # a browser keeps the answer from that page
+        assert "Access-Control-Allow-Origin" not in response.headers  # the mailbox is never shared, not even with --cors-origin
 
 
 def test_openid_configuration_and_jwks(server):
@@ -633,7 +633,8 @@ def test_dev_command_prints_where_everything_is(tmp_path):
         with urllib.request.urlopen(url + "/local-pool.json") as response:
             config = json.load(response)
         assert config["clientId"] in text and config["userPoolId"] in text
-        assert (tmp_path / "signing-key.pem").exists()
+        assert (tmp_path / "signing-key.pem").exists() and (tmp_path / "credentials.json").exists()
+        assert re.search(r"AWS_ACCESS_KEY_ID=LOCAL\w+ AWS_SECRET_ACCESS_KEY=\S+", text)
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from localpool import samples
 from localpool.deployment import SAMPLE_SIGNING_KEY
 from localpool.template import Template, load_handler
 from localpool.triggers import LambdaContext
@@ -40,6 +41,7 @@ EXPECTED = {
 @pytest.fixture
 def sample_deployment(aws, monkeypatch):
     with deployed_for_handlers(monkeypatch, signing_key=SAMPLE_SIGNING_KEY) as deployed:
+        samples.seed(deployed)
         yield deployed
 
 

@@ -136,7 +136,7 @@ def test_link_resigned_with_another_key(client, make_user):
     from keyless import links
 
     sub = make_user(ALICE)
-    forged = links.issue(b"x" * 64, sub, int(time.time()) + 10**9)
+    forged = links.issue(b"x" * 64, sub, sub, int(time.time()) + 10**9)
     assert_refused(lambda: client.sign_in_with_link(f"{APP}#{forged}"))
 
 
@@ -434,12 +434,12 @@ def test_failed_send_does_not_count_against_the_limit(client, make_user, monkeyp
     def refuse(*args, **kwargs):
         raise ClientError({"Error": {"Code": "MessageRejected", "Message": "Email address is not verified: alice@example.com"}}, "SendEmail")
 
-    monkeypatch.setattr(mailer._client, "send_email", refuse)
-    with pytest.raises(ClientError) as excinfo:
-        client.request_code(client.start(ALICE))
+    with monkeypatch.context() as patched:
+        patched.setattr(mailer._client, "send_email", refuse)
+        with pytest.raises(ClientError) as excinfo:
+            client.request_code(client.start(ALICE))
     assert error_message(excinfo) == "CreateAuthChallenge failed with error Sign-in is temporarily unavailable, please try again."
     assert ALICE not in error_message(excinfo)
-    monkeypatch.undo()
     sent = client.request_code(client.start(ALICE))  # at once: not rate-limited
     assert "AuthenticationResult" in client.answer_code(sent, last_code(ALICE))
 

@@ -204,6 +204,74 @@ def test_what_is_not_a_plain_address_is_refused(handler, address):
     assert refusal(handler, event_for(address)) == errors.INVALID_EMAIL
 
 
+# Addresses a mail system would rewrite, reroute or read as something else (identity.is_deliverable).
+REWRITTEN = [
+    "=?utf-8?q?alice?=@example.com",  # an RFC 2047 encoded word: decoded, it is another address
+    "=?utf-8?b?YWxpY2VAZXZpbC5jb20=?=@example.com",  # ... that one decodes to alice@evil.com
+    "alice@.example.com", "alice@example..com", "alice@example.com.", "alice@-example.com",
+    '"alice bob"@example.com', '"alice"@example.com', "alice(comment)@example.com", "alice@[127.0.0.1]",
+    "alice@localhost", "alice@127.0.0.1", "victim%evil.com@example.com", "evil.com!victim@example.com",
+    ".alice@example.com", "alice..bob@example.com", "alice\x00@example.com", "alice@example\u3002com",
+    "alice@" + "x" * 64 + ".com", "a" * 65 + "@example.com",
+]
+
+
+@pytest.mark.parametrize("address", REWRITTEN)
+def test_addresses_mail_software_would_rewrite_are_refused(handler, address):
+    assert refusal(handler, event_for(address)) == errors.INVALID_EMAIL
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["a@.corp.com", "a@x..corp.com", "a@..corp.com", "a@x.corp.com.", "a@-x.corp.com", "=?utf-8?q?a?=@x.corp.com"],
+)
+def test_a_wildcard_domain_admits_no_malformed_subdomain(handler, rules, address):
+    rules(SIGN_UP_ALLOWED_DOMAINS="*.corp.com")
+    assert call(handler, event_for("a@x.corp.com"))["autoConfirmUser"] is True
+    assert refusal(handler, event_for(address)) == errors.INVALID_EMAIL
+
+
+@pytest.mark.parametrize(
+    "address", ["a@corp.com.evil.com", "a@corp.com", "a@xcorp.com", "a@corp.com-evil.com", "a@corp.co"]
+)
+def test_a_wildcard_domain_admits_nothing_outside_it(handler, rules, address):
+    rules(SIGN_UP_ALLOWED_DOMAINS="*.corp.com")
+    assert refusal(handler, event_for(address)) == errors.DOMAIN_NOT_ALLOWED
+
+
+def test_an_encoded_word_is_refused_as_cognito_words_it(handler):
+    runner = TriggerRunner({"PreSignUp": handler})
+    with pytest.raises(CognitoError) as caught:
+        runner("PreSignUp", event_for("=?utf-8?q?alice?=@example.com"))
+    assert caught.value.error_type == "UserLambdaValidationException"
+    assert caught.value.message == "PreSignUp failed with error Enter a valid email address."
+
+
+WILDCARD = signup.SignUpRules(allowed_suffixes=(".corp.com",))
+
+
+@pytest.mark.parametrize(
+    "raw, kept",
+    [("a@x.corp.com", "a@x.corp.com"), (" A@X.Corp.COM\n", "a@x.corp.com"), ("a.b+c@eu.x.corp.com", "a.b+c@eu.x.corp.com")],
+)
+def test_check_address_keeps_plain_subdomain_addresses(raw, kept):
+    assert signup.check_address(raw, WILDCARD) == kept
+
+
+@pytest.mark.parametrize(
+    "raw, reason",
+    [("a@.corp.com", "invalid_address"), ("a@x..corp.com", "invalid_address"), ("a@x.corp.com.", "invalid_address"),
+     ("=?utf-8?q?a?=@x.corp.com", "invalid_address"), ('"a"@x.corp.com', "invalid_address"),
+     ("a%b@x.corp.com", "invalid_address"), ("a@corp.com.evil.com", "domain_not_allowed"),
+     ("a@corp.com", "domain_not_allowed"), ("a@evilcorp.com", "domain_not_allowed")],
+)
+def test_check_address_refuses(raw, reason):
+    with pytest.raises(signup.SignUpRefused) as caught:
+        signup.check_address(raw, WILDCARD)
+    assert caught.value.reason == reason
+    assert str(caught.value) == (errors.INVALID_EMAIL if reason == "invalid_address" else errors.DOMAIN_NOT_ALLOWED)
+
+
 # --- the disposable-domain list ------------------------------------------------------------------
 
 

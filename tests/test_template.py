@@ -41,6 +41,42 @@ def test_app_client_is_passwordless():
     assert props["AuthSessionValidity"] == {"Ref": "AuthSessionValidity"}
 
 
+def test_a_pool_keyless_creates_keeps_email_changes_pending_and_email_verified_unwritable():
+    pool = TEMPLATE.resources["UserPool"]["Properties"]
+    assert pool["UserAttributeUpdateSettings"] == {"AttributesRequireVerificationBeforeUpdate": ["email"]}
+    assert "email" in pool["AutoVerifiedAttributes"]  # Cognito requires it for the setting above
+    (client,) = TEMPLATE.resources_of_type("AWS::Cognito::UserPoolClient").values()
+    writable = client["Properties"]["WriteAttributes"]
+    assert "email" in writable and not {"email_verified", "phone_number_verified"} & set(writable)
+
+
+@pytest.mark.parametrize("user_pool_id, expected", [("", "true"), ("us-east-1_AbCdEf123", "false")])
+def test_auto_confirmation_is_on_for_a_new_pool_and_off_for_an_attached_one(user_pool_id, expected):
+    template = Template(parameters={"UserPoolId": user_pool_id})
+    variable = template.functions()["PreSignUpFunction"].environment["AUTO_CONFIRM_SIGN_UP"]
+    assert template.resolve(variable, {}) == expected
+    explicit = Template(parameters={"UserPoolId": user_pool_id, "AutoConfirmSignUp": "true"})
+    assert explicit.resolve(variable, {}) == "true"
+
+
+@pytest.mark.parametrize("user_pool_id", ["", "us-east-1_AbCdEf123"])
+def test_the_optional_waf_rate_limit_guards_the_pool(user_pool_id):
+    off = Template(parameters={"UserPoolId": user_pool_id})
+    assert not off.condition("EnableWaf")
+    on = Template(parameters={"UserPoolId": user_pool_id, "EnableWafRateLimit": "true"})
+    assert on.condition("EnableWaf")
+    (acl,) = on.resources_of_type("AWS::WAFv2::WebACL").values()
+    (association,) = on.resources_of_type("AWS::WAFv2::WebACLAssociation").values()
+    assert acl["Condition"] == association["Condition"] == "EnableWaf"
+    (rule,) = acl["Properties"]["Rules"]
+    assert rule["Action"] == {"Block": {}}
+    assert rule["Statement"]["RateBasedStatement"] == {"Limit": {"Ref": "WafRequestsPer5Minutes"}, "AggregateKeyType": "IP"}
+    assert acl["Properties"]["Scope"] == "REGIONAL" and acl["Properties"]["DefaultAction"] == {"Allow": {}}
+    pool_arn = on.resolve(association["Properties"]["ResourceArn"], {"UserPool.Arn": "arn:created-pool"}, "us-east-1", "123456789012")
+    expected = "arn:created-pool" if not user_pool_id else f"arn:aws:cognito-idp:us-east-1:123456789012:userpool/{user_pool_id}"
+    assert pool_arn == expected
+
+
 def test_table_has_ttl_pitr_and_string_keys():
     (table,) = TEMPLATE.resources_of_type("AWS::DynamoDB::Table").values()
     props = table["Properties"]

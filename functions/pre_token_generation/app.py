@@ -9,4 +9,4 @@ from keyless.tracing import traced_entry_point
 def handler(event, context):
     request = events.parse_token_generation(event, triggers.PRE_TOKEN_GENERATION)
     runtime = default_runtime()
-    return events.answer(event, claims.respond(request, runtime.profiles, runtime.provisioner, runtime.claims_settings))
+    return events.answer(event, claims.respond(request, runtime.profiles, runtime.provisioner, runtime.claims_settings, runtime.now()))

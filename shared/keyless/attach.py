@@ -141,6 +141,20 @@ def update_request(pool: Mapping[str, Any], lambda_config: Mapping[str, Any]) ->
     return request
 
 
+def integrity_warnings(pool: Mapping[str, Any]) -> list[str]:
+    """What in an attached pool's settings weakens sign-in, for the operator (README: "Attaching to
+    a pool you run"). Keyless binds each link and code to the address it was sent to whatever these
+    say; they are defence in depth."""
+    warnings = []
+    update_settings = pool.get("UserAttributeUpdateSettings") or {}
+    if "email" not in (update_settings.get("AttributesRequireVerificationBeforeUpdate") or []):
+        warnings.append(
+            "users can change their email without verifying it first: set UserAttributeUpdateSettings."
+            "AttributesRequireVerificationBeforeUpdate to [email] (it needs email in AutoVerifiedAttributes)"
+        )
+    return warnings
+
+
 # --- where the previous triggers are kept -------------------------------------------------------
 
 
@@ -201,6 +215,8 @@ class TriggerAttachment:
         """Put Keyless's functions in the six slots. previously_ours: the ARNs of the last attach
         (an Update's old properties), so a renamed function does not count as someone else's."""
         pool = self._describe(pool_id)
+        for warning in integrity_warnings(pool):
+            logger.warning("attached pool setting weakens sign-in", extra={"user_pool_id": pool_id, "advice": warning})
         current = pool.get("LambdaConfig") or {}
         stored = self._store.read(pool_id) or {}
         previous: dict[str, dict[str, Any]] = {}

@@ -20,10 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from keyless import identity, protocol, settings
+from keyless import protocol, settings
 from keyless.events import GroupConfiguration, TokenGenerationEvent
 from keyless.observability import count, logger
-from keyless.profiles import ProfileStore, Provisioner, user_sub
+from keyless.profiles import ProfileStore, Provisioner
 
 V1 = "V1_0"
 V2 = "V2_0"
@@ -43,6 +43,8 @@ RESERVED_CLAIMS = frozenset(
 COGNITO_PREFIX = "cognito:"
 
 SIGN_IN_METHOD_CLAIM = "sign_in_method"
+AUTHENTICATION = "TokenGeneration_Authentication"
+PROOF_FRESH_SECONDS = 60  # tokens follow the accepted answer within the same API call
 SIGN_IN_METHOD_VALUES = {protocol.MAGIC_LINK: "magic_link", protocol.EMAIL_OTP: "email_otp"}
 ROLES_FIELD = "roles"
 _SCOPE = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]{1,256}$")  # RFC 6749 scope-token characters
@@ -98,13 +100,24 @@ def _roles(profile: Mapping[str, Any]) -> list[str]:
     return [role for role in dict.fromkeys(roles) if isinstance(role, str) and role]
 
 
-def profile_claims(profile: Mapping[str, Any], claims_settings: ClaimsSettings, client_metadata: Mapping[str, str]) -> dict[str, Any]:
+def profile_claims(profile: Mapping[str, Any], claims_settings: ClaimsSettings, sign_in_method: str = "") -> dict[str, Any]:
     """The mapped profile fields (missing or null ones left out) and sign_in_method, JSON-typed."""
     claims = {claim: profile[name] for name, claim in claims_settings.mapping.items() if profile.get(name) is not None}
-    method = SIGN_IN_METHOD_VALUES.get(client_metadata.get(protocol.META_METHOD, ""))
-    if method:
-        claims[SIGN_IN_METHOD_CLAIM] = method
+    if sign_in_method:
+        claims[SIGN_IN_METHOD_CLAIM] = sign_in_method
     return claims
+
+
+def accepted_method(event: TokenGenerationEvent, sign_in: Mapping[str, Any], now: int) -> str:
+    """The sign_in_method claim: the method VerifyAuthChallengeResponse accepted for this sign-in
+    (recorded with the proof, moments before the tokens), never what the client said. Refreshed
+    tokens carry none: which proof started that session is not known any more."""
+    if event.trigger.trigger_source != AUTHENTICATION:
+        return ""
+    proven_at = sign_in.get("provenAt")
+    if not isinstance(proven_at, int) or not now - PROOF_FRESH_SECONDS <= proven_at <= now:
+        return ""
+    return SIGN_IN_METHOD_VALUES.get(str(sign_in.get("provenMethod", "")), "")
 
 
 def scopes_for(profile: Mapping[str, Any], claims_settings: ClaimsSettings) -> list[str]:
@@ -141,9 +154,11 @@ def uses_v2(event: TokenGenerationEvent, claims_settings: ClaimsSettings) -> boo
     return claims_settings.lambda_version == V2
 
 
-def token_response(event: TokenGenerationEvent, profile: Mapping[str, Any], claims_settings: ClaimsSettings) -> dict:
+def token_response(
+    event: TokenGenerationEvent, profile: Mapping[str, Any], claims_settings: ClaimsSettings, sign_in_method: str = ""
+) -> dict:
     """The PreTokenGeneration response for this event's version."""
-    claims = _clean(profile_claims(profile, claims_settings, event.trigger.client_metadata), "claimsToAddOrOverride")
+    claims = _clean(profile_claims(profile, claims_settings, sign_in_method), "claimsToAddOrOverride")
     groups = _group_override(profile, event.group_configuration) if claims_settings.groups_from_roles else None
     if not uses_v2(event, claims_settings):
         details: dict[str, Any] = {"claimsToAddOrOverride": {k: as_string(v) for k, v in claims.items()}, "claimsToSuppress": []}
@@ -167,8 +182,11 @@ def token_response(event: TokenGenerationEvent, profile: Mapping[str, Any], clai
 CLIENT_CREDENTIALS = "TokenGeneration_ClientCredentials"
 
 
-def respond(event: TokenGenerationEvent, store: ProfileStore, provisioner: Provisioner, claims_settings: ClaimsSettings) -> dict:
-    """One read of the profile, then the claims (an empty response leaves the tokens as Cognito made them).
+def respond(
+    event: TokenGenerationEvent, store: ProfileStore, provisioner: Provisioner, claims_settings: ClaimsSettings, now: int
+) -> dict:
+    """One read of the profile and the sign-in state, then the claims (an empty response leaves the
+    tokens as Cognito made them).
 
     A missing profile is created here through the same code as PostConfirmation (it failed, or never
     ran: AdminCreateUser and federated users get none). A profile that cannot be read fails the
@@ -176,9 +194,9 @@ def respond(event: TokenGenerationEvent, store: ProfileStore, provisioner: Provi
     """
     if event.trigger.trigger_source == CLIENT_CREDENTIALS:
         return {}  # a machine client: no user, no profile
-    profile = store.read(user_sub(event.trigger))
+    profile, sign_in = store.read_for_tokens(event.trigger.sub)
     if profile is None:
         profile = provisioner.provision(event.trigger).profile
         count("ProfilesSelfHealed")
-        logger.warning("profile was missing at token generation; created", extra={"user": identity.user_ref(event.trigger.user_name)})
-    return token_response(event, profile, claims_settings)
+        logger.warning("profile was missing at token generation; created", extra={"user": event.trigger.sub})
+    return token_response(event, profile, claims_settings, accepted_method(event, sign_in, now))

@@ -1,23 +1,28 @@
 """CreateAuthChallenge: offer the methods, send the link or code, or ask for the code again.
 
-Round 1 sends nothing. The round after it sends one email, guarded by one conditional write that is
-the per-user send limit, the retry guard and the store of the new link or code at once. An unknown
-user (PreventUserExistenceErrors) goes through the same write and an imitation of the send's timing,
-so neither the answers nor the limit nor the latency tell them apart.
+Round 1 sends nothing. The round after it sends one email, guarded by two conditional writes: the
+user's (one email per cooldown, the retry guard, and the store of the new link or code with a keyed
+hash of the address it goes to), then the mailbox's (a small burst per window, shared by every user
+whose address lands in that mailbox). Every email carries a link when links are offered, so whoever
+owns the mailbox can sign in with the newest email even while someone else keeps asking for emails.
+An unknown user (PreventUserExistenceErrors) goes through the same writes and an imitation of the
+send's timing, so neither the answers nor the limits nor the latency tell them apart.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import NoReturn
 from datetime import datetime, timezone
 
-from keyless import codes, errors, identity, links, protocol
+from keyless import codes, errors, identity, links, protocol, pseudonyms
 from keyless.events import TriggerEvent
 from keyless.observability import count, logger
-from keyless.redirects import RedirectNotAllowed, check_redirect
+from keyless.redirects import RedirectNotAllowed, check_redirect, default_redirect
 from keyless.runtime import SignInRuntime
-from keyless.store import AlreadyReserved, Reserved, TooSoon
+from keyless.settings import SignInSettings
+from keyless.store import AlreadyReserved, CodesLocked, Reserved, TooSoon
 
 TTL_MARGIN_SECONDS = 3600
 
@@ -26,7 +31,8 @@ TTL_MARGIN_SECONDS = 3600
 class Outgoing:
     method: str
     recipient: str  # empty when there is nobody to email
-    content: str  # the link URL or the code
+    link: str  # "" when links are not offered
+    code: str  # "" for a link email
 
 
 def create_challenge(event: TriggerEvent, runtime: SignInRuntime) -> dict:
@@ -60,95 +66,131 @@ def _choose_method(runtime: SignInRuntime) -> dict:
     return _response(public, {}, protocol.CHOOSE_METHOD, flow)
 
 
-def _chosen_method(event: TriggerEvent, runtime: SignInRuntime) -> str:
+def _chosen_method(event: TriggerEvent, settings: SignInSettings) -> str:
     method = event.client_metadata.get(protocol.META_METHOD, "")
-    if method not in runtime.settings.methods:
+    if method not in settings.methods:
         raise errors.UserFacingError(errors.CHOOSE_METHOD)
     return method
 
 
-def _recipient(event: TriggerEvent) -> str:
-    """Where the email goes; for an unknown user, the address they typed (used only for masking)."""
-    return event.user_name if event.user_not_found else event.email
+def _redirect_uri(event: TriggerEvent, method: str, settings: SignInSettings) -> str:
+    """Where the email's link points: the client's redirectUri (required for a link, optional for a
+    code), checked against the allowlist; a code email's link defaults to the first allowed entry."""
+    if protocol.MAGIC_LINK not in settings.methods:
+        return ""
+    requested = event.client_metadata.get(protocol.META_REDIRECT_URI, "")
+    if not requested and method == protocol.EMAIL_OTP:
+        return default_redirect(settings.allowed_origins)
+    try:
+        return check_redirect(requested, settings.allowed_origins)
+    except RedirectNotAllowed as exc:
+        logger.info("redirect refused", extra={"reason": str(exc)})
+        raise errors.UserFacingError(errors.REDIRECT_NOT_ALLOWED) from None
 
 
 def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
     settings = runtime.settings
-    method = _chosen_method(event, runtime)
-    redirect_uri = ""
-    if method == protocol.MAGIC_LINK:
-        try:
-            redirect_uri = check_redirect(event.client_metadata.get(protocol.META_REDIRECT_URI, ""), settings.allowed_origins)
-        except RedirectNotAllowed as exc:
-            logger.info("redirect refused", extra={"reason": str(exc)})
-            raise errors.UserFacingError(errors.REDIRECT_NOT_ALLOWED) from None
-
-    user = identity.user_ref(event.user_name)
+    method = _chosen_method(event, settings)
+    redirect_uri = _redirect_uri(event, method, settings)
     now = runtime.now()
     key = runtime.keys.current()
-    recipient = _recipient(event)
-    fields: dict = {"method": method, "sentTo": identity.mask(recipient)}
-    if method == protocol.MAGIC_LINK:
-        expires_at = now + settings.link_lifetime_seconds
-        token = links.issue(key, event.user_name, expires_at)
-        fields.update(linkHash=links.token_hash(key, token), linkExpiresAt=expires_at)
-        content = f"{redirect_uri}#{token}"
-    else:
-        expires_at = now + settings.code_lifetime_seconds
+    user = pseudonyms.sign_in_user(event, key)
+    address = event.user_name if event.user_not_found else event.email  # an unknown user: what they typed
+    fields: dict = {
+        "method": method,
+        "sentTo": identity.mask(address),
+        "recipient": pseudonyms.recipient(key, address),
+        # The item outlives whatever it holds: the link, the code, the send limit, the wrong-code count.
+        "expiresAt": now + _longest_window(settings) + TTL_MARGIN_SECONDS,
+    }
+    # A new link and a new code replace the old ones, which stop working: only the newest email works.
+    removed: tuple[str, ...] = ("linkHash", "linkExpiresAt", "linkUsedAt", "linkUsedBy", "codeHash", "codeFlow", "codeExpiresAt")
+    removed += ("codeUsedAt", "codeUsedBy")
+    link = code = ""
+    if redirect_uri:
+        link_expires_at = now + settings.link_lifetime_seconds
+        token = links.issue(key, event.user_name, "" if event.user_not_found else event.sub, link_expires_at)
+        fields.update(linkHash=links.token_hash(key, token), linkExpiresAt=link_expires_at)
+        link = f"{redirect_uri}#{token}"
+    if method == protocol.EMAIL_OTP:
         code = codes.new_code(settings.code_length)
-        fields.update(codeHash=codes.code_hash(key, flow, code), codeFlow=flow, codeExpiresAt=expires_at)
-        content = code
-    fields["expiresAt"] = max(expires_at, now + settings.email_cooldown_seconds) + TTL_MARGIN_SECONDS
+        fields.update(codeHash=codes.code_hash(key, flow, code), codeFlow=flow, codeExpiresAt=now + settings.code_lifetime_seconds)
+    removed = tuple(name for name in removed if name not in fields)
 
-    outcome = runtime.store.reserve_send(user, flow, now, settings.email_cooldown_seconds, fields)
-    if isinstance(outcome, TooSoon):
-        count("RateLimited", method=method)
-        logger.info("send refused by the rate limit", extra={"user": user, "retry_after": outcome.retry_after_seconds})
-        raise errors.RateLimited(outcome.retry_after_seconds)
+    budget = settings.wrong_codes_budget if method == protocol.EMAIL_OTP else None
+    outcome = runtime.store.reserve_send(user, flow, now, settings.email_cooldown_seconds, fields, removed, budget)
     if isinstance(outcome, AlreadyReserved):
         # Cognito retried this call after the first attempt reserved (and sent); answer as it did.
         logger.info("retried send answered without a second email", extra={"user": user})
-        fields = outcome.item
-    else:
-        outgoing = Outgoing(method, "" if event.user_not_found else recipient, content)
-        _deliver(outgoing, runtime, user, flow, outcome)
+        return _sent_response(outcome.item.get("method", method), flow, outcome.item, settings)
+    if isinstance(outcome, CodesLocked):
+        count("RateLimited", method=method, reason="wrong_codes")
+        logger.info("code refused: too many wrong codes", extra={"user": user})
+        raise errors.UserFacingError(errors.CODES_LOCKED if protocol.MAGIC_LINK in settings.methods else errors.CODES_LOCKED_NO_LINK)
+    if isinstance(outcome, TooSoon):
+        _refuse_too_soon(user, method, "user", outcome)
+    assert isinstance(outcome, Reserved)
+
+    mailbox = pseudonyms.mailbox(key, address)
+    expires_at = now + settings.email_burst_window_seconds + TTL_MARGIN_SECONDS
+    slot = runtime.store.reserve_mailbox(
+        mailbox, flow, now, settings.email_cooldown_seconds, settings.mailbox_budget, expires_at
+    )
+    if isinstance(slot, TooSoon):
+        runtime.store.release_send(user, flow, outcome.previous)
+        _refuse_too_soon(user, method, "mailbox", slot)
+    outgoing = Outgoing(method, "" if event.user_not_found else address, link, code)
+    try:
+        _deliver(outgoing, runtime, user)
+    except Exception:
+        # Not sent, so not counted: the user may ask again at once, and the previous email works again.
+        runtime.store.release_send(user, flow, outcome.previous)
+        if isinstance(slot, Reserved):
+            runtime.store.release_mailbox(mailbox, flow, slot.previous)
+        raise
     return _sent_response(method, flow, fields, settings)
 
 
-def _deliver(outgoing: Outgoing, runtime: SignInRuntime, user: str, flow: str, reservation: Reserved) -> None:
+def _longest_window(settings: SignInSettings) -> int:
+    return max(
+        settings.link_lifetime_seconds,
+        settings.code_lifetime_seconds,
+        settings.email_cooldown_seconds,
+        settings.wrong_code_window_seconds,
+    )
+
+
+def _refuse_too_soon(user: str, method: str, limit: str, outcome: TooSoon) -> NoReturn:
+    count("RateLimited", method=method, reason=limit)
+    extra = {"user": user, "limit": limit, "retry_after": outcome.retry_after_seconds}
+    logger.info("send refused by the rate limit", extra=extra)
+    raise errors.RateLimited(outcome.retry_after_seconds)
+
+
+def _deliver(outgoing: Outgoing, runtime: SignInRuntime, user: str) -> None:
     settings = runtime.settings
     if not outgoing.recipient:
         runtime.mailer.imitate_send()
         logger.info("no email: unknown user or no address", extra={"user": user, "method": outgoing.method})
         return
-    try:
-        if outgoing.method == protocol.MAGIC_LINK:
-            runtime.mailer.send_link(outgoing.recipient, outgoing.content, settings.link_lifetime_seconds)
-        else:
-            runtime.mailer.send_code(outgoing.recipient, outgoing.content, settings.code_lifetime_seconds)
-    except Exception:
-        # Not sent, so not counted: the user may ask again at once.
-        runtime.store.release_send(user, flow, reservation.previous)
-        raise
+    if outgoing.method == protocol.MAGIC_LINK:
+        runtime.mailer.send_link(outgoing.recipient, outgoing.link, settings.link_lifetime_seconds)
+    else:
+        runtime.mailer.send_code(outgoing.recipient, outgoing.code, settings.code_lifetime_seconds, outgoing.link)
     count("MagicLinksSent" if outgoing.method == protocol.MAGIC_LINK else "CodesSent")
     logger.info("sign-in email sent", extra={"user": user, "method": outgoing.method})
 
 
-def _sent_response(method: str, flow: str, item: dict, settings) -> dict:
+def _sent_response(method: str, flow: str, item: dict, settings: SignInSettings) -> dict:
     public = {protocol.PARAM_SENT_TO: item.get("sentTo", "***")}
-    private: dict = {}
     if method == protocol.MAGIC_LINK:
         public[protocol.PARAM_EXPIRES_AT] = _iso(int(item.get("linkExpiresAt", 0)))
     else:
         public.update(_code_parameters(int(item.get("codeExpiresAt", 0)), settings, settings.max_code_attempts))
-        private = {
-            protocol.PRIVATE_CODE_HASH: item.get("codeHash", ""),
-            protocol.PRIVATE_CODE_EXPIRES_AT: str(item.get("codeExpiresAt", 0)),
-        }
-    return _response(public, private, method, flow)
+    return _response(public, {}, method, flow)
 
 
-def _code_parameters(expires_at: int, settings, attempts_left: int) -> dict:
+def _code_parameters(expires_at: int, settings: SignInSettings, attempts_left: int) -> dict:
     return {
         protocol.PARAM_EXPIRES_AT: _iso(expires_at),
         protocol.PARAM_CODE_LENGTH: str(settings.code_length),
@@ -157,20 +199,16 @@ def _code_parameters(expires_at: int, settings, attempts_left: int) -> dict:
 
 
 def _ask_code_again(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
-    """After a wrong code: the same code again, read back from the table. If a newer code (from
-    another sign-in) replaced it, this sign-in's code is gone and no answer can succeed."""
-    item = runtime.store.read(identity.user_ref(event.user_name))
-    if item.get("codeFlow") != flow:
-        item = {"sentTo": item.get("sentTo", "***")}
+    """After a wrong code: the same code again (VerifyAuthChallengeResponse checks it against the
+    table). The table is read only for what the client is shown: where the code went, and when it
+    expires; if a newer email replaced this sign-in's code, no answer can succeed, and the shapes
+    stay the same."""
+    item = runtime.store.read(pseudonyms.sign_in_user(event, runtime.keys.current()))
+    expires_at = int(item.get("codeExpiresAt", 0)) if item.get("codeFlow") == flow else 0
     wrong = sum(1 for entry in event.session if entry.step == protocol.EMAIL_OTP and not entry.challenge_result)
     settings = runtime.settings
-    expires_at = int(item.get("codeExpiresAt", 0))
     public = {
         protocol.PARAM_SENT_TO: item.get("sentTo", "***"),
         **_code_parameters(expires_at, settings, max(0, settings.max_code_attempts - wrong)),
     }
-    private = {
-        protocol.PRIVATE_CODE_HASH: item.get("codeHash", ""),
-        protocol.PRIVATE_CODE_EXPIRES_AT: str(expires_at),
-    }
-    return _response(public, private, protocol.EMAIL_OTP, flow)
+    return _response(public, {}, protocol.EMAIL_OTP, flow)

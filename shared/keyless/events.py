@@ -7,6 +7,7 @@ a KeyError deep inside the logic. Pure Python: DefineAuthChallenge uses it, so n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,8 @@ from keyless.protocol import parse_challenge_metadata
 
 MAX_STRING = 2048  # no legitimate field of ours comes near this
 MAX_SESSION = 64
+# Cognito subs are UUIDs (external users' too); anything else is refused, never used as a key.
+_SUB = re.compile(r"^[A-Za-z0-9-]{1,128}$")
 
 
 @dataclass(frozen=True)
@@ -37,10 +40,19 @@ class TriggerEvent:
     session: tuple[SessionEntry, ...] = ()
     private_parameters: Mapping[str, str] = field(default_factory=dict)
     answer: str = ""
+    answer_too_long: bool = False  # refused like any wrong answer, not as a malformed event
 
     @property
     def email(self) -> str:
         return self.user_attributes.get("email", "")
+
+    @property
+    def sub(self) -> str:
+        """The user's immutable id; a known user without one is a malformed event."""
+        sub = self.user_attributes.get("sub", "")
+        if not _SUB.match(sub):
+            raise MalformedEvent("userAttributes has no usable sub")
+        return sub
 
     @property
     def email_verified(self) -> bool:
@@ -109,6 +121,11 @@ def parse(event: Any, trigger_sources: tuple[str, ...]) -> TriggerEvent:
         raise MalformedEvent("unexpected triggerSource")
     request = _require_mapping(event.get("request"), "request")
     _require_mapping(event.get("response"), "response", optional=True)
+    answer = request.get("challengeAnswer")
+    if answer is not None and not isinstance(answer, str):
+        raise MalformedEvent("challengeAnswer is not a string")
+    answer = answer or ""
+    too_long = len(answer) > MAX_STRING
     return TriggerEvent(
         trigger_source=source,
         user_pool_id=_string(event.get("userPoolId"), "userPoolId", limit=128),
@@ -118,7 +135,8 @@ def parse(event: Any, trigger_sources: tuple[str, ...]) -> TriggerEvent:
         user_not_found=_flag(request.get("userNotFound"), "userNotFound"),
         session=_session(request.get("session")),
         private_parameters=_string_map(request.get("privateChallengeParameters"), "privateChallengeParameters"),
-        answer=_string(request.get("challengeAnswer"), "challengeAnswer", optional=True),
+        answer="" if too_long else answer,
+        answer_too_long=too_long,
     )
 
 

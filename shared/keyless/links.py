@@ -1,7 +1,9 @@
 """Magic link tokens: `<base64url JSON payload>.<signature>`, signed with itsdangerous.
 
-The payload names the user (so the page a link opens can start a fresh sign-in), the expiry and a
-random nonce; it is readable by the client, and only the signature makes it worth anything. The
+The payload names the user twice: by user name `u` (so the page a link opens can start a fresh
+sign-in) and by the immutable `sub` `s` (which VerifyAuthChallengeResponse compares with the user
+signing in: on a case-sensitive pool `alice` and `Alice` are two people). Then the expiry `e` and a
+random nonce `n`. It is readable by the client, and only the signature makes it worth anything. The
 table stores an HMAC of the whole token, never the token, so the table alone cannot mint a link.
 """
 
@@ -40,11 +42,12 @@ class InvalidLink(ValueError):
 @dataclass(frozen=True)
 class LinkClaims:
     user_name: str
+    sub: str
     expires_at: int
 
 
-def issue(key: bytes, user_name: str, expires_at: int) -> str:
-    payload = {"u": user_name, "e": expires_at, "n": secrets.token_urlsafe(12)}
+def issue(key: bytes, user_name: str, sub: str, expires_at: int) -> str:
+    payload = {"u": user_name, "s": sub, "e": expires_at, "n": secrets.token_urlsafe(12)}
     return _serializer(key).dumps(payload)
 
 
@@ -59,10 +62,10 @@ def read(token: str, keys: Iterable[bytes]) -> tuple[LinkClaims, bytes]:
             continue
         if not isinstance(payload, dict):
             break
-        user_name, expires_at = payload.get("u"), payload.get("e")
-        if not isinstance(user_name, str) or not isinstance(expires_at, int) or isinstance(expires_at, bool):
+        user_name, sub, expires_at = payload.get("u"), payload.get("s"), payload.get("e")
+        if not isinstance(user_name, str) or not isinstance(sub, str) or not isinstance(expires_at, int) or isinstance(expires_at, bool):
             break
-        return LinkClaims(user_name, expires_at), key
+        return LinkClaims(user_name, sub, expires_at), key
     raise InvalidLink("bad signature or payload")
 
 

@@ -1,6 +1,7 @@
 """One Logger and one Metrics for every function (service name from POWERTOOLS_SERVICE_NAME).
 
-Logs carry pseudonyms (identity.user_ref), never addresses, links, codes or hashes of them.
+Logs name users by their sub (or, unknown ones, by a keyed pseudonym), never by address, and carry
+no link, code or hash of them.
 Tracing lives in keyless.tracing, apart, because it loads the X-Ray SDK, which
 DefineAuthChallenge does without.
 """

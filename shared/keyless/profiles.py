@@ -2,6 +2,9 @@
 
 One item per user (pk PROFILE#<sub>, sk PROFILE), created once when the user is confirmed:
   sub, email, createdAt (epoch seconds)   from Cognito, at creation
+  emailProvedAt (epoch seconds)           when the address was first proved (a link or code that
+                                          reached it, or Cognito's own confirmation code); anything
+                                          the user set before then was set by whoever registered
   the operator's defaults                 ProfileDefaults, e.g. {"tenant": ..., "roles": [...], "plan": ...}
 Creating it is a single conditional PutItem (attribute_not_exists), so Cognito's retries and the
 token-time self-heal can run it any number of times and only the first one writes. Changing a
@@ -21,18 +24,16 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from keyless import identity, settings
+from keyless import settings
 from keyless.aws_errors import condition_failed
 from keyless.directory import UserDirectory
-from keyless.errors import MalformedEvent
 from keyless.events import TriggerEvent
 from keyless.observability import count, logger
+from keyless.store import sign_in_key
 
 SORT_KEY = "PROFILE"
-OWN_FIELDS = ("sub", "email", "createdAt")  # set from Cognito, never from the defaults
+OWN_FIELDS = ("sub", "email", "createdAt", "emailProvedAt")  # set from Cognito, never from the defaults
 KEY_FIELDS = ("pk", "sk")
-# Cognito subs are UUIDs; external users' are too. Anything else is refused, never used as a key.
-_SUB = re.compile(r"^[A-Za-z0-9-]{1,128}$")
 _GROUP = re.compile(r"^\S{1,128}$")  # Cognito: letters, marks, symbols, numbers, punctuation
 
 _serializer = TypeSerializer()
@@ -85,15 +86,11 @@ class ProfileSettings:
         return cls(table_name=settings.required(env, "TABLE_NAME"), defaults=defaults, default_group=group)
 
 
-def user_sub(event: TriggerEvent) -> str:
-    sub = event.user_attributes.get("sub", "")
-    if not _SUB.match(sub):
-        raise MalformedEvent("userAttributes has no usable sub")
-    return sub
-
-
-def new_profile(sub: str, email: str, now: int, defaults: Mapping[str, Any]) -> dict[str, Any]:
-    return {**defaults, "sub": sub, "email": email.strip(), "createdAt": now}
+def new_profile(sub: str, email: str, now: int, defaults: Mapping[str, Any], email_proved: bool = False) -> dict[str, Any]:
+    profile = {**defaults, "sub": sub, "email": email.strip(), "createdAt": now}
+    if email_proved:
+        profile["emailProvedAt"] = now
+    return profile
 
 
 class ProfileStore:
@@ -106,6 +103,38 @@ class ProfileStore:
         response = self._client.get_item(TableName=self._table, Key=_key(sub), ConsistentRead=True)
         item = response.get("Item")
         return _from_item(item) if item else None
+
+    def read_for_tokens(self, sub: str) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """The profile (None when there is none) and the user's sign-in state, in one consistent read."""
+        keys = [_key(sub), sign_in_key(sub)]
+        response = self._client.batch_get_item(RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}})
+        if response.get("UnprocessedKeys"):
+            raise RuntimeError("profile read was throttled")  # fails the token generation: no guessing
+        profile, sign_in = None, {}
+        for item in response.get("Responses", {}).get(self._table, []):
+            if item["pk"]["S"].startswith("PROFILE#"):
+                profile = _from_item(item)
+            else:
+                sign_in = _from_item(item)
+        return profile, sign_in
+
+    def record_email_proved(self, sub: str, now: int) -> bool:
+        """Set emailProvedAt unless it is set; False when the user has no profile yet (provisioning
+        then sets it from email_verified)."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_key(sub),
+                UpdateExpression="SET #proved = if_not_exists(#proved, :now)",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#proved": "emailProvedAt"},
+                ExpressionAttributeValues={":now": {"N": str(now)}},
+            )
+        except ClientError as exc:
+            if not condition_failed(exc):
+                raise
+            return False
+        return True
 
     def create(self, profile: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
         """Write the profile unless one exists. Returns the stored profile and whether this call wrote it."""
@@ -149,14 +178,16 @@ class Provisioner:
         self._clock = clock
 
     def provision(self, event: TriggerEvent) -> Provisioned:
-        sub = user_sub(event)
+        sub = event.sub
         group = self._settings.default_group
         if group:
             # Before the profile: if this fails, no profile exists and the next attempt (a retry, or
             # the first token generation) does both again. Adding a member twice is not an error.
             self._directory().add_to_group(event.user_pool_id, event.user_name, group)
-        profile, created = self._store.create(new_profile(sub, event.email, self._clock(), self._settings.defaults))
-        user = identity.user_ref(event.user_name)
+        profile, created = self._store.create(
+            new_profile(sub, event.email, self._clock(), self._settings.defaults, email_proved=event.email_verified)
+        )
+        user = sub
         if created:
             count("ProfilesCreated")
             logger.info("profile created", extra={"user": user, "group": group or None})
@@ -176,12 +207,12 @@ def on_confirmation(event: TriggerEvent, provisioner: Provisioner) -> None:
     """
     if event.trigger_source == FORGOT_PASSWORD:
         return
-    user_sub(event)  # a malformed event is refused, not deferred
+    event.sub  # a malformed event is refused, not deferred
     try:
         provisioner.provision(event)
     except Exception as exc:  # noqa: BLE001 - deferred to the token-time self-heal, see above
         count("ProvisioningDeferred")
         logger.error(
             "provisioning failed; deferred to the first token generation",
-            extra={"user": identity.user_ref(event.user_name), "error_type": type(exc).__name__},
+            extra={"user": event.user_attributes.get("sub", ""), "error_type": type(exc).__name__},
         )

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from keyless import protocol
-from keyless.redirects import Origin, parse_allowlist
+from keyless.redirects import AllowedRedirect, parse_allowlist
+from keyless.budget import Budget
 
 
 class ConfigurationError(RuntimeError):
@@ -69,15 +70,27 @@ class SignInSettings:
     signing_key_secret_id: str
     sender_email: str
     app_name: str
-    allowed_origins: frozenset[Origin]
+    allowed_origins: tuple[AllowedRedirect, ...]
     methods: tuple[str, ...]
     link_lifetime_seconds: int
     code_lifetime_seconds: int
     code_length: int
     max_code_attempts: int
     email_cooldown_seconds: int
+    email_burst: int
+    email_burst_window_seconds: int
+    max_wrong_codes: int
+    wrong_code_window_seconds: int
     key_cache_seconds: int
     ses_configuration_set: str
+
+    @property
+    def mailbox_budget(self) -> Budget:
+        return Budget(self.email_burst, self.email_burst_window_seconds)
+
+    @property
+    def wrong_codes_budget(self) -> Budget:
+        return Budget(self.max_wrong_codes, self.wrong_code_window_seconds)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> SignInSettings:
@@ -102,6 +115,10 @@ class SignInSettings:
             code_length=_int(env, "CODE_LENGTH", 6, 6, 8),
             max_code_attempts=max_code_attempts(env),
             email_cooldown_seconds=_int(env, "EMAIL_COOLDOWN_SECONDS", 60, 0, 3600),
+            email_burst=_int(env, "EMAIL_BURST", 3, 1, 20),
+            email_burst_window_seconds=_int(env, "EMAIL_BURST_WINDOW_SECONDS", 900, 60, 86400),
+            max_wrong_codes=_int(env, "MAX_WRONG_CODES", 10, 1, 1000),
+            wrong_code_window_seconds=_int(env, "WRONG_CODE_WINDOW_SECONDS", 86400, 60, 30 * 86400),
             key_cache_seconds=_int(env, "SIGNING_KEY_CACHE_SECONDS", 3600, 0, 86400),
             ses_configuration_set=env.get("SES_CONFIGURATION_SET", "").strip(),
         )

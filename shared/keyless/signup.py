@@ -7,8 +7,10 @@ sign-in emails go only to such addresses (identity.is_deliverable), and refusing
 also refuses Unicode look-alikes of allowed domains ("exаmple.com" with a Cyrillic "а"). An
 internationalised domain is accepted in its ASCII (xn--) form, and configured that way or in Unicode.
 
-A passwordless sign-up is confirmed at once (autoConfirmUser), so the user can sign in straight
-away; the address is verified by the first magic link or code that works, never here.
+A passwordless sign-up is confirmed at once (autoConfirmUser, the AUTO_CONFIRM_SIGN_UP setting: on
+for a pool Keyless creates, off by default for an attached one), so the user can sign in straight
+away; the address is verified by the first magic link or code that works, never here. Whoever signs
+up first with an address keeps nothing: that first proof takes the account back (verify.py).
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class SignUpRules:
     blocked_domains: frozenset[str] = frozenset()  # these and their subdomains
     disposable_domains: frozenset[str] = frozenset()  # these and their subdomains
     allow_plus_aliases: bool = True
+    auto_confirm: bool = True  # confirm sign-ups at once (off: the pool's own confirmation applies)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> SignUpRules:
@@ -91,6 +94,7 @@ class SignUpRules:
             blocked_domains=frozenset(normalize_domain(d) for d in _domain_list(env.get("SIGN_UP_BLOCKED_DOMAINS", ""))),
             disposable_domains=disposable,
             allow_plus_aliases=settings.flag(env, "SIGN_UP_ALLOW_PLUS_ALIASES", True),
+            auto_confirm=settings.flag(env, "AUTO_CONFIRM_SIGN_UP", True),
         )
 
 
@@ -127,7 +131,7 @@ def decide(event: TriggerEvent, rules: SignUpRules) -> dict:
     """The PreSignUp response, or SignUpRefused. Every trigger source gets the same rules."""
     check_address(event.email, rules)
     return {
-        "autoConfirmUser": event.trigger_source in AUTO_CONFIRMED_SOURCES,
+        "autoConfirmUser": rules.auto_confirm and event.trigger_source in AUTO_CONFIRMED_SOURCES,
         "autoVerifyEmail": False,  # the first working link or code verifies the address
         "autoVerifyPhone": False,
     }

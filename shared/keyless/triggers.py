@@ -47,5 +47,7 @@ def entry_point(handler, tracer=None):
     line, the tracer's segment (functions that call AWS), metrics flushed, only safe errors out."""
     wrapped = metrics.log_metrics(safe(handler))
     if tracer is not None:
-        wrapped = tracer.capture_lambda_handler(wrapped)
+        # The response is the whole event (address, answer, code hash) and errors carry messages:
+        # neither goes in a trace (keyless.tracing).
+        wrapped = tracer.capture_lambda_handler(wrapped, capture_response=False, capture_error=False)
     return logger.inject_lambda_context(wrapped)

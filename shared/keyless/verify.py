@@ -1,18 +1,27 @@
-"""VerifyAuthChallengeResponse: is this answer a valid link or code for this user and this sign-in?
+"""VerifyAuthChallengeResponse: is this answer the newest link or code sent to this user, at the
+address the user has now?
 
-Answers are checked cheapest first (shape, signature, expiry) and only a fully valid link costs a
-write: the single conditional update that makes it single-use, made last, so a link is never
-marked used unless the sign-in then succeeds.
+A link is checked in memory first (shape, signature, the user's sub, expiry); then one conditional
+write makes it single-use, only if it is the newest link and went to the user's current address. A
+code is one conditional write: the newest code, of this sign-in, unused, unexpired, sent to the
+current address, and the user's wrong codes within their budget; a wrong code is counted against
+that budget (per user, across sessions), an over-budget user is refused even the right code.
+
+Only after that: the first proof of a never-verified address takes the account back for its owner
+(password replaced, other sessions signed out), then marks exactly that address verified.
 """
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from keyless import codes, identity, links, protocol
+from keyless import codes, links, protocol, pseudonyms
 from keyless.aws_errors import error_code
+from keyless.budget import Budget
 from keyless.errors import MalformedEvent
 from keyless.events import TriggerEvent
 from keyless.observability import count, logger
@@ -46,51 +55,127 @@ def verify_answer(event: TriggerEvent, runtime: SignInRuntime) -> Verdict:
 
 def _verify_link(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verdict:
     method = protocol.MAGIC_LINK
+    if event.answer_too_long:
+        return rejected(method, "too_long")
     try:
         claims, key = links.read(event.answer, runtime.keys.candidates())
     except links.InvalidLink:
         return rejected(method, "bad_link")
-    if event.user_not_found or identity.normalized(claims.user_name) != identity.normalized(event.user_name):
+    if event.user_not_found or not hmac.compare_digest(claims.sub.encode(), event.sub.encode()):
         return rejected(method, "other_user")
     now = runtime.now()
     if claims.expires_at <= now:
         return rejected(method, "expired")
-    _prove_address(event, runtime)
-    if not runtime.store.consume_link(identity.user_ref(event.user_name), links.token_hash(key, event.answer), flow, now):
-        return rejected(method, "used_or_superseded")
+    user = event.sub
+    recipient = pseudonyms.recipient(key, event.email)
+    outcome = runtime.store.consume_link(user, links.token_hash(key, event.answer), recipient, flow, now, method)
+    if not outcome.accepted:
+        return rejected(method, _why_link_refused(outcome.item, recipient, now))
+    _complete_sign_in(event, runtime, user, flow, method)
     return Verdict(True, method, "")
+
+
+def _why_link_refused(item: dict[str, Any], recipient: str, now: int) -> str:
+    if not item.get("linkHash"):
+        return "superseded"
+    if item.get("recipient") != recipient:
+        return "address_changed"  # or superseded by an email to another address
+    if int(item.get("linkExpiresAt", 0)) <= now:
+        return "expired"
+    return "used_or_superseded"
 
 
 def _verify_code(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verdict:
     method = protocol.EMAIL_OTP
-    code = codes.normalize_answer(event.answer, runtime.settings.code_length)
+    code = None if event.answer_too_long else codes.normalize_answer(event.answer, runtime.settings.code_length)
     if code is None:
-        return rejected(method, "malformed_code")
-    try:
-        expires_at = int(event.private_parameters.get(protocol.PRIVATE_CODE_EXPIRES_AT, "0"))
-    except ValueError:
-        raise MalformedEvent("code expiry is not a number") from None
-    if expires_at <= runtime.now():
-        return rejected(method, "expired")
-    expected = event.private_parameters.get(protocol.PRIVATE_CODE_HASH, "")
-    if not codes.matches(runtime.keys.candidates(), flow, code, expected) or event.user_not_found:
-        return rejected(method, "wrong_code")
-    _prove_address(event, runtime)
+        return rejected(method, "malformed_code")  # cannot be right: not counted against the budget
+    settings, now = runtime.settings, runtime.now()
+    budget = settings.wrong_codes_budget
+    current = runtime.keys.current()
+    user = pseudonyms.sign_in_user(event, current)
+    address = event.user_name if event.user_not_found else event.email
+    outcome = runtime.store.accept_code(
+        user, codes.code_hash(current, flow, code), pseudonyms.recipient(current, address), flow, now, budget, method
+    )
+    if not outcome.accepted:
+        item = outcome.item
+        reason = _why_code_refused(item, flow, now, budget)
+        if reason:
+            return rejected(method, reason)
+        key = _key_of_code(item, flow, code, runtime)
+        if key is None:
+            expires_at = now + budget.window_seconds
+            runtime.store.record_wrong_code(user, item, now, budget, expires_at)
+            return rejected(method, "wrong_code")
+        if key == current:
+            return rejected(method, "address_changed")  # the right code, sent to another address
+        # Signed before the key rotated: the same checks under the key it was made with.
+        outcome = runtime.store.accept_code(
+            user, codes.code_hash(key, flow, code), pseudonyms.recipient(key, address), flow, now, budget, method
+        )
+        if not outcome.accepted:
+            return rejected(method, _why_code_refused(outcome.item, flow, now, budget) or "address_changed")
+    if event.user_not_found:
+        return rejected(method, "wrong_code")  # nobody was sent this code; a lucky guess is still wrong
+    _complete_sign_in(event, runtime, user, flow, method)
     return Verdict(True, method, "")
 
 
-def _prove_address(event: TriggerEvent, runtime: SignInRuntime) -> None:
-    """Holding the link or code proves control of the address: mark it verified, once.
+def _why_code_refused(item: dict[str, Any], flow: str, now: int, budget: Budget) -> str:
+    """Why an answer cannot be right whatever the code; "" when only the code itself can be wrong."""
+    if budget.retry_after(list(item.get("wrongCodes", [])), now):
+        return "too_many_wrong_codes"
+    if item.get("codeFlow") != flow or not item.get("codeHash"):
+        return "superseded"
+    if int(item.get("codeExpiresAt", 0)) <= now:
+        return "expired"
+    if item.get("codeUsedAt") is not None and item.get("codeUsedBy") != flow:
+        return "used"
+    return ""
 
-    If Cognito cannot record it right now, the sign-in still succeeds (the proof was valid, and a
-    failed code sign-in would cost the user a new email and the send limit); the next sign-in
-    records it. The metric makes such deferrals visible.
-    """
+
+def _key_of_code(item: dict[str, Any], flow: str, code: str, runtime: SignInRuntime) -> bytes | None:
+    """The signing key the stored code hash was made with, if the answer is that code."""
+    stored = str(item.get("codeHash", ""))
+    for key in runtime.keys.candidates():
+        if hmac.compare_digest(codes.code_hash(key, flow, code), stored):
+            return key
+    return None
+
+
+def _complete_sign_in(event: TriggerEvent, runtime: SignInRuntime, user: str, flow: str, method: str) -> None:
+    """After an accepted proof, before the tokens. The first proof of an address that was never
+    verified takes the account back for its owner: if that cannot be done now, the proof is given
+    back (it can be used again) and the sign-in fails with the generic message."""
     if event.email_verified:
         return
     try:
-        runtime.directory.mark_email_verified(event.user_pool_id, event.user_name)
+        runtime.directory.claim_account(event.user_pool_id, event.user_name)
+    except Exception:
+        runtime.store.release_proof(user, flow, link=method == protocol.MAGIC_LINK)
+        raise
+    count("AccountsClaimed", method=method)
+    logger.info("account claimed by the first proof of its address", extra={"user": user, "method": method})
+    _mark_verified(event, runtime, user)
+    _record_first_proof(runtime, user)
+
+
+def _mark_verified(event: TriggerEvent, runtime: SignInRuntime, user: str) -> None:
+    """If Cognito cannot record it right now, the sign-in still succeeds (the proof was valid and the
+    account is already the owner's alone); the next sign-in records it. The metric makes such
+    deferrals visible."""
+    try:
+        runtime.directory.mark_email_verified(event.user_pool_id, event.user_name, event.email)
     except (ClientError, BotoCoreError) as exc:
         code = error_code(exc) or type(exc).__name__
-        logger.error("email_verified not recorded", extra={"user": identity.user_ref(event.user_name), "error_code": code})
+        logger.error("email_verified not recorded", extra={"user": user, "error_code": code})
         count("EmailVerificationDeferred")
+
+
+def _record_first_proof(runtime: SignInRuntime, sub: str) -> None:
+    """The profile says when the address was first proved (attributes set before are not trusted)."""
+    try:
+        runtime.profiles.record_email_proved(sub, runtime.now())
+    except (ClientError, BotoCoreError) as exc:
+        logger.error("first proof not recorded in the profile", extra={"user": sub, "error_code": error_code(exc)})

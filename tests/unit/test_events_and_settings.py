@@ -106,7 +106,8 @@ def test_settings_defaults():
         {"SIGN_IN_METHODS": "SMS"},
         {"SIGN_IN_METHODS": ""},
         {"ALLOWED_REDIRECT_ORIGINS": ""},
-        {"ALLOWED_REDIRECT_ORIGINS": "https://app.example.com/path"},
+        {"ALLOWED_REDIRECT_ORIGINS": "https://app.example.com/path?x=1"},
+        {"ALLOWED_REDIRECT_ORIGINS": "http://app.example.com"},
     ],
 )
 def test_misconfiguration_fails_fast(override):

@@ -14,10 +14,35 @@ def test_mask(address, masked):
     assert identity.mask(address) == masked
 
 
-def test_user_ref_is_stable_case_insensitive_and_not_the_address():
-    ref = identity.user_ref("Jane@Example.com")
-    assert ref == identity.user_ref(" jane@example.com ")
+def test_pseudonyms_are_keyed_stable_and_not_the_address():
+    from keyless import pseudonyms
+
+    key, other = b"k" * 32, b"o" * 32
+    ref = pseudonyms.recipient(key, "Jane@Example.com")
+    assert ref == pseudonyms.recipient(key, " jane@example.com ")  # the send's comparison rules
+    assert ref != pseudonyms.recipient(other, "jane@example.com")  # a guess cannot be checked without the key
     assert "jane" not in ref and len(ref) == 32
+    import hashlib
+
+    assert ref not in hashlib.sha256(b"jane@example.com").hexdigest()
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [("name+1@example.com", "Name+2@Example.com"), ("name@example.com", "name+x@example.com"),
+     ("j.o.hn@gmail.com", "john+spam@googlemail.com")],
+)
+def test_one_mailbox_whatever_the_alias(a, b):
+    from keyless import pseudonyms
+
+    assert pseudonyms.mailbox(b"k" * 32, a) == pseudonyms.mailbox(b"k" * 32, b)
+
+
+@pytest.mark.parametrize("a, b", [("john@example.com", "j.ohn@example.com"), ("a@example.com", "a@example.org")])
+def test_different_mailboxes_stay_different(a, b):
+    from keyless import pseudonyms
+
+    assert pseudonyms.mailbox(b"k" * 32, a) != pseudonyms.mailbox(b"k" * 32, b)
 
 
 @pytest.mark.parametrize(
@@ -27,6 +52,67 @@ def test_user_ref_is_stable_case_insensitive_and_not_the_address():
 )
 def test_is_deliverable(address, ok):
     assert identity.is_deliverable(address) is ok
+
+
+LABEL_63 = "b" * 63
+DELIVERABLE = [
+    "jane.doe@example.com",
+    "Jane.Doe@Example.COM",  # case is not the deliverability check's business (PreSignUp lower-cases)
+    "o'brien@example.ie",
+    "a_b-c@sub-domain.example.com",
+    "#$&'*+-/?^_`{|}~=@example.com",  # every atext character except ! and %
+    "prvs=1234=bounce@example.com",  # "=" or "?" alone is not an encoded word
+    "leser@xn--bcher-kva.de",  # an internationalised domain in its ASCII form
+    "a@xn--p1ai.xn--p1ai",  # ... top-level label included
+    "a@1.example",  # a digit-only label is fine below the top level
+    "a@example.c0m",
+    "a" * 64 + "@example.com",  # the longest local part
+    f"a@{LABEL_63}.com",  # the longest label
+    "a" * 64 + "@" + ".".join([LABEL_63, LABEL_63, "b" * 57, "com"]),  # 254 characters, the longest address
+]
+
+UNDELIVERABLE = [
+    # domains with empty, hyphen-edged, over-long or odd labels
+    "a@.corp.com", "a@x..corp.com", "a@example..com", "a@example.com.", "a@.example.com.", "a@-example.com",
+    "a@example-.com", "a@example.-com", "a@exa_mple.com", "a@example.com-", f"a@{'b' * 64}.com", "a@example.c",
+    # single-label, IP-literal and numeric domains: not a public mail domain
+    "a@localhost", "a@com", "a@[127.0.0.1]", "a@[IPv6:::1]", "a@127.0.0.1", "a@example.123",
+    # local parts that are not a dot-atom
+    ".a@example.com", "a.@example.com", "a..b@example.com", "a" * 65 + "@example.com",
+    '"a b"@example.com', '"a"@example.com', '"a@b"@example.com', "a(comment)@example.com", "(c)a@example.com",
+    "a@example.com(comment)", "a@(c)example.com", "a\\b@example.com", "a[b]@example.com", "a;b@example.com",
+    "a:b@example.com", "a,b@example.com",
+    # RFC 2047 encoded words, which mail software decodes into another address
+    "=?utf-8?q?alice?=@example.com", "=?utf-8?b?YWxpY2U=?=@example.com", "x=?y@example.com", "x?=y@example.com",
+    # source routing some MTAs still honour: mail "for" corp.com relayed to another domain
+    "victim%evil.com@corp.com", "evil.com!victim@corp.com", "a%b@example.com", "a!b@example.com",
+    # more than one address, a display name, angle brackets
+    "a@b@example.com", "Jane <jane@example.com>", "<jane@example.com>", "jane@example.com>", "a@b.com,c@d.com",
+    # header injection, controls and whitespace anywhere
+    "a@example.com\r\nBcc: x@evil.com", "a@example.com\n", "a\n@example.com", "a@example.com\r", "a\x00@example.com",
+    "a@example.com\x00", "a@exam\x00ple.com", "\ta@example.com", " a@example.com", "a@example.com ", "a @example.com",
+    "a@exam ple.com", "a\x7f@example.com",
+    # non-ASCII: Unicode dots, look-alikes, accents
+    "a@example\u3002com", "a@example\uff0ecom", "a@example\uff61com", "jan\u00e9@example.com", "a@ex\u0430mple.com",
+    "a@example.com\u200b",
+    # too long overall (255 characters), empty parts
+    "a" * 64 + "@" + ".".join([LABEL_63, LABEL_63, "b" * 58, "com"]), "", "@", "a", "a@", "@example.com",
+]
+
+
+@pytest.mark.parametrize("address", DELIVERABLE)
+def test_plain_dot_atom_addresses_are_deliverable(address):
+    assert identity.is_deliverable(address) is True
+
+
+@pytest.mark.parametrize("address", UNDELIVERABLE)
+def test_what_mail_software_would_rewrite_or_misroute_is_not_deliverable(address):
+    assert identity.is_deliverable(address) is False
+
+
+@pytest.mark.parametrize("value", [None, 5, b"a@example.com", ["a@example.com"]])
+def test_only_strings_are_deliverable(value):
+    assert identity.is_deliverable(value) is False
 
 
 class RecordingSes:
@@ -65,22 +151,42 @@ def test_refuses_header_injection_in_recipient():
         Mailer(RecordingSes(), "no-reply@example.com", "Acme").send_code("a@example.com\nBcc: b@evil.com", "123456", 600)
 
 
+@pytest.mark.parametrize(
+    "address", ["=?utf-8?q?alice?=@example.com", "a@.example.com", "victim%evil.com@example.com", "a@example.com\n"]
+)
+def test_the_mailer_sends_nothing_to_an_address_mail_software_would_rewrite(address):
+    ses = RecordingSes()
+    mailer = Mailer(ses, "no-reply@example.com", "Acme")
+    with pytest.raises(UndeliverableAddress):
+        mailer.send_link(address, "https://app.example.com/#tok", 900)
+    with pytest.raises(UndeliverableAddress):
+        mailer.send_code(address, "123456", 600)
+    assert ses.requests == []
+
+
+PLACEHOLDERS = {"magic_link": "$link", "email_otp": "$code $link", "email_otp_only": "$code"}
+
+
 def test_operator_templates(tmp_path, monkeypatch):
-    for kind in ("magic_link", "email_otp"):
+    for kind, values in PLACEHOLDERS.items():
         (tmp_path / f"{kind}.subject.txt").write_text("Hi from $app_name")
-        (tmp_path / f"{kind}.txt").write_text("text $expires_in_minutes " + ("$link" if kind == "magic_link" else "$code"))
-        (tmp_path / f"{kind}.html").write_text("<b>" + ("$link" if kind == "magic_link" else "$code") + "</b>")
+        (tmp_path / f"{kind}.txt").write_text(f"text $expires_in_minutes {values}")
+        (tmp_path / f"{kind}.html").write_text(f"<b>{values}</b>")
     monkeypatch.setenv("EMAIL_TEMPLATES_DIR", str(tmp_path))
     ses = RecordingSes()
-    Mailer(ses, "no-reply@example.com", "Acme").send_code("jane@example.com", "999999", 120)
-    simple = ses.requests[0]["Content"]["Simple"]
-    assert simple["Subject"]["Data"] == "Hi from Acme"
-    assert simple["Body"]["Text"]["Data"] == "text 2 999999"
-    assert simple["Body"]["Html"]["Data"] == "<b>999999</b>"
+    mailer = Mailer(ses, "no-reply@example.com", "Acme")
+    mailer.send_code("jane@example.com", "999999", 120)
+    mailer.send_code("jane@example.com", "999999", 120, link="https://app.example.com/#t<")
+    first, second = (request["Content"]["Simple"] for request in ses.requests)
+    assert first["Subject"]["Data"] == "Hi from Acme"
+    assert first["Body"]["Text"]["Data"] == "text 2 999999"
+    assert first["Body"]["Html"]["Data"] == "<b>999999</b>"
+    assert second["Body"]["Text"]["Data"] == "text 2 999999 https://app.example.com/#t<"
+    assert second["Body"]["Html"]["Data"] == "<b>999999 https://app.example.com/#t&lt;</b>"
 
 
 def test_a_template_with_an_unknown_placeholder_fails_loudly(tmp_path):
-    for kind in ("magic_link", "email_otp"):
+    for kind in PLACEHOLDERS:
         for part in ("subject.txt", "txt", "html"):
             (tmp_path / f"{kind}.{part}").write_text("$typo")
     with pytest.raises(KeyError):

@@ -1,0 +1,35 @@
+"""The sign-in state the sample events in events/ assume: their user's newest code, stored as
+CreateAuthChallenge stores it (the product's own code computes it), so that a sample's right answer
+is right under `make invoke` and in the tests. The samples are signed with SAMPLE_SIGNING_KEY."""
+
+from __future__ import annotations
+
+import time
+
+import boto3
+
+from keyless import codes, pseudonyms
+from keyless.store import SignInStore
+from localpool.deployment import SAMPLE_SIGNING_KEY, Deployment
+
+SUB = "7c1e9a52-3d4b-4e8f-9a61-2b5c8d0e4f13"
+EMAIL = "jane.doe@example.com"
+FLOW = "sample-flow-3vQk9PzT2cXw"
+CODE = "123456"
+EXPIRES_AT = 4102444800  # 2100-01-01: the samples never expire
+
+
+def seed(deployment: Deployment) -> None:
+    key = SAMPLE_SIGNING_KEY.encode()
+    store = SignInStore(boto3.session.Session(region_name=deployment.region).client("dynamodb"), deployment.table_name)
+    fields = {
+        "method": "EMAIL_OTP",
+        "sentTo": "j***@e***.com",
+        "recipient": pseudonyms.recipient(key, EMAIL),
+        "codeHash": codes.code_hash(key, FLOW, CODE),
+        "codeFlow": FLOW,
+        "codeExpiresAt": EXPIRES_AT,
+        "expiresAt": EXPIRES_AT,
+    }
+    # Sent an hour ago by an earlier call, so the send samples are neither a retry of it nor too soon.
+    store.reserve_send(SUB, "sample-earlier-send", int(time.time()) - 3600, 0, fields)
