@@ -44,16 +44,18 @@ def is_read(operation: str) -> bool:
 
 
 class Clock:
-    """Time moved by hand; shared by the triggers and the local pool."""
+    """Time moved by hand; shared by the triggers and the local pool (and threads: advancing is atomic)."""
 
     def __init__(self, start: float = 1_800_000_000.0):
         self.now = start
+        self._lock = threading.Lock()
 
     def __call__(self) -> float:
         return self.now
 
     def advance(self, seconds: float) -> None:
-        self.now += seconds
+        with self._lock:
+            self.now += seconds
 
 
 class CallCounter:

@@ -86,3 +86,6 @@ def test_whole_run_on_a_tiny_sample_prints_a_well_formed_table(tmp_path, capsys)
     assert numbers and all(not n.startswith("-") for n in numbers)
     assert "nan" not in markdown.lower() and "inf" not in markdown.lower().replace("info", "")
     assert "Prices (us-east-1 list prices" in markdown
+    assert "FAILED" not in markdown, "every sign-in the benchmark drives succeeds"
+    call_rows = [line for line in markdown.splitlines() if line.startswith("| 3 AWS calls")]
+    assert call_rows and not any("| NO |" in line for line in call_rows), "call counts as designed"
