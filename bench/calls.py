@@ -158,6 +158,7 @@ def local_user_pool(region: str, counter: CallCounter | None, parameters: dict |
 
     from localpool.server import create_server
 
+    parameters = {"AllowedRedirectOrigins": APP.rsplit("/", 1)[0], **(parameters or {})}
     clock = Clock()
     with mock_aws(), environment({**DUMMY_CREDENTIALS, "AWS_DEFAULT_REGION": region}), quiet():
         template = Template(parameters=parameters)

@@ -21,11 +21,8 @@ trigger refuses.
 
 from __future__ import annotations
 
-import hmac
-import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from botocore.exceptions import ClientError, ParamValidationError
 
@@ -37,7 +34,6 @@ from localpool.tokens import TokenService
 from localpool.triggers import TriggerRunner
 
 NO_CLIENT = "CLIENT_ID_NOT_APPLICABLE"  # callerContext.clientId of admin calls
-CONFIRMATION_CODE_SECONDS = 24 * 3600
 COGNITO_SENDER = "no-reply@verificationemail.com"
 
 # Cognito authorizes these with IAM (a SigV4-signed request); browsers call the others unsigned.
@@ -56,12 +52,6 @@ STORE_OPERATIONS = {
     "ListUsers": "list_users",
     "ListUserPoolClients": "list_user_pool_clients",
 }
-
-
-@dataclass
-class _PendingConfirmation:
-    code: str
-    expires_at: float
 
 
 class LocalUserPoolApi:
@@ -86,7 +76,7 @@ class LocalUserPoolApi:
         self._directory = auth.directory
         self._send_cognito_email = send_cognito_email or (lambda to, subject, text: None)
         self._clock = clock
-        self._confirmations: dict[str, _PendingConfirmation] = {}
+        self._sign_up_codes = EmailCodes()  # ConfirmSignUp's: the same limits as any code proving an address
         self._email_codes = EmailCodes()
         ((_, pool_resource),) = deployment.template.resources_of_type("AWS::Cognito::UserPool").items()
         pool_props = pool_resource["Properties"]
@@ -118,7 +108,8 @@ class LocalUserPoolApi:
         if "UserAttributes" in body:
             self._check_writable(attribute_changes(body))
         params = {k: body[k] for k in ("ClientId", "Username", "Password", "UserAttributes") if k in body}
-        user_name = self._store("sign_up", params)["UserSub"]
+        self._store("sign_up", params)
+        user_name = self._find(_string(body, "Username")).user_name  # the sub on a pool of email user names
         attributes = self._attributes(user_name)
         answer = self._pre_sign_up("PreSignUp_SignUp", user_name, attributes, body, self.client.client_id)
         confirmed = answer.get("autoConfirmUser") is True
@@ -126,7 +117,7 @@ class LocalUserPoolApi:
             self._set_attributes(user_name, {"email_verified": "true"})
         if answer.get("autoVerifyPhone") is True and "phone_number" in attributes:
             self._set_attributes(user_name, {"phone_number_verified": "true"})
-        result: dict = {"UserConfirmed": confirmed, "UserSub": user_name}
+        result: dict = {"UserConfirmed": confirmed, "UserSub": attributes.get("sub", user_name)}
         if confirmed:
             self._cognito.admin_confirm_sign_up(UserPoolId=self.pool_id, Username=user_name)
             self._post_confirmation(user_name, _string_map(body, "ClientMetadata"), self.client.client_id)
@@ -139,12 +130,7 @@ class LocalUserPoolApi:
         user = self._find(_string(body, "Username"))
         code = _string(body, "ConfirmationCode")
         _check_unconfirmed(user)
-        pending = self._confirmations.get(user.user_name)
-        if pending is None or not hmac.compare_digest(pending.code.encode(), code.strip().encode()):
-            raise CognitoError("CodeMismatchException", "Invalid verification code provided, please try again.")
-        if pending.expires_at <= self._clock():
-            raise CognitoError("ExpiredCodeException", "Invalid code provided, please request a code again.")
-        del self._confirmations[user.user_name]
+        self._sign_up_codes.redeem(user.user_name, code, self._clock())
         self._cognito.admin_confirm_sign_up(UserPoolId=self.pool_id, Username=user.user_name)
         self._set_attributes(user.user_name, {"email_verified": "true"})
         self._post_confirmation(user.user_name, _string_map(body, "ClientMetadata"), self.client.client_id)
@@ -379,8 +365,7 @@ class LocalUserPoolApi:
 
     def _send_confirmation_code(self, user_name: str, email: str) -> dict:
         """What Cognito does when the pool verifies email addresses: email a code for ConfirmSignUp."""
-        code = f"{secrets.randbelow(10**6):06d}"
-        self._confirmations[user_name] = _PendingConfirmation(code, self._clock() + CONFIRMATION_CODE_SECONDS)
+        code = self._sign_up_codes.issue(user_name, email, pending=False, now=self._clock())
         self._send_cognito_email(email, "Your verification code", f"Your verification code is {code}. ")
         return code_delivery(email)
 

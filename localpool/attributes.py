@@ -20,6 +20,7 @@ STANDARD_ATTRIBUTES = frozenset(
 )  # fmt: skip
 CODE_SECONDS = 24 * 3600  # Cognito's attribute verification codes last 24 hours
 MAX_WRONG_CODES = 5  # then the code is dropped and a new one must be asked for
+MAX_CODES_PER_HOUR = 5  # new codes per user: more, and each would be 5 more guesses and one more email
 
 
 def attribute_changes(body: Mapping, name: str = "UserAttributes") -> dict[str, str]:
@@ -64,11 +65,17 @@ class EmailCodes:
 
     def __init__(self) -> None:
         self._codes: dict[str, EmailCode] = {}
+        self._issued: dict[str, list[float]] = {}  # when each user's recent codes were made
         self._lock = threading.Lock()
 
     def issue(self, user_name: str, address: str, pending: bool, now: float) -> str:
+        """A new code replacing the user's last; LimitExceededException past MAX_CODES_PER_HOUR."""
         code = f"{secrets.randbelow(10**6):06d}"
         with self._lock:
+            recent = [t for t in self._issued.get(user_name, []) if t > now - 3600]
+            if len(recent) >= MAX_CODES_PER_HOUR:
+                raise _attempt_limit()
+            self._issued[user_name] = [*recent, now]
             self._codes[user_name] = EmailCode(address, pending, code, now + CODE_SECONDS)
         return code
 

@@ -22,10 +22,15 @@ def link_secret(link: str) -> str:
     return urlsplit(link).fragment
 
 
-def link_user(secret: str) -> str:
-    """The user name in a link's (unencrypted, signed) payload: where a fresh sign-in starts."""
+def link_payload(secret: str) -> dict:
+    """A link's (unencrypted, signed) payload: whom it signs in (u, s) and where (p, c)."""
     payload = secret.split(".", 1)[0]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["u"]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def link_user(secret: str) -> str:
+    """The user name in a link's payload: where a fresh sign-in starts."""
+    return link_payload(secret)["u"]
 
 
 class PasswordlessClient:
@@ -59,8 +64,12 @@ class PasswordlessClient:
         return self.respond(challenge, link_secret(link), {"signInMethod": "MAGIC_LINK", "alreadyHaveMagicLink": "yes"})
 
     def sign_in_with_link(self, link: str) -> dict:
-        """What the page a link opens does: a fresh sign-in, answered with the link straight away."""
+        """What the page a link opens does: a fresh sign-in, answered with the link straight away,
+        only at the app client the link was issued for (a link's address is chosen by whoever asked
+        for it; the client it names is signed)."""
         secret = link_secret(link)
+        if link_payload(secret).get("c") != self.client_id:
+            raise ValueError("this link was issued for another app client")
         first = self.start(link_user(secret))
         return self.respond(first, secret, {"signInMethod": "MAGIC_LINK", "alreadyHaveMagicLink": "yes"})
 

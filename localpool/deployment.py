@@ -27,6 +27,7 @@ from localpool.users import CognitoDirectory
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
 LOCAL_SENDER = "no-reply@keyless.local"
+LOCAL_REDIRECTS = "http://localhost:9229,http://127.0.0.1:9229"
 # The key events/ samples are signed with, so a sample "right answer" is right. Local use only.
 SAMPLE_SIGNING_KEY = "keyless-sample-signing-key-for-local-use-only-not-secret-0123456789"
 # moto's DynamoDBBackend methods that read or write items; the ones this moto lacks are skipped.
@@ -71,6 +72,8 @@ def deploy(
     parameters = {"SenderEmail": LOCAL_SENDER, **(parameters or {})}
     template = template or Template(parameters=parameters)
     template.parameters.update(parameters)
+    # The template makes a deployment name the pages links open; locally, the local pool's own.
+    template.parameters["AllowedRedirectOrigins"] = template.parameters.get("AllowedRedirectOrigins") or LOCAL_REDIRECTS
     session = boto3.session.Session(region_name=region)
     physical: dict[str, str] = {}
 

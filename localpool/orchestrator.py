@@ -96,6 +96,7 @@ class CustomAuth:
         self._lock = threading.Lock()
         self._uuid_user_names = uuid_user_names
         self._stand_in_key = secrets.token_bytes(32)
+        self._stood_in_for: dict[str, str] = {}  # stand-in -> the name it stands for
 
     # --- the two API calls -------------------------------------------------------------------
 
@@ -106,6 +107,9 @@ class CustomAuth:
         if not username:
             raise invalid_parameter("Missing required parameter USERNAME")
         user = self.directory.find(username)
+        if user is None:
+            # A stand-in typed back is the name it stands for, as a known user's USERNAME is the user.
+            username = self._stood_in_for.get(username.strip().lower(), username)
         if user is None and not client.prevent_user_existence_errors:
             raise CognitoError("UserNotFoundException", "User does not exist.")
         if user is not None:
@@ -126,7 +130,9 @@ class CustomAuth:
         be computed outside; spelled as the directory matches names (case and spaces ignored)."""
         message = f"{self.pool_id}\n{username.strip().lower()}".encode()
         digest = hmac.new(self._stand_in_key, message, hashlib.sha256).digest()
-        return str(uuid.UUID(bytes=digest[:16], version=4))
+        name = str(uuid.UUID(bytes=digest[:16], version=4))
+        self._stood_in_for[name] = username
+        return name
 
     def respond_to_auth_challenge(
         self, client: AppClient, session_token: str, challenge_name: str, responses: Mapping[str, str], client_metadata: Mapping[str, str]

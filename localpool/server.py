@@ -56,7 +56,8 @@ PAGE_POLICY = (
 )
 # Emails' HTML is shown in a sandboxed frame, which inherits this policy: inline styles, no scripts.
 MAILBOX_POLICY = (
-    "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src data:; frame-src 'self'; base-uri 'none'; form-action 'none'"
+    "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src data:; frame-src 'self'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
 )
 EXPOSED_HEADERS = "x-amzn-RequestId, x-amzn-ErrorType, x-amzn-ErrorMessage, Date"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})

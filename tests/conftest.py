@@ -260,14 +260,18 @@ def server(serve_pool):
     return serve_pool()
 
 
-def pool_cognito(server, **credentials: str):
+def pool_cognito(server, retry: bool = True, **credentials: str):
     """boto3's cognito-idp client for a served pool, signing with the pool's own credentials unless
-    others are given (aws_access_key_id=..., aws_secret_access_key=...)."""
+    others are given (aws_access_key_id=..., aws_secret_access_key=...). retry=False: every error is
+    seen at once (boto3 retries LimitExceededException, with back-off)."""
+    from botocore.config import Config
+
     own = server.pool.credentials
     return boto3.client(
         "cognito-idp",
         endpoint_url=server.url,
         region_name=REGION,
+        config=Config(retries={"total_max_attempts": 1 if not retry else 3, "mode": "standard"}),
         **({"aws_access_key_id": own.access_key_id, "aws_secret_access_key": own.secret_access_key} | credentials),
     )
 

@@ -355,11 +355,13 @@ def test_a_delete_with_unusable_properties_succeeds_so_the_stack_can_go(attachme
 
 
 class BrokenCognito:
+    """The real client, but UpdateUserPool is refused."""
+
     def __init__(self, real):
         self._real = real
 
-    def describe_user_pool(self, **kwargs):
-        return self._real.describe_user_pool(**kwargs)
+    def __getattr__(self, name):
+        return getattr(self._real, name)
 
     def update_user_pool(self, **kwargs):
         raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not authorized to UpdateUserPool"}}, "UpdateUserPool")
@@ -526,7 +528,9 @@ def test_everything_that_names_the_pool_follows_the_condition():
 def test_the_attach_function_may_touch_only_the_given_pool_and_its_own_items():
     statements = TEMPLATE.resources["AttachTriggersFunction"]["Properties"]["Policies"][0]["Statement"]
     by_sid = {s["Sid"]: s for s in statements}
-    assert set(by_sid["ReadAndUpdatePool"]["Action"]) == {"cognito-idp:DescribeUserPool", "cognito-idp:UpdateUserPool"}
+    assert set(by_sid["ReadAndUpdatePool"]["Action"]) == {
+        "cognito-idp:DescribeUserPool", "cognito-idp:UpdateUserPool", "cognito-idp:ListUserPoolClients", "cognito-idp:DescribeUserPoolClient"
+    }  # fmt: skip
     assert by_sid["ReadAndUpdatePool"]["Resource"]["Fn::Sub"].endswith(":userpool/${UserPoolId}")
     assert by_sid["PreviousTriggers"]["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["ATTACHMENT#*"]
 
@@ -544,3 +548,15 @@ def test_attaching_warns_when_users_may_change_email_without_verifying(cognito, 
     assert ('"message":"attached pool setting weakens sign-in"' in logs) is warned
     if warned:
         assert "AttributesRequireVerificationBeforeUpdate" in logs and pool_id in logs
+
+
+@pytest.mark.parametrize("write_attributes, warned", [(["email", "name"], False), (["email", "email_verified"], True), (None, True)])
+def test_attaching_warns_when_an_app_client_may_write_email_verified(cognito, attachment, log_lines, write_attributes, warned):
+    pool_id = cognito.create_user_pool(
+        PoolName="clients", AutoVerifiedAttributes=["email"], UserAttributeUpdateSettings={"AttributesRequireVerificationBeforeUpdate": ["email"]}
+    )["UserPool"]["Id"]
+    extra = {} if write_attributes is None else {"WriteAttributes": write_attributes}
+    client_id = cognito.create_user_pool_client(UserPoolId=pool_id, ClientName="web", **extra)["UserPoolClient"]["ClientId"]
+    assert run(event("Create", pool_id), attachment)["Status"] == "SUCCESS"
+    logs = log_lines.getvalue()
+    assert (f"app client {client_id} lets users write email_verified" in logs) is warned

@@ -152,7 +152,9 @@ def drive_the_custom_resource(monkeypatch) -> None:
     """After drive_the_triggers, whose deployment made the table and set the environment."""
     monkeypatch.setattr("urllib.request.urlopen", lambda request, timeout: S3Answered())
     handler = load_handler(FUNCTIONS["AttachTriggersFunction"])
-    pool_id = busy_pool(boto3.client("cognito-idp", region_name=REGION))
+    cognito = boto3.client("cognito-idp", region_name=REGION)
+    pool_id = busy_pool(cognito)
+    cognito.create_user_pool_client(UserPoolId=pool_id, ClientName="web")  # read for the operator's warnings
     for request_type in ("Create", "Update", "Delete"):
         handler(event(request_type, pool_id), LambdaContext("AttachTriggers", deadline_seconds=60))
 
@@ -174,7 +176,7 @@ def test_each_policy_grants_exactly_the_calls_its_code_makes(recorded):
         if granted != used:
             mismatches[logical_id] = {"granted, never called": sorted(granted - used), "called, not granted": sorted(used - granted)}
     assert mismatches == {}
-    assert recorded.actions["CreateAuthChallengeFunction"] >= {"ses:SendEmail", "dynamodb:DeleteItem", "dynamodb:PutItem"}, "every path ran"
+    assert recorded.actions["CreateAuthChallengeFunction"] >= {"ses:SendEmail", "dynamodb:UpdateItem", "dynamodb:GetItem"}, "every path ran"
 
 
 def test_each_table_statement_is_limited_to_the_items_its_code_touches(recorded):

@@ -258,13 +258,12 @@ def test_a_captured_admin_request_cannot_be_changed_or_replayed_late(server, mon
     keys = server.pool.credentials
     sign_up(server)
     sign_up(server, "bob@example.com")
-    captured = signed(
-        server.url,
-        "AdminGetUser",
-        {"UserPoolId": server.pool.pool_id, "Username": ALICE},
-        keys.access_key_id,
-        keys.secret_access_key,
-    )
+
+    def get_alice():
+        body = {"UserPoolId": server.pool.pool_id, "Username": ALICE}
+        return signed(server.url, "AdminGetUser", body, keys.access_key_id, keys.secret_access_key)
+
+    captured = get_alice()
     assert send(captured)[0] == 200
     other_body = json.dumps({"UserPoolId": server.pool.pool_id, "Username": "bob@example.com"}).encode()
     status, answer = send(captured, other_body)
@@ -274,13 +273,7 @@ def test_a_captured_admin_request_cannot_be_changed_or_replayed_late(server, mon
 
     old = datetime.now(timezone.utc) - timedelta(minutes=16)
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: old)
-    late = signed(
-        server.url,
-        "AdminGetUser",
-        {"UserPoolId": server.pool.pool_id, "Username": ALICE},
-        keys.access_key_id,
-        keys.secret_access_key,
-    )
+    late = get_alice()
     status, answer = send(late)
     assert (status, answer["__type"]) == (400, "InvalidSignatureException") and answer["message"].startswith("Signature expired")
 

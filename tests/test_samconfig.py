@@ -1,9 +1,9 @@
 """samconfig.toml: no deployed environment lets a magic link point at the user's own machine.
 
-The template's default AllowedRedirectOrigins is the local user pool's origin (http://localhost:9229,
-http://127.0.0.1:9229), for `make dev`. A deployed stack that kept it would email links to whatever
-listens on that port of the reader's machine, so every environment that deploys (`sam deploy`,
-`sam sync`) must set AllowedRedirectOrigins itself, to entries that are not loopback. Only an
+The template has no default AllowedRedirectOrigins (a deployment must name its pages; the local user
+pool adds its own origin). A deployed stack allowing loopback would email links to whatever listens
+on that port of the reader's machine, so every environment that deploys (`sam deploy`, `sam sync`)
+sets AllowedRedirectOrigins itself, to entries that are not loopback. Only an
 environment named for local use (`local`, `local-...`) is exempt, and so are the `local_*` commands
 (`sam local invoke` ...), which deploy nothing.
 """
@@ -68,9 +68,10 @@ def loopback_entries(value: str) -> list[str]:
     return found
 
 
-def test_the_file_has_environments_and_the_template_default_is_the_local_pool():
+def test_the_file_has_environments_and_the_template_makes_a_deployment_name_its_pages():
     assert {"default", "staging", "production"} <= set(ENVIRONMENTS)
-    assert loopback_entries(Template().parameters["AllowedRedirectOrigins"]), "the default serves make dev"
+    spec = Template().body["Parameters"]["AllowedRedirectOrigins"]
+    assert "Default" not in spec and spec["AllowedPattern"] == ".+"
 
 
 @pytest.mark.parametrize("environment", DEPLOYED)

@@ -132,11 +132,11 @@ def test_tampered_link(client, make_user, tamper):
     assert "AuthenticationResult" in client.sign_in_with_link(last_link(ALICE))  # the real one still works
 
 
-def test_link_resigned_with_another_key(client, make_user):
+def test_link_resigned_with_another_key(client, make_user, deployment):
     from keyless import links
 
     sub = make_user(ALICE)
-    forged = links.issue(b"x" * 64, sub, sub, int(time.time()) + 10**9)
+    forged = links.issue(b"x" * 64, links.Subject(sub, sub, deployment.pool_id, deployment.client.client_id), int(time.time()) + 10**9)
     assert_refused(lambda: client.sign_in_with_link(f"{APP}#{forged}"))
 
 

@@ -98,12 +98,18 @@ def test_each_trigger_source_gets_the_same_rules(handler, rules, source):
     assert call(handler, event_for("x@example.com", source))["autoVerifyEmail"] is False
 
 
-def test_the_refusal_reaches_the_client_as_cognito_words_it(handler):
+def as_cognito_reports(handler, address: str) -> tuple[CognitoError, TriggerRunner]:
+    """The error a client gets when PreSignUp refuses `address`, run as Cognito runs the trigger."""
     runner = TriggerRunner({"PreSignUp": handler})
     with pytest.raises(CognitoError) as caught:
-        runner("PreSignUp", event_for("someone@mailinator.com"))
+        runner("PreSignUp", event_for(address))
     assert caught.value.error_type == "UserLambdaValidationException"
-    assert caught.value.message == "PreSignUp failed with error Disposable email addresses are not accepted."
+    return caught.value, runner
+
+
+def test_the_refusal_reaches_the_client_as_cognito_words_it(handler):
+    refused, runner = as_cognito_reports(handler, "someone@mailinator.com")
+    assert refused.message == "PreSignUp failed with error Disposable email addresses are not accepted."
     assert runner.calls == ["PreSignUp"], "a refusal is not retried"
 
 
@@ -240,11 +246,8 @@ def test_a_wildcard_domain_admits_nothing_outside_it(handler, rules, address):
 
 
 def test_an_encoded_word_is_refused_as_cognito_words_it(handler):
-    runner = TriggerRunner({"PreSignUp": handler})
-    with pytest.raises(CognitoError) as caught:
-        runner("PreSignUp", event_for("=?utf-8?q?alice?=@example.com"))
-    assert caught.value.error_type == "UserLambdaValidationException"
-    assert caught.value.message == "PreSignUp failed with error Enter a valid email address."
+    refused, _runner = as_cognito_reports(handler, "=?utf-8?q?alice?=@example.com")
+    assert refused.message == "PreSignUp failed with error Enter a valid email address."
 
 
 WILDCARD = signup.SignUpRules(allowed_suffixes=(".corp.com",))

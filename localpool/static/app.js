@@ -194,24 +194,38 @@ async function submitCode() {
   }
 }
 
-function linkUser(secret) {
+function linkPayload(secret) {
   const payload = secret.split(".")[0].replace(/-/g, "+").replace(/_/g, "/");
-  const json = atob(payload + "=".repeat((4 - (payload.length % 4)) % 4));
-  return JSON.parse(json).u;
+  const json = JSON.parse(atob(payload + "=".repeat((4 - (payload.length % 4)) % 4)));
+  if (typeof json.u !== "string" || typeof json.p !== "string" || typeof json.c !== "string") throw new Error("incomplete");
+  return json;
+}
+
+// Where a link is redeemed is what the link says (its user pool and app client, signed by Keyless),
+// never what this page's own address says: whoever asked for the link chose that address, and could
+// have pointed it at a user pool of their own, whose triggers would see the link's secret.
+function redeemAt(link) {
+  if (config.local) return link.p === config.userPoolId && link.c === config.clientId ? config : null;
+  const region = link.p.split("_")[0];
+  if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region) || !/^[A-Za-z0-9]{1,128}$/.test(link.c)) return null;
+  return { endpoint: `https://cognito-idp.${region}.amazonaws.com/`, region, clientId: link.c, local: false };
 }
 
 async function landFromLink(secret) {
   // The secret never reaches a server log or the Referer: it is in the fragment; drop it at once.
   history.replaceState(null, "", location.pathname + location.search);
   working("Signing you in with your link...");
-  let user;
+  let link;
   try {
-    user = linkUser(secret);
+    link = linkPayload(secret);
   } catch (error) {
     return restart("This link is not complete. Copy the whole link from the email, or ask for a new one.");
   }
+  const target = redeemAt(link);
+  if (!target) return restart("This link is for another user pool than this page's. Open it from the app that sent it.");
+  config = target;
   try {
-    await startSignIn(user);
+    await startSignIn(link.u);
     const answer = await respond(secret, { signInMethod: "MAGIC_LINK", alreadyHaveMagicLink: "yes" });
     if (!answer.AuthenticationResult) throw new CognitoError("NotAuthorizedException", "Incorrect username or password.");
     signedIn(answer.AuthenticationResult);

@@ -141,10 +141,10 @@ def update_request(pool: Mapping[str, Any], lambda_config: Mapping[str, Any]) ->
     return request
 
 
-def integrity_warnings(pool: Mapping[str, Any]) -> list[str]:
-    """What in an attached pool's settings weakens sign-in, for the operator (README: "Attaching to
-    a pool you run"). Keyless binds each link and code to the address it was sent to whatever these
-    say; they are defence in depth."""
+def integrity_warnings(pool: Mapping[str, Any], clients: list[Mapping[str, Any]]) -> list[str]:
+    """What in an attached pool's settings weakens sign-in, for the operator (README: "What to check
+    on a pool you attach to"). Keyless binds each link and code to the address it was sent to
+    whatever these say; they keep users' own attributes honest."""
     warnings = []
     update_settings = pool.get("UserAttributeUpdateSettings") or {}
     if "email" not in (update_settings.get("AttributesRequireVerificationBeforeUpdate") or []):
@@ -152,6 +152,13 @@ def integrity_warnings(pool: Mapping[str, Any]) -> list[str]:
             "users can change their email without verifying it first: set UserAttributeUpdateSettings."
             "AttributesRequireVerificationBeforeUpdate to [email] (it needs email in AutoVerifiedAttributes)"
         )
+    for client in clients:
+        writable = client.get("WriteAttributes")
+        if writable is None or "email_verified" in writable:
+            warnings.append(
+                f"app client {client.get('ClientId', '?')} lets users write email_verified (set WriteAttributes "
+                "without it): a user could mark any address verified, and Keyless would never take that account back"
+            )
     return warnings
 
 
@@ -215,7 +222,7 @@ class TriggerAttachment:
         """Put Keyless's functions in the six slots. previously_ours: the ARNs of the last attach
         (an Update's old properties), so a renamed function does not count as someone else's."""
         pool = self._describe(pool_id)
-        for warning in integrity_warnings(pool):
+        for warning in integrity_warnings(pool, self._app_clients(pool_id)):
             logger.warning("attached pool setting weakens sign-in", extra={"user_pool_id": pool_id, "advice": warning})
         current = pool.get("LambdaConfig") or {}
         stored = self._store.read(pool_id) or {}
@@ -240,6 +247,16 @@ class TriggerAttachment:
         replaced = sorted(slot for slot in SLOTS if slot_arn(previous[slot], slot))
         logger.info("triggers attached", extra={"user_pool_id": pool_id, "replaced_slots": replaced})
         return {"UserPoolId": pool_id, "UserPoolArn": pool.get("Arn", "")}
+
+    def _app_clients(self, pool_id: str) -> list[dict[str, Any]]:
+        """The pool's app clients as described, for the warnings only: if they cannot be read, say so."""
+        try:
+            pages = self._cognito.get_paginator("list_user_pool_clients").paginate(UserPoolId=pool_id, MaxResults=60)
+            ids = [c["ClientId"] for page in pages for c in page.get("UserPoolClients", [])]
+            return [self._cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=i)["UserPoolClient"] for i in ids]
+        except ClientError as exc:
+            logger.warning("app clients not checked", extra={"user_pool_id": pool_id, "error_code": error_code(exc)})
+            return []
 
     def detach(self, pool_id: str, ours: Mapping[str, str]) -> None:
         """Give the slots that still hold Keyless's functions back what they held before."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 from datetime import datetime, timezone
 
-from keyless import codes, errors, identity, links, protocol, pseudonyms
+from keyless import codes, errors, identity, links, protocol, pseudonyms, signup
 from keyless.events import TriggerEvent
 from keyless.observability import count, logger
 from keyless.redirects import RedirectNotAllowed, check_redirect, default_redirect
@@ -25,6 +25,10 @@ from keyless.settings import SignInSettings
 from keyless.store import AlreadyReserved, CodesLocked, Reserved, TooSoon
 
 TTL_MARGIN_SECONDS = 3600
+REPLACED_BY_A_SEND = (
+    "linkHash", "linkExpiresAt", "linkUsedAt", "linkUsedBy",
+    "codeHash", "codeFlow", "codeExpiresAt", "codeUsedAt", "codeUsedBy", "codeWrongs",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -92,30 +96,30 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
     settings = runtime.settings
     method = _chosen_method(event, settings)
     redirect_uri = _redirect_uri(event, method, settings)
+    address = event.user_name if event.user_not_found else event.email  # an unknown user: what they typed
+    _check_address_rules(address, event.user_not_found, runtime)
     now = runtime.now()
     key = runtime.keys.current()
     user = pseudonyms.sign_in_user(event, key)
-    address = event.user_name if event.user_not_found else event.email  # an unknown user: what they typed
     fields: dict = {
         "method": method,
-        "sentTo": identity.mask(address),
+        "sentTo": identity.mask(address) if "@" in address or not event.user_not_found else pseudonyms.stand_in_mask(key, address),
         "recipient": pseudonyms.recipient(key, address),
+        "keyId": pseudonyms.key_id(key),
         # The item outlives whatever it holds: the link, the code, the send limit, the wrong-code count.
         "expiresAt": now + _longest_window(settings) + TTL_MARGIN_SECONDS,
     }
-    # A new link and a new code replace the old ones, which stop working: only the newest email works.
-    removed: tuple[str, ...] = ("linkHash", "linkExpiresAt", "linkUsedAt", "linkUsedBy", "codeHash", "codeFlow", "codeExpiresAt")
-    removed += ("codeUsedAt", "codeUsedBy")
     link = code = ""
     if redirect_uri:
         link_expires_at = now + settings.link_lifetime_seconds
-        token = links.issue(key, event.user_name, "" if event.user_not_found else event.sub, link_expires_at)
+        token = links.issue(key, links.Subject(event.user_name, "" if event.user_not_found else event.sub, event.user_pool_id, event.client_id), link_expires_at)
         fields.update(linkHash=links.token_hash(key, token), linkExpiresAt=link_expires_at)
         link = f"{redirect_uri}#{token}"
     if method == protocol.EMAIL_OTP:
         code = codes.new_code(settings.code_length)
         fields.update(codeHash=codes.code_hash(key, flow, code), codeFlow=flow, codeExpiresAt=now + settings.code_lifetime_seconds)
-    removed = tuple(name for name in removed if name not in fields)
+    # A new email replaces the old one's link and code, which stop working: only the newest email works.
+    removed = tuple(name for name in REPLACED_BY_A_SEND if name not in fields)
 
     budget = settings.wrong_codes_budget if method == protocol.EMAIL_OTP else None
     outcome = runtime.store.reserve_send(user, flow, now, settings.email_cooldown_seconds, fields, removed, budget)
@@ -130,25 +134,41 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
     if isinstance(outcome, TooSoon):
         _refuse_too_soon(user, method, "user", outcome)
     assert isinstance(outcome, Reserved)
+    touched = (*fields, "sentAt", "sendId", *removed)
 
-    mailbox = pseudonyms.mailbox(key, address)
-    expires_at = now + settings.email_burst_window_seconds + TTL_MARGIN_SECONDS
-    slot = runtime.store.reserve_mailbox(
-        mailbox, flow, now, settings.email_cooldown_seconds, settings.mailbox_budget, expires_at
-    )
-    if isinstance(slot, TooSoon):
-        runtime.store.release_send(user, flow, outcome.previous)
-        _refuse_too_soon(user, method, "mailbox", slot)
+    slot = None
+    if address:  # users without an address get no email, and share no mailbox
+        mailbox = pseudonyms.mailbox(key, address)
+        expires_at = now + settings.email_burst_window_seconds + TTL_MARGIN_SECONDS
+        slot = runtime.store.reserve_mailbox(
+            mailbox, flow, now, settings.email_cooldown_seconds, settings.mailbox_budget, expires_at, pseudonyms.is_primary(address)
+        )
+        if isinstance(slot, TooSoon):
+            runtime.store.release_send(user, flow, outcome.previous, touched)
+            _refuse_too_soon(user, method, "mailbox", slot)
     outgoing = Outgoing(method, "" if event.user_not_found else address, link, code)
     try:
         _deliver(outgoing, runtime, user)
     except Exception:
         # Not sent, so not counted: the user may ask again at once, and the previous email works again.
-        runtime.store.release_send(user, flow, outcome.previous)
+        runtime.store.release_send(user, flow, outcome.previous, touched)
         if isinstance(slot, Reserved):
             runtime.store.release_mailbox(mailbox, flow, slot.previous)
         raise
     return _sent_response(method, flow, fields, settings)
+
+
+def _check_address_rules(address: str, user_not_found: bool, runtime: SignInRuntime) -> None:
+    """The sign-up rules hold for every sign-in too: an address changed after sign-up (or a domain
+    blocked since) gets no email. An unknown name that is no address (a pool with plain user names)
+    has nothing to check."""
+    if user_not_found and "@" not in address:
+        return
+    try:
+        signup.check_address(address, signup.default_rules())
+    except signup.SignUpRefused as refused:
+        count("SignInRefused", reason=refused.reason)
+        raise errors.UserFacingError(errors.ADDRESS_NOT_ALLOWED) from None
 
 
 def _longest_window(settings: SignInSettings) -> int:

@@ -35,14 +35,15 @@ class UserDirectory:
                     raise
         self._client.admin_user_global_sign_out(UserPoolId=user_pool_id, Username=user_name)
 
-    def mark_email_verified(self, user_pool_id: str, user_name: str, address: str) -> None:
+    def mark_email_verified(self, user_pool_id: str, user_name: str, address: str, unverify_phone: bool = False) -> None:
         """Verified: this address, the one the proof reached (sent together, so a change made in
-        between cannot be the one marked)."""
-        self._client.admin_update_user_attributes(
-            UserPoolId=user_pool_id,
-            Username=user_name,
-            UserAttributes=[{"Name": "email", "Value": address}, {"Name": "email_verified", "Value": "true"}],
-        )
+        between cannot be the one marked). unverify_phone: at an account's first proof, a phone
+        number verified before it was verified by whoever registered, and must not recover the
+        account (on pools that recover or sign in by phone) until its owner verifies it again."""
+        attributes = [{"Name": "email", "Value": address}, {"Name": "email_verified", "Value": "true"}]
+        if unverify_phone:
+            attributes.append({"Name": "phone_number_verified", "Value": "false"})
+        self._client.admin_update_user_attributes(UserPoolId=user_pool_id, Username=user_name, UserAttributes=attributes)
 
     def add_to_group(self, user_pool_id: str, user_name: str, group: str) -> None:
         """Idempotent: adding a member again is not an error."""

@@ -34,6 +34,7 @@ class TriggerEvent:
     trigger_source: str
     user_pool_id: str
     user_name: str
+    client_id: str
     user_attributes: Mapping[str, str]
     client_metadata: Mapping[str, str]
     user_not_found: bool = False
@@ -130,6 +131,7 @@ def parse(event: Any, trigger_sources: tuple[str, ...]) -> TriggerEvent:
         trigger_source=source,
         user_pool_id=_string(event.get("userPoolId"), "userPoolId", limit=128),
         user_name=_string(event.get("userName"), "userName", limit=256),
+        client_id=_string(_require_mapping(event.get("callerContext"), "callerContext", optional=True).get("clientId"), "clientId", optional=True, limit=128),
         user_attributes=_string_map(request.get("userAttributes"), "userAttributes"),
         client_metadata=_string_map(request.get("clientMetadata"), "clientMetadata"),
         user_not_found=_flag(request.get("userNotFound"), "userNotFound"),

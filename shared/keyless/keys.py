@@ -3,6 +3,10 @@
 Rotation: `put-secret-value` (or a rotation function) makes the new value AWSCURRENT and the old one
 AWSPREVIOUS. Links and codes are signed with the current key and checked against both, so rotating
 does not break what was already sent. The previous key is fetched only when the current one fails.
+
+A warm container may still hold the old key as current after a rotation, and then meets links and
+codes another container signed with the new one. refresh() reads the keys again at once (at most
+once a minute, so garbage answers cannot turn into a stream of Secrets Manager calls).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from keyless.aws_errors import error_code
 CURRENT = "AWSCURRENT"
 PREVIOUS = "AWSPREVIOUS"
 MIN_KEY_BYTES = 32
+REFRESH_INTERVAL_SECONDS = 60
 
 
 class SigningKeyError(RuntimeError):
@@ -37,9 +42,24 @@ class SigningKeys:
         self._cache_seconds = cache_seconds
         self._clock = clock
         self._no_previous_until = 0.0
+        self._refreshed_at = float("-inf")
 
     def current(self) -> bytes:
         return self._fetch(self._current, CURRENT)
+
+    def refresh(self) -> bool:
+        """Read the keys again, past the cache; False when that was done less than a minute ago."""
+        now = self._clock()
+        if now - self._refreshed_at < REFRESH_INTERVAL_SECONDS:
+            return False
+        self._refreshed_at = now
+        self._no_previous_until = 0.0
+        self._fetch(self._current, CURRENT, force=True)
+        try:
+            self._fetch(self._previous, PREVIOUS, force=True)
+        except SigningKeyMissing:
+            pass
+        return True
 
     def previous(self) -> bytes | None:
         if self._clock() < self._no_previous_until:
@@ -58,9 +78,9 @@ class SigningKeys:
         if previous is not None:
             yield previous
 
-    def _fetch(self, provider: SecretsProvider, stage: str) -> bytes:
+    def _fetch(self, provider: SecretsProvider, stage: str, force: bool = False) -> bytes:
         try:
-            value = provider.get(self._secret_id, max_age=self._cache_seconds, VersionStage=stage)
+            value = provider.get(self._secret_id, max_age=self._cache_seconds, force_fetch=force, VersionStage=stage)
         except GetParameterError as exc:
             original = exc.__cause__ or exc.__context__  # Powertools re-raises inside its except block
             kind = SigningKeyMissing if error_code(original) == "ResourceNotFoundException" else SigningKeyError

@@ -2,8 +2,11 @@
 
 The payload names the user twice: by user name `u` (so the page a link opens can start a fresh
 sign-in) and by the immutable `sub` `s` (which VerifyAuthChallengeResponse compares with the user
-signing in: on a case-sensitive pool `alice` and `Alice` are two people). Then the expiry `e` and a
-random nonce `n`. It is readable by the client, and only the signature makes it worth anything. The
+signing in: on a case-sensitive pool `alice` and `Alice` are two people). It names where it must be
+redeemed: the user pool `p` (checked by VerifyAuthChallengeResponse) and the app client `c` that asked
+for it (a page that opens a link takes its pool and client from here, never from its own address,
+which whoever asked for the link chose). Then the expiry `e` and a random nonce `n`. It is readable by
+the client, and only the signature makes it worth anything. The
 table stores an HMAC of the whole token, never the token, so the table alone cannot mint a link.
 """
 
@@ -18,6 +21,8 @@ from dataclasses import dataclass
 
 from itsdangerous import BadData, Serializer, URLSafeSerializer
 from itsdangerous.encoding import base64_encode
+
+from keyless.pseudonyms import key_id
 
 SALT = "keyless.magic-link.v1"
 MAX_TOKEN_LENGTH = 1024
@@ -40,14 +45,31 @@ class InvalidLink(ValueError):
 
 
 @dataclass(frozen=True)
-class LinkClaims:
+class Subject:
+    """Whom a link signs in, and where."""
+
     user_name: str
     sub: str
+    pool_id: str
+    client_id: str
+
+
+@dataclass(frozen=True)
+class LinkClaims:
+    subject: Subject
     expires_at: int
 
 
-def issue(key: bytes, user_name: str, sub: str, expires_at: int) -> str:
-    payload = {"u": user_name, "s": sub, "e": expires_at, "n": secrets.token_urlsafe(12)}
+def issue(key: bytes, subject: Subject, expires_at: int) -> str:
+    payload = {
+        "u": subject.user_name,
+        "s": subject.sub,
+        "p": subject.pool_id,
+        "c": subject.client_id,
+        "e": expires_at,
+        "n": secrets.token_urlsafe(12),
+        "k": key_id(key),
+    }
     return _serializer(key).dumps(payload)
 
 
@@ -62,11 +84,24 @@ def read(token: str, keys: Iterable[bytes]) -> tuple[LinkClaims, bytes]:
             continue
         if not isinstance(payload, dict):
             break
-        user_name, sub, expires_at = payload.get("u"), payload.get("s"), payload.get("e")
-        if not isinstance(user_name, str) or not isinstance(sub, str) or not isinstance(expires_at, int) or isinstance(expires_at, bool):
+        names = [payload.get(field) for field in ("u", "s", "p", "c")]
+        expires_at = payload.get("e")
+        if not all(isinstance(name, str) for name in names) or not isinstance(expires_at, int) or isinstance(expires_at, bool):
             break
-        return LinkClaims(user_name, sub, expires_at), key
+        return LinkClaims(Subject(*names), expires_at), key
     raise InvalidLink("bad signature or payload")
+
+
+def signing_key_id(token: object) -> str:
+    """The (unverified) name of the key a link says it was signed with; "" when it names none."""
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not _TOKEN_SHAPE.match(token):
+        return ""
+    try:
+        payload = _serializer(b"unused").load_payload(token.split(".", 1)[0].encode())
+    except BadData:
+        return ""
+    named = payload.get("k") if isinstance(payload, dict) else None
+    return named if isinstance(named, str) else ""
 
 
 def token_hash(key: bytes, token: str) -> str:

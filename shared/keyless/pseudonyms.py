@@ -39,6 +39,17 @@ def mailbox_form(address: str) -> str:
     return f"{local}@{domain}"
 
 
+def is_primary(address: str) -> bool:
+    """The address is its mailbox's own form (no +tag, no Gmail dots): it keeps an email of its own
+    in every budget window, so nobody can spend a mailbox's budget to keep its owner out."""
+    return address_form(address) == mailbox_form(address)
+
+
+def key_id(key: bytes) -> str:
+    """Names a signing key (which one made a stored hash) without telling anything about it."""
+    return keyed(key, "key-id", "")[:12]
+
+
 def recipient(key: bytes, address: str) -> str:
     """Who an email went to, as stored with the link or code it carried."""
     return keyed(key, "recipient", address_form(address))
@@ -59,3 +70,14 @@ def sign_in_user(event: TriggerEvent, key: bytes) -> str:
     if event.user_not_found:
         return "unknown-" + unknown_user(key, event.user_name)
     return event.sub
+
+
+_TLDS = ("com", "com", "com", "org", "net", "de")
+
+
+def stand_in_mask(key: bytes, name: str) -> str:
+    """What an unknown user name (not an address) is shown as `sentTo`: a masked address like a known
+    user's, the same for the same name (mask() of "bob" would be "***": a tell)."""
+    digest = keyed(key, "stand-in-mask", address_form(name))
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return f"{letters[int(digest[:2], 16) % 26]}***@{letters[int(digest[2:4], 16) % 26]}***.{_TLDS[int(digest[4], 16) % len(_TLDS)]}"

@@ -120,8 +120,11 @@ def default_runtime() -> SignInRuntime:
 
 
 def reset(**overrides) -> None:
-    """Forget the container's runtime; the next one is built with these SignInRuntime arguments
-    (the local user pool and the tests pass a clock)."""
+    """Forget the container's runtime (and the sign-up rules it read); the next one is built with
+    these SignInRuntime arguments (the local user pool and the tests pass a clock)."""
+    from keyless import signup
+
     _overrides.clear()
     _overrides.update(overrides)
     default_runtime.cache_clear()
+    signup.default_rules.cache_clear()

@@ -4,19 +4,24 @@ Two kinds of item, both keyed by pseudonyms that hold no address:
 
 USER#<sub> / SIGNIN (an unknown user: USER#unknown-<keyed name>), one per user:
   sentAt, sendId            when the last email was reserved, and by which sign-in flow
-  method, sentTo            what was sent, to which masked address
+  method, sentTo, keyId     what was sent, to which masked address, under which signing key
   recipient                 keyed hash of the address the email went to (pseudonyms.recipient)
   linkHash, linkExpiresAt, linkUsedAt, linkUsedBy
   codeHash, codeFlow, codeExpiresAt, codeUsedAt, codeUsedBy
+  codeWrongs                wrong answers to the current code (the user's own typos, if it is proved)
   wrongCodes, wrongSeq      times of the latest wrong codes (at most the budget's limit), and a version
+  wrongKey                  the key the wrong codes were counted under (a rotation starts a new count
+                            for everyone alike: unknown users' items are keyed under the key)
   provenMethod, provenAt    the last proof accepted (the sign_in_method claim comes from here)
   expiresAt                 DynamoDB TTL
 MAILBOX#<keyed mailbox> / SENDS, one per mailbox (every user whose address lands in it):
   sends                     times of the latest emails (at most the burst), oldest first
   lastSentAt, sendId, expiresAt
+  primaryAt                 the last email to the mailbox's own address (its reserved one per window)
 
 Every change that must happen once is one conditional write. Where the new value depends on the old
 (the lists), the write is conditional on the version it was computed from, and retried a few times.
+What a reservation wrote is given back field by field, so nothing written meanwhile is lost.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ from keyless.budget import Budget
 SIGN_IN_SORT_KEY = "SIGNIN"
 MAILBOX_SORT_KEY = "SENDS"
 MAX_VERSION_RETRIES = 4
+MAILBOX_FIELDS = ("sends", "lastSentAt", "sendId", "primaryAt", "expiresAt")
+LINK_USED = ("linkUsedAt", "linkUsedBy")
+CODE_USED = ("codeUsedAt", "codeUsedBy")
 
 
 def sign_in_key(user: str) -> dict:
@@ -64,6 +72,17 @@ def from_item(item: dict | None) -> dict[str, Any]:
     return {name: _from_attribute(attribute) for name, attribute in (item or {}).items() if name not in ("pk", "sk")}
 
 
+def wrong_codes_counted(item: dict[str, Any], key_id: str) -> list[int]:
+    """The wrong codes that count now: those counted under the current key."""
+    return list(item.get("wrongCodes", [])) if item.get("wrongKey") == key_id else []
+
+
+def _wrong_codes_condition(budget: Budget) -> str:
+    """DynamoDB condition: one more code may be tried (see Budget.condition), counting only the wrong
+    codes counted under the current key."""
+    return f"(attribute_not_exists(#wrongKey) OR #wrongKey <> :keyId OR {budget.condition('#wrongCodes')})"
+
+
 @dataclass(frozen=True)
 class Reserved:
     """This call owns the send; `previous` is the item as it was, for the release."""
@@ -90,7 +109,8 @@ class CodesLocked:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a conditional accept did: `accepted`, or the item as it was (to tell why not)."""
+    """What a conditional accept did: `accepted`, and the item as it was before (to tell why not, or
+    what the accepted proof leaves to tidy)."""
 
     accepted: bool
     item: dict[str, Any]
@@ -98,6 +118,10 @@ class Outcome:
 
 def _names(*names: str) -> dict[str, str]:
     return {f"#{name}": name for name in names}
+
+
+def _mailbox_names(primary: bool) -> dict[str, str]:
+    return _names("sends", "lastSentAt", "sendId", "expiresAt", *(("primaryAt",) if primary else ()))
 
 
 class SignInStore:
@@ -118,23 +142,26 @@ class SignInStore:
         codes_budget: Budget | None = None,
     ):
         """Atomically claim this user's one email per cooldown, writing the new link or code with it.
-        With `codes_budget`, the claim also fails while the user's wrong codes are over the budget."""
+        With `codes_budget`, the claim also fails while the user's wrong codes (counted under the key
+        named fields["keyId"]) are over the budget."""
         names = dict(fields, sentAt=now, sendId=send_id)
         update = "SET " + ", ".join(f"#{name} = :{name}" for name in names)
         if removed:
             update += " REMOVE " + ", ".join(f"#{name}" for name in removed)
         condition = "(attribute_not_exists(#sentAt) OR #sentAt <= :cutoff)"
         values = {**{f":{name}": to_attribute(value) for name, value in names.items()}, ":cutoff": to_attribute(now - cooldown)}
+        budget_names: tuple[str, ...] = ()
         if codes_budget is not None:
-            condition += " AND " + codes_budget.condition("#wrongCodes")
+            condition += " AND " + _wrong_codes_condition(codes_budget)
             values.update(codes_budget.values(now))
+            budget_names = ("wrongCodes", "wrongKey")  # ":keyId" is fields["keyId"], the key of this send
         try:
             response = self._client.update_item(
                 TableName=self._table,
                 Key=sign_in_key(user),
                 UpdateExpression=update,
                 ConditionExpression=condition,
-                ExpressionAttributeNames=_names(*names, *removed, *(("wrongCodes",) if codes_budget else ())),
+                ExpressionAttributeNames=_names(*dict.fromkeys([*names, *removed, *budget_names])),
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -151,28 +178,32 @@ class SignInStore:
             return CodesLocked()
         return Reserved(from_item(response.get("Attributes")))
 
-    def release_send(self, user: str, send_id: str, previous: dict[str, Any]) -> None:
+    def release_send(self, user: str, send_id: str, previous: dict[str, Any], touched: tuple[str, ...]) -> None:
         """Undo a reservation whose email could not be sent: the user may ask again at once, and the
-        link or code they had before works again. Only the reservation's owner can undo it."""
-        self._restore(sign_in_key(user), send_id, previous)
+        link or code they had before works again. Only the reservation's owner can undo it, and only
+        the fields it wrote go back (a wrong code counted meanwhile stays counted)."""
+        self._restore(sign_in_key(user), send_id, previous, touched)
 
-    def reserve_mailbox(self, mailbox: str, send_id: str, now: int, spacing: int, budget: Budget, expires_at: int):
+    def reserve_mailbox(self, mailbox: str, send_id: str, now: int, spacing: int, budget: Budget, expires_at: int, primary: bool):
         """Claim one email to this mailbox: at least `spacing` seconds after the last one, and within
-        the burst `budget`. One conditional write, or two when the oldest send must make room."""
+        the burst `budget`. An email to the mailbox's own address (`primary`) may instead use the one
+        email per window kept for it, so that other addresses' requests cannot keep its owner out.
+        One conditional write, or two when the oldest send must make room."""
         item: dict[str, Any] | None = None  # unknown until a write fails and returns it
         for _ in range(MAX_VERSION_RETRIES):
-            if item is not None:
-                if item.get("sendId") == send_id:
-                    return AlreadyReserved(item)
-                last = int(item.get("lastSentAt", 0))
-                wait = max(last + spacing - now, budget.retry_after(list(item.get("sends", [])), now))
-                if wait > 0:
-                    return TooSoon(max(1, wait))
             try:
+                if item is not None:
+                    if item.get("sendId") == send_id:
+                        return AlreadyReserved(item)
+                    last = int(item.get("lastSentAt", 0))
+                    wait = max(last + spacing - now, budget.retry_after(list(item.get("sends", [])), now))
+                    if wait > 0:
+                        return self._reserved_slot(mailbox, send_id, now, budget, expires_at, item, wait) if primary else TooSoon(wait)
                 if item is None or len(item.get("sends", [])) < budget.limit:
-                    response = self._append_send(mailbox, send_id, now, spacing, budget, expires_at)
+                    response = self._append_send(mailbox, send_id, now, spacing, budget, expires_at, primary)
                 else:
-                    response = self._replace_sends(mailbox, send_id, now, budget.with_event(item["sends"], now), item, expires_at)
+                    sends = budget.with_event(item["sends"], now)
+                    response = self._replace_sends(mailbox, send_id, now, sends, item, expires_at, primary)
             except ClientError as exc:
                 if not condition_failed(exc):
                     raise
@@ -181,21 +212,24 @@ class SignInStore:
             return Reserved(from_item(response.get("Attributes")))
         return TooSoon(1)  # others are sending to this mailbox right now
 
-    def _append_send(self, mailbox: str, send_id: str, now: int, spacing: int, budget: Budget, expires_at: int) -> dict:
+    def _mailbox_values(self, send_id: str, now: int, expires_at: int, primary: bool) -> tuple[str, dict]:
+        update = "#lastSentAt = :at, #sendId = :sendId, #expiresAt = :expiresAt" + (", #primaryAt = :at" if primary else "")
+        values = {":at": to_attribute(now), ":sendId": to_attribute(send_id), ":expiresAt": to_attribute(expires_at)}
+        return update, values
+
+    def _append_send(self, mailbox, send_id, now, spacing, budget, expires_at, primary) -> dict:
+        update, values = self._mailbox_values(send_id, now, expires_at, primary)
         return self._client.update_item(
             TableName=self._table,
             Key=mailbox_key(mailbox),
-            UpdateExpression="SET #sends = list_append(if_not_exists(#sends, :none), :now), #lastSentAt = :at, "
-            "#sendId = :sendId, #expiresAt = :expiresAt",
+            UpdateExpression=f"SET #sends = list_append(if_not_exists(#sends, :none), :now), {update}",
             ConditionExpression="(attribute_not_exists(#sends) OR size(#sends) < :limit) "
             "AND (attribute_not_exists(#lastSentAt) OR #lastSentAt <= :spacingStart)",
-            ExpressionAttributeNames=_names("sends", "lastSentAt", "sendId", "expiresAt"),
+            ExpressionAttributeNames=_mailbox_names(primary),
             ExpressionAttributeValues={
+                **values,
                 ":none": {"L": []},
                 ":now": to_attribute([now]),
-                ":at": to_attribute(now),
-                ":sendId": to_attribute(send_id),
-                ":expiresAt": to_attribute(expires_at),
                 ":limit": to_attribute(budget.limit),
                 ":spacingStart": to_attribute(now - spacing),
             },
@@ -203,40 +237,70 @@ class SignInStore:
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
 
-    def _replace_sends(self, mailbox: str, send_id: str, now: int, sends: list[int], old: dict, expires_at: int) -> dict:
+    def _replace_sends(self, mailbox, send_id, now, sends, old, expires_at, primary) -> dict:
+        update, values = self._mailbox_values(send_id, now, expires_at, primary)
         return self._client.update_item(
             TableName=self._table,
             Key=mailbox_key(mailbox),
-            UpdateExpression="SET #sends = :sends, #lastSentAt = :at, #sendId = :sendId, #expiresAt = :expiresAt",
+            UpdateExpression=f"SET #sends = :sends, {update}",
             ConditionExpression="#sendId = :previous",  # unchanged since `old` was read
-            ExpressionAttributeNames=_names("sends", "lastSentAt", "sendId", "expiresAt"),
-            ExpressionAttributeValues={
-                ":sends": to_attribute(sends),
-                ":at": to_attribute(now),
-                ":sendId": to_attribute(send_id),
-                ":expiresAt": to_attribute(expires_at),
-                ":previous": to_attribute(old.get("sendId", "")),
-            },
+            ExpressionAttributeNames=_mailbox_names(primary),
+            ExpressionAttributeValues={**values, ":sends": to_attribute(sends), ":previous": to_attribute(old.get("sendId", ""))},
             ReturnValues="ALL_OLD",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
 
+    def _reserved_slot(self, mailbox, send_id, now, budget, expires_at, old, wait):
+        """The mailbox's own address's one email per window, whatever else was sent to the mailbox."""
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=mailbox_key(mailbox),
+                UpdateExpression="SET #primaryAt = :at, #sendId = :sendId, #expiresAt = :expiresAt",
+                ConditionExpression="#sendId = :previous AND (attribute_not_exists(#primaryAt) OR #primaryAt <= :windowStart)",
+                ExpressionAttributeNames=_names("primaryAt", "sendId", "expiresAt"),
+                ExpressionAttributeValues={
+                    ":at": to_attribute(now),
+                    ":sendId": to_attribute(send_id),
+                    ":expiresAt": to_attribute(max(expires_at, int(old.get("expiresAt", 0)))),
+                    ":previous": to_attribute(old.get("sendId", "")),
+                    ":windowStart": to_attribute(now - budget.window_seconds),
+                },
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not condition_failed(exc):
+                raise
+            primary_at = int(old.get("primaryAt", 0))
+            return TooSoon(max(1, min(wait, primary_at + budget.window_seconds - now)))
+        return Reserved(from_item(response.get("Attributes")))
+
     def release_mailbox(self, mailbox: str, send_id: str, previous: dict[str, Any]) -> None:
         """Give back a mailbox slot whose email could not be sent."""
-        self._restore(mailbox_key(mailbox), send_id, previous)
+        self._restore(mailbox_key(mailbox), send_id, previous, MAILBOX_FIELDS)
 
-    def _restore(self, key: dict, send_id: str, previous: dict[str, Any]) -> None:
-        owned = {
-            "ConditionExpression": "#sendId = :sendId",
-            "ExpressionAttributeNames": {"#sendId": "sendId"},
-            "ExpressionAttributeValues": {":sendId": {"S": send_id}},
-        }
+    def _restore(self, key: dict, send_id: str, previous: dict[str, Any], touched: tuple[str, ...]) -> None:
+        """The `touched` fields as they were in `previous` (absent ones removed), if the item is still
+        the reservation `send_id` made."""
+        back = [name for name in touched if name in previous]
+        gone = [name for name in touched if name not in previous]
+        update = " ".join(
+            part
+            for part in (
+                ("SET " + ", ".join(f"#{name} = :{name}" for name in back)) if back else "",
+                ("REMOVE " + ", ".join(f"#{name}" for name in gone)) if gone else "",
+            )
+            if part
+        )
         try:
-            if previous:
-                item = {**key, **{name: to_attribute(value) for name, value in previous.items()}}
-                self._client.put_item(TableName=self._table, Item=item, **owned)
-            else:
-                self._client.delete_item(TableName=self._table, Key=key, **owned)
+            self._client.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression=update,
+                ConditionExpression="#sendId = :owner",
+                ExpressionAttributeNames=_names(*dict.fromkeys([*touched, "sendId"])),
+                ExpressionAttributeValues={":owner": {"S": send_id}, **{f":{name}": to_attribute(previous[name]) for name in back}},
+            )
         except ClientError as exc:
             if not condition_failed(exc):
                 raise
@@ -245,12 +309,13 @@ class SignInStore:
 
     def consume_link(self, user: str, link_hash: str, recipient: str, flow: str, now: int, method: str) -> Outcome:
         """Mark the newest link used, once, if it went to `recipient`. A retried call from the same
-        sign-in flow succeeds again; any other use of the link fails."""
+        sign-in flow succeeds again; any other use of the link, or of the code in the same email, fails."""
         return self._accept(
             user,
             "#linkHash = :hash AND #linkExpiresAt > :now AND #recipient = :recipient "
             "AND (attribute_not_exists(#linkUsedAt) OR #linkUsedBy = :flow)",
-            used=("linkUsedAt", "linkUsedBy"),
+            used=LINK_USED,
+            also_spent=CODE_USED,
             names=("linkHash", "linkExpiresAt", "recipient"),
             values={":hash": to_attribute(link_hash), ":recipient": to_attribute(recipient)},
             method=method,
@@ -258,81 +323,116 @@ class SignInStore:
             now=now,
         )
 
-    def accept_code(self, user: str, code_hash: str, recipient: str, flow: str, now: int, budget: Budget, method: str) -> Outcome:
+    def accept_code(
+        self, user: str, code_hash: str, recipient: str, flow: str, now: int, budget: Budget, key_id: str, method: str
+    ) -> Outcome:
         """Mark the newest code used, once, if it is this flow's, went to `recipient`, and the user's
-        wrong codes are within the budget (over it, even the right code is refused)."""
+        wrong codes are within the budget (over it, even the right code is refused). The link of the
+        same email is spent with it."""
         return self._accept(
             user,
             "#codeHash = :hash AND #codeFlow = :flow AND #codeExpiresAt > :now AND #recipient = :recipient "
-            "AND (attribute_not_exists(#codeUsedAt) OR #codeUsedBy = :flow) AND " + budget.condition("#wrongCodes"),
-            used=("codeUsedAt", "codeUsedBy"),
-            names=("codeHash", "codeFlow", "codeExpiresAt", "recipient"),
-            values={":hash": to_attribute(code_hash), ":recipient": to_attribute(recipient), **budget.values(now)},
+            "AND (attribute_not_exists(#codeUsedAt) OR #codeUsedBy = :flow) AND " + _wrong_codes_condition(budget),
+            used=CODE_USED,
+            also_spent=LINK_USED,
+            names=("codeHash", "codeFlow", "codeExpiresAt", "recipient", "wrongCodes", "wrongKey"),
+            values={
+                ":hash": to_attribute(code_hash),
+                ":recipient": to_attribute(recipient),
+                ":keyId": to_attribute(key_id),
+                **budget.values(now),
+            },
             method=method,
             flow=flow,
             now=now,
         )
 
     def _accept(
-        self, user: str, condition: str, used: tuple[str, str], names: tuple[str, ...], values: dict, method: str, flow: str, now: int
+        self,
+        user: str,
+        condition: str,
+        used: tuple[str, str],
+        also_spent: tuple[str, str],
+        names: tuple[str, ...],
+        values: dict,
+        method: str,
+        flow: str,
+        now: int,
     ) -> Outcome:
-        used_at, used_by = used
+        (used_at, used_by), (other_at, other_by) = used, also_spent
         try:
-            self._client.update_item(
+            response = self._client.update_item(
                 TableName=self._table,
                 Key=sign_in_key(user),
-                # A proof clears the wrong-code count: whoever holds the mailbox is not guessing.
-                UpdateExpression=f"SET #{used_at} = :now, #{used_by} = :flow, #provenMethod = :method, #provenAt = :now "
-                "REMOVE #wrongCodes, #wrongSeq",
+                UpdateExpression=(
+                    f"SET #{used_at} = :now, #{used_by} = :flow, #{other_at} = if_not_exists(#{other_at}, :now), "
+                    f"#{other_by} = if_not_exists(#{other_by}, :flow), #provenMethod = :method, #provenAt = :now"
+                ),
                 ConditionExpression=condition,
-                ExpressionAttributeNames=_names(*names, used_at, used_by, "provenMethod", "provenAt", "wrongCodes", "wrongSeq"),
+                ExpressionAttributeNames=_names(*names, used_at, used_by, other_at, other_by, "provenMethod", "provenAt"),
                 ExpressionAttributeValues={
                     **values,
                     ":now": to_attribute(now),
                     ":flow": to_attribute(flow),
                     ":method": to_attribute(method),
                 },
+                ReturnValues="ALL_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             if not condition_failed(exc):
                 raise
             return Outcome(False, from_item(exc.response.get("Item")))
-        return Outcome(True, {})
+        return Outcome(True, from_item(response.get("Attributes")))
 
-    def release_proof(self, user: str, flow: str, link: bool) -> None:
-        """Undo an accepted link (or code) whose sign-in could not be completed, so it can be used again."""
-        used_at, used_by = ("linkUsedAt", "linkUsedBy") if link else ("codeUsedAt", "codeUsedBy")
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=sign_in_key(user),
-                UpdateExpression=f"REMOVE #{used_at}, #{used_by}",
-                ConditionExpression=f"#{used_by} = :flow",
-                ExpressionAttributeNames=_names(used_at, used_by),
-                ExpressionAttributeValues={":flow": to_attribute(flow)},
-            )
-        except ClientError as exc:
-            if not condition_failed(exc):
-                raise
-
-    def record_wrong_code(self, user: str, item: dict[str, Any], now: int, budget: Budget, expires_at: int) -> None:
-        """Count one wrong code against the user's budget. `item` is the state the count is computed
-        from; the write holds only if nobody changed it meanwhile, else it is redone on the new state."""
-        for _ in range(MAX_VERSION_RETRIES):
-            version = item.get("wrongSeq")
+    def release_proof(self, user: str, flow: str) -> None:
+        """Undo an accepted link or code (and the other proof of its email) whose sign-in could not be
+        completed, so it can be used again."""
+        for used_at, used_by in (LINK_USED, CODE_USED):
             try:
                 self._client.update_item(
                     TableName=self._table,
                     Key=sign_in_key(user),
-                    UpdateExpression="SET #wrongCodes = :times, #wrongSeq = :next, #expiresAt = :expiresAt",
+                    UpdateExpression=f"REMOVE #{used_at}, #{used_by}",
+                    ConditionExpression=f"#{used_by} = :flow",
+                    ExpressionAttributeNames=_names(used_at, used_by),
+                    ExpressionAttributeValues={":flow": to_attribute(flow)},
+                )
+            except ClientError as exc:
+                if not condition_failed(exc):
+                    raise
+
+    def record_wrong_code(self, user: str, item: dict[str, Any], now: int, budget: Budget, key_id: str, expires_at: int) -> None:
+        """Count one wrong code against the user's budget. `item` is the state the count is computed
+        from; the write holds only if nobody changed it meanwhile, else it is redone on the new state."""
+        self._rewrite_wrong_codes(user, item, key_id, expires_at, lambda times: budget.with_event(times, now), own_typos=1)
+
+    def forgive_own_typos(self, user: str, item: dict[str, Any], key_id: str) -> None:
+        """After a right code: the wrong answers given to that same code (only its own session could
+        answer it: the user's typos) no longer count. Wrong codes given to earlier codes still do."""
+        typos = int(item.get("codeWrongs", 0))
+        if typos:
+            self._rewrite_wrong_codes(user, item, key_id, int(item.get("expiresAt", 0)), lambda times: times[:-typos], own_typos=None)
+
+    def _rewrite_wrong_codes(self, user, item, key_id, expires_at, change, own_typos: int | None) -> None:
+        for _ in range(MAX_VERSION_RETRIES):
+            version = item.get("wrongSeq")
+            typos = "" if own_typos is None else ", #codeWrongs = if_not_exists(#codeWrongs, :zero) + :one"
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=sign_in_key(user),
+                    UpdateExpression=f"SET #wrongCodes = :times, #wrongSeq = :next, #wrongKey = :keyId, #expiresAt = :expiresAt{typos}"
+                    + ("" if own_typos is not None else " REMOVE #codeWrongs"),
                     ConditionExpression="attribute_not_exists(#wrongSeq)" if version is None else "#wrongSeq = :version",
-                    ExpressionAttributeNames=_names("wrongCodes", "wrongSeq", "expiresAt"),
+                    ExpressionAttributeNames=_names("wrongCodes", "wrongSeq", "wrongKey", "expiresAt", "codeWrongs"),
                     ExpressionAttributeValues={
-                        ":times": to_attribute(budget.with_event(list(item.get("wrongCodes", [])), now)),
+                        ":times": to_attribute(change(wrong_codes_counted(item, key_id))),
                         ":next": to_attribute(int(version or 0) + 1),
+                        ":keyId": to_attribute(key_id),
                         ":expiresAt": to_attribute(max(int(item.get("expiresAt", 0)), expires_at)),
                         **({":version": to_attribute(int(version))} if version is not None else {}),
+                        **({":zero": to_attribute(0), ":one": to_attribute(own_typos)} if own_typos is not None else {}),
                     },
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )

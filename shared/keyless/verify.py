@@ -26,6 +26,7 @@ from keyless.errors import MalformedEvent
 from keyless.events import TriggerEvent
 from keyless.observability import count, logger
 from keyless.runtime import SignInRuntime
+from keyless.store import wrong_codes_counted
 
 
 @dataclass(frozen=True)
@@ -58,11 +59,14 @@ def _verify_link(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verd
     if event.answer_too_long:
         return rejected(method, "too_long")
     try:
-        claims, key = links.read(event.answer, runtime.keys.candidates())
+        claims, key = _read_link(event.answer, runtime)
     except links.InvalidLink:
         return rejected(method, "bad_link")
-    if event.user_not_found or not hmac.compare_digest(claims.sub.encode(), event.sub.encode()):
+    subject = claims.subject
+    if event.user_not_found or not hmac.compare_digest(subject.sub.encode(), event.sub.encode()):
         return rejected(method, "other_user")
+    if subject.pool_id != event.user_pool_id:
+        return rejected(method, "other_pool")
     now = runtime.now()
     if claims.expires_at <= now:
         return rejected(method, "expired")
@@ -73,6 +77,18 @@ def _verify_link(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verd
         return rejected(method, _why_link_refused(outcome.item, recipient, now))
     _complete_sign_in(event, runtime, user, flow, method)
     return Verdict(True, method, "")
+
+
+def _read_link(answer: str, runtime: SignInRuntime) -> tuple[links.LinkClaims, bytes]:
+    """A link signed by a key this container does not hold yet (another container's, after a
+    rotation) is read again with the keys as they are now."""
+    try:
+        return links.read(answer, runtime.keys.candidates())
+    except links.InvalidLink:
+        named = links.signing_key_id(answer)
+        if not named or named in {pseudonyms.key_id(key) for key in runtime.keys.candidates()} or not runtime.keys.refresh():
+            raise
+        return links.read(answer, runtime.keys.candidates())
 
 
 def _why_link_refused(item: dict[str, Any], recipient: str, now: int) -> str:
@@ -93,38 +109,40 @@ def _verify_code(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verd
     settings, now = runtime.settings, runtime.now()
     budget = settings.wrong_codes_budget
     current = runtime.keys.current()
+    key_id = pseudonyms.key_id(current)
     user = pseudonyms.sign_in_user(event, current)
     address = event.user_name if event.user_not_found else event.email
     outcome = runtime.store.accept_code(
-        user, codes.code_hash(current, flow, code), pseudonyms.recipient(current, address), flow, now, budget, method
+        user, codes.code_hash(current, flow, code), pseudonyms.recipient(current, address), flow, now, budget, key_id, method
     )
     if not outcome.accepted:
         item = outcome.item
-        reason = _why_code_refused(item, flow, now, budget)
+        reason = _why_code_refused(item, flow, now, budget, key_id)
         if reason:
             return rejected(method, reason)
         key = _key_of_code(item, flow, code, runtime)
         if key is None:
-            expires_at = now + budget.window_seconds
-            runtime.store.record_wrong_code(user, item, now, budget, expires_at)
+            runtime.store.record_wrong_code(user, item, now, budget, key_id, now + budget.window_seconds)
             return rejected(method, "wrong_code")
         if key == current:
             return rejected(method, "address_changed")  # the right code, sent to another address
-        # Signed before the key rotated: the same checks under the key it was made with.
+        # Made with another key than this container's current one (a rotation): the same checks
+        # under the key it was made with.
         outcome = runtime.store.accept_code(
-            user, codes.code_hash(key, flow, code), pseudonyms.recipient(key, address), flow, now, budget, method
+            user, codes.code_hash(key, flow, code), pseudonyms.recipient(key, address), flow, now, budget, key_id, method
         )
         if not outcome.accepted:
-            return rejected(method, _why_code_refused(outcome.item, flow, now, budget) or "address_changed")
+            return rejected(method, _why_code_refused(outcome.item, flow, now, budget, key_id) or "address_changed")
     if event.user_not_found:
         return rejected(method, "wrong_code")  # nobody was sent this code; a lucky guess is still wrong
+    runtime.store.forgive_own_typos(user, outcome.item, key_id)
     _complete_sign_in(event, runtime, user, flow, method)
     return Verdict(True, method, "")
 
 
-def _why_code_refused(item: dict[str, Any], flow: str, now: int, budget: Budget) -> str:
+def _why_code_refused(item: dict[str, Any], flow: str, now: int, budget: Budget, key_id: str) -> str:
     """Why an answer cannot be right whatever the code; "" when only the code itself can be wrong."""
-    if budget.retry_after(list(item.get("wrongCodes", [])), now):
+    if budget.retry_after(wrong_codes_counted(item, key_id), now):
         return "too_many_wrong_codes"
     if item.get("codeFlow") != flow or not item.get("codeHash"):
         return "superseded"
@@ -136,11 +154,18 @@ def _why_code_refused(item: dict[str, Any], flow: str, now: int, budget: Budget)
 
 
 def _key_of_code(item: dict[str, Any], flow: str, code: str, runtime: SignInRuntime) -> bytes | None:
-    """The signing key the stored code hash was made with, if the answer is that code."""
+    """The signing key the stored code hash was made with, if the answer is that code. A code made
+    under a key this container does not hold yet (another container's, after a rotation) is checked
+    again with the keys as they are now, so a right code is never counted as a wrong one."""
     stored = str(item.get("codeHash", ""))
-    for key in runtime.keys.candidates():
-        if hmac.compare_digest(codes.code_hash(key, flow, code), stored):
-            return key
+    for attempt in range(2):
+        held = list(runtime.keys.candidates())
+        for key in held:
+            if hmac.compare_digest(codes.code_hash(key, flow, code), stored):
+                return key
+        made_with = item.get("keyId")
+        if attempt or made_with in {pseudonyms.key_id(key) for key in held} or not runtime.keys.refresh():
+            break
     return None
 
 
@@ -153,7 +178,7 @@ def _complete_sign_in(event: TriggerEvent, runtime: SignInRuntime, user: str, fl
     try:
         runtime.directory.claim_account(event.user_pool_id, event.user_name)
     except Exception:
-        runtime.store.release_proof(user, flow, link=method == protocol.MAGIC_LINK)
+        runtime.store.release_proof(user, flow)
         raise
     count("AccountsClaimed", method=method)
     logger.info("account claimed by the first proof of its address", extra={"user": user, "method": method})
@@ -166,7 +191,9 @@ def _mark_verified(event: TriggerEvent, runtime: SignInRuntime, user: str) -> No
     account is already the owner's alone); the next sign-in records it. The metric makes such
     deferrals visible."""
     try:
-        runtime.directory.mark_email_verified(event.user_pool_id, event.user_name, event.email)
+        runtime.directory.mark_email_verified(
+            event.user_pool_id, event.user_name, event.email, unverify_phone=event.user_attributes.get("phone_number_verified") == "true"
+        )
     except (ClientError, BotoCoreError) as exc:
         code = error_code(exc) or type(exc).__name__
         logger.error("email_verified not recorded", extra={"user": user, "error_code": code})

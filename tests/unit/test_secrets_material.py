@@ -10,20 +10,26 @@ import pytest
 from keyless import codes, links
 
 KEY = secrets.token_bytes(32)
+POOL, CLIENT = "us-east-1_AbCdEf123", "4k2n1e5xampleclientid0a1b2c"
+
+
+def subject(user: str, sub: str) -> links.Subject:
+    return links.Subject(user, sub, POOL, CLIENT)
+
 OTHER = secrets.token_bytes(32)
 
 
 def test_link_round_trip_and_which_key():
-    token = links.issue(KEY, "user-1", "sub-1", 2_000_000_000)
+    token = links.issue(KEY, subject("user-1", "sub-1"), 2_000_000_000)
     claims, key = links.read(token, [OTHER, KEY])
-    assert claims == links.LinkClaims("user-1", "sub-1", 2_000_000_000) and key == KEY
+    assert claims == links.LinkClaims(subject("user-1", "sub-1"), 2_000_000_000) and key == KEY
 
 
 def test_links_are_unique_and_short():
     sub = "7c1e9a52-3d4b-4e8f-9a61-2b5c8d0e4f13"
-    tokens = {links.issue(KEY, sub, sub, 2_000_000_000) for _ in range(100)}
+    tokens = {links.issue(KEY, subject(sub, sub), 2_000_000_000) for _ in range(100)}
     assert len(tokens) == 100
-    assert max(map(len, tokens)) <= 220  # the AWS sample's KMS-signed links are about 480
+    assert max(map(len, tokens)) <= 330  # the AWS sample's KMS-signed links are about 480
 
 
 def b64(data: dict) -> str:
@@ -31,16 +37,16 @@ def b64(data: dict) -> str:
 
 
 def test_payload_swap_between_users_breaks_the_signature():
-    alice = links.issue(KEY, "alice", "sub-alice", 2_000_000_000)
+    alice = links.issue(KEY, subject("alice", "sub-alice"), 2_000_000_000)
     payload, signature = alice.split(".")
-    for field, value in (("u", "bob"), ("s", "sub-bob")):
+    for field, value in (("u", "bob"), ("s", "sub-bob"), ("p", "us-east-1_Other"), ("c", "otherclient")):
         forged = b64({**json.loads(base64.urlsafe_b64decode(payload + "==")), field: value}) + "." + signature
         with pytest.raises(links.InvalidLink):
             links.read(forged, [KEY])
 
 
 def test_extended_expiry_breaks_the_signature():
-    token = links.issue(KEY, "alice", "sub-alice", 1)
+    token = links.issue(KEY, subject("alice", "sub-alice"), 1)
     payload, signature = token.split(".")
     data = json.loads(base64.urlsafe_b64decode(payload + "=="))
     with pytest.raises(links.InvalidLink):
@@ -56,14 +62,15 @@ def test_garbage_is_refused(bad):
 def test_signed_but_wrong_payload_types_are_refused():
     from keyless.links import _serializer
 
-    for payload in (["u", 1], {"u": 1, "s": "s", "e": 2}, {"u": "x", "s": "s", "e": "2"}, {"u": "x", "s": "s", "e": True},
-                    {"u": "x", "e": 2}, {"u": "x", "s": 1, "e": 2}, "text"):  # fmt: skip
+    whole = {"u": "x", "s": "s", "p": POOL, "c": CLIENT, "e": 2}
+    for payload in (["u", 1], {**whole, "u": 1}, {**whole, "e": "2"}, {**whole, "e": True}, {**whole, "s": 1}, {**whole, "p": None},
+                    {k: v for k, v in whole.items() if k != "c"}, {k: v for k, v in whole.items() if k != "s"}, "text"):  # fmt: skip
         with pytest.raises(links.InvalidLink):
             links.read(_serializer(KEY).dumps(payload), [KEY])
 
 
 def test_token_hash_is_keyed():
-    token = links.issue(KEY, "alice", "sub-alice", 2_000_000_000)
+    token = links.issue(KEY, subject("alice", "sub-alice"), 2_000_000_000)
     assert links.token_hash(KEY, token) != links.token_hash(OTHER, token)
     assert token not in links.token_hash(KEY, token)
 
