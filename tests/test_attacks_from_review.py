@@ -7,7 +7,6 @@ say what the attack was ("Was: ...") where the test name alone does not.
 from __future__ import annotations
 
 import re
-import threading
 
 import boto3
 import pytest

@@ -27,7 +27,6 @@ case-insensitively).
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 MAX_ADDRESS_LENGTH = 254  # RFC 5321: a path is at most 256 octets, angle brackets included
