@@ -30,6 +30,7 @@ import boto3
 from bench.functions import DUMMY_CREDENTIALS, ROOT, BenchFunction, clear_table, environment
 from bench.stats import Spread
 from localpool.deployment import ACCOUNT, REGION, SAMPLE_SIGNING_KEY, Deployment, deploy
+from localpool.samples import answer_for_sample_pools
 from localpool.template import Template
 
 COLDRUN = Path(__file__).with_name("coldrun.py")
@@ -59,6 +60,7 @@ class LocalAws:
         with environment({"AWS_ENDPOINT_URL": self.url, **DUMMY_CREDENTIALS}):
             if self._deployment is None:
                 self._deployment = deploy(template=self._template, signing_key=SAMPLE_SIGNING_KEY)
+                answer_for_sample_pools(self._deployment)
                 self._table = boto3.session.Session(region_name=REGION).client("dynamodb")
             clear_table(self._table, self._deployment.table_name)
         return self._deployment

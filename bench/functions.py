@@ -158,9 +158,11 @@ def deployed(region: str, template: Template | None = None) -> Iterator:
     from moto import mock_aws
 
     from localpool.deployment import SAMPLE_SIGNING_KEY, deploy
+    from localpool.samples import answer_for_sample_pools
 
     with mock_aws(), environment({**DUMMY_CREDENTIALS, "AWS_DEFAULT_REGION": region}):
         deployment = deploy(template=template, region=region, signing_key=SAMPLE_SIGNING_KEY)
+        answer_for_sample_pools(deployment)
         with environment(deployment.environment):
             yield deployment
 

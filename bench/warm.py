@@ -17,6 +17,7 @@ from botocore.stub import Stubber
 from bench.functions import BenchFunction, Call, EventRun, quiet, shared_session
 from bench.stats import percentile
 from keyless import runtime
+from keyless.runtime import AWS_CONFIG
 from localpool.template import load_handler
 from localpool.triggers import LambdaContext
 
@@ -29,7 +30,9 @@ class StubbedSession:
         session = shared_session(region)
         self._calls = calls
         # Every client the recorded run created, called or not: a call without a recorded answer fails.
-        self._clients = {service: session.client(service) for service in sorted({*services, *(c.service for c in calls)})}
+        self._clients = {
+            service: session.client(service, config=AWS_CONFIG) for service in sorted({*services, *(c.service for c in calls)})
+        }
         # botocore's method name (get_item) for each operation (GetItem), per client
         self._methods = {
             service: {api: method for method, api in client.meta.method_to_api_mapping.items()} for service, client in self._clients.items()

@@ -331,14 +331,18 @@ class LocalUserPoolApi:
                 changes = {**changes, "email": email, "email_verified": "true" if verified else "false"}
                 if "email" in self.deployment.auto_verified_attributes and not verified:
                     send_to = (email, False)
+        # The code first: if no code may be issued now (LimitExceededException), nothing changes.
+        code = self._email_codes.issue(user.user_name, *send_to, self._clock()) if send_to else ""
         if changes:
             listed = [{"Name": k, "Value": v} for k, v in changes.items()]
             params = {"UserPoolId": self.pool_id, "Username": user.user_name, "UserAttributes": listed}
             self._store("admin_update_user_attributes", params)
-        return [self._send_email_code(user.user_name, *send_to)] if send_to else []
+        return [self._email_code(send_to[0], code)] if send_to else []
 
     def _send_email_code(self, user_name: str, address: str, pending: bool) -> dict:
-        code = self._email_codes.issue(user_name, address, pending, self._clock())
+        return self._email_code(address, self._email_codes.issue(user_name, address, pending, self._clock()))
+
+    def _email_code(self, address: str, code: str) -> dict:
         self._send_cognito_email(address, "Your verification code", f"Your verification code is {code}. ")
         return code_delivery(address)
 

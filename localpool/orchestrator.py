@@ -27,6 +27,7 @@ from localpool.errors import CognitoError, invalid_lambda_response, invalid_para
 from localpool.triggers import TriggerRunner
 
 CUSTOM_CHALLENGE = "CUSTOM_CHALLENGE"
+MAX_STAND_INS = 10_000  # stand-in names remembered, newest kept
 SDK_VERSION = "aws-sdk-unknown-unknown"
 
 
@@ -108,8 +109,11 @@ class CustomAuth:
             raise invalid_parameter("Missing required parameter USERNAME")
         user = self.directory.find(username)
         if user is None:
-            # A stand-in typed back is the name it stands for, as a known user's USERNAME is the user.
-            username = self._stood_in_for.get(username.strip().lower(), username)
+            # A stand-in typed back is the name it stands for, as a known user's USERNAME is the user,
+            # while that name has no account; once it has one, the stand-in is a name of its own.
+            original = self._stood_in_for.get(username.strip().lower())
+            if original is not None and self.directory.find(original) is None:
+                username = original
         if user is None and not client.prevent_user_existence_errors:
             raise CognitoError("UserNotFoundException", "User does not exist.")
         if user is not None:
@@ -131,6 +135,8 @@ class CustomAuth:
         message = f"{self.pool_id}\n{username.strip().lower()}".encode()
         digest = hmac.new(self._stand_in_key, message, hashlib.sha256).digest()
         name = str(uuid.UUID(bytes=digest[:16], version=4))
+        if len(self._stood_in_for) >= MAX_STAND_INS:
+            self._stood_in_for.pop(next(iter(self._stood_in_for)))  # the oldest
         self._stood_in_for[name] = username
         return name
 

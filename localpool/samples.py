@@ -7,19 +7,23 @@ from __future__ import annotations
 import time
 
 import boto3
+from moto.cognitoidp.models import cognitoidp_backends
 
 from keyless import codes, pseudonyms
 from keyless.store import SignInStore
-from localpool.deployment import SAMPLE_SIGNING_KEY, Deployment
+from localpool.deployment import ACCOUNT, SAMPLE_SIGNING_KEY, Deployment
 
 SUB = "7c1e9a52-3d4b-4e8f-9a61-2b5c8d0e4f13"
 EMAIL = "jane.doe@example.com"
 FLOW = "sample-flow-3vQk9PzT2cXw"
 CODE = "123456"
 EXPIRES_AT = 4102444800  # 2100-01-01: the samples never expire
+# The pools the sample events name; the deployed pool answers for them (moto cannot be given an id).
+POOL_IDS = ("us-east-1_EXAMPLE12", "us-east-1_Example1")
 
 
 def seed(deployment: Deployment) -> None:
+    answer_for_sample_pools(deployment)
     key = SAMPLE_SIGNING_KEY.encode()
     store = SignInStore(boto3.session.Session(region_name=deployment.region).client("dynamodb"), deployment.table_name)
     fields = {
@@ -33,3 +37,10 @@ def seed(deployment: Deployment) -> None:
     }
     # Sent an hour ago by an earlier call, so the send samples are neither a retry of it nor too soon.
     store.reserve_send(SUB, "sample-earlier-send", int(time.time()) - 3600, 0, fields)
+
+
+def answer_for_sample_pools(deployment: Deployment) -> None:
+    """The triggers read their pool's settings (DescribeUserPool): the samples' pools are the deployed one."""
+    pools = cognitoidp_backends[ACCOUNT][deployment.region].user_pools
+    for pool_id in POOL_IDS:
+        pools[pool_id] = pools[deployment.pool_id]

@@ -15,6 +15,7 @@ import secrets
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import boto3
 import pytest
@@ -214,6 +215,102 @@ def run_at_once(call, arguments: list) -> list:
     if crashes:
         raise crashes[0]
     return outcomes
+
+
+def plain_name_pool(monkeypatch, case_sensitive: bool, users: dict[str, str]):
+    """A pool as many attached pools are: plain user names (no UsernameAttributes), `users` (name ->
+    email) signed up and confirmed. Yields (client, clock, deployment); use with `yield from`."""
+    from localpool.template import Template
+
+    template = Template(parameters=TEST_PARAMETERS)
+    props = template.resources["UserPool"]["Properties"]
+    props.pop("UsernameAttributes")
+    props["UsernameConfiguration"] = {"CaseSensitive": case_sensitive}
+    with deployed_for_handlers(monkeypatch, template=template) as deployed:
+        clock = Clock()
+        runtime.reset(clock=clock)
+        auth, _runner, _tokens = local_pool(deployed, clock=clock)
+        client = PasswordlessClient(InProcessCognito(auth, deployed.client), deployed.client.client_id)
+        cognito = boto3.client("cognito-idp", region_name=REGION)
+        for name, email in users.items():
+            cognito.sign_up(
+                ClientId=deployed.client.client_id,
+                Username=name,
+                Password="Aa1-" + "x" * 24,
+                UserAttributes=[{"Name": "email", "Value": email}],
+            )
+            cognito.admin_confirm_sign_up(UserPoolId=deployed.pool_id, Username=name)
+        yield client, clock, deployed
+
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; playwright's own download does not work here
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium, one per test module."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium; .ci/run does it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+class HeldFirstCall:
+    """Wraps function so that its first call (among those `when` picks) is held until the second has
+    returned: the way to make Cognito time out on a trigger and call it again while the first call
+    runs on, without racing a sleep against the timeout. hold="before" holds the first call before it
+    does anything, "after" once its work is done. `first_returned` is set when the held call ends."""
+
+    def __init__(self, function, hold: str = "after", when=lambda *args, **kwargs: True, patience: float = 60.0):
+        self._function, self._hold, self._when, self._patience = function, hold, when, patience
+        self._lock = threading.Lock()
+        self._calls = 0
+        self.second_returned = threading.Event()
+        self.first_returned = threading.Event()
+
+    def __call__(self, *args, **kwargs):
+        if not self._when(*args, **kwargs):
+            return self._function(*args, **kwargs)
+        with self._lock:
+            self._calls += 1
+            number = self._calls
+        if number == 1:
+            try:
+                if self._hold == "before":
+                    self._wait_for_the_second()
+                result = self._function(*args, **kwargs)
+                if self._hold == "after":
+                    self._wait_for_the_second()
+                return result
+            finally:
+                self.first_returned.set()
+        try:
+            return self._function(*args, **kwargs)
+        finally:
+            if number == 2:
+                self.second_returned.set()
+
+    def _wait_for_the_second(self) -> None:
+        # Patience is a safety net for a broken test, not a timing: the second call comes after the
+        # pool's own timeout, however long this machine takes.
+        assert self.second_returned.wait(self._patience), "the call was never retried"
+
+    def wait_for_the_first(self) -> None:
+        assert self.first_returned.wait(self._patience), "the held call never returned"
 
 
 @pytest.fixture(scope="session")

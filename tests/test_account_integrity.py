@@ -11,16 +11,12 @@ import jwt
 import pytest
 from botocore.exceptions import ClientError
 
-from bench.calls import Clock
 from keyless import runtime
-from localpool.client import InProcessCognito, PasswordlessClient, link_secret, link_user
-from localpool.deployment import local_pool
+from localpool.client import PasswordlessClient, link_secret, link_user
 from localpool.template import Template
 from tests.conftest import (
     REGION,
-    TEST_PARAMETERS,
     code_in,
-    deployed_for_handlers,
     emails_to,
     error_code,
     error_message,
@@ -28,6 +24,7 @@ from tests.conftest import (
     last_link,
     link_in,
     mailbox,
+    plain_name_pool,
     pool_cognito,
     run_at_once,
     sent_emails,
@@ -141,25 +138,9 @@ def test_the_address_is_verified_by_the_proof_that_reached_it(client, make_user,
 
 @pytest.fixture
 def case_sensitive(aws, monkeypatch):
-    """A pool as many attached pools are: plain user names, case-sensitive (Cognito's API default)."""
-    template = Template(parameters=TEST_PARAMETERS)
-    props = template.resources["UserPool"]["Properties"]
-    props.pop("UsernameAttributes")
-    props["UsernameConfiguration"] = {"CaseSensitive": True}
-    with deployed_for_handlers(monkeypatch, template=template) as deployed:
-        clock = Clock()
-        runtime.reset(clock=clock)
-        auth, _runner, _tokens = local_pool(deployed, clock=clock)
-        client = PasswordlessClient(InProcessCognito(auth, deployed.client), deployed.client.client_id)
-        cognito = boto3.client("cognito-idp", region_name=REGION)
-        for name, email in (("alice", "alice@example.com"), ("Alice", "other.alice@example.com")):
-            cognito.sign_up(
-                ClientId=deployed.client.client_id,
-                Username=name,
-                Password="Aa1-" + "x" * 24,
-                UserAttributes=[{"Name": "email", "Value": email}],
-            )
-            cognito.admin_confirm_sign_up(UserPoolId=deployed.pool_id, Username=name)
+    """Plain user names, case-sensitive (Cognito's API default): "alice" and "Alice" are two people."""
+    users = {"alice": "alice@example.com", "Alice": "other.alice@example.com"}
+    for client, clock, _deployed in plain_name_pool(monkeypatch, True, users):
         yield client, clock
 
 

@@ -13,6 +13,7 @@ import json
 import re
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -355,12 +356,17 @@ def test_trigger_error_reaches_the_client_and_changes_nothing(serve_pool):
 
 
 def test_slow_trigger_is_retried_then_fails(serve_pool):
+    released = threading.Event()
+
     def slow(event, context):
-        time.sleep(0.6)
+        released.wait(60)  # answers only after the pool has given up on every call
         return event
 
     server = serve_pool(handlers={"DefineAuthChallenge": slow}, timeout_seconds=0.25)
-    code, message = refused(lambda: passwordless(server).start(ALICE))
+    try:
+        code, message = refused(lambda: passwordless(server).start(ALICE))
+    finally:
+        released.set()
     assert code == "UnexpectedLambdaException" and "Socket timeout" in message
     assert server.pool.runner.calls.count("DefineAuthChallenge") == 3
 

@@ -42,7 +42,6 @@ from localpool.template import Template
 from tests.conftest import error_code, error_message, mailbox, pool_cognito, run_at_once
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
 TARGET = "AWSCognitoIdentityProviderService."
 ALICE = "alice@example.com"
 EVIL = "http://127.0.0.1:9"  # a page on another origin (another port), as any site the developer visits
@@ -156,18 +155,6 @@ def test_requests_without_an_origin_get_no_cors_headers(server):
     status, headers, answer = post(server.url, "InitiateAuth", {"ClientId": "nope"})
     assert status == 400 and answer["__type"] == "ResourceNotFoundException"
     assert "Access-Control-Allow-Origin" not in headers
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium; .ci/run does it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"])
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keyless import errors
+from localpool import samples
 from localpool.deployment import SAMPLE_SIGNING_KEY
 from localpool.template import Template, load_handler
 from localpool.triggers import LambdaContext
@@ -83,6 +84,7 @@ def environment():
 
     with mock_aws(), pytest.MonkeyPatch.context() as patch:
         with deployed_for_handlers(patch, signing_key=SAMPLE_SIGNING_KEY) as deployed:
+            samples.seed(deployed)
             yield deployed
 
 

@@ -13,6 +13,7 @@ from keyless import runtime
 from localpool.client import link_secret, link_user
 from tests.conftest import (
     REGION,
+    HeldFirstCall,
     emails_to,
     error_code,
     error_message,
@@ -372,29 +373,16 @@ def test_limit_ignores_address_case(client, make_user):
     assert "Please wait" in error_message(excinfo)
 
 
-def slow_on_first_call(handler, delay: float):
-    calls = []
-
-    def wrapped(event, context):
-        calls.append(1)
-        result = handler(event, context)
-        if len(calls) == 1:
-            time.sleep(delay)  # the first call finishes its work, then answers too late
-        return result
-
-    return wrapped
-
-
 def test_retried_create_sends_one_email_and_no_rate_limit_error(deployment, clock, make_user):
     from localpool.client import InProcessCognito, PasswordlessClient
     from localpool.deployment import local_pool
 
     handlers = deployment.handlers()
-    handlers["CreateAuthChallenge"] = slow_on_first_call(handlers["CreateAuthChallenge"], 1.2)
-    auth, runner, _ = local_pool(deployment, clock=clock, timeout_seconds=1.0, handlers=handlers)
+    handlers["CreateAuthChallenge"] = HeldFirstCall(handlers["CreateAuthChallenge"])
+    auth, runner, _ = local_pool(deployment, clock=clock, timeout_seconds=0.5, handlers=handlers)
     client = PasswordlessClient(InProcessCognito(auth, deployment.client), deployment.client.client_id)
     make_user(ALICE)
-    first = client.start(ALICE)  # round 1's Create is the slow first call: retried, no email anyway
+    first = client.start(ALICE)  # round 1's Create answers too late: retried, no email anyway
     sent = client.request_code(first)
     assert runner.calls.count("CreateAuthChallenge") == 3, runner.calls
     assert len(emails_to(ALICE)) == 1
@@ -406,23 +394,16 @@ def test_retried_send_round_sends_one_email(deployment, clock, make_user):
     from localpool.deployment import local_pool
 
     handlers = deployment.handlers()
-    create = handlers["CreateAuthChallenge"]
-    calls = []
-
-    def slow_send_round(event, context):
-        calls.append(len(event["request"]["session"]))
-        result = create(event, context)
-        if calls.count(1) == 1 and len(event["request"]["session"]) == 1:
-            time.sleep(1.2)
-        return result
-
-    handlers["CreateAuthChallenge"] = slow_send_round
-    auth, runner, _ = local_pool(deployment, clock=clock, timeout_seconds=1.0, handlers=handlers)
+    # The send round (one round in the session) does its work, sends, then answers too late.
+    create = handlers["CreateAuthChallenge"] = HeldFirstCall(
+        handlers["CreateAuthChallenge"], when=lambda event, context: len(event["request"]["session"]) == 1
+    )
+    auth, runner, _ = local_pool(deployment, clock=clock, timeout_seconds=0.5, handlers=handlers)
     client = PasswordlessClient(InProcessCognito(auth, deployment.client), deployment.client.client_id)
     make_user(ALICE)
     sent = client.request_code(client.start(ALICE))
-    assert calls.count(1) == 2  # the send round ran twice
-    time.sleep(0.5)  # let the abandoned first call finish
+    create.wait_for_the_first()
+    assert create.second_returned.is_set()  # the send round ran twice
     assert len(emails_to(ALICE)) == 1
     assert "AuthenticationResult" in client.answer_code(sent, last_code(ALICE))
 

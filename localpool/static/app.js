@@ -27,8 +27,10 @@ const $ = (id) => document.getElementById(id);
 
 // --- talking to Cognito -------------------------------------------------------------------------
 
-async function loadConfig() {
-  const query = new URLSearchParams(location.search);
+// forLink: a link names its own user pool and app client (redeemAt), and whoever asked for it chose
+// this page's address, query included: the query is not read, so no query can stop a link working.
+async function loadConfig(forLink) {
+  const query = new URLSearchParams(forLink ? "" : location.search);
   const region = query.get("region");
   const clientId = query.get("clientId");
   if (region || clientId) {
@@ -37,8 +39,11 @@ async function loadConfig() {
     }
     return { endpoint: `https://cognito-idp.${region}.amazonaws.com/`, region, clientId, local: false };
   }
-  const response = await fetch("/local-pool.json", { cache: "no-store" });
-  if (!response.ok) throw new CognitoError("Config", "This page needs the local user pool (make dev), or ?region=...&clientId=...");
+  const response = await fetch("/local-pool.json", { cache: "no-store" }).catch(() => null);
+  if (!response || !response.ok) {
+    if (forLink) return { local: false };
+    throw new CognitoError("Config", "This page needs the local user pool (make dev), or ?region=...&clientId=...");
+  }
   return { ...(await response.json()), local: true };
 }
 
@@ -224,6 +229,7 @@ async function landFromLink(secret) {
   const target = redeemAt(link);
   if (!target) return restart("This link is for another user pool than this page's. Open it from the app that sent it.");
   config = target;
+  describeTarget();
   try {
     await startSignIn(link.u);
     const answer = await respond(secret, { signInMethod: "MAGIC_LINK", alreadyHaveMagicLink: "yes" });
@@ -329,16 +335,21 @@ async function signOut() {
 
 // --- wiring ----------------------------------------------------------------------------------------------
 
+function describeTarget() {
+  $("target").textContent = config.local
+    ? `Local user pool ${config.userPoolId} at ${config.endpoint}`
+    : `Amazon Cognito, ${config.region}, app client ${config.clientId}`;
+}
+
 async function main() {
+  const secret = location.hash.slice(1);
   try {
-    config = await loadConfig();
+    config = await loadConfig(Boolean(secret));
   } catch (error) {
     $("target").textContent = "Not connected";
     return say(error.message);
   }
-  $("target").textContent = config.local
-    ? `Local user pool ${config.userPoolId} at ${config.endpoint}`
-    : `Amazon Cognito, ${config.region}, app client ${config.clientId}`;
+  if (config.region || config.local) describeTarget();
   for (const hint of document.querySelectorAll(".local-only")) hint.hidden = !config.local;
 
   $("email-form").addEventListener("submit", (event) => {
@@ -363,7 +374,6 @@ async function main() {
     const secret = location.hash.slice(1);
     if (secret) landFromLink(decodeURIComponent(secret));
   });
-  const secret = location.hash.slice(1);
   if (secret) return landFromLink(decodeURIComponent(secret));
   show("start");
 }

@@ -96,25 +96,31 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
     settings = runtime.settings
     method = _chosen_method(event, settings)
     redirect_uri = _redirect_uri(event, method, settings)
+    names = runtime.directory.user_names(event.user_pool_id)
     address = event.user_name if event.user_not_found else event.email  # an unknown user: what they typed
     _check_address_rules(address, event.user_not_found, runtime)
     now = runtime.now()
     key = runtime.keys.current()
-    user = pseudonyms.sign_in_user(event, key)
+    user = pseudonyms.sign_in_user(event, key, names.case_sensitive)
+    # An email of its own per window for a mailbox's own address (below): its last one, through any path.
+    primary = bool(address) and pseudonyms.is_primary(address)
     fields: dict = {
         "method": method,
-        "sentTo": identity.mask(address) if "@" in address or not event.user_not_found else pseudonyms.stand_in_mask(key, address),
+        # Where users type their address, show where it went; where they type a user name, a known
+        # user's masked address would tell them apart from unknown names, so nobody's is shown.
+        "sentTo": identity.mask(address) if names.are_addresses else "***",
         "recipient": pseudonyms.recipient(key, address),
         "keyId": pseudonyms.key_id(key),
         # The item outlives whatever it holds: the link, the code, the send limit, the wrong-code count.
         "expiresAt": now + _longest_window(settings) + TTL_MARGIN_SECONDS,
+        **({"reservedAt": now} if primary else {}),
     }
-    link = code = ""
+    token = code = ""
     if redirect_uri:
         link_expires_at = now + settings.link_lifetime_seconds
-        token = links.issue(key, links.Subject(event.user_name, "" if event.user_not_found else event.sub, event.user_pool_id, event.client_id), link_expires_at)
+        subject = links.Subject(event.user_name, "" if event.user_not_found else event.sub, event.user_pool_id, event.client_id)
+        token = links.issue(key, subject, link_expires_at)
         fields.update(linkHash=links.token_hash(key, token), linkExpiresAt=link_expires_at)
-        link = f"{redirect_uri}#{token}"
     if method == protocol.EMAIL_OTP:
         code = codes.new_code(settings.code_length)
         fields.update(codeHash=codes.code_hash(key, flow, code), codeFlow=flow, codeExpiresAt=now + settings.code_lifetime_seconds)
@@ -126,7 +132,7 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
     if isinstance(outcome, AlreadyReserved):
         # Cognito retried this call after the first attempt reserved (and sent); answer as it did.
         logger.info("retried send answered without a second email", extra={"user": user})
-        return _sent_response(outcome.item.get("method", method), flow, outcome.item, settings)
+        return _sent_response(outcome.item.get("method", method), flow, outcome.item, settings, user)
     if isinstance(outcome, CodesLocked):
         count("RateLimited", method=method, reason="wrong_codes")
         logger.info("code refused: too many wrong codes", extra={"user": user})
@@ -134,18 +140,24 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
     if isinstance(outcome, TooSoon):
         _refuse_too_soon(user, method, "user", outcome)
     assert isinstance(outcome, Reserved)
-    touched = (*fields, "sentAt", "sendId", *removed)
+    # What the reservation wrote, given back if nothing is sent (the TTL is left as it is: a wrong
+    # code counted meanwhile may have pushed it further).
+    touched = tuple(name for name in (*fields, "sentAt", "sendId", *removed) if name != "expiresAt")
 
     slot = None
     if address:  # users without an address get no email, and share no mailbox
         mailbox = pseudonyms.mailbox(key, address)
         expires_at = now + settings.email_burst_window_seconds + TTL_MARGIN_SECONDS
-        slot = runtime.store.reserve_mailbox(
-            mailbox, flow, now, settings.email_cooldown_seconds, settings.mailbox_budget, expires_at, pseudonyms.is_primary(address)
-        )
+        slot = runtime.store.reserve_mailbox(mailbox, flow, now, settings.email_cooldown_seconds, settings.mailbox_budget, expires_at)
         if isinstance(slot, TooSoon):
-            runtime.store.release_send(user, flow, outcome.previous, touched)
-            _refuse_too_soon(user, method, "mailbox", slot)
+            if not (primary and _own_email_is_free(outcome.previous, now, settings)):
+                runtime.store.release_send(user, flow, outcome.previous, touched)
+                _refuse_too_soon(user, method, "mailbox", slot)
+            # The email this user's own address keeps per window, whatever others spent. Whoever asked
+            # for it may have chosen the link's page; this one opens the first allowed page.
+            count("OwnEmailSent", method=method)
+            redirect_uri = default_redirect(settings.allowed_origins) if redirect_uri else ""
+    link = f"{redirect_uri}#{token}" if token else ""
     outgoing = Outgoing(method, "" if event.user_not_found else address, link, code)
     try:
         _deliver(outgoing, runtime, user)
@@ -155,14 +167,20 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
         if isinstance(slot, Reserved):
             runtime.store.release_mailbox(mailbox, flow, slot.previous)
         raise
-    return _sent_response(method, flow, fields, settings)
+    return _sent_response(method, flow, fields, settings, user)
+
+
+def _own_email_is_free(previous: dict, now: int, settings: SignInSettings) -> bool:
+    """This user has had no email in the mailbox budget's window (reservedAt is the last one)."""
+    last = previous.get("reservedAt")
+    return not isinstance(last, int) or last <= now - settings.email_burst_window_seconds
 
 
 def _check_address_rules(address: str, user_not_found: bool, runtime: SignInRuntime) -> None:
     """The sign-up rules hold for every sign-in too: an address changed after sign-up (or a domain
-    blocked since) gets no email. An unknown name that is no address (a pool with plain user names)
-    has nothing to check."""
-    if user_not_found and "@" not in address:
+    blocked since) gets no email. A user without an address, or an unknown name that is no address
+    (a pool with plain user names), has nothing to check: either gets no email anyway."""
+    if not address or (user_not_found and "@" not in address):
         return
     try:
         signup.check_address(address, signup.default_rules())
@@ -201,13 +219,17 @@ def _deliver(outgoing: Outgoing, runtime: SignInRuntime, user: str) -> None:
     logger.info("sign-in email sent", extra={"user": user, "method": outgoing.method})
 
 
-def _sent_response(method: str, flow: str, item: dict, settings: SignInSettings) -> dict:
+def _private(user: str) -> dict:
+    return {protocol.PRIVATE_UNKNOWN_USER: user} if user.startswith(pseudonyms.UNKNOWN_PREFIX) else {}
+
+
+def _sent_response(method: str, flow: str, item: dict, settings: SignInSettings, user: str) -> dict:
     public = {protocol.PARAM_SENT_TO: item.get("sentTo", "***")}
     if method == protocol.MAGIC_LINK:
         public[protocol.PARAM_EXPIRES_AT] = _iso(int(item.get("linkExpiresAt", 0)))
     else:
         public.update(_code_parameters(int(item.get("codeExpiresAt", 0)), settings, settings.max_code_attempts))
-    return _response(public, {}, method, flow)
+    return _response(public, _private(user), method, flow)
 
 
 def _code_parameters(expires_at: int, settings: SignInSettings, attempts_left: int) -> dict:
@@ -223,7 +245,9 @@ def _ask_code_again(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> d
     table). The table is read only for what the client is shown: where the code went, and when it
     expires; if a newer email replaced this sign-in's code, no answer can succeed, and the shapes
     stay the same."""
-    item = runtime.store.read(pseudonyms.sign_in_user(event, runtime.keys.current()))
+    case_sensitive = runtime.directory.user_names(event.user_pool_id).case_sensitive
+    user = pseudonyms.sign_in_user(event, runtime.keys.current(), case_sensitive)
+    item = runtime.store.read(user)
     expires_at = int(item.get("codeExpiresAt", 0)) if item.get("codeFlow") == flow else 0
     wrong = sum(1 for entry in event.session if entry.step == protocol.EMAIL_OTP and not entry.challenge_result)
     settings = runtime.settings
@@ -231,4 +255,4 @@ def _ask_code_again(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> d
         protocol.PARAM_SENT_TO: item.get("sentTo", "***"),
         **_code_parameters(expires_at, settings, max(0, settings.max_code_attempts - wrong)),
     }
-    return _response(public, {}, protocol.EMAIL_OTP, flow)
+    return _response(public, _private(user), protocol.EMAIL_OTP, flow)

@@ -4,8 +4,10 @@ address, mark the address verified, add to the default group)."""
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 
 from keyless.aws_errors import error_code
+from keyless.errors import MalformedEvent
 
 # Lower, upper, digit and symbol present; 98 characters satisfy a policy's MinimumLength up to 98
 # (some emulators refuse 99 or more), and the longer retry the Cognito maximum of 99.
@@ -17,9 +19,36 @@ def unusable_password(length: int) -> str:
     return ("Aa1!" + secrets.token_urlsafe(length))[:length]
 
 
+@dataclass(frozen=True)
+class UserNames:
+    """How the pool names its users, which decides how an unknown name must be treated to look
+    like a known one: folded to one case or not, and whether every name typed is an address."""
+
+    case_sensitive: bool
+    are_addresses: bool  # UsernameAttributes has email: users sign in with their email address
+
+
 class UserDirectory:
     def __init__(self, client):
         self._client = client
+        self._names: dict[str, UserNames] = {}
+
+    def user_names(self, user_pool_id: str) -> UserNames:
+        """Read once per container: Cognito never changes these settings of a pool."""
+        if user_pool_id not in self._names:
+            try:
+                pool = self._client.describe_user_pool(UserPoolId=user_pool_id)["UserPool"]
+            except Exception as exc:
+                # Only an event Cognito did not send names a pool that does not exist.
+                if error_code(exc) == "ResourceNotFoundException":
+                    raise MalformedEvent("userPoolId names no user pool") from None
+                raise
+            self._names[user_pool_id] = UserNames(
+                # Cognito's API default, when a pool was made without the setting, is case-sensitive.
+                case_sensitive=bool((pool.get("UsernameConfiguration") or {}).get("CaseSensitive", True)),
+                are_addresses="email" in (pool.get("UsernameAttributes") or []),
+            )
+        return self._names[user_pool_id]
 
     def claim_account(self, user_pool_id: str, user_name: str) -> None:
         """Whatever a registrant set up before the owner proved the address stops working: the

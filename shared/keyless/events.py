@@ -19,6 +19,8 @@ MAX_STRING = 2048  # no legitimate field of ours comes near this
 MAX_SESSION = 64
 # Cognito subs are UUIDs (external users' too); anything else is refused, never used as a key.
 _SUB = re.compile(r"^[A-Za-z0-9-]{1,128}$")
+# Cognito's own pattern for a user pool id: <region>_<id>.
+_USER_POOL_ID = re.compile(r"^[a-z0-9-]+_[0-9a-zA-Z]+$")
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,13 @@ def _session(value: Any) -> tuple[SessionEntry, ...]:
     return tuple(entries)
 
 
+def _user_pool_id(value: Any) -> str:
+    pool_id = _string(value, "userPoolId", limit=55)
+    if not _USER_POOL_ID.match(pool_id):
+        raise MalformedEvent("userPoolId is not a user pool id")
+    return pool_id
+
+
 def parse(event: Any, trigger_sources: tuple[str, ...]) -> TriggerEvent:
     """Validate the parts of a trigger event every Keyless trigger reads."""
     event = _require_mapping(event, "event")
@@ -129,7 +138,7 @@ def parse(event: Any, trigger_sources: tuple[str, ...]) -> TriggerEvent:
     too_long = len(answer) > MAX_STRING
     return TriggerEvent(
         trigger_source=source,
-        user_pool_id=_string(event.get("userPoolId"), "userPoolId", limit=128),
+        user_pool_id=_user_pool_id(event.get("userPoolId")),
         user_name=_string(event.get("userName"), "userName", limit=256),
         client_id=_string(_require_mapping(event.get("callerContext"), "callerContext", optional=True).get("clientId"), "clientId", optional=True, limit=128),
         user_attributes=_string_map(request.get("userAttributes"), "userAttributes"),

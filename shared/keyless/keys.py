@@ -23,6 +23,7 @@ CURRENT = "AWSCURRENT"
 PREVIOUS = "AWSPREVIOUS"
 MIN_KEY_BYTES = 32
 REFRESH_INTERVAL_SECONDS = 60
+TRUSTED_REFRESH_INTERVAL_SECONDS = 10
 
 
 class SigningKeyError(RuntimeError):
@@ -42,17 +43,19 @@ class SigningKeys:
         self._cache_seconds = cache_seconds
         self._clock = clock
         self._no_previous_until = 0.0
-        self._refreshed_at = float("-inf")
+        self._refreshed_at = {False: float("-inf"), True: float("-inf")}
 
     def current(self) -> bytes:
         return self._fetch(self._current, CURRENT)
 
-    def refresh(self) -> bool:
-        """Read the keys again, past the cache; False when that was done less than a minute ago."""
+    def refresh(self, trusted: bool = False) -> bool:
+        """Read the keys again, past the cache; False when that was done less than a minute ago (ten
+        seconds when `trusted`: asked for by a key id from the table, which no answer can forge, so
+        a flood of forged links cannot use up the reading a real rotation needs)."""
         now = self._clock()
-        if now - self._refreshed_at < REFRESH_INTERVAL_SECONDS:
+        if now - self._refreshed_at[trusted] < (TRUSTED_REFRESH_INTERVAL_SECONDS if trusted else REFRESH_INTERVAL_SECONDS):
             return False
-        self._refreshed_at = now
+        self._refreshed_at[trusted] = now
         self._no_previous_until = 0.0
         self._fetch(self._current, CURRENT, force=True)
         try:

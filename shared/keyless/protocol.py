@@ -40,6 +40,9 @@ PRIVATE_STEP = "step"
 PRIVATE_FLOW = "flow"
 PRIVATE_CODE_HASH = "codeHash"
 PRIVATE_CODE_EXPIRES_AT = "codeExpiresAt"
+# The table's name for an unknown user, as CreateAuthChallenge named them (it knows how the pool
+# compares names; VerifyAuthChallengeResponse then need not ask the pool).
+PRIVATE_UNKNOWN_USER = "unknownUser"
 
 # A sign-in never takes more rounds than this: choose, send, and a few code attempts.
 MAX_ROUNDS = 10

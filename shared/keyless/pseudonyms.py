@@ -17,6 +17,7 @@ import hmac
 
 from keyless.events import TriggerEvent
 
+UNKNOWN_PREFIX = "unknown-"
 GMAIL_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
 
 
@@ -40,9 +41,13 @@ def mailbox_form(address: str) -> str:
 
 
 def is_primary(address: str) -> bool:
-    """The address is its mailbox's own form (no +tag, no Gmail dots): it keeps an email of its own
-    in every budget window, so nobody can spend a mailbox's budget to keep its owner out."""
-    return address_form(address) == mailbox_form(address)
+    """The address is its mailbox's own, not an alias of it (no +tag; at Gmail, no dots in the local
+    part): each user with such an address keeps an email of their own in every budget window, so
+    nobody can spend a mailbox's budget to keep its owner out."""
+    local, at, domain = address_form(address).rpartition("@")
+    if not at:
+        return True
+    return "+" not in local and not (domain in GMAIL_DOMAINS and "." in local)
 
 
 def key_id(key: bytes) -> str:
@@ -59,25 +64,16 @@ def mailbox(key: bytes, address: str) -> str:
     return keyed(key, "mailbox", mailbox_form(address))
 
 
-def unknown_user(key: bytes, user_name: str) -> str:
-    """An unknown user (no sub) as the table and logs know them: the name as typed, keyed."""
-    return keyed(key, "unknown-user", address_form(user_name))
+def unknown_user(key: bytes, user_name: str, case_sensitive: bool) -> str:
+    """An unknown user (no sub) as the table and logs know them: the name as typed, keyed, and as
+    the pool compares names (on a case-sensitive pool "bob" and "BOB" are two names, like "alice" and
+    "Alice" are two users; elsewhere one)."""
+    return keyed(key, "unknown-user", user_name if case_sensitive else user_name.lower())
 
 
-def sign_in_user(event: TriggerEvent, key: bytes) -> str:
+def sign_in_user(event: TriggerEvent, key: bytes, case_sensitive: bool) -> str:
     """The table's name for the user signing in: the immutable sub, or a keyed pseudonym of the name
     an unknown user typed (logs use the same)."""
     if event.user_not_found:
-        return "unknown-" + unknown_user(key, event.user_name)
+        return UNKNOWN_PREFIX + unknown_user(key, event.user_name, case_sensitive)
     return event.sub
-
-
-_TLDS = ("com", "com", "com", "org", "net", "de")
-
-
-def stand_in_mask(key: bytes, name: str) -> str:
-    """What an unknown user name (not an address) is shown as `sentTo`: a masked address like a known
-    user's, the same for the same name (mask() of "bob" would be "***": a tell)."""
-    digest = keyed(key, "stand-in-mask", address_form(name))
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    return f"{letters[int(digest[:2], 16) % 26]}***@{letters[int(digest[2:4], 16) % 26]}***.{_TLDS[int(digest[4], 16) % len(_TLDS)]}"

@@ -13,11 +13,12 @@ USER#<sub> / SIGNIN (an unknown user: USER#unknown-<keyed name>), one per user:
   wrongKey                  the key the wrong codes were counted under (a rotation starts a new count
                             for everyone alike: unknown users' items are keyed under the key)
   provenMethod, provenAt    the last proof accepted (the sign_in_method claim comes from here)
+  reservedAt                the last email to this user, when their address is its mailbox's own
+                            (each such user keeps one email a window, whatever others spent)
   expiresAt                 DynamoDB TTL
 MAILBOX#<keyed mailbox> / SENDS, one per mailbox (every user whose address lands in it):
   sends                     times of the latest emails (at most the burst), oldest first
   lastSentAt, sendId, expiresAt
-  primaryAt                 the last email to the mailbox's own address (its reserved one per window)
 
 Every change that must happen once is one conditional write. Where the new value depends on the old
 (the lists), the write is conditional on the version it was computed from, and retried a few times.
@@ -37,7 +38,7 @@ from keyless.budget import Budget
 SIGN_IN_SORT_KEY = "SIGNIN"
 MAILBOX_SORT_KEY = "SENDS"
 MAX_VERSION_RETRIES = 4
-MAILBOX_FIELDS = ("sends", "lastSentAt", "sendId", "primaryAt", "expiresAt")
+MAILBOX_FIELDS = ("sends", "lastSentAt", "sendId", "expiresAt")
 LINK_USED = ("linkUsedAt", "linkUsedBy")
 CODE_USED = ("codeUsedAt", "codeUsedBy")
 
@@ -120,10 +121,6 @@ def _names(*names: str) -> dict[str, str]:
     return {f"#{name}": name for name in names}
 
 
-def _mailbox_names(primary: bool) -> dict[str, str]:
-    return _names("sends", "lastSentAt", "sendId", "expiresAt", *(("primaryAt",) if primary else ()))
-
-
 class SignInStore:
     def __init__(self, client, table_name: str):
         self._client = client
@@ -184,11 +181,9 @@ class SignInStore:
         the fields it wrote go back (a wrong code counted meanwhile stays counted)."""
         self._restore(sign_in_key(user), send_id, previous, touched)
 
-    def reserve_mailbox(self, mailbox: str, send_id: str, now: int, spacing: int, budget: Budget, expires_at: int, primary: bool):
+    def reserve_mailbox(self, mailbox: str, send_id: str, now: int, spacing: int, budget: Budget, expires_at: int):
         """Claim one email to this mailbox: at least `spacing` seconds after the last one, and within
-        the burst `budget`. An email to the mailbox's own address (`primary`) may instead use the one
-        email per window kept for it, so that other addresses' requests cannot keep its owner out.
-        One conditional write, or two when the oldest send must make room."""
+        the burst `budget`. One conditional write, or two when the oldest send must make room."""
         item: dict[str, Any] | None = None  # unknown until a write fails and returns it
         for _ in range(MAX_VERSION_RETRIES):
             try:
@@ -198,12 +193,11 @@ class SignInStore:
                     last = int(item.get("lastSentAt", 0))
                     wait = max(last + spacing - now, budget.retry_after(list(item.get("sends", [])), now))
                     if wait > 0:
-                        return self._reserved_slot(mailbox, send_id, now, budget, expires_at, item, wait) if primary else TooSoon(wait)
+                        return TooSoon(wait)
                 if item is None or len(item.get("sends", [])) < budget.limit:
-                    response = self._append_send(mailbox, send_id, now, spacing, budget, expires_at, primary)
+                    response = self._append_send(mailbox, send_id, now, spacing, budget, expires_at)
                 else:
-                    sends = budget.with_event(item["sends"], now)
-                    response = self._replace_sends(mailbox, send_id, now, sends, item, expires_at, primary)
+                    response = self._replace_sends(mailbox, send_id, now, budget.with_event(item["sends"], now), item, expires_at)
             except ClientError as exc:
                 if not condition_failed(exc):
                     raise
@@ -212,24 +206,21 @@ class SignInStore:
             return Reserved(from_item(response.get("Attributes")))
         return TooSoon(1)  # others are sending to this mailbox right now
 
-    def _mailbox_values(self, send_id: str, now: int, expires_at: int, primary: bool) -> tuple[str, dict]:
-        update = "#lastSentAt = :at, #sendId = :sendId, #expiresAt = :expiresAt" + (", #primaryAt = :at" if primary else "")
-        values = {":at": to_attribute(now), ":sendId": to_attribute(send_id), ":expiresAt": to_attribute(expires_at)}
-        return update, values
-
-    def _append_send(self, mailbox, send_id, now, spacing, budget, expires_at, primary) -> dict:
-        update, values = self._mailbox_values(send_id, now, expires_at, primary)
+    def _append_send(self, mailbox: str, send_id: str, now: int, spacing: int, budget: Budget, expires_at: int) -> dict:
         return self._client.update_item(
             TableName=self._table,
             Key=mailbox_key(mailbox),
-            UpdateExpression=f"SET #sends = list_append(if_not_exists(#sends, :none), :now), {update}",
+            UpdateExpression="SET #sends = list_append(if_not_exists(#sends, :none), :now), #lastSentAt = :at, "
+            "#sendId = :sendId, #expiresAt = :expiresAt",
             ConditionExpression="(attribute_not_exists(#sends) OR size(#sends) < :limit) "
             "AND (attribute_not_exists(#lastSentAt) OR #lastSentAt <= :spacingStart)",
-            ExpressionAttributeNames=_mailbox_names(primary),
+            ExpressionAttributeNames=_names(*MAILBOX_FIELDS),
             ExpressionAttributeValues={
-                **values,
                 ":none": {"L": []},
                 ":now": to_attribute([now]),
+                ":at": to_attribute(now),
+                ":sendId": to_attribute(send_id),
+                ":expiresAt": to_attribute(expires_at),
                 ":limit": to_attribute(budget.limit),
                 ":spacingStart": to_attribute(now - spacing),
             },
@@ -237,47 +228,27 @@ class SignInStore:
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
 
-    def _replace_sends(self, mailbox, send_id, now, sends, old, expires_at, primary) -> dict:
-        update, values = self._mailbox_values(send_id, now, expires_at, primary)
+    def _replace_sends(self, mailbox: str, send_id: str, now: int, sends: list[int], old: dict, expires_at: int) -> dict:
         return self._client.update_item(
             TableName=self._table,
             Key=mailbox_key(mailbox),
-            UpdateExpression=f"SET #sends = :sends, {update}",
+            UpdateExpression="SET #sends = :sends, #lastSentAt = :at, #sendId = :sendId, #expiresAt = :expiresAt",
             ConditionExpression="#sendId = :previous",  # unchanged since `old` was read
-            ExpressionAttributeNames=_mailbox_names(primary),
-            ExpressionAttributeValues={**values, ":sends": to_attribute(sends), ":previous": to_attribute(old.get("sendId", ""))},
+            ExpressionAttributeNames=_names(*MAILBOX_FIELDS),
+            ExpressionAttributeValues={
+                ":sends": to_attribute(sends),
+                ":at": to_attribute(now),
+                ":sendId": to_attribute(send_id),
+                ":expiresAt": to_attribute(expires_at),
+                ":previous": to_attribute(old.get("sendId", "")),
+            },
             ReturnValues="ALL_OLD",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
 
-    def _reserved_slot(self, mailbox, send_id, now, budget, expires_at, old, wait):
-        """The mailbox's own address's one email per window, whatever else was sent to the mailbox."""
-        try:
-            response = self._client.update_item(
-                TableName=self._table,
-                Key=mailbox_key(mailbox),
-                UpdateExpression="SET #primaryAt = :at, #sendId = :sendId, #expiresAt = :expiresAt",
-                ConditionExpression="#sendId = :previous AND (attribute_not_exists(#primaryAt) OR #primaryAt <= :windowStart)",
-                ExpressionAttributeNames=_names("primaryAt", "sendId", "expiresAt"),
-                ExpressionAttributeValues={
-                    ":at": to_attribute(now),
-                    ":sendId": to_attribute(send_id),
-                    ":expiresAt": to_attribute(max(expires_at, int(old.get("expiresAt", 0)))),
-                    ":previous": to_attribute(old.get("sendId", "")),
-                    ":windowStart": to_attribute(now - budget.window_seconds),
-                },
-                ReturnValues="ALL_OLD",
-            )
-        except ClientError as exc:
-            if not condition_failed(exc):
-                raise
-            primary_at = int(old.get("primaryAt", 0))
-            return TooSoon(max(1, min(wait, primary_at + budget.window_seconds - now)))
-        return Reserved(from_item(response.get("Attributes")))
-
     def release_mailbox(self, mailbox: str, send_id: str, previous: dict[str, Any]) -> None:
         """Give back a mailbox slot whose email could not be sent."""
-        self._restore(mailbox_key(mailbox), send_id, previous, MAILBOX_FIELDS)
+        self._restore(mailbox_key(mailbox), send_id, previous, MAILBOX_FIELDS[:3])
 
     def _restore(self, key: dict, send_id: str, previous: dict[str, Any], touched: tuple[str, ...]) -> None:
         """The `touched` fields as they were in `previous` (absent ones removed), if the item is still
@@ -403,36 +374,56 @@ class SignInStore:
                     raise
 
     def record_wrong_code(self, user: str, item: dict[str, Any], now: int, budget: Budget, key_id: str, expires_at: int) -> None:
-        """Count one wrong code against the user's budget. `item` is the state the count is computed
-        from; the write holds only if nobody changed it meanwhile, else it is redone on the new state."""
-        self._rewrite_wrong_codes(user, item, key_id, expires_at, lambda times: budget.with_event(times, now), own_typos=1)
+        """Count one wrong code against the user's budget (and against the current code, as a typo
+        its owner may be forgiven). `item` is the state the count is computed from; the write holds
+        only if nobody changed it meanwhile, else it is redone on the new state."""
+
+        def counted(state: dict[str, Any]) -> tuple[list[int], bool]:
+            return budget.with_event(wrong_codes_counted(state, key_id), now), True
+
+        self._rewrite_wrong_codes(user, item, key_id, expires_at, counted)
 
     def forgive_own_typos(self, user: str, item: dict[str, Any], key_id: str) -> None:
         """After a right code: the wrong answers given to that same code (only its own session could
-        answer it: the user's typos) no longer count. Wrong codes given to earlier codes still do."""
-        typos = int(item.get("codeWrongs", 0))
-        if typos:
-            self._rewrite_wrong_codes(user, item, key_id, int(item.get("expiresAt", 0)), lambda times: times[:-typos], own_typos=None)
+        answer it: the user's typos) no longer count. Wrong codes given to earlier codes still do.
+        Once: the count of typos goes with them, so a retried call forgives nothing more."""
 
-    def _rewrite_wrong_codes(self, user, item, key_id, expires_at, change, own_typos: int | None) -> None:
+        def forgiven(state: dict[str, Any]) -> tuple[list[int], bool] | None:
+            typos = int(state.get("codeWrongs", 0))
+            if not typos:
+                return None
+            times = wrong_codes_counted(state, key_id)
+            return times[: max(0, len(times) - typos)], False
+
+        self._rewrite_wrong_codes(user, item, key_id, int(item.get("expiresAt", 0)), forgiven)
+
+    def _rewrite_wrong_codes(self, user, item, key_id, expires_at, change) -> None:
+        """One versioned write of the wrong-code list, as `change(item)` computes it from the item it
+        reads: (the new list, True to count one more typo of the current code or False to clear
+        them), or None for nothing to write."""
         for _ in range(MAX_VERSION_RETRIES):
+            changed = change(item)
+            if changed is None:
+                return
+            times, one_more_typo = changed
             version = item.get("wrongSeq")
-            typos = "" if own_typos is None else ", #codeWrongs = if_not_exists(#codeWrongs, :zero) + :one"
             try:
                 self._client.update_item(
                     TableName=self._table,
                     Key=sign_in_key(user),
-                    UpdateExpression=f"SET #wrongCodes = :times, #wrongSeq = :next, #wrongKey = :keyId, #expiresAt = :expiresAt{typos}"
-                    + ("" if own_typos is not None else " REMOVE #codeWrongs"),
+                    UpdateExpression=(
+                        "SET #wrongCodes = :times, #wrongSeq = :next, #wrongKey = :keyId, #expiresAt = :expiresAt"
+                        + (", #codeWrongs = if_not_exists(#codeWrongs, :zero) + :one" if one_more_typo else " REMOVE #codeWrongs")
+                    ),
                     ConditionExpression="attribute_not_exists(#wrongSeq)" if version is None else "#wrongSeq = :version",
                     ExpressionAttributeNames=_names("wrongCodes", "wrongSeq", "wrongKey", "expiresAt", "codeWrongs"),
                     ExpressionAttributeValues={
-                        ":times": to_attribute(change(wrong_codes_counted(item, key_id))),
+                        ":times": to_attribute(times),
                         ":next": to_attribute(int(version or 0) + 1),
                         ":keyId": to_attribute(key_id),
                         ":expiresAt": to_attribute(max(int(item.get("expiresAt", 0)), expires_at)),
                         **({":version": to_attribute(int(version))} if version is not None else {}),
-                        **({":zero": to_attribute(0), ":one": to_attribute(own_typos)} if own_typos is not None else {}),
+                        **({":zero": to_attribute(0), ":one": to_attribute(1)} if one_more_typo else {}),
                     },
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )

@@ -65,8 +65,8 @@ def _verify_link(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verd
     subject = claims.subject
     if event.user_not_found or not hmac.compare_digest(subject.sub.encode(), event.sub.encode()):
         return rejected(method, "other_user")
-    if subject.pool_id != event.user_pool_id:
-        return rejected(method, "other_pool")
+    if subject.pool_id != event.user_pool_id or subject.client_id != event.client_id:
+        return rejected(method, "other_pool_or_client")  # redeemed only where it was issued
     now = runtime.now()
     if claims.expires_at <= now:
         return rejected(method, "expired")
@@ -110,7 +110,12 @@ def _verify_code(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verd
     budget = settings.wrong_codes_budget
     current = runtime.keys.current()
     key_id = pseudonyms.key_id(current)
-    user = pseudonyms.sign_in_user(event, current)
+    if event.user_not_found:
+        user = event.private_parameters.get(protocol.PRIVATE_UNKNOWN_USER, "")
+        if not user.startswith(pseudonyms.UNKNOWN_PREFIX):
+            raise MalformedEvent("privateChallengeParameters name no unknown user")
+    else:
+        user = event.sub
     address = event.user_name if event.user_not_found else event.email
     outcome = runtime.store.accept_code(
         user, codes.code_hash(current, flow, code), pseudonyms.recipient(current, address), flow, now, budget, key_id, method
@@ -122,6 +127,11 @@ def _verify_code(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verd
             return rejected(method, reason)
         key = _key_of_code(item, flow, code, runtime)
         if key is None:
+            if item.get("keyId") not in _held_key_ids(runtime):
+                # Made under a key this container cannot read even now: it cannot tell a right code
+                # from a wrong one, so it counts nothing (the sign-in fails; the next answer may land
+                # on a container that holds the key).
+                return rejected(method, "key_unavailable")
             runtime.store.record_wrong_code(user, item, now, budget, key_id, now + budget.window_seconds)
             return rejected(method, "wrong_code")
         if key == current:
@@ -135,7 +145,7 @@ def _verify_code(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verd
             return rejected(method, _why_code_refused(outcome.item, flow, now, budget, key_id) or "address_changed")
     if event.user_not_found:
         return rejected(method, "wrong_code")  # nobody was sent this code; a lucky guess is still wrong
-    runtime.store.forgive_own_typos(user, outcome.item, key_id)
+    _forgive_own_typos(runtime, user, outcome.item, key_id)
     _complete_sign_in(event, runtime, user, flow, method)
     return Verdict(True, method, "")
 
@@ -156,17 +166,29 @@ def _why_code_refused(item: dict[str, Any], flow: str, now: int, budget: Budget,
 def _key_of_code(item: dict[str, Any], flow: str, code: str, runtime: SignInRuntime) -> bytes | None:
     """The signing key the stored code hash was made with, if the answer is that code. A code made
     under a key this container does not hold yet (another container's, after a rotation) is checked
-    again with the keys as they are now, so a right code is never counted as a wrong one."""
+    again with the keys as they are now; the key id comes from the table, so no answer can ask for
+    that reading (trusted=True: links can only spend the once-a-minute one)."""
     stored = str(item.get("codeHash", ""))
     for attempt in range(2):
-        held = list(runtime.keys.candidates())
-        for key in held:
+        for key in runtime.keys.candidates():
             if hmac.compare_digest(codes.code_hash(key, flow, code), stored):
                 return key
-        made_with = item.get("keyId")
-        if attempt or made_with in {pseudonyms.key_id(key) for key in held} or not runtime.keys.refresh():
+        if attempt or item.get("keyId") in _held_key_ids(runtime) or not runtime.keys.refresh(trusted=True):
             break
     return None
+
+
+def _held_key_ids(runtime: SignInRuntime) -> set[str]:
+    return {pseudonyms.key_id(key) for key in runtime.keys.candidates()}
+
+
+def _forgive_own_typos(runtime: SignInRuntime, user: str, item: dict[str, Any], key_id: str) -> None:
+    """Best effort, after the proof was accepted: if it cannot be done now, the typos keep counting
+    (never fewer guesses for anyone), and the sign-in goes on."""
+    try:
+        runtime.store.forgive_own_typos(user, item, key_id)
+    except (ClientError, BotoCoreError, RuntimeError) as exc:
+        logger.error("typos not forgiven", extra={"user": user, "error_code": error_code(exc) or type(exc).__name__})
 
 
 def _complete_sign_in(event: TriggerEvent, runtime: SignInRuntime, user: str, flow: str, method: str) -> None:
