@@ -107,3 +107,58 @@ def test_define_auth_challenge_loads_no_boto3():
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")} | {"POWERTOOLS_METRICS_NAMESPACE": "Keyless"}
     out = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True, env=env, timeout=60, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_every_parameter_is_in_exactly_one_console_group():
+    groups = TEMPLATE.body["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    grouped = [name for group in groups for name in group["Parameters"]]
+    assert sorted(grouped) == sorted(TEMPLATE.body["Parameters"])
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_every_function_logs_to_its_own_group_kept_as_long_as_the_parameter_says(logical_id):
+    group_id = TEMPLATE.resources[logical_id]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    group = TEMPLATE.resources[group_id]
+    assert group["Type"] == "AWS::Logs::LogGroup"
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert group.get("Condition") == TEMPLATE.resources[logical_id].get("Condition")
+    assert logical_id.removesuffix("Function") in group["Properties"]["LogGroupName"]["Fn::Sub"]
+
+
+POOL_ARN = {
+    "Fn::If": [
+        "CreateUserPool",
+        {"Fn::GetAtt": ["UserPool", "Arn"]},
+        {"Fn::Sub": "arn:${AWS::Partition}:cognito-idp:${AWS::Region}:${AWS::AccountId}:userpool/${UserPoolId}"},
+    ]
+}
+
+
+def test_the_pool_arn_is_one_expression_wherever_it_is_used():
+    """CloudFormation has no variables (and refuses YAML aliases): the pool's ARN is written where it
+    is used, so each use must be this one expression (only the attach function, which exists only
+    for an attached pool, names that pool directly)."""
+    found: list[object] = []
+
+    def walk(value):
+        if value == POOL_ARN:
+            found.append(value)
+            return
+        if isinstance(value, dict):
+            for key, child in value.items():
+                if key == "Fn::GetAtt" and child == ["UserPool", "Arn"]:
+                    raise AssertionError("UserPool.Arn outside the pool ARN expression")
+                walk(child)
+        elif isinstance(value, list):
+            for child in value:
+                walk(child)
+        elif isinstance(value, str) and "userpool/" in value:
+            found.append("direct")
+
+    for logical_id, resource in TEMPLATE.resources.items():
+        before = len(found)
+        walk(resource)
+        if logical_id == "AttachTriggersFunction":
+            assert found[before:] == ["direct"]
+            del found[before:]
+    assert "direct" not in found and len(found) >= 9
