@@ -162,3 +162,9 @@ def test_the_pool_arn_is_one_expression_wherever_it_is_used():
             assert found[before:] == ["direct"]
             del found[before:]
     assert "direct" not in found and len(found) >= 9
+
+
+def test_the_readme_documents_every_parameter():
+    readme = (ROOT / "README.md").read_text()
+    missing = [name for name in TEMPLATE.body["Parameters"] if f"| `{name}` |" not in readme]
+    assert missing == []
