@@ -560,3 +560,19 @@ def test_attaching_warns_when_an_app_client_may_write_email_verified(cognito, at
     assert run(event("Create", pool_id), attachment)["Status"] == "SUCCESS"
     logs = log_lines.getvalue()
     assert (f"app client {client_id} lets users write email_verified" in logs) is warned
+
+
+@pytest.mark.parametrize("flows, warned", [(["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"], False), (["ALLOW_CUSTOM_AUTH"], True), (None, True)])
+def test_attaching_warns_when_another_app_client_may_ask_for_sign_in_emails(cognito, attachment, log_lines, flows, warned):
+    pool_id = cognito.create_user_pool(
+        PoolName="clients", AutoVerifiedAttributes=["email"], UserAttributeUpdateSettings={"AttributesRequireVerificationBeforeUpdate": ["email"]}
+    )["UserPool"]["Id"]
+    keyless = cognito.create_user_pool_client(UserPoolId=pool_id, ClientName="keyless", ExplicitAuthFlows=["ALLOW_CUSTOM_AUTH"], WriteAttributes=["email"])
+    extra = {} if flows is None else {"ExplicitAuthFlows": flows}
+    other = cognito.create_user_pool_client(UserPoolId=pool_id, ClientName="mobile", WriteAttributes=["email"], **extra)["UserPoolClient"]["ClientId"]
+    request = event("Create", pool_id)
+    request["ResourceProperties"]["AppClientId"] = keyless["UserPoolClient"]["ClientId"]
+    assert run(request, attachment)["Status"] == "SUCCESS"
+    logs = log_lines.getvalue()
+    assert (f"app client {other} allows CUSTOM_AUTH" in logs) is warned
+    assert "allows CUSTOM_AUTH" not in logs.replace(f"app client {other} allows CUSTOM_AUTH", "")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import threading
 
 import boto3
 import pytest
@@ -18,6 +19,7 @@ from botocore.exceptions import ClientError
 from keyless import runtime
 from localpool.client import InProcessCognito, PasswordlessClient
 from localpool.deployment import local_pool
+from localpool.orchestrator import AppClient
 from localpool.template import Template
 from tests.conftest import (
     REGION,
@@ -190,7 +192,7 @@ def test_a_refused_send_does_not_erase_a_wrong_code_counted_meanwhile(client, ma
     budget, now = settings.wrong_codes_budget, int(clock())
     fields = {"method": "EMAIL_OTP", "sentTo": "a***@e***.com", "keyId": key_id, "codeHash": "h", "codeFlow": "f2", "expiresAt": now + 90000}
     reserved = store.reserve_send(user, "f2", now, 60, fields, (), budget)
-    store.record_wrong_code(user, store.read(user), now, budget, key_id, now + 86400)  # counted meanwhile
+    store.record_wrong_code(user, store.read(user), now, budget, key_id, now + 86400, "another-flow")  # counted meanwhile
     store.release_send(user, "f2", reserved.previous, (*fields, "sentAt", "sendId"))
     assert store.read(user)["wrongCodes"] == [now]
 
@@ -726,3 +728,131 @@ def test_a_retried_verify_forgives_the_owners_typos_once(deployment, clock, make
     forgiving.wait_for_the_first()
     assert forgiving.second_returned.is_set()  # both calls reached the forgiving write
     assert len(store.read(sub).get("wrongCodes", [])) == 6
+
+
+# === the third review (against 6f221ff) ================================================================
+
+
+def default_page_link_in(mail: dict) -> str:
+    """The email's second link: the same sign-in on the first allowed page (the demo page here)."""
+    found = re.findall(r"(http://\S+#\S+)", mail["text"])
+    assert len(found) == 2, found
+    return found[-1]
+
+
+def signs_in_on_the_page(browser, link: str) -> bool:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(link)
+        page.wait_for_selector("#signed-in:not([hidden])", timeout=15000)
+        return True
+    finally:
+        context.close()
+
+
+def test_the_newest_email_signs_in_whatever_page_someone_else_chose_for_it(server, served_clock, browser):
+    """Was: Mallory asked for Alice's own account's emails, whenever the mailbox had room, with an
+    allowed redirectUri that is no sign-in page (an origin entry allows any path). Each spent the
+    mailbox's 3 and the email kept for Alice's address; for 45 minutes Alice's requests got nothing
+    and every email she had opened the dead page. Now every email also opens the first allowed page."""
+    cognito = pool_cognito(server)
+    cognito.sign_up(
+        ClientId=server.pool.client_id, Username=ALICE, Password="Aa1-" + "x" * 24, UserAttributes=[{"Name": "email", "Value": ALICE}]
+    )
+    app = PasswordlessClient(cognito, server.pool.client_id)
+    for _minute in range(20):
+        outcome(lambda: app.request_link(app.start(ALICE), f"{server.url}/no-such-page"))  # Mallory, whenever there is room
+        outcome(lambda: app.request_link(app.start(ALICE), f"{server.url}/"))  # Alice
+        served_clock.advance(60)
+    newest = mails_to(server, ALICE)[0]
+    assert link_in(newest).startswith(f"{server.url}/no-such-page#")
+    assert signs_in_on_the_page(browser, default_page_link_in(newest))
+
+
+def test_an_email_asked_for_through_another_app_client_opens_the_first_allowed_page(deployment, clock, make_user):
+    """Was: on a pool with another app client that allows CUSTOM_AUTH (an empty ExplicitAuthFlows
+    does), Mallory asked for Alice's emails through it: every link was for that client, which Alice's
+    app refuses, and her own requests were refused. Now each such email also opens the first allowed
+    page, where a page that redeems links through the client named in them (as the demo page does
+    against Cognito) signs her in; and attaching to a pool warns about such clients
+    (tests/test_attach.py)."""
+    auth, _runner, _tokens = local_pool(deployment, clock=clock)
+    made = boto3.client("cognito-idp", region_name=REGION).create_user_pool_client(UserPoolId=deployment.pool_id, ClientName="mobile")
+    other = AppClient(client_id=made["UserPoolClient"]["ClientId"])
+    mallory = PasswordlessClient(InProcessCognito(auth, other), other.client_id)
+    alices_app = PasswordlessClient(InProcessCognito(auth, deployment.client), deployment.client.client_id)
+    make_user(ALICE)
+    mallory.request_link(mallory.start(ALICE), APP + "/elsewhere")
+    text = emails_to(ALICE)[-1].body
+    default_link = re.findall(r'href="([^"]+)"', text)[-1].replace("&amp;", "&")
+    assert default_link.startswith("https://app.example.com#") or default_link.startswith("https://app.example.com/#")
+    with pytest.raises(ValueError, match="another app client"):
+        alices_app.sign_in_with_link(default_link)  # an app redeems only its own client's links
+    assert "AuthenticationResult" in PasswordlessClient(InProcessCognito(auth, other), other.client_id).sign_in_with_link(default_link)
+
+
+def test_on_a_pool_of_plain_user_names_an_address_typed_as_a_name_does_not_tell_who_exists(aws, monkeypatch):
+    """Was: a known name's request spent its address's mailbox, an unknown name's the mailbox of what
+    was typed; so asking for "alice" and then for the unknown name "alice+probe@example.com" said
+    "Please wait" exactly when "alice" existed with that address. Unknown plain names spend no mailbox."""
+    for client, clock, _deployed in plain_name_pool(monkeypatch, False, {"alice": ALICE}):
+        seen = {}
+        for name in ("alice", "ghost"):  # "alice" exists, "ghost" does not
+            clock.advance(901)
+            client.request_code(client.start(name))
+            seen[name] = outcome(lambda: client.request_code(client.start(f"{name}+probe@example.com")))
+        assert seen == {"alice": "sent", "ghost": "sent"}
+
+
+def test_a_guessers_wrong_code_is_never_forgiven_as_the_owners_typo(client, make_user, clock, deployment, monkeypatch):
+    """Was: a wrong code is counted after the refused answer, by a write conditional only on the
+    wrong-code list's version, adding one to the typo count of whatever code is current by then. If
+    Alice's send landed in between, Mallory's guess counted as a typo of Alice's new code, and Alice's
+    right answer forgave it. Now a typo counts only while its code is still the current one."""
+    make_user(ALICE)
+    store = runtime.default_runtime().store
+    sub = _sub_of(deployment, ALICE)
+    mallory = client.request_code(client.start(ALICE))  # Mallory's session: the code goes to Alice
+    guess = wrong(last_code(ALICE))
+    clock.advance(61)
+    original = store._client.update_item
+    counting, go = threading.Event(), threading.Event()
+
+    def update_item(**kwargs):
+        if "#codeWrongs = if_not_exists" in kwargs.get("UpdateExpression", "") and not counting.is_set():
+            counting.set()  # Mallory's guess was refused; its count waits here ...
+            assert go.wait(60)
+        return original(**kwargs)
+
+    monkeypatch.setattr(store._client, "update_item", update_item)
+    guesser = threading.Thread(target=lambda: outcome(lambda: client.answer_code(mallory, guess)))
+    guesser.start()
+    assert counting.wait(60)
+    alices = client.request_code(client.start(ALICE))  # ... while Alice's send lands
+    go.set()
+    guesser.join()
+    assert len(store.read(sub).get("wrongCodes", [])) == 1  # Mallory's guess counted ...
+    assert "AuthenticationResult" in client.answer_code(alices, last_code(ALICE))
+    assert len(store.read(sub).get("wrongCodes", [])) == 1  # ... and never forgiven
+
+
+def test_an_email_ses_may_have_sent_counts_as_sent(client, make_user, monkeypatch):
+    """Was: any exception from SendEmail, a read timeout after SES took the email included, meant "not
+    sent": the previous link was put back (the one just delivered was refused) and the limits were
+    refunded, so while SES was slow every request delivered an email nothing counted."""
+    from botocore.exceptions import ReadTimeoutError
+
+    make_user(ALICE)
+    ses = runtime.default_runtime().mailer._client
+    original = ses.send_email
+
+    def delivered_then_timed_out(**kwargs):
+        original(**kwargs)
+        raise ReadTimeoutError(endpoint_url="https://email.us-east-1.amazonaws.com")
+
+    monkeypatch.setattr(ses, "send_email", delivered_then_timed_out)
+    outcomes = [outcome(lambda: client.request_link(client.start(ALICE), APP)) for _ in range(5)]
+    monkeypatch.setattr(ses, "send_email", original)
+    assert outcomes[0] == "sent" and all("Please wait" in o for o in outcomes[1:]) and len(emails_to(ALICE)) == 1
+    assert "AuthenticationResult" in client.sign_in_with_link(last_link(ALICE))

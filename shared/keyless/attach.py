@@ -141,7 +141,7 @@ def update_request(pool: Mapping[str, Any], lambda_config: Mapping[str, Any]) ->
     return request
 
 
-def integrity_warnings(pool: Mapping[str, Any], clients: list[Mapping[str, Any]]) -> list[str]:
+def integrity_warnings(pool: Mapping[str, Any], clients: list[Mapping[str, Any]], keyless_client_id: str = "") -> list[str]:
     """What in an attached pool's settings weakens sign-in, for the operator (README: "What to check
     on a pool you attach to"). Keyless binds each link and code to the address it was sent to
     whatever these say; they keep users' own attributes honest."""
@@ -158,6 +158,12 @@ def integrity_warnings(pool: Mapping[str, Any], clients: list[Mapping[str, Any]]
             warnings.append(
                 f"app client {client.get('ClientId', '?')} lets users write email_verified (set WriteAttributes "
                 "without it): a user could mark any address verified, and Keyless would never take that account back"
+            )
+        flows = client.get("ExplicitAuthFlows") or []
+        if keyless_client_id and client.get("ClientId") != keyless_client_id and (not flows or "ALLOW_CUSTOM_AUTH" in flows):
+            warnings.append(
+                f"app client {client.get('ClientId', '?')} allows CUSTOM_AUTH (an empty ExplicitAuthFlows does): it can ask "
+                "Keyless for sign-in emails, whose links then work only through it; leave CUSTOM_AUTH to the apps that use Keyless"
             )
     return warnings
 
@@ -218,11 +224,12 @@ class TriggerAttachment:
         token_version: str,
         allow_replace: bool,
         previously_ours: Mapping[str, str] | None = None,
+        keyless_client_id: str = "",
     ) -> dict[str, str]:
         """Put Keyless's functions in the six slots. previously_ours: the ARNs of the last attach
         (an Update's old properties), so a renamed function does not count as someone else's."""
         pool = self._describe(pool_id)
-        for warning in integrity_warnings(pool, self._app_clients(pool_id)):
+        for warning in integrity_warnings(pool, self._app_clients(pool_id), keyless_client_id):
             logger.warning("attached pool setting weakens sign-in", extra={"user_pool_id": pool_id, "advice": warning})
         current = pool.get("LambdaConfig") or {}
         stored = self._store.read(pool_id) or {}
@@ -293,6 +300,7 @@ class ResourceRequest:
     allow_replace: bool
     physical_id: str  # the event's (Update, Delete); "" on Create
     old_triggers: dict[str, str] = field(default_factory=dict)
+    app_client_id: str = ""  # the app client Keyless serves (for the operator's warnings only)
 
 
 def physical_id(pool_id: str) -> str:
@@ -340,6 +348,7 @@ def parse_request(event: Mapping[str, Any]) -> ResourceRequest:
         allow_replace=allow == "true",
         physical_id=str(event.get("PhysicalResourceId", "")),
         old_triggers=_triggers(old) if isinstance(old.get("Triggers"), Mapping) else {},
+        app_client_id=str(properties.get("AppClientId", "")).strip()[:128],
     )
 
 
@@ -352,7 +361,9 @@ def handle(request: ResourceRequest, attachment: TriggerAttachment) -> tuple[str
         return request.physical_id, {}
     # A new pool id gives a new physical id: CloudFormation then deletes the old one, which gives
     # the old pool its triggers back. The same pool keeps its physical id, so no Delete follows.
-    data = attachment.attach(request.pool_id, request.triggers, request.token_version, request.allow_replace, request.old_triggers)
+    data = attachment.attach(
+        request.pool_id, request.triggers, request.token_version, request.allow_replace, request.old_triggers, request.app_client_id
+    )
     return physical_id(request.pool_id), data
 
 

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 
 from keyless import codes, errors, identity, links, protocol, pseudonyms, signup
 from keyless.events import TriggerEvent
+from keyless.mailer import MaybeSent
 from keyless.observability import count, logger
 from keyless.redirects import RedirectNotAllowed, check_redirect, default_redirect
 from keyless.runtime import SignInRuntime
@@ -37,6 +38,7 @@ class Outgoing:
     recipient: str  # empty when there is nobody to email
     link: str  # "" when links are not offered
     code: str  # "" for a link email
+    default_link: str = ""  # the same link on the first allowed page, when `link` opens another one
 
 
 def create_challenge(event: TriggerEvent, runtime: SignInRuntime) -> dict:
@@ -97,13 +99,19 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
     method = _chosen_method(event, settings)
     redirect_uri = _redirect_uri(event, method, settings)
     names = runtime.directory.user_names(event.user_pool_id)
-    address = event.user_name if event.user_not_found else event.email  # an unknown user: what they typed
+    # An unknown user's address is the name typed where names are addresses, so it has the limits of a
+    # real one. Where they are plain names, a name is no address: spending the mailbox of whatever
+    # was typed would tell which known user's address lands in that mailbox.
+    address = event.email if not event.user_not_found else event.user_name if names.are_addresses else ""
     _check_address_rules(address, event.user_not_found, runtime)
     now = runtime.now()
     key = runtime.keys.current()
     user = pseudonyms.sign_in_user(event, key, names.case_sensitive)
-    # An email of its own per window for a mailbox's own address (below): its last one, through any path.
+    # A mailbox's own address keeps one email per window that others cannot spend (below). With links,
+    # every email is one its owner can use (it opens the first allowed page too), so each counts as
+    # that email; with codes only, an email someone else asked for is no use to the owner.
     primary = bool(address) and pseudonyms.is_primary(address)
+    links_offered = protocol.MAGIC_LINK in settings.methods
     fields: dict = {
         "method": method,
         # Where users type their address, show where it went; where they type a user name, a known
@@ -113,7 +121,7 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
         "keyId": pseudonyms.key_id(key),
         # The item outlives whatever it holds: the link, the code, the send limit, the wrong-code count.
         "expiresAt": now + _longest_window(settings) + TTL_MARGIN_SECONDS,
-        **({"reservedAt": now} if primary else {}),
+        **({"reservedAt": now} if primary and links_offered else {}),
     }
     token = code = ""
     if redirect_uri:
@@ -157,10 +165,16 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
             # for it may have chosen the link's page; this one opens the first allowed page.
             count("OwnEmailSent", method=method)
             redirect_uri = default_redirect(settings.allowed_origins) if redirect_uri else ""
-    link = f"{redirect_uri}#{token}" if token else ""
-    outgoing = Outgoing(method, "" if event.user_not_found else address, link, code)
+            if "reservedAt" not in fields:
+                runtime.store.record_own_email(user, flow, now)
+                touched += ("reservedAt",)
+    outgoing = Outgoing(method, "" if event.user_not_found else address, code=code, **_links(redirect_uri, token, settings))
     try:
         _deliver(outgoing, runtime, user)
+    except MaybeSent:
+        # SES may have taken it: counted as sent, so the link it carries works and the limits hold.
+        logger.warning("email may have been sent: counted as sent", extra={"user": user, "method": method})
+        count("EmailMaybeSent", method=method)
     except Exception:
         # Not sent, so not counted: the user may ask again at once, and the previous email works again.
         runtime.store.release_send(user, flow, outcome.previous, touched)
@@ -168,6 +182,15 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
             runtime.store.release_mailbox(mailbox, flow, slot.previous)
         raise
     return _sent_response(method, flow, fields, settings, user)
+
+
+def _links(redirect_uri: str, token: str, settings: SignInSettings) -> dict[str, str]:
+    """The email's link, and the same link on the first allowed page when the asker chose another
+    (whoever asked chose the page: the owner can always open the one the operator named first)."""
+    if not token:
+        return {"link": "", "default_link": ""}
+    default_page = default_redirect(settings.allowed_origins)
+    return {"link": f"{redirect_uri}#{token}", "default_link": f"{default_page}#{token}" if redirect_uri != default_page else ""}
 
 
 def _own_email_is_free(previous: dict, now: int, settings: SignInSettings) -> bool:
@@ -212,9 +235,9 @@ def _deliver(outgoing: Outgoing, runtime: SignInRuntime, user: str) -> None:
         logger.info("no email: unknown user or no address", extra={"user": user, "method": outgoing.method})
         return
     if outgoing.method == protocol.MAGIC_LINK:
-        runtime.mailer.send_link(outgoing.recipient, outgoing.link, settings.link_lifetime_seconds)
+        runtime.mailer.send_link(outgoing.recipient, outgoing.link, settings.link_lifetime_seconds, outgoing.default_link)
     else:
-        runtime.mailer.send_code(outgoing.recipient, outgoing.code, settings.code_lifetime_seconds, outgoing.link)
+        runtime.mailer.send_code(outgoing.recipient, outgoing.code, settings.code_lifetime_seconds, outgoing.link, outgoing.default_link)
     count("MagicLinksSent" if outgoing.method == protocol.MAGIC_LINK else "CodesSent")
     logger.info("sign-in email sent", extra={"user": user, "method": outgoing.method})
 

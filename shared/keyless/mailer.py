@@ -2,10 +2,13 @@
 
 Templates are `string.Template` files named <kind>.subject.txt, <kind>.txt and <kind>.html in
 EMAIL_TEMPLATES_DIR (default: email_templates/ beside this file), with the placeholders $app_name,
-$link and/or $code, and $expires_in_minutes. The kinds: magic_link (a link), email_otp (a code and a
-link, so an owner whose own requests are rate-limited by someone else's can still use the newest
-email), email_otp_only (a code, when links are not offered). Values are HTML-escaped in the HTML part, and the subject
-is one line, so no value can add a header or markup.
+$link and/or $code, $expires_in_minutes and $fallback. The kinds: magic_link (a link), email_otp (a
+code and a link, so an owner whose own requests are rate-limited by someone else's can still use the
+newest email), email_otp_only (a code, when links are not offered). $fallback is the `fallback` part
+(with $default_link) when the link opens a page other than the first allowed one, else empty:
+whoever asked for an email chose its page, so every email also opens the one page the operator
+named first. Values are HTML-escaped in the HTML part, and the subject is one line, so no value can
+add a header or markup.
 """
 
 from __future__ import annotations
@@ -20,14 +23,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
+
 from keyless.identity import is_deliverable
 
 DEFAULT_TEMPLATES = Path(__file__).with_name("email_templates")
 KINDS = ("magic_link", "email_otp", "email_otp_only")
+FALLBACK = "fallback"  # optional in a replaced folder: without it, emails carry no second link
 
 
 class UndeliverableAddress(ValueError):
     pass
+
+
+class MaybeSent(RuntimeError):
+    """SES may have taken the email (the request went out; its answer did not come back): treat it
+    as sent, so the link in it works and the limits count it."""
 
 
 @dataclass(frozen=True)
@@ -44,18 +55,26 @@ class Templates:
             for kind in KINDS
             for part in ("subject.txt", "txt", "html")
         }
+        for part in ("txt", "html"):
+            path = folder / f"{FALLBACK}.{part}"
+            self._templates[(FALLBACK, part)] = Template(path.read_text(encoding="utf-8") if path.exists() else "")
 
     @classmethod
     def from_env(cls) -> Templates:
         folder = os.environ.get("EMAIL_TEMPLATES_DIR", "").strip()
         return cls(Path(folder) if folder else DEFAULT_TEMPLATES)
 
-    def render(self, kind: str, **values: str) -> Email:
-        subject = " ".join(self._templates[(kind, "subject.txt")].substitute(values).split())
+    def render(self, kind: str, default_link: str = "", **values: str) -> Email:
+        escaped = {k: html.escape(v) for k, v in values.items()}
+        fallback_text = fallback_html = ""
+        if default_link:
+            fallback_text = self._templates[(FALLBACK, "txt")].substitute(values, default_link=default_link)
+            fallback_html = self._templates[(FALLBACK, "html")].substitute(escaped, default_link=html.escape(default_link))
+        subject = " ".join(self._templates[(kind, "subject.txt")].substitute(values, fallback="").split())
         return Email(
             subject=subject,
-            text=self._templates[(kind, "txt")].substitute(values),
-            html=self._templates[(kind, "html")].substitute({k: html.escape(v) for k, v in values.items()}),
+            text=self._templates[(kind, "txt")].substitute(values, fallback=fallback_text),
+            html=self._templates[(kind, "html")].substitute(escaped, fallback=fallback_html),  # already escaped
         )
 
 
@@ -93,12 +112,13 @@ class Mailer:
         self._templates = templates or Templates.from_env()
         self.timings = SendTimings()
 
-    def send_link(self, to: str, link: str, expires_in_seconds: int) -> None:
-        self._send(to, self._templates.render("magic_link", link=link, **self._common(expires_in_seconds)))
+    def send_link(self, to: str, link: str, expires_in_seconds: int, default_link: str = "") -> None:
+        email = self._templates.render("magic_link", default_link, link=link, **self._common(expires_in_seconds))
+        self._send(to, email)
 
-    def send_code(self, to: str, code: str, expires_in_seconds: int, link: str = "") -> None:
+    def send_code(self, to: str, code: str, expires_in_seconds: int, link: str = "", default_link: str = "") -> None:
         if link:
-            email = self._templates.render("email_otp", code=code, link=link, **self._common(expires_in_seconds))
+            email = self._templates.render("email_otp", default_link, code=code, link=link, **self._common(expires_in_seconds))
         else:
             email = self._templates.render("email_otp_only", code=code, **self._common(expires_in_seconds))
         self._send(to, email)
@@ -128,5 +148,8 @@ class Mailer:
         }
         if self._configuration_set:
             request["ConfigurationSetName"] = self._configuration_set
-        self._client.send_email(**request)
+        try:
+            self._client.send_email(**request)
+        except (ReadTimeoutError, ConnectionClosedError) as exc:
+            raise MaybeSent("the email may have been sent") from exc
         self.timings.record(time.perf_counter() - started)

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 AWS_CONFIG = Config(
     connect_timeout=1, read_timeout=1.5, retries={"mode": "standard", "total_max_attempts": 2}, parameter_validation=False
 )
+# An email is sent at most once: a retry after a lost answer would send it again (keyless.mailer.MaybeSent).
+SES_CONFIG = AWS_CONFIG.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
 
 
 class SignInRuntime:
@@ -52,14 +54,14 @@ class SignInRuntime:
     def settings(self) -> SignInSettings:
         return self._settings or SignInSettings.from_env()
 
-    def client(self, service: str):
+    def client(self, service: str, config: Config = AWS_CONFIG):
         # One session for all clients: each new session reloads botocore's endpoint and service
         # catalogues (about 45 ms of a cold start). Creating clients from one session is not
         # thread-safe, and the local user pool calls handlers from threads.
         with self._session_lock:
             if self._session is None:
                 self._session = boto3.session.Session()
-            return self._session.client(service, config=AWS_CONFIG)
+            return self._session.client(service, config=config)
 
     @functools.cached_property
     def store(self) -> SignInStore:
@@ -79,7 +81,7 @@ class SignInRuntime:
         from keyless.mailer import Mailer
 
         s = self.settings
-        return Mailer(self.client("sesv2"), s.sender_email, s.app_name, s.ses_configuration_set)
+        return Mailer(self.client("sesv2", SES_CONFIG), s.sender_email, s.app_name, s.ses_configuration_set)
 
     @functools.cached_property
     def directory(self) -> UserDirectory:

@@ -27,6 +27,7 @@ What a reservation wrote is given back field by field, so nothing written meanwh
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,6 +83,15 @@ def _wrong_codes_condition(budget: Budget) -> str:
     """DynamoDB condition: one more code may be tried (see Budget.condition), counting only the wrong
     codes counted under the current key."""
     return f"(attribute_not_exists(#wrongKey) OR #wrongKey <> :keyId OR {budget.condition('#wrongCodes')})"
+
+
+@dataclass(frozen=True)
+class _WrongCodes:
+    """A new wrong-code list, and what happens to the current code's typo count."""
+
+    times: list[int]
+    typo_of: str = ""  # one more typo of this sign-in's code, if it is still the current code
+    forgive: bool = False  # the current code's typos no longer count
 
 
 @dataclass(frozen=True)
@@ -373,13 +383,18 @@ class SignInStore:
                 if not condition_failed(exc):
                     raise
 
-    def record_wrong_code(self, user: str, item: dict[str, Any], now: int, budget: Budget, key_id: str, expires_at: int) -> None:
-        """Count one wrong code against the user's budget (and against the current code, as a typo
-        its owner may be forgiven). `item` is the state the count is computed from; the write holds
-        only if nobody changed it meanwhile, else it is redone on the new state."""
+    def record_wrong_code(
+        self, user: str, item: dict[str, Any], now: int, budget: Budget, key_id: str, expires_at: int, flow: str
+    ) -> None:
+        """Count one wrong code against the user's budget, and as a typo of this sign-in's code (its
+        owner may be forgiven it) only while that code is still the current one: a wrong answer
+        counted after a newer email replaced the code is nobody's typo. `item` is the state the
+        count is computed from; the write holds only if nobody changed it meanwhile, else it is
+        redone on the new state."""
 
-        def counted(state: dict[str, Any]) -> tuple[list[int], bool]:
-            return budget.with_event(wrong_codes_counted(state, key_id), now), True
+        def counted(state: dict[str, Any]) -> _WrongCodes:
+            typo_of = flow if state.get("codeFlow") == flow else ""
+            return _WrongCodes(budget.with_event(wrong_codes_counted(state, key_id), now), typo_of=typo_of)
 
         self._rewrite_wrong_codes(user, item, key_id, expires_at, counted)
 
@@ -388,43 +403,51 @@ class SignInStore:
         answer it: the user's typos) no longer count. Wrong codes given to earlier codes still do.
         Once: the count of typos goes with them, so a retried call forgives nothing more."""
 
-        def forgiven(state: dict[str, Any]) -> tuple[list[int], bool] | None:
+        def forgiven(state: dict[str, Any]) -> _WrongCodes | None:
             typos = int(state.get("codeWrongs", 0))
             if not typos:
                 return None
             times = wrong_codes_counted(state, key_id)
-            return times[: max(0, len(times) - typos)], False
+            return _WrongCodes(times[: max(0, len(times) - typos)], forgive=True)
 
         self._rewrite_wrong_codes(user, item, key_id, int(item.get("expiresAt", 0)), forgiven)
 
-    def _rewrite_wrong_codes(self, user, item, key_id, expires_at, change) -> None:
+    def _rewrite_wrong_codes(
+        self, user: str, item: dict[str, Any], key_id: str, expires_at: int, change: Callable[[dict[str, Any]], _WrongCodes | None]
+    ) -> None:
         """One versioned write of the wrong-code list, as `change(item)` computes it from the item it
-        reads: (the new list, True to count one more typo of the current code or False to clear
-        them), or None for nothing to write."""
+        reads (None: nothing to write)."""
         for _ in range(MAX_VERSION_RETRIES):
             changed = change(item)
             if changed is None:
                 return
-            times, one_more_typo = changed
             version = item.get("wrongSeq")
+            update = "SET #wrongCodes = :times, #wrongSeq = :next, #wrongKey = :keyId, #expiresAt = :expiresAt"
+            condition = "attribute_not_exists(#wrongSeq)" if version is None else "#wrongSeq = :version"
+            values = {
+                ":times": to_attribute(changed.times),
+                ":next": to_attribute(int(version or 0) + 1),
+                ":keyId": to_attribute(key_id),
+                ":expiresAt": to_attribute(max(int(item.get("expiresAt", 0)), expires_at)),
+                **({":version": to_attribute(int(version))} if version is not None else {}),
+            }
+            names = ["wrongCodes", "wrongSeq", "wrongKey", "expiresAt"]
+            if changed.typo_of:
+                update += ", #codeWrongs = if_not_exists(#codeWrongs, :zero) + :one"
+                condition += " AND #codeFlow = :flow"
+                names += ["codeWrongs", "codeFlow"]
+                values.update({":zero": to_attribute(0), ":one": to_attribute(1), ":flow": to_attribute(changed.typo_of)})
+            elif changed.forgive:
+                update += " REMOVE #codeWrongs"
+                names.append("codeWrongs")
             try:
                 self._client.update_item(
                     TableName=self._table,
                     Key=sign_in_key(user),
-                    UpdateExpression=(
-                        "SET #wrongCodes = :times, #wrongSeq = :next, #wrongKey = :keyId, #expiresAt = :expiresAt"
-                        + (", #codeWrongs = if_not_exists(#codeWrongs, :zero) + :one" if one_more_typo else " REMOVE #codeWrongs")
-                    ),
-                    ConditionExpression="attribute_not_exists(#wrongSeq)" if version is None else "#wrongSeq = :version",
-                    ExpressionAttributeNames=_names("wrongCodes", "wrongSeq", "wrongKey", "expiresAt", "codeWrongs"),
-                    ExpressionAttributeValues={
-                        ":times": to_attribute(times),
-                        ":next": to_attribute(int(version or 0) + 1),
-                        ":keyId": to_attribute(key_id),
-                        ":expiresAt": to_attribute(max(int(item.get("expiresAt", 0)), expires_at)),
-                        **({":version": to_attribute(int(version))} if version is not None else {}),
-                        **({":zero": to_attribute(0), ":one": to_attribute(1)} if one_more_typo else {}),
-                    },
+                    UpdateExpression=update,
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames=_names(*names),
+                    ExpressionAttributeValues=values,
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
                 return
@@ -433,6 +456,22 @@ class SignInStore:
                     raise
                 item = from_item(exc.response.get("Item"))
         raise RuntimeError("wrong-code count kept changing under concurrent answers")
+
+    def record_own_email(self, user: str, send_id: str, now: int) -> None:
+        """The email kept for a mailbox's own address was taken now by this send (while it is still the
+        user's newest send)."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=sign_in_key(user),
+                UpdateExpression="SET #reservedAt = :now",
+                ConditionExpression="#sendId = :sendId",
+                ExpressionAttributeNames=_names("reservedAt", "sendId"),
+                ExpressionAttributeValues={":now": to_attribute(now), ":sendId": to_attribute(send_id)},
+            )
+        except ClientError as exc:
+            if not condition_failed(exc):
+                raise
 
     def read(self, user: str) -> dict[str, Any]:
         response = self._client.get_item(TableName=self._table, Key=sign_in_key(user), ConsistentRead=True)

@@ -132,7 +132,7 @@ def _verify_code(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verd
                 # from a wrong one, so it counts nothing (the sign-in fails; the next answer may land
                 # on a container that holds the key).
                 return rejected(method, "key_unavailable")
-            runtime.store.record_wrong_code(user, item, now, budget, key_id, now + budget.window_seconds)
+            runtime.store.record_wrong_code(user, item, now, budget, key_id, now + budget.window_seconds, flow)
             return rejected(method, "wrong_code")
         if key == current:
             return rejected(method, "address_changed")  # the right code, sent to another address

@@ -191,3 +191,24 @@ def test_a_template_with_an_unknown_placeholder_fails_loudly(tmp_path):
             (tmp_path / f"{kind}.{part}").write_text("$typo")
     with pytest.raises(KeyError):
         Templates(tmp_path).render("email_otp", app_name="a", code="1", expires_in_minutes="1")
+
+
+def test_an_email_whose_link_opens_another_page_also_opens_the_first_allowed_one():
+    ses = RecordingSes()
+    mailer = Mailer(ses, "no-reply@example.com", "Acme")
+    mailer.send_link("jane@example.com", "https://app.example.com/x#tok", 900, default_link="https://app.example.com/#tok<")
+    mailer.send_link("jane@example.com", "https://app.example.com/#tok", 900)
+    with_fallback, without = (request["Content"]["Simple"]["Body"] for request in ses.requests)
+    assert "https://app.example.com/#tok<" in with_fallback["Text"]["Data"]
+    assert 'href="https://app.example.com/#tok&lt;"' in with_fallback["Html"]["Data"]  # escaped like every value
+    assert "instead" not in without["Text"]["Data"] and "instead" not in without["Html"]["Data"]
+
+
+def test_operator_templates_without_a_fallback_part_send_no_second_link(tmp_path, monkeypatch):
+    for kind, values in PLACEHOLDERS.items():
+        for part, text in (("subject.txt", "Hi"), ("txt", f"{values} $fallback"), ("html", f"{values} $fallback")):
+            (tmp_path / f"{kind}.{part}").write_text(text)
+    monkeypatch.setenv("EMAIL_TEMPLATES_DIR", str(tmp_path))
+    ses = RecordingSes()
+    Mailer(ses, "no-reply@example.com", "Acme").send_link("jane@example.com", "https://a.example/x#t", 900, default_link="https://a.example/#t")
+    assert ses.requests[0]["Content"]["Simple"]["Body"]["Text"]["Data"] == "https://a.example/x#t "
