@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                 runs = record(function, REGION, deployment)
                 pick = heaviest(runs)
                 if pick is None:
-                    failed = "; ".join(f"{r.name}: {r.error or 'AWS calls outside keyless.runtime'}" for r in runs[:1]) or "no sample events"
+                    failed = "; ".join(f"{r.name}: {r.error or 'AWS calls outside keyless.aws.runtime'}" for r in runs[:1]) or "no sample events"
                     notes.append(f"{function.name}: no sample event runs offline ({failed}); not benchmarked.")
                     continue
                 chosen[function.name] = pick

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import boto3
 
 from bench.functions import DUMMY_CREDENTIALS, environment, quiet
-from keyless import runtime
+from keyless.aws import runtime
 from localpool.client import PasswordlessClient, link_secret, link_user
 from localpool.template import Template, load_handler
 

@@ -22,7 +22,7 @@ from typing import TextIO
 import boto3
 import botocore.client
 
-from keyless import runtime
+from keyless.aws import runtime
 from localpool.template import FunctionSpec, Template, load_handler
 from localpool.triggers import LambdaContext
 
@@ -140,7 +140,7 @@ def all_api_calls() -> Iterator[list[str]]:
 def quiet(sink: TextIO | None = None) -> contextlib.ExitStack:
     """Handlers log and emit metrics on stdout; keep the benchmark's own output readable. Both go
     to sink (default: nowhere) until the stack closes."""
-    from keyless.observability import logger
+    from keyless.core.observability import logger
 
     stack = contextlib.ExitStack()
     if sink is None:

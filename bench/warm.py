@@ -16,8 +16,8 @@ from botocore.stub import Stubber
 
 from bench.functions import BenchFunction, Call, EventRun, quiet, shared_session
 from bench.stats import percentile
-from keyless import runtime
-from keyless.runtime import AWS_CONFIG
+from keyless.aws import runtime
+from keyless.aws.runtime import AWS_CONFIG
 from localpool.template import load_handler
 from localpool.triggers import LambdaContext
 

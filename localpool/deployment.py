@@ -234,7 +234,7 @@ def deploy_and_start(
     clock: the functions' and the mailbox's (time.time if None)."""
     deployment = deploy(template=template, parameters=parameters, signing_key=signing_key)
     apply_environment(deployment.environment)
-    from keyless import runtime  # after the environment, as in Lambda (Powertools reads it on import)
+    from keyless.aws import runtime  # after the environment, as in Lambda (Powertools reads it on import)
 
     mailbox = Mailbox(clock=clock or time.time, echo=echo)
     session = mailbox.watch(boto3.session.Session(region_name=deployment.region))

@@ -9,8 +9,9 @@ import time
 import boto3
 from moto.cognitoidp.models import cognitoidp_backends
 
-from keyless import codes, pseudonyms
-from keyless.store import SignInStore
+from keyless.methods import email_otp
+from keyless.signin import pseudonyms
+from keyless.store.sign_in import SignInStore
 from localpool.deployment import ACCOUNT, SAMPLE_SIGNING_KEY, Deployment
 
 SUB = "7c1e9a52-3d4b-4e8f-9a61-2b5c8d0e4f13"
@@ -30,7 +31,7 @@ def seed(deployment: Deployment) -> None:
         "method": "EMAIL_OTP",
         "sentTo": "j***@e***.com",
         "recipient": pseudonyms.recipient(key, EMAIL),
-        "codeHash": codes.code_hash(key, FLOW, CODE),
+        "codeHash": email_otp.code_hash(key, FLOW, CODE),
         "codeFlow": FLOW,
         "codeExpiresAt": EXPIRES_AT,
         "expiresAt": EXPIRES_AT,

@@ -28,7 +28,7 @@ from threading import Thread
 from urllib.parse import urlsplit
 
 import boto3
-from keyless.redirects import parse_allowlist
+from keyless.signin.redirects import parse_allowlist
 
 from localpool.api import COGNITO_SENDER, SIGNED_OPERATIONS, LocalUserPoolApi
 from localpool.claims import claims_hook

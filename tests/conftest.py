@@ -23,8 +23,8 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from bench.calls import Clock
-from keyless import runtime
-from keyless.observability import logger
+from keyless.aws import runtime
+from keyless.core.observability import logger
 from localpool.client import InProcessCognito, PasswordlessClient
 from localpool.deployment import REGION, deploy, local_pool
 from localpool.triggers import LambdaContext

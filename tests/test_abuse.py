@@ -8,7 +8,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from keyless import runtime
+from keyless.aws import runtime
 from tests.conftest import emails_to, error_message, last_code, run_at_once, sent_emails, wrong
 
 ALICE = "alice@example.com"

@@ -11,7 +11,7 @@ import jwt
 import pytest
 from botocore.exceptions import ClientError
 
-from keyless import runtime
+from keyless.aws import runtime
 from localpool.client import PasswordlessClient, link_secret, link_user
 from localpool.template import Template
 from tests.conftest import (
@@ -261,7 +261,8 @@ def test_the_profile_says_when_the_address_was_first_proved(server, served_clock
 
 
 def test_auto_confirmation_is_a_setting(monkeypatch):
-    from keyless import events, signup
+    from keyless.core import events
+    from keyless.signup import rules
 
     event = {
         "triggerSource": "PreSignUp_SignUp",
@@ -271,9 +272,9 @@ def test_auto_confirmation_is_a_setting(monkeypatch):
         "response": {},
     }
     parsed = events.parse(event, ("PreSignUp_SignUp",))
-    assert signup.decide(parsed, signup.SignUpRules.from_env({}))["autoConfirmUser"] is True
-    rules = signup.SignUpRules.from_env({"AUTO_CONFIRM_SIGN_UP": "false"})
-    assert signup.decide(parsed, rules)["autoConfirmUser"] is False
+    assert rules.decide(parsed, rules.SignUpRules.from_env({}))["autoConfirmUser"] is True
+    confirming_nothing = rules.SignUpRules.from_env({"AUTO_CONFIRM_SIGN_UP": "false"})
+    assert rules.decide(parsed, confirming_nothing)["autoConfirmUser"] is False
 
 
 # --- 4. guessing codes has a per-user budget ------------------------------------------------------

@@ -19,7 +19,7 @@ import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 
-from keyless import attach
+from keyless.attach import pool
 from localpool.template import Template
 from localpool.triggers import LambdaContext
 from tests.conftest import REGION
@@ -29,7 +29,7 @@ ACCOUNT = "123456789012"
 OTHER = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:customer-custom-message"
 FOREIGN_PRE_SIGN_UP = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:customer-pre-sign-up"
 FOREIGN_TOKEN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:customer-pre-token"
-OURS = {slot: f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:keyless-{slot}Function-AbC123" for slot in attach.SLOTS}
+OURS = {slot: f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:keyless-{slot}Function-AbC123" for slot in pool.SLOTS}
 # Create-only settings: not UpdateUserPool parameters, so Cognito keeps them; moto forgets them.
 CREATE_ONLY = {"UsernameAttributes", "UsernameConfiguration", "AliasAttributes"}
 VOLATILE = {"LastModifiedDate", "LambdaConfig"}
@@ -80,7 +80,7 @@ def updates(cognito):
 
 @pytest.fixture
 def attachment(cognito, session, table):
-    return attach.TriggerAttachment(cognito, attach.AttachmentStore(session.client("dynamodb"), table))
+    return pool.TriggerAttachment(cognito, pool.AttachmentStore(session.client("dynamodb"), table))
 
 
 def busy_pool(cognito, lambda_config: dict | None = None) -> str:
@@ -161,7 +161,7 @@ def event(request_type: str, pool_id: str, **changes) -> dict:
         },
     }
     if request_type != "Create":
-        body["PhysicalResourceId"] = attach.physical_id(pool_id)
+        body["PhysicalResourceId"] = pool.physical_id(pool_id)
     for key, value in changes.items():
         if key in ("UserPoolId", "PreTokenGenerationVersion", "AllowReplaceTriggers", "Triggers"):
             body["ResourceProperties"][key] = value
@@ -172,7 +172,7 @@ def event(request_type: str, pool_id: str, **changes) -> dict:
 
 def run(evt: dict, attachment, sent: Sent | None = None, **kwargs) -> dict:
     sent = sent if sent is not None else Sent()
-    answer = attach.run(evt, LambdaContext("AttachTriggers", deadline_seconds=60), lambda: attachment, send=sent, sleep=lambda _: None, **kwargs)
+    answer = pool.run(evt, LambdaContext("AttachTriggers", deadline_seconds=60), lambda: attachment, send=sent, sleep=lambda _: None, **kwargs)
     assert sent.bodies == [answer], "exactly one answer, and it is the one sent"
     return answer
 
@@ -208,7 +208,7 @@ def test_attach_update_delete_changes_only_the_trigger_slots(cognito, attachment
     }
     # What Cognito itself would keep: the request carries every setting UpdateUserPool takes, as read.
     (request,) = updates
-    for name in attach.CARRIED:
+    for name in pool.CARRIED:
         if name in before:
             assert request[name] == before[name], name
     assert request["PoolName"] == before["Name"] and request["UserPoolId"] == pool_id
@@ -279,7 +279,7 @@ def test_delete_leaves_alone_a_slot_someone_changed_since(cognito, attachment):
     run(event("Create", pool_id), attachment)
     config = describe(cognito, pool_id)
     changed = dict(config["LambdaConfig"], PostConfirmation=FOREIGN_PRE_SIGN_UP)
-    cognito.update_user_pool(**attach.update_request(config, changed))
+    cognito.update_user_pool(**pool.update_request(config, changed))
 
     run(event("Delete", pool_id), attachment)
     after = describe(cognito, pool_id)["LambdaConfig"]
@@ -298,8 +298,8 @@ def test_delete_without_the_stored_triggers_still_removes_keyless(cognito, attac
 def test_moving_to_another_pool_attaches_there_and_the_old_one_is_restored_by_delete(cognito, attachment):
     first, second = busy_pool(cognito), busy_pool(cognito)
     run(event("Create", first), attachment)
-    moved = run(event("Update", second, PhysicalResourceId=attach.physical_id(first)), attachment)
-    assert moved["Status"] == "SUCCESS" and moved["PhysicalResourceId"] == attach.physical_id(second)
+    moved = run(event("Update", second, PhysicalResourceId=pool.physical_id(first)), attachment)
+    assert moved["Status"] == "SUCCESS" and moved["PhysicalResourceId"] == pool.physical_id(second)
     # CloudFormation deletes the old physical resource after a replacement.
     run(event("Delete", first), attachment)
     assert describe(cognito, first)["LambdaConfig"] == {"CustomMessage": OTHER, "PostAuthentication": OTHER}
@@ -320,7 +320,7 @@ def test_update_recognises_renamed_keyless_functions_as_its_own(cognito, attachm
 def test_the_pool_being_gone_does_not_block_a_delete(cognito, attachment):
     pool_id = busy_pool(cognito)
     run(event("Create", pool_id), attachment)
-    cognito.update_user_pool(**{**attach.update_request(describe(cognito, pool_id), {}), "DeletionProtection": "INACTIVE"})
+    cognito.update_user_pool(**{**pool.update_request(describe(cognito, pool_id), {}), "DeletionProtection": "INACTIVE"})
     cognito.delete_user_pool(UserPoolId=pool_id)
     assert run(event("Delete", pool_id), attachment)["Status"] == "SUCCESS"
 
@@ -369,10 +369,10 @@ class BrokenCognito:
 
 def test_an_aws_error_is_a_failed_answer_with_the_reason(cognito, session, table):
     pool_id = busy_pool(cognito)
-    broken = attach.TriggerAttachment(BrokenCognito(cognito), attach.AttachmentStore(session.client("dynamodb"), table))
+    broken = pool.TriggerAttachment(BrokenCognito(cognito), pool.AttachmentStore(session.client("dynamodb"), table))
     answer = run(event("Create", pool_id), broken)
     assert answer["Status"] == "FAILED" and "AccessDeniedException" in answer["Reason"]
-    assert answer["PhysicalResourceId"] == attach.physical_id(pool_id), "its rollback Delete can find the pool"
+    assert answer["PhysicalResourceId"] == pool.physical_id(pool_id), "its rollback Delete can find the pool"
 
 
 def test_an_error_building_the_clients_is_answered_too():
@@ -380,14 +380,14 @@ def test_an_error_building_the_clients_is_answered_too():
         raise RuntimeError("environment variable TABLE_NAME is not set")
 
     sent = Sent()
-    answer = attach.run(event("Create", "us-east-1_Example1"), LambdaContext("AttachTriggers", deadline_seconds=60), no_configuration, send=sent, sleep=lambda _: None)
+    answer = pool.run(event("Create", "us-east-1_Example1"), LambdaContext("AttachTriggers", deadline_seconds=60), no_configuration, send=sent, sleep=lambda _: None)
     assert sent.bodies == [answer] and answer["Status"] == "FAILED" and "TABLE_NAME" in answer["Reason"]
 
 
 def test_the_answer_is_retried_when_the_put_fails(cognito, attachment):
     pool_id = busy_pool(cognito)
     sent = Sent(failures=2)
-    answer = attach.run(event("Create", pool_id), LambdaContext("AttachTriggers", deadline_seconds=60), lambda: attachment, send=sent, sleep=lambda _: None)
+    answer = pool.run(event("Create", pool_id), LambdaContext("AttachTriggers", deadline_seconds=60), lambda: attachment, send=sent, sleep=lambda _: None)
     assert answer["Status"] == "SUCCESS" and len(sent.bodies) == 1
     assert sent.urls == [event("Create", pool_id)["ResponseURL"]]
 
@@ -405,7 +405,7 @@ def test_running_out_of_time_is_answered_before_lambda_stops_the_function():
         release.set()
 
     started = time.monotonic()
-    answer = attach.run(event("Create", "us-east-1_Example1"), LambdaContext("AttachTriggers", deadline_seconds=5.2), slow_attachment, send=answered_then_release, margin_seconds=5.0)
+    answer = pool.run(event("Create", "us-east-1_Example1"), LambdaContext("AttachTriggers", deadline_seconds=5.2), slow_attachment, send=answered_then_release, margin_seconds=5.0)
     assert time.monotonic() - started < 3
     assert len(sent.bodies) == 1 and sent.bodies[0]["Status"] == "FAILED" and "ran out of time" in sent.bodies[0]["Reason"]
     assert answer == sent.bodies[0], "the late failure is not answered a second time"
@@ -426,19 +426,19 @@ class S3Answered:
 
 def test_the_response_is_put_to_an_https_url_only(monkeypatch):
     requests = []
-    monkeypatch.setattr(attach.urllib.request, "urlopen", lambda request, timeout: requests.append((request, timeout)) or S3Answered())
-    attach.http_put("https://bucket.s3.amazonaws.com/key?X-Amz-Signature=abc", b'{"Status": "SUCCESS"}')
+    monkeypatch.setattr(pool.urllib.request, "urlopen", lambda request, timeout: requests.append((request, timeout)) or S3Answered())
+    pool.http_put("https://bucket.s3.amazonaws.com/key?X-Amz-Signature=abc", b'{"Status": "SUCCESS"}')
     (request, timeout), = requests
     assert request.get_method() == "PUT" and request.data == b'{"Status": "SUCCESS"}' and timeout == 10.0
     assert request.get_header("Content-type") == "", "S3 presigned URLs are signed without a content type"
     for url in ("http://bucket.s3.amazonaws.com/key", "file:///etc/passwd", ""):
         with pytest.raises(ValueError):
-            attach.http_put(url, b"{}")
+            pool.http_put(url, b"{}")
     assert len(requests) == 1
 
 
 def test_the_answer_stays_under_cloudformations_4_kb_limit(cognito, attachment):
-    pool_id = busy_pool(cognito, {slot: f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{'x' * 60}-{slot}" for slot in attach.SLOTS})
+    pool_id = busy_pool(cognito, {slot: f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{'x' * 60}-{slot}" for slot in pool.SLOTS})
     answer = run(event("Create", pool_id), attachment)
     assert answer["Status"] == "FAILED"
     assert len(json.dumps(answer).encode()) < 4096
@@ -457,22 +457,22 @@ def test_carried_settings_are_exactly_what_describe_and_update_share():
     update = model.operation_model("UpdateUserPool").input_shape.members
     described = model.operation_model("DescribeUserPool").output_shape.members["UserPool"].members
     shared = {name for name in update if name in described and update[name].name == described[name].name}
-    assert set(attach.CARRIED) == shared - {"LambdaConfig"}
+    assert set(pool.CARRIED) == shared - {"LambdaConfig"}
     assert set(update) - shared == {"UserPoolId", "PoolName"}
-    assert attach.RENAMED == {"Name": "PoolName"} and described["Name"].name == update["PoolName"].name
+    assert pool.RENAMED == {"Name": "PoolName"} and described["Name"].name == update["PoolName"].name
     trigger_slots = set(model.shape_for("LambdaConfigType").members)
-    assert set(attach.SLOTS) | {attach.TOKEN_CONFIG} <= trigger_slots
+    assert set(pool.SLOTS) | {pool.TOKEN_CONFIG} <= trigger_slots
 
 
 def test_the_deprecated_validity_field_is_not_sent_next_to_its_replacement():
-    pool = {"Id": "us-east-1_X1", "Policies": {"PasswordPolicy": {"MinimumLength": 8, "TemporaryPasswordValidityDays": 3}},
-            "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True, "UnusedAccountValidityDays": 3}}
-    request = attach.update_request(pool, {})
+    described = {"Id": "us-east-1_X1", "Policies": {"PasswordPolicy": {"MinimumLength": 8, "TemporaryPasswordValidityDays": 3}},
+                 "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True, "UnusedAccountValidityDays": 3}}
+    request = pool.update_request(described, {})
     assert request["AdminCreateUserConfig"] == {"AllowAdminCreateUserOnly": True}
     assert request["Policies"]["PasswordPolicy"]["TemporaryPasswordValidityDays"] == 3
     assert pool["AdminCreateUserConfig"]["UnusedAccountValidityDays"] == 3, "the described pool is not modified"
     legacy = {"Id": "us-east-1_X1", "Policies": {"PasswordPolicy": {"MinimumLength": 8}}, "AdminCreateUserConfig": {"UnusedAccountValidityDays": 5}}
-    assert attach.update_request(legacy, {})["Policies"]["PasswordPolicy"]["TemporaryPasswordValidityDays"] == 5
+    assert pool.update_request(legacy, {})["Policies"]["PasswordPolicy"]["TemporaryPasswordValidityDays"] == 5
 
 
 def test_the_sample_events_run_against_a_pool(cognito, attachment):
@@ -483,7 +483,7 @@ def test_the_sample_events_run_against_a_pool(cognito, attachment):
         if "OldResourceProperties" in sample:
             sample["OldResourceProperties"]["UserPoolId"] = pool_id
         if "PhysicalResourceId" in sample:
-            sample["PhysicalResourceId"] = attach.physical_id(pool_id)
+            sample["PhysicalResourceId"] = pool.physical_id(pool_id)
         answer = run(sample, attachment)
         assert answer["Status"] == "SUCCESS", (name, answer["Reason"])
     assert describe(cognito, pool_id)["LambdaConfig"] == {"CustomMessage": OTHER, "PostAuthentication": OTHER}
@@ -498,7 +498,7 @@ def test_the_custom_resource_attaches_the_same_functions_as_the_created_pool():
     resource = TEMPLATE.resources["TriggerAttachment"]
     triggers = {slot: value["Fn::GetAtt"][0] for slot, value in resource["Properties"]["Triggers"].items()}
     assert triggers == TEMPLATE.trigger_slots()
-    assert set(triggers) == set(attach.SLOTS)
+    assert set(triggers) == set(pool.SLOTS)
     assert resource["Condition"] == "AttachToExistingPool"
     assert resource["Properties"]["PreTokenGenerationVersion"] == {"Ref": "PreTokenGenerationVersion"}
     pool_config = TEMPLATE.resources["UserPool"]["Properties"]["LambdaConfig"]["PreTokenGenerationConfig"]

@@ -16,7 +16,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from keyless import runtime
+from keyless.aws import runtime
 from localpool.client import InProcessCognito, PasswordlessClient
 from localpool.deployment import local_pool
 from localpool.orchestrator import AppClient
@@ -184,7 +184,7 @@ def test_a_refused_send_does_not_erase_a_wrong_code_counted_meanwhile(client, ma
     """Was: release_send() put the whole item back as it was before the reservation, so a wrong code
     counted between the reservation and the release was erased (an attacker could race every guess
     against a send the mailbox refuses). Now only the fields the reservation wrote go back."""
-    from keyless import pseudonyms
+    from keyless.signin import pseudonyms
 
     user = _sub_of_user(make_user(ALICE), deployment)
     store, settings = runtime.default_runtime().store, runtime.default_runtime().settings

@@ -10,8 +10,10 @@ from pathlib import Path
 import boto3
 import pytest
 
-from keyless import claims, errors, events, runtime, triggers
-from keyless.settings import ConfigurationError
+from keyless.aws import runtime
+from keyless.core import errors, events, triggers
+from keyless.profiles import claims
+from keyless.core.settings import ConfigurationError
 from localpool.errors import CognitoError
 from localpool.triggers import TriggerRunner
 from tests.conftest import REGION, cognito_event, invoke, use_environment

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError
 
-from keyless import runtime
+from keyless.aws import runtime
 from localpool.client import link_secret
 from tests.conftest import emails_to, error_code, error_message, last_code, last_link, wrong
 

@@ -355,7 +355,7 @@ def test_verifier_requires_the_operation_to_be_signed():
 @pytest.fixture
 def restored_environment():
     """main() sets the functions' environment and the runtime, as `make dev` does; undo it after."""
-    from keyless import runtime
+    from keyless.aws import runtime
 
     saved = dict(os.environ)
     yield

@@ -3,7 +3,7 @@
 import pytest
 from botocore.exceptions import ClientError
 
-from keyless import runtime
+from keyless.aws import runtime
 from localpool.client import link_secret
 from tests.conftest import last_code, last_link
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from keyless import errors, profiles
-from keyless.settings import ConfigurationError
+from keyless.core import errors
+from keyless.profiles import provisioning
+from keyless.core.settings import ConfigurationError
 from tests.conftest import REGION, cognito_event, invoke, use_environment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,22 +169,22 @@ def test_users_created_by_an_admin_get_their_profile_at_their_first_token(handle
 
 
 def test_create_returns_the_existing_profile_untouched(deployment, dynamodb):
-    store = profiles.ProfileStore(dynamodb, deployment.table_name)
-    first, created = store.create(profiles.new_profile("sub-1", " a@example.com ", 100, {"plan": "free"}))
+    store = provisioning.ProfileStore(dynamodb, deployment.table_name)
+    first, created = store.create(provisioning.new_profile("sub-1", " a@example.com ", 100, {"plan": "free"}))
     assert created and first == {"plan": "free", "sub": "sub-1", "email": "a@example.com", "createdAt": 100}
-    again, created_again = store.create(profiles.new_profile("sub-1", "changed@example.com", 200, {"plan": "pro"}))
+    again, created_again = store.create(provisioning.new_profile("sub-1", "changed@example.com", 200, {"plan": "pro"}))
     assert not created_again and again == first
     assert store.read("sub-1") == first
     assert store.read("sub-2") is None
 
 
 def test_profile_defaults_keep_their_json_types(deployment, dynamodb):
-    defaults = profiles.ProfileSettings.from_env(
+    defaults = provisioning.ProfileSettings.from_env(
         {"TABLE_NAME": deployment.table_name, "PROFILE_DEFAULTS": '{"quota": 2.5, "seats": 3, "beta": true, "org": {"id": 7, "tags": ["a"]}, "note": null}'}
     ).defaults
     assert defaults["quota"] == Decimal("2.5")
-    store = profiles.ProfileStore(dynamodb, deployment.table_name)
-    store.create(profiles.new_profile("sub-3", "a@example.com", 1, defaults))
+    store = provisioning.ProfileStore(dynamodb, deployment.table_name)
+    store.create(provisioning.new_profile("sub-3", "a@example.com", 1, defaults))
     profile = store.read("sub-3")
     assert profile["quota"] == 2.5 and isinstance(profile["quota"], float)
     assert profile["seats"] == 3 and isinstance(profile["seats"], int)
@@ -203,4 +204,4 @@ def test_profile_defaults_keep_their_json_types(deployment, dynamodb):
 )
 def test_bad_profile_settings_are_refused_clearly(env, message):
     with pytest.raises(ConfigurationError, match=message):
-        profiles.ProfileSettings.from_env(env)
+        provisioning.ProfileSettings.from_env(env)

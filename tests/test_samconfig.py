@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from keyless.redirects import parse_allowlist
+from keyless.signin.redirects import parse_allowlist
 from localpool.template import Template
 
 ROOT = Path(__file__).resolve().parent.parent

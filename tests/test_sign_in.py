@@ -9,7 +9,7 @@ import jwt
 import pytest
 from botocore.exceptions import ClientError
 
-from keyless import runtime
+from keyless.aws import runtime
 from localpool.client import link_secret, link_user
 from tests.conftest import (
     REGION,
@@ -134,10 +134,10 @@ def test_tampered_link(client, make_user, tamper):
 
 
 def test_link_resigned_with_another_key(client, make_user, deployment):
-    from keyless import links
+    from keyless.methods import magic_link
 
     sub = make_user(ALICE)
-    forged = links.issue(b"x" * 64, links.Subject(sub, sub, deployment.pool_id, deployment.client.client_id), int(time.time()) + 10**9)
+    forged = magic_link.issue(b"x" * 64, magic_link.Subject(sub, sub, deployment.pool_id, deployment.client.client_id), int(time.time()) + 10**9)
     assert_refused(lambda: client.sign_in_with_link(f"{APP}#{forged}"))
 
 
@@ -183,7 +183,7 @@ def test_link_of_a_disabled_user_is_refused_and_not_used_up(client, make_user, c
 
 
 def test_code_with_leading_zeros(client, make_user, monkeypatch):
-    monkeypatch.setattr("keyless.codes.secrets.randbelow", lambda n: 42)
+    monkeypatch.setattr("keyless.methods.email_otp.secrets.randbelow", lambda n: 42)
     make_user(ALICE)
     sent = client.request_code(client.start(ALICE))
     assert last_code(ALICE) == "000042"

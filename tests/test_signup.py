@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from keyless import errors, signup
-from keyless.settings import ConfigurationError
+from keyless.core import errors
+from keyless.signup import rules as signup_rules
+from keyless.core.settings import ConfigurationError
 from localpool.errors import CognitoError
 from localpool.template import Template, load_handler
 from localpool.triggers import LambdaContext, TriggerRunner
@@ -35,9 +36,9 @@ def handler(monkeypatch):
     for name, value in SPEC.environment.items():
         if isinstance(value, dict) and "Ref" in value:
             monkeypatch.setenv(name, TEMPLATE.parameters[value["Ref"]])
-    signup.default_rules.cache_clear()
+    signup_rules.default_rules.cache_clear()
     yield load_handler(SPEC)
-    signup.default_rules.cache_clear()
+    signup_rules.default_rules.cache_clear()
 
 
 @pytest.fixture
@@ -45,7 +46,7 @@ def rules(monkeypatch):
     def configure(**env: str) -> None:
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        signup.default_rules.cache_clear()
+        signup_rules.default_rules.cache_clear()
 
     return configure
 
@@ -250,7 +251,7 @@ def test_an_encoded_word_is_refused_as_cognito_words_it(handler):
     assert refused.message == "PreSignUp failed with error Enter a valid email address."
 
 
-WILDCARD = signup.SignUpRules(allowed_suffixes=(".corp.com",))
+WILDCARD = signup_rules.SignUpRules(allowed_suffixes=(".corp.com",))
 
 
 @pytest.mark.parametrize(
@@ -258,7 +259,7 @@ WILDCARD = signup.SignUpRules(allowed_suffixes=(".corp.com",))
     [("a@x.corp.com", "a@x.corp.com"), (" A@X.Corp.COM\n", "a@x.corp.com"), ("a.b+c@eu.x.corp.com", "a.b+c@eu.x.corp.com")],
 )
 def test_check_address_keeps_plain_subdomain_addresses(raw, kept):
-    assert signup.check_address(raw, WILDCARD) == kept
+    assert signup_rules.check_address(raw, WILDCARD) == kept
 
 
 @pytest.mark.parametrize(
@@ -269,8 +270,8 @@ def test_check_address_keeps_plain_subdomain_addresses(raw, kept):
      ("a@corp.com", "domain_not_allowed"), ("a@evilcorp.com", "domain_not_allowed")],
 )
 def test_check_address_refuses(raw, reason):
-    with pytest.raises(signup.SignUpRefused) as caught:
-        signup.check_address(raw, WILDCARD)
+    with pytest.raises(signup_rules.SignUpRefused) as caught:
+        signup_rules.check_address(raw, WILDCARD)
     assert caught.value.reason == reason
     assert str(caught.value) == (errors.INVALID_EMAIL if reason == "invalid_address" else errors.DOMAIN_NOT_ALLOWED)
 
@@ -298,11 +299,11 @@ def test_the_operator_can_replace_the_list(handler, rules, tmp_path):
 
 
 def test_the_bundled_list_is_real_and_clean():
-    lines = [line.strip() for line in signup.BUNDLED_DISPOSABLE_DOMAINS.read_text().splitlines()]
+    lines = [line.strip() for line in signup_rules.BUNDLED_DISPOSABLE_DOMAINS.read_text().splitlines()]
     domains = [line for line in lines if line and not line.startswith("#")]
     assert len(domains) >= 300
     assert len(set(domains)) == len(domains), "no duplicates"
-    assert all(signup.normalize_domain(d) == d for d in domains), "lower-case ASCII, one domain a line"
+    assert all(signup_rules.normalize_domain(d) == d for d in domains), "lower-case ASCII, one domain a line"
     assert {"mailinator.com", "guerrillamail.com", "yopmail.com", "10minutemail.com", "trashmail.com"} <= set(domains)
     assert not {"gmail.com", "outlook.com", "yahoo.com", "icloud.com", "proton.me"} & set(domains)
 
@@ -312,7 +313,7 @@ def test_a_missing_list_is_a_configuration_error_not_an_open_door(handler, rules
     with pytest.raises(errors.TemporarilyUnavailable):
         call(handler, event_for("a@example.com"))
     with pytest.raises(ConfigurationError, match="cannot be read"):
-        signup.SignUpRules.from_env({"DISPOSABLE_DOMAINS_FILE": str(tmp_path / "missing.txt")})
+        signup_rules.SignUpRules.from_env({"DISPOSABLE_DOMAINS_FILE": str(tmp_path / "missing.txt")})
 
 
 @pytest.mark.parametrize(
@@ -322,7 +323,7 @@ def test_a_missing_list_is_a_configuration_error_not_an_open_door(handler, rules
 )
 def test_bad_configuration_is_refused_clearly(env):
     with pytest.raises(ConfigurationError):
-        signup.SignUpRules.from_env(env)
+        signup_rules.SignUpRules.from_env(env)
 
 
 # --- malformed events ----------------------------------------------------------------------------

@@ -6,21 +6,22 @@ import os
 import boto3
 from botocore.config import Config
 
-from keyless import attach, settings
-from keyless.observability import logger
-from keyless.tracing import tracer
+from keyless.attach import pool
+from keyless.core import settings
+from keyless.core.observability import logger
+from keyless.core.tracing import tracer
 
 # Not a Cognito trigger: no 5 s limit, so patient timeouts; the function's own timeout is 60 s.
 CONFIG = Config(connect_timeout=5, read_timeout=20, retries={"mode": "standard", "total_max_attempts": 4})
 
 
-def attachment() -> attach.TriggerAttachment:
+def attachment() -> pool.TriggerAttachment:
     session = boto3.session.Session()
-    store = attach.AttachmentStore(session.client("dynamodb", config=CONFIG), settings.required(os.environ, "TABLE_NAME"))
-    return attach.TriggerAttachment(session.client("cognito-idp", config=CONFIG), store)
+    store = pool.AttachmentStore(session.client("dynamodb", config=CONFIG), settings.required(os.environ, "TABLE_NAME"))
+    return pool.TriggerAttachment(session.client("cognito-idp", config=CONFIG), store)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event, context):
-    attach.run(event, context, attachment)
+    pool.run(event, context, attachment)

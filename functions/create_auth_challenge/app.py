@@ -1,9 +1,9 @@
 """CreateAuthChallenge: offers the methods, then emails the link or the code."""
 
-from keyless import events, triggers
-from keyless.create import create_challenge
-from keyless.runtime import default_runtime
-from keyless.tracing import traced_entry_point
+from keyless.core import events, triggers
+from keyless.signin.create import create_challenge
+from keyless.aws.runtime import default_runtime
+from keyless.core.tracing import traced_entry_point
 
 
 @traced_entry_point

@@ -1,8 +1,8 @@
 """DefineAuthChallenge: decides, from the rounds so far, what comes next. Pure logic, no AWS calls."""
 
-from keyless import events, settings, triggers
-from keyless.define import decide
-from keyless.observability import count
+from keyless.core import events, settings, triggers
+from keyless.signin.define import decide
+from keyless.core.observability import count
 
 
 @triggers.entry_point

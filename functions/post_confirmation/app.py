@@ -1,12 +1,13 @@
 """PostConfirmation: provisions the confirmed user (default group, profile item), once per user."""
 
-from keyless import events, profiles, triggers
-from keyless.runtime import default_runtime
-from keyless.tracing import traced_entry_point
+from keyless.core import events, triggers
+from keyless.profiles import provisioning
+from keyless.aws.runtime import default_runtime
+from keyless.core.tracing import traced_entry_point
 
 
 @traced_entry_point
 def handler(event, context):
     request = events.parse(event, triggers.POST_CONFIRMATION)
-    profiles.on_confirmation(request, default_runtime().provisioner)
+    provisioning.on_confirmation(request, default_runtime().provisioner)
     return events.answer(event, {})

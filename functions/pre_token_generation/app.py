@@ -1,8 +1,9 @@
 """PreTokenGeneration: the profile's claims (and scopes, groups) in the tokens, V1_0 or V2_0 events."""
 
-from keyless import claims, events, triggers
-from keyless.runtime import default_runtime
-from keyless.tracing import traced_entry_point
+from keyless.core import events, triggers
+from keyless.profiles import claims
+from keyless.aws.runtime import default_runtime
+from keyless.core.tracing import traced_entry_point
 
 
 @traced_entry_point

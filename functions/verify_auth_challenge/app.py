@@ -1,10 +1,10 @@
 """VerifyAuthChallengeResponse: checks a link or a code."""
 
-from keyless import events, triggers
-from keyless.observability import count, logger
-from keyless.runtime import default_runtime
-from keyless.tracing import traced_entry_point
-from keyless.verify import verify_answer
+from keyless.core import events, triggers
+from keyless.core.observability import count, logger
+from keyless.aws.runtime import default_runtime
+from keyless.core.tracing import traced_entry_point
+from keyless.signin.verify import verify_answer
 
 
 @traced_entry_point

@@ -2,8 +2,8 @@
 
 import pytest
 
-from keyless.define import decide
-from keyless.events import SessionEntry
+from keyless.signin.define import decide
+from keyless.core.events import SessionEntry
 
 ASK_CODE = {"signInMethod": "EMAIL_OTP"}
 ASK_LINK = {"signInMethod": "MAGIC_LINK", "redirectUri": "https://app.example.com/"}

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from keyless import events, settings
-from keyless.errors import MalformedEvent
+from keyless.core import events, settings
+from keyless.core.errors import MalformedEvent
 
 SAMPLE = json.loads((Path(__file__).resolve().parents[2] / "events/create_auth_challenge/send_code.json").read_text())
 CREATE = ("CreateAuthChallenge_Authentication",)

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from keyless import identity
-from keyless.mailer import Mailer, Templates, UndeliverableAddress
+from keyless.core import addresses
+from keyless.aws.mailer import Mailer, Templates, UndeliverableAddress
 
 
 @pytest.mark.parametrize(
@@ -11,11 +11,11 @@ from keyless.mailer import Mailer, Templates, UndeliverableAddress
     [("jane.doe@example.com", "j***@e***.com"), ("J@EXAMPLE.CO.UK", "j***@e***.uk"), ("no-at-sign", "***"), ("@x.com", "***"), ("a@localhost", "a***@***")],
 )
 def test_mask(address, masked):
-    assert identity.mask(address) == masked
+    assert addresses.mask(address) == masked
 
 
 def test_pseudonyms_are_keyed_stable_and_not_the_address():
-    from keyless import pseudonyms
+    from keyless.signin import pseudonyms
 
     key, other = b"k" * 32, b"o" * 32
     ref = pseudonyms.recipient(key, "Jane@Example.com")
@@ -33,14 +33,14 @@ def test_pseudonyms_are_keyed_stable_and_not_the_address():
      ("j.o.hn@gmail.com", "john+spam@googlemail.com")],
 )
 def test_one_mailbox_whatever_the_alias(a, b):
-    from keyless import pseudonyms
+    from keyless.signin import pseudonyms
 
     assert pseudonyms.mailbox(b"k" * 32, a) == pseudonyms.mailbox(b"k" * 32, b)
 
 
 @pytest.mark.parametrize("a, b", [("john@example.com", "j.ohn@example.com"), ("a@example.com", "a@example.org")])
 def test_different_mailboxes_stay_different(a, b):
-    from keyless import pseudonyms
+    from keyless.signin import pseudonyms
 
     assert pseudonyms.mailbox(b"k" * 32, a) != pseudonyms.mailbox(b"k" * 32, b)
 
@@ -51,7 +51,7 @@ def test_different_mailboxes_stay_different(a, b):
      ("Jane <jane@example.com>", False), ("a@b.com,c@d.com", False), ("jané@example.com", False), ("jane@", False)],
 )
 def test_is_deliverable(address, ok):
-    assert identity.is_deliverable(address) is ok
+    assert addresses.is_deliverable(address) is ok
 
 
 LABEL_63 = "b" * 63
@@ -102,17 +102,17 @@ UNDELIVERABLE = [
 
 @pytest.mark.parametrize("address", DELIVERABLE)
 def test_plain_dot_atom_addresses_are_deliverable(address):
-    assert identity.is_deliverable(address) is True
+    assert addresses.is_deliverable(address) is True
 
 
 @pytest.mark.parametrize("address", UNDELIVERABLE)
 def test_what_mail_software_would_rewrite_or_misroute_is_not_deliverable(address):
-    assert identity.is_deliverable(address) is False
+    assert addresses.is_deliverable(address) is False
 
 
 @pytest.mark.parametrize("value", [None, 5, b"a@example.com", ["a@example.com"]])
 def test_only_strings_are_deliverable(value):
-    assert identity.is_deliverable(value) is False
+    assert addresses.is_deliverable(value) is False
 
 
 class RecordingSes:

@@ -1,7 +1,7 @@
 import pytest
 
-from keyless import settings
-from keyless.redirects import RedirectNotAllowed, check_redirect, default_redirect, origin_of, parse_allowlist
+from keyless.core import settings
+from keyless.signin.redirects import RedirectNotAllowed, check_redirect, default_redirect, origin_of, parse_allowlist
 
 ALLOWED = parse_allowlist("https://app.example.com, http://localhost:3000")
 

@@ -7,27 +7,27 @@ from collections import Counter
 
 import pytest
 
-from keyless import codes, links
+from keyless.methods import email_otp, magic_link
 
 KEY = secrets.token_bytes(32)
 POOL, CLIENT = "us-east-1_AbCdEf123", "4k2n1e5xampleclientid0a1b2c"
 
 
-def subject(user: str, sub: str) -> links.Subject:
-    return links.Subject(user, sub, POOL, CLIENT)
+def subject(user: str, sub: str) -> magic_link.Subject:
+    return magic_link.Subject(user, sub, POOL, CLIENT)
 
 OTHER = secrets.token_bytes(32)
 
 
 def test_link_round_trip_and_which_key():
-    token = links.issue(KEY, subject("user-1", "sub-1"), 2_000_000_000)
-    claims, key = links.read(token, [OTHER, KEY])
-    assert claims == links.LinkClaims(subject("user-1", "sub-1"), 2_000_000_000) and key == KEY
+    token = magic_link.issue(KEY, subject("user-1", "sub-1"), 2_000_000_000)
+    claims, key = magic_link.read(token, [OTHER, KEY])
+    assert claims == magic_link.LinkClaims(subject("user-1", "sub-1"), 2_000_000_000) and key == KEY
 
 
 def test_links_are_unique_and_short():
     sub = "7c1e9a52-3d4b-4e8f-9a61-2b5c8d0e4f13"
-    tokens = {links.issue(KEY, subject(sub, sub), 2_000_000_000) for _ in range(100)}
+    tokens = {magic_link.issue(KEY, subject(sub, sub), 2_000_000_000) for _ in range(100)}
     assert len(tokens) == 100
     assert max(map(len, tokens)) <= 330  # the AWS sample's KMS-signed links are about 480
 
@@ -37,53 +37,53 @@ def b64(data: dict) -> str:
 
 
 def test_payload_swap_between_users_breaks_the_signature():
-    alice = links.issue(KEY, subject("alice", "sub-alice"), 2_000_000_000)
+    alice = magic_link.issue(KEY, subject("alice", "sub-alice"), 2_000_000_000)
     payload, signature = alice.split(".")
     for field, value in (("u", "bob"), ("s", "sub-bob"), ("p", "us-east-1_Other"), ("c", "otherclient")):
         forged = b64({**json.loads(base64.urlsafe_b64decode(payload + "==")), field: value}) + "." + signature
-        with pytest.raises(links.InvalidLink):
-            links.read(forged, [KEY])
+        with pytest.raises(magic_link.InvalidLink):
+            magic_link.read(forged, [KEY])
 
 
 def test_extended_expiry_breaks_the_signature():
-    token = links.issue(KEY, subject("alice", "sub-alice"), 1)
+    token = magic_link.issue(KEY, subject("alice", "sub-alice"), 1)
     payload, signature = token.split(".")
     data = json.loads(base64.urlsafe_b64decode(payload + "=="))
-    with pytest.raises(links.InvalidLink):
-        links.read(b64({**data, "e": 9_999_999_999}) + "." + signature, [KEY])
+    with pytest.raises(magic_link.InvalidLink):
+        magic_link.read(b64({**data, "e": 9_999_999_999}) + "." + signature, [KEY])
 
 
 @pytest.mark.parametrize("bad", ["", ".", "a.b.c", "x" * 2000, "abc", "abc.def", "é.é", None, 42])
 def test_garbage_is_refused(bad):
-    with pytest.raises(links.InvalidLink):
-        links.read(bad, [KEY])
+    with pytest.raises(magic_link.InvalidLink):
+        magic_link.read(bad, [KEY])
 
 
 def test_signed_but_wrong_payload_types_are_refused():
-    from keyless.links import _serializer
+    from keyless.methods.magic_link import _serializer
 
     whole = {"u": "x", "s": "s", "p": POOL, "c": CLIENT, "e": 2}
     for payload in (["u", 1], {**whole, "u": 1}, {**whole, "e": "2"}, {**whole, "e": True}, {**whole, "s": 1}, {**whole, "p": None},
                     {k: v for k, v in whole.items() if k != "c"}, {k: v for k, v in whole.items() if k != "s"}, "text"):  # fmt: skip
-        with pytest.raises(links.InvalidLink):
-            links.read(_serializer(KEY).dumps(payload), [KEY])
+        with pytest.raises(magic_link.InvalidLink):
+            magic_link.read(_serializer(KEY).dumps(payload), [KEY])
 
 
 def test_token_hash_is_keyed():
-    token = links.issue(KEY, subject("alice", "sub-alice"), 2_000_000_000)
-    assert links.token_hash(KEY, token) != links.token_hash(OTHER, token)
-    assert token not in links.token_hash(KEY, token)
+    token = magic_link.issue(KEY, subject("alice", "sub-alice"), 2_000_000_000)
+    assert magic_link.token_hash(KEY, token) != magic_link.token_hash(OTHER, token)
+    assert token not in magic_link.token_hash(KEY, token)
 
 
 def test_codes_have_the_right_length_and_leading_zeros():
-    drawn = [codes.new_code(6) for _ in range(5000)]
+    drawn = [email_otp.new_code(6) for _ in range(5000)]
     assert all(len(c) == 6 and c.isdigit() for c in drawn)
     assert any(c.startswith("0") for c in drawn)
-    assert len(codes.new_code(8)) == 8
+    assert len(email_otp.new_code(8)) == 8
 
 
 def test_code_digits_are_uniform():
-    counts = Counter(d for _ in range(4000) for d in codes.new_code(6))
+    counts = Counter(d for _ in range(4000) for d in email_otp.new_code(6))
     expected = 4000 * 6 / 10
     chi2 = sum((counts[str(d)] - expected) ** 2 / expected for d in range(10))
     assert set(counts) == set("0123456789")
@@ -91,8 +91,8 @@ def test_code_digits_are_uniform():
 
 
 def test_codes_come_from_secrets(monkeypatch):
-    monkeypatch.setattr(codes.secrets, "randbelow", lambda n: 42)
-    assert codes.new_code(6) == "000042"
+    monkeypatch.setattr(email_otp.secrets, "randbelow", lambda n: 42)
+    assert email_otp.new_code(6) == "000042"
 
 
 @pytest.mark.parametrize(
@@ -101,13 +101,13 @@ def test_codes_come_from_secrets(monkeypatch):
      ("12 3456", None), ("١٢٣٤٥٦", None), ("１２３４５６", None), ("12345a", None), ("+12345", None), ("", None)],
 )
 def test_code_answers_are_normalised_strictly(answer, expected):
-    assert codes.normalize_answer(answer, 6) == expected
+    assert email_otp.normalize_answer(answer, 6) == expected
 
 
 def test_code_hash_is_bound_to_flow_and_key():
-    h = codes.code_hash(KEY, "flow-1", "123456")
-    assert codes.matches([KEY], "flow-1", "123456", h)
-    assert not codes.matches([KEY], "flow-2", "123456", h)
-    assert not codes.matches([OTHER], "flow-1", "123456", h)
-    assert codes.matches([OTHER, KEY], "flow-1", "123456", h)
-    assert not codes.matches([KEY], "flow-1", "123456", "")
+    h = email_otp.code_hash(KEY, "flow-1", "123456")
+    assert email_otp.matches([KEY], "flow-1", "123456", h)
+    assert not email_otp.matches([KEY], "flow-2", "123456", h)
+    assert not email_otp.matches([OTHER], "flow-1", "123456", h)
+    assert email_otp.matches([OTHER, KEY], "flow-1", "123456", h)
+    assert not email_otp.matches([KEY], "flow-1", "123456", "")

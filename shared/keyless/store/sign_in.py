@@ -33,8 +33,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from keyless.aws_errors import condition_failed
-from keyless.budget import Budget
+from keyless.core.aws_errors import condition_failed
+from keyless.core.budget import Budget
 
 SIGN_IN_SORT_KEY = "SIGNIN"
 MAILBOX_SORT_KEY = "SENDS"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from keyless import protocol
-from keyless.events import SessionEntry
+from keyless.core import protocol
+from keyless.core.events import SessionEntry
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,16 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from keyless import codes, links, protocol, pseudonyms
-from keyless.aws_errors import error_code
-from keyless.budget import Budget
-from keyless.errors import MalformedEvent
-from keyless.events import TriggerEvent
-from keyless.observability import count, logger
-from keyless.runtime import SignInRuntime
-from keyless.store import wrong_codes_counted
+from keyless.core import protocol
+from keyless.methods import email_otp, magic_link
+from keyless.signin import pseudonyms
+from keyless.core.aws_errors import error_code
+from keyless.core.budget import Budget
+from keyless.core.errors import MalformedEvent
+from keyless.core.events import TriggerEvent
+from keyless.core.observability import count, logger
+from keyless.aws.runtime import SignInRuntime
+from keyless.store.sign_in import wrong_codes_counted
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ def _verify_link(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verd
         return rejected(method, "too_long")
     try:
         claims, key = _read_link(event.answer, runtime)
-    except links.InvalidLink:
+    except magic_link.InvalidLink:
         return rejected(method, "bad_link")
     subject = claims.subject
     if event.user_not_found or not hmac.compare_digest(subject.sub.encode(), event.sub.encode()):
@@ -72,23 +74,23 @@ def _verify_link(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verd
         return rejected(method, "expired")
     user = event.sub
     recipient = pseudonyms.recipient(key, event.email)
-    outcome = runtime.store.consume_link(user, links.token_hash(key, event.answer), recipient, flow, now, method)
+    outcome = runtime.store.consume_link(user, magic_link.token_hash(key, event.answer), recipient, flow, now, method)
     if not outcome.accepted:
         return rejected(method, _why_link_refused(outcome.item, recipient, now))
     _complete_sign_in(event, runtime, user, flow, method)
     return Verdict(True, method, "")
 
 
-def _read_link(answer: str, runtime: SignInRuntime) -> tuple[links.LinkClaims, bytes]:
+def _read_link(answer: str, runtime: SignInRuntime) -> tuple[magic_link.LinkClaims, bytes]:
     """A link signed by a key this container does not hold yet (another container's, after a
     rotation) is read again with the keys as they are now."""
     try:
-        return links.read(answer, runtime.keys.candidates())
-    except links.InvalidLink:
-        named = links.signing_key_id(answer)
+        return magic_link.read(answer, runtime.keys.candidates())
+    except magic_link.InvalidLink:
+        named = magic_link.signing_key_id(answer)
         if not named or named in {pseudonyms.key_id(key) for key in runtime.keys.candidates()} or not runtime.keys.refresh():
             raise
-        return links.read(answer, runtime.keys.candidates())
+        return magic_link.read(answer, runtime.keys.candidates())
 
 
 def _why_link_refused(item: dict[str, Any], recipient: str, now: int) -> str:
@@ -103,7 +105,7 @@ def _why_link_refused(item: dict[str, Any], recipient: str, now: int) -> str:
 
 def _verify_code(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verdict:
     method = protocol.EMAIL_OTP
-    code = None if event.answer_too_long else codes.normalize_answer(event.answer, runtime.settings.code_length)
+    code = None if event.answer_too_long else email_otp.normalize_answer(event.answer, runtime.settings.code_length)
     if code is None:
         return rejected(method, "malformed_code")  # cannot be right: not counted against the budget
     settings, now = runtime.settings, runtime.now()
@@ -118,7 +120,7 @@ def _verify_code(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verd
         user = event.sub
     address = event.user_name if event.user_not_found else event.email
     outcome = runtime.store.accept_code(
-        user, codes.code_hash(current, flow, code), pseudonyms.recipient(current, address), flow, now, budget, key_id, method
+        user, email_otp.code_hash(current, flow, code), pseudonyms.recipient(current, address), flow, now, budget, key_id, method
     )
     if not outcome.accepted:
         item = outcome.item
@@ -139,7 +141,7 @@ def _verify_code(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verd
         # Made with another key than this container's current one (a rotation): the same checks
         # under the key it was made with.
         outcome = runtime.store.accept_code(
-            user, codes.code_hash(key, flow, code), pseudonyms.recipient(key, address), flow, now, budget, key_id, method
+            user, email_otp.code_hash(key, flow, code), pseudonyms.recipient(key, address), flow, now, budget, key_id, method
         )
         if not outcome.accepted:
             return rejected(method, _why_code_refused(outcome.item, flow, now, budget, key_id) or "address_changed")
@@ -171,7 +173,7 @@ def _key_of_code(item: dict[str, Any], flow: str, code: str, runtime: SignInRunt
     stored = str(item.get("codeHash", ""))
     for attempt in range(2):
         for key in runtime.keys.candidates():
-            if hmac.compare_digest(codes.code_hash(key, flow, code), stored):
+            if hmac.compare_digest(email_otp.code_hash(key, flow, code), stored):
                 return key
         if attempt or item.get("keyId") in _held_key_ids(runtime) or not runtime.keys.refresh(trusted=True):
             break

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from keyless.errors import MalformedEvent
-from keyless.protocol import parse_challenge_metadata
+from keyless.core.errors import MalformedEvent
+from keyless.core.protocol import parse_challenge_metadata
 
 MAX_STRING = 2048  # no legitimate field of ours comes near this
 MAX_SESSION = 64

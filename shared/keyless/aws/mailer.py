@@ -25,7 +25,7 @@ from string import Template
 
 from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
 
-from keyless.identity import is_deliverable
+from keyless.core.addresses import is_deliverable
 
 DEFAULT_TEMPLATES = Path(__file__).with_name("email_templates")
 KINDS = ("magic_link", "email_otp", "email_otp_only")

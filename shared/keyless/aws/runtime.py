@@ -16,17 +16,17 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
-from keyless.settings import SignInSettings
+from keyless.core.settings import SignInSettings
 
 # Each part is imported where it is built: a function loads only the modules it uses (PreTokenGeneration
 # never loads the mailer or the signing keys), which keeps cold starts short.
 if TYPE_CHECKING:
-    from keyless.claims import ClaimsSettings
-    from keyless.directory import UserDirectory
-    from keyless.keys import SigningKeys
-    from keyless.mailer import Mailer
-    from keyless.profiles import ProfileSettings, ProfileStore, Provisioner
-    from keyless.store import SignInStore
+    from keyless.profiles.claims import ClaimsSettings
+    from keyless.aws.directory import UserDirectory
+    from keyless.aws.signing_keys import SigningKeys
+    from keyless.aws.mailer import Mailer
+    from keyless.profiles.provisioning import ProfileSettings, ProfileStore, Provisioner
+    from keyless.store.sign_in import SignInStore
 
 # Cognito gives a trigger 5 s; a hung connection must fail fast enough to answer inside that.
 # parameter_validation off: every request is built here from typed values, and AWS validates it
@@ -65,51 +65,51 @@ class SignInRuntime:
 
     @functools.cached_property
     def store(self) -> SignInStore:
-        from keyless.store import SignInStore
+        from keyless.store.sign_in import SignInStore
 
         return SignInStore(self.client("dynamodb"), self.settings.table_name)
 
     @functools.cached_property
     def keys(self) -> SigningKeys:
-        from keyless.keys import SigningKeys
+        from keyless.aws.signing_keys import SigningKeys
 
         client = self.client("secretsmanager")
         return SigningKeys(self.settings.signing_key_secret_id, client, self.settings.key_cache_seconds, self.clock)
 
     @functools.cached_property
     def mailer(self) -> Mailer:
-        from keyless.mailer import Mailer
+        from keyless.aws.mailer import Mailer
 
         s = self.settings
         return Mailer(self.client("sesv2", SES_CONFIG), s.sender_email, s.app_name, s.ses_configuration_set)
 
     @functools.cached_property
     def directory(self) -> UserDirectory:
-        from keyless.directory import UserDirectory
+        from keyless.aws.directory import UserDirectory
 
         return UserDirectory(self.client("cognito-idp"))
 
     @functools.cached_property
     def profile_settings(self) -> ProfileSettings:
-        from keyless.profiles import ProfileSettings
+        from keyless.profiles.provisioning import ProfileSettings
 
         return ProfileSettings.from_env()
 
     @functools.cached_property
     def profiles(self) -> ProfileStore:
-        from keyless.profiles import ProfileStore
+        from keyless.profiles.provisioning import ProfileStore
 
         return ProfileStore(self.client("dynamodb"), self.profile_settings.table_name)
 
     @functools.cached_property
     def provisioner(self) -> Provisioner:
-        from keyless.profiles import Provisioner
+        from keyless.profiles.provisioning import Provisioner
 
         return Provisioner(self.profiles, self.profile_settings, lambda: self.directory, self.now)
 
     @functools.cached_property
     def claims_settings(self) -> ClaimsSettings:
-        from keyless.claims import ClaimsSettings
+        from keyless.profiles.claims import ClaimsSettings
 
         return ClaimsSettings.from_env()
 
@@ -128,9 +128,9 @@ def default_runtime() -> SignInRuntime:
 def reset(**overrides) -> None:
     """Forget the container's runtime (and the sign-up rules it read); the next one is built with
     these SignInRuntime arguments (the local user pool and the tests pass a clock)."""
-    from keyless import signup
+    from keyless.signup import rules
 
     _overrides.clear()
     _overrides.update(overrides)
     default_runtime.cache_clear()
-    signup.default_rules.cache_clear()
+    rules.default_rules.cache_clear()

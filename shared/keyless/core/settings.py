@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from keyless import protocol
-from keyless.redirects import AllowedRedirect, parse_allowlist
-from keyless.budget import Budget
+from keyless.core import protocol
+from keyless.signin.redirects import AllowedRedirect, parse_allowlist
+from keyless.core.budget import Budget
 
 
 class ConfigurationError(RuntimeError):

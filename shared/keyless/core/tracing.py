@@ -20,8 +20,8 @@ from aws_lambda_powertools import Tracer
 from aws_xray_sdk.core import xray_recorder
 from aws_xray_sdk.core.emitters.udp_emitter import PROTOCOL_DELIMITER, PROTOCOL_HEADER, UDPEmitter
 
-from keyless.observability import logger
-from keyless.triggers import entry_point
+from keyless.core.observability import logger
+from keyless.core.triggers import entry_point
 
 
 class PrivateTracer(Tracer):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from keyless.events import TriggerEvent
+from keyless.core.events import TriggerEvent
 
 UNKNOWN_PREFIX = "unknown-"
 GMAIL_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}

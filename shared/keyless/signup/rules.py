@@ -3,7 +3,7 @@
 The rules (template parameters): allowed domains (empty = any), blocked domains, a blocklist of
 disposable-email domains read from a data file the operator can replace, and whether `+` aliases are
 accepted. Addresses are trimmed and lower-cased before any comparison, and must be plain ASCII: the
-sign-in emails go only to such addresses (identity.is_deliverable), and refusing everything else
+sign-in emails go only to such addresses (addresses.is_deliverable), and refusing everything else
 also refuses Unicode look-alikes of allowed domains ("exаmple.com" with a Cyrillic "а"). An
 internationalised domain is accepted in its ASCII (xn--) form, and configured that way or in Unicode.
 
@@ -21,8 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from keyless import errors, identity, settings
-from keyless.events import TriggerEvent
+from keyless.core import addresses, errors, settings
+from keyless.core.events import TriggerEvent
 
 SIGN_UP = "PreSignUp_SignUp"
 ADMIN_CREATE_USER = "PreSignUp_AdminCreateUser"
@@ -111,8 +111,8 @@ def _listed(domain: str, listed: Iterable[str]) -> bool:
 
 def check_address(raw: str, rules: SignUpRules) -> str:
     """The address as compared (trimmed, lower-case), or SignUpRefused with a message for the user."""
-    address = identity.normalized(raw)
-    if not address.isascii() or not identity.is_deliverable(address):
+    address = addresses.normalized(raw)
+    if not address.isascii() or not addresses.is_deliverable(address):
         raise SignUpRefused(errors.INVALID_EMAIL, "invalid_address")
     local, _, domain = address.rpartition("@")
     if rules.allowed_domains or rules.allowed_suffixes:

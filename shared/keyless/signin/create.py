@@ -16,14 +16,17 @@ from dataclasses import dataclass
 from typing import NoReturn
 from datetime import datetime, timezone
 
-from keyless import codes, errors, identity, links, protocol, pseudonyms, signup
-from keyless.events import TriggerEvent
-from keyless.mailer import MaybeSent
-from keyless.observability import count, logger
-from keyless.redirects import RedirectNotAllowed, check_redirect, default_redirect
-from keyless.runtime import SignInRuntime
-from keyless.settings import SignInSettings
-from keyless.store import AlreadyReserved, CodesLocked, Reserved, TooSoon
+from keyless.core import addresses, errors, protocol
+from keyless.methods import email_otp, magic_link
+from keyless.signin import pseudonyms
+from keyless.signup import rules
+from keyless.core.events import TriggerEvent
+from keyless.aws.mailer import MaybeSent
+from keyless.core.observability import count, logger
+from keyless.signin.redirects import RedirectNotAllowed, check_redirect, default_redirect
+from keyless.aws.runtime import SignInRuntime
+from keyless.core.settings import SignInSettings
+from keyless.store.sign_in import AlreadyReserved, CodesLocked, Reserved, TooSoon
 
 TTL_MARGIN_SECONDS = 3600
 REPLACED_BY_A_SEND = (
@@ -116,7 +119,7 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
         "method": method,
         # Where users type their address, show where it went; where they type a user name, a known
         # user's masked address would tell them apart from unknown names, so nobody's is shown.
-        "sentTo": identity.mask(address) if names.are_addresses else "***",
+        "sentTo": addresses.mask(address) if names.are_addresses else "***",
         "recipient": pseudonyms.recipient(key, address),
         "keyId": pseudonyms.key_id(key),
         # The item outlives whatever it holds: the link, the code, the send limit, the wrong-code count.
@@ -126,12 +129,12 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
     token = code = ""
     if redirect_uri:
         link_expires_at = now + settings.link_lifetime_seconds
-        subject = links.Subject(event.user_name, "" if event.user_not_found else event.sub, event.user_pool_id, event.client_id)
-        token = links.issue(key, subject, link_expires_at)
-        fields.update(linkHash=links.token_hash(key, token), linkExpiresAt=link_expires_at)
+        subject = magic_link.Subject(event.user_name, "" if event.user_not_found else event.sub, event.user_pool_id, event.client_id)
+        token = magic_link.issue(key, subject, link_expires_at)
+        fields.update(linkHash=magic_link.token_hash(key, token), linkExpiresAt=link_expires_at)
     if method == protocol.EMAIL_OTP:
-        code = codes.new_code(settings.code_length)
-        fields.update(codeHash=codes.code_hash(key, flow, code), codeFlow=flow, codeExpiresAt=now + settings.code_lifetime_seconds)
+        code = email_otp.new_code(settings.code_length)
+        fields.update(codeHash=email_otp.code_hash(key, flow, code), codeFlow=flow, codeExpiresAt=now + settings.code_lifetime_seconds)
     # A new email replaces the old one's link and code, which stop working: only the newest email works.
     removed = tuple(name for name in REPLACED_BY_A_SEND if name not in fields)
 
@@ -206,8 +209,8 @@ def _check_address_rules(address: str, user_not_found: bool, runtime: SignInRunt
     if not address or (user_not_found and "@" not in address):
         return
     try:
-        signup.check_address(address, signup.default_rules())
-    except signup.SignUpRefused as refused:
+        rules.check_address(address, rules.default_rules())
+    except rules.SignUpRefused as refused:
         count("SignInRefused", reason=refused.reason)
         raise errors.UserFacingError(errors.ADDRESS_NOT_ALLOWED) from None
 

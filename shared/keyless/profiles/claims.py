@@ -20,10 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from keyless import protocol, settings
-from keyless.events import GroupConfiguration, TokenGenerationEvent
-from keyless.observability import count, logger
-from keyless.profiles import ProfileStore, Provisioner
+from keyless.core import protocol, settings
+from keyless.core.events import GroupConfiguration, TokenGenerationEvent
+from keyless.core.observability import count, logger
+from keyless.profiles.provisioning import ProfileStore, Provisioner
 
 V1 = "V1_0"
 V2 = "V2_0"

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import functools
 
-from keyless import errors
-from keyless.aws_errors import failure_details
-from keyless.observability import logger, metrics
+from keyless.core import errors
+from keyless.core.aws_errors import failure_details
+from keyless.core.observability import logger, metrics
 
 DEFINE = ("DefineAuthChallenge_Authentication",)
 CREATE = ("CreateAuthChallenge_Authentication",)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from itsdangerous import BadData, Serializer, URLSafeSerializer
 from itsdangerous.encoding import base64_encode
 
-from keyless.pseudonyms import key_id
+from keyless.signin.pseudonyms import key_id
 
 SALT = "keyless.magic-link.v1"
 MAX_TOKEN_LENGTH = 1024

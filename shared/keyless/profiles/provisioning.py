@@ -24,12 +24,12 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from keyless import settings
-from keyless.aws_errors import condition_failed
-from keyless.directory import UserDirectory
-from keyless.events import TriggerEvent
-from keyless.observability import count, logger
-from keyless.store import sign_in_key
+from keyless.core import settings
+from keyless.core.aws_errors import condition_failed
+from keyless.aws.directory import UserDirectory
+from keyless.core.events import TriggerEvent
+from keyless.core.observability import count, logger
+from keyless.store.sign_in import sign_in_key
 
 SORT_KEY = "PROFILE"
 OWN_FIELDS = ("sub", "email", "createdAt", "emailProvedAt")  # set from Cognito, never from the defaults

@@ -6,8 +6,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from keyless.aws_errors import error_code
-from keyless.errors import MalformedEvent
+from keyless.core.aws_errors import error_code
+from keyless.core.errors import MalformedEvent
 
 # Lower, upper, digit and symbol present; 98 characters satisfy a policy's MinimumLength up to 98
 # (some emulators refuse 99 or more), and the longer retry the Cognito maximum of 99.

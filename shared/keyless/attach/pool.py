@@ -30,8 +30,8 @@ from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
-from keyless.aws_errors import error_code, failure_details
-from keyless.observability import logger
+from keyless.core.aws_errors import error_code, failure_details
+from keyless.core.observability import logger
 
 SLOTS = (
     "PreSignUp",

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
-from keyless.aws_errors import error_code
+from keyless.core.aws_errors import error_code
 
 CURRENT = "AWSCURRENT"
 PREVIOUS = "AWSPREVIOUS"
