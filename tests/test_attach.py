@@ -470,7 +470,7 @@ def test_the_deprecated_validity_field_is_not_sent_next_to_its_replacement():
     request = pool.update_request(described, {})
     assert request["AdminCreateUserConfig"] == {"AllowAdminCreateUserOnly": True}
     assert request["Policies"]["PasswordPolicy"]["TemporaryPasswordValidityDays"] == 3
-    assert pool["AdminCreateUserConfig"]["UnusedAccountValidityDays"] == 3, "the described pool is not modified"
+    assert described["AdminCreateUserConfig"]["UnusedAccountValidityDays"] == 3, "the described pool is not modified"
     legacy = {"Id": "us-east-1_X1", "Policies": {"PasswordPolicy": {"MinimumLength": 8}}, "AdminCreateUserConfig": {"UnusedAccountValidityDays": 5}}
     assert pool.update_request(legacy, {})["Policies"]["PasswordPolicy"]["TemporaryPasswordValidityDays"] == 5
 
