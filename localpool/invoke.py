@@ -23,7 +23,6 @@ from pathlib import Path
 from moto import mock_aws
 
 from localpool.deployment import SAMPLE_SIGNING_KEY, deploy_and_start, parse_parameters
-from localpool import samples
 from localpool.template import FunctionSpec, Template, load_handler
 from localpool.triggers import LambdaContext
 
@@ -51,6 +50,10 @@ def invoke(function: str, event: dict, parameters: dict[str, str] | None = None,
     template = Template()
     spec = find_function(template, function)
     deployment, _mailbox, _session = deploy_and_start(template=template, parameters=parameters, signing_key=SAMPLE_SIGNING_KEY, echo=echo)
+    # Imported here, after the environment is set and stdout redirected: it loads the product's
+    # modules, whose logger writes to the stdout of the moment it is made, as in Lambda.
+    from localpool import samples
+
     samples.seed(deployment)
     handler = load_handler(spec)
     context = LambdaContext(function_name=spec.logical_id, memory_limit_in_mb=spec.memory_size, deadline_seconds=spec.timeout)

@@ -137,7 +137,7 @@ def test_link_resigned_with_another_key(client, make_user, deployment):
     from keyless.methods import magic_link
 
     sub = make_user(ALICE)
-    forged = magic_link.issue(b"x" * 64, magic_link.Subject(sub, sub, deployment.pool_id, deployment.client.client_id), int(time.time()) + 10**9)
+    forged = magic_link.issue_token(b"x" * 64, magic_link.Subject(sub, sub, deployment.pool_id, deployment.client.client_id), int(time.time()) + 10**9)
     assert_refused(lambda: client.sign_in_with_link(f"{APP}#{forged}"))
 
 

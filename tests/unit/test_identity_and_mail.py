@@ -126,7 +126,7 @@ class RecordingSes:
 def test_values_are_escaped_in_html_and_subject_is_one_line(tmp_path: Path):
     ses = RecordingSes()
     mailer = Mailer(ses, "no-reply@example.com", 'Evil <script>alert(1)</script>\r\nBcc: x@evil.com')
-    mailer.send_link("jane@example.com", "https://app.example.com/?a=1&b=\"2\"#tok", 900)
+    mailer.send("magic_link", "jane@example.com", 900, link="https://app.example.com/?a=1&b=\"2\"#tok")
     content = ses.requests[0]["Content"]["Simple"]
     assert "\n" not in content["Subject"]["Data"] and "\r" not in content["Subject"]["Data"]
     html_body = content["Body"]["Html"]["Data"]
@@ -139,7 +139,7 @@ def test_values_are_escaped_in_html_and_subject_is_one_line(tmp_path: Path):
 
 def test_code_email(tmp_path):
     ses = RecordingSes()
-    Mailer(ses, "no-reply@example.com", "Acme", configuration_set="tracking").send_code("jane@example.com", "012345", 600)
+    Mailer(ses, "no-reply@example.com", "Acme", configuration_set="tracking").send("email_otp_only", "jane@example.com", 600, code="012345")
     request = ses.requests[0]
     assert request["ConfigurationSetName"] == "tracking"
     assert "012345" in request["Content"]["Simple"]["Body"]["Text"]["Data"]
@@ -148,7 +148,7 @@ def test_code_email(tmp_path):
 
 def test_refuses_header_injection_in_recipient():
     with pytest.raises(UndeliverableAddress):
-        Mailer(RecordingSes(), "no-reply@example.com", "Acme").send_code("a@example.com\nBcc: b@evil.com", "123456", 600)
+        Mailer(RecordingSes(), "no-reply@example.com", "Acme").send("email_otp_only", "a@example.com\nBcc: b@evil.com", 600, code="123456")
 
 
 @pytest.mark.parametrize(
@@ -158,9 +158,9 @@ def test_the_mailer_sends_nothing_to_an_address_mail_software_would_rewrite(addr
     ses = RecordingSes()
     mailer = Mailer(ses, "no-reply@example.com", "Acme")
     with pytest.raises(UndeliverableAddress):
-        mailer.send_link(address, "https://app.example.com/#tok", 900)
+        mailer.send("magic_link", address, 900, link="https://app.example.com/#tok")
     with pytest.raises(UndeliverableAddress):
-        mailer.send_code(address, "123456", 600)
+        mailer.send("email_otp_only", address, 600, code="123456")
     assert ses.requests == []
 
 
@@ -175,8 +175,8 @@ def test_operator_templates(tmp_path, monkeypatch):
     monkeypatch.setenv("EMAIL_TEMPLATES_DIR", str(tmp_path))
     ses = RecordingSes()
     mailer = Mailer(ses, "no-reply@example.com", "Acme")
-    mailer.send_code("jane@example.com", "999999", 120)
-    mailer.send_code("jane@example.com", "999999", 120, link="https://app.example.com/#t<")
+    mailer.send("email_otp_only", "jane@example.com", 120, code="999999")
+    mailer.send("email_otp", "jane@example.com", 120, code="999999", link="https://app.example.com/#t<")
     first, second = (request["Content"]["Simple"] for request in ses.requests)
     assert first["Subject"]["Data"] == "Hi from Acme"
     assert first["Body"]["Text"]["Data"] == "text 2 999999"
@@ -196,8 +196,8 @@ def test_a_template_with_an_unknown_placeholder_fails_loudly(tmp_path):
 def test_an_email_whose_link_opens_another_page_also_opens_the_first_allowed_one():
     ses = RecordingSes()
     mailer = Mailer(ses, "no-reply@example.com", "Acme")
-    mailer.send_link("jane@example.com", "https://app.example.com/x#tok", 900, default_link="https://app.example.com/#tok<")
-    mailer.send_link("jane@example.com", "https://app.example.com/#tok", 900)
+    mailer.send("magic_link", "jane@example.com", 900, default_link="https://app.example.com/#tok<", link="https://app.example.com/x#tok")
+    mailer.send("magic_link", "jane@example.com", 900, link="https://app.example.com/#tok")
     with_fallback, without = (request["Content"]["Simple"]["Body"] for request in ses.requests)
     assert "https://app.example.com/#tok<" in with_fallback["Text"]["Data"]
     assert 'href="https://app.example.com/#tok&lt;"' in with_fallback["Html"]["Data"]  # escaped like every value
@@ -210,5 +210,5 @@ def test_operator_templates_without_a_fallback_part_send_no_second_link(tmp_path
             (tmp_path / f"{kind}.{part}").write_text(text)
     monkeypatch.setenv("EMAIL_TEMPLATES_DIR", str(tmp_path))
     ses = RecordingSes()
-    Mailer(ses, "no-reply@example.com", "Acme").send_link("jane@example.com", "https://a.example/x#t", 900, default_link="https://a.example/#t")
+    Mailer(ses, "no-reply@example.com", "Acme").send("magic_link", "jane@example.com", 900, default_link="https://a.example/#t", link="https://a.example/x#t")
     assert ses.requests[0]["Content"]["Simple"]["Body"]["Text"]["Data"] == "https://a.example/x#t "

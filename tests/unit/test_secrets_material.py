@@ -20,14 +20,14 @@ OTHER = secrets.token_bytes(32)
 
 
 def test_link_round_trip_and_which_key():
-    token = magic_link.issue(KEY, subject("user-1", "sub-1"), 2_000_000_000)
+    token = magic_link.issue_token(KEY, subject("user-1", "sub-1"), 2_000_000_000)
     claims, key = magic_link.read(token, [OTHER, KEY])
     assert claims == magic_link.LinkClaims(subject("user-1", "sub-1"), 2_000_000_000) and key == KEY
 
 
 def test_links_are_unique_and_short():
     sub = "7c1e9a52-3d4b-4e8f-9a61-2b5c8d0e4f13"
-    tokens = {magic_link.issue(KEY, subject(sub, sub), 2_000_000_000) for _ in range(100)}
+    tokens = {magic_link.issue_token(KEY, subject(sub, sub), 2_000_000_000) for _ in range(100)}
     assert len(tokens) == 100
     assert max(map(len, tokens)) <= 330  # the AWS sample's KMS-signed links are about 480
 
@@ -37,7 +37,7 @@ def b64(data: dict) -> str:
 
 
 def test_payload_swap_between_users_breaks_the_signature():
-    alice = magic_link.issue(KEY, subject("alice", "sub-alice"), 2_000_000_000)
+    alice = magic_link.issue_token(KEY, subject("alice", "sub-alice"), 2_000_000_000)
     payload, signature = alice.split(".")
     for field, value in (("u", "bob"), ("s", "sub-bob"), ("p", "us-east-1_Other"), ("c", "otherclient")):
         forged = b64({**json.loads(base64.urlsafe_b64decode(payload + "==")), field: value}) + "." + signature
@@ -46,7 +46,7 @@ def test_payload_swap_between_users_breaks_the_signature():
 
 
 def test_extended_expiry_breaks_the_signature():
-    token = magic_link.issue(KEY, subject("alice", "sub-alice"), 1)
+    token = magic_link.issue_token(KEY, subject("alice", "sub-alice"), 1)
     payload, signature = token.split(".")
     data = json.loads(base64.urlsafe_b64decode(payload + "=="))
     with pytest.raises(magic_link.InvalidLink):
@@ -70,7 +70,7 @@ def test_signed_but_wrong_payload_types_are_refused():
 
 
 def test_token_hash_is_keyed():
-    token = magic_link.issue(KEY, subject("alice", "sub-alice"), 2_000_000_000)
+    token = magic_link.issue_token(KEY, subject("alice", "sub-alice"), 2_000_000_000)
     assert magic_link.token_hash(KEY, token) != magic_link.token_hash(OTHER, token)
     assert token not in magic_link.token_hash(KEY, token)
 

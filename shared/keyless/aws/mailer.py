@@ -112,15 +112,9 @@ class Mailer:
         self._templates = templates or Templates.from_env()
         self.timings = SendTimings()
 
-    def send_link(self, to: str, link: str, expires_in_seconds: int, default_link: str = "") -> None:
-        email = self._templates.render("magic_link", default_link, link=link, **self._common(expires_in_seconds))
-        self._send(to, email)
-
-    def send_code(self, to: str, code: str, expires_in_seconds: int, link: str = "", default_link: str = "") -> None:
-        if link:
-            email = self._templates.render("email_otp", default_link, code=code, link=link, **self._common(expires_in_seconds))
-        else:
-            email = self._templates.render("email_otp_only", code=code, **self._common(expires_in_seconds))
+    def send(self, kind: str, to: str, expires_in_seconds: int, default_link: str = "", **values: str) -> None:
+        """One sign-in email of this kind (a template set), with its placeholders' values."""
+        email = self._templates.render(kind, default_link, **values, **self._common(expires_in_seconds))
         self._send(to, email)
 
     def imitate_send(self) -> None:

@@ -10,16 +10,17 @@ This module is pure data: DefineAuthChallenge imports it, and DefineAuthChalleng
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
+from keyless.methods import NAMES  # the methods are named in keyless.methods, and only there
+
 CUSTOM_CHALLENGE = "CUSTOM_CHALLENGE"
 
-# Sign-in methods, as clients name them in ClientMetadata["signInMethod"].
-MAGIC_LINK = "MAGIC_LINK"
-EMAIL_OTP = "EMAIL_OTP"
-METHODS = (MAGIC_LINK, EMAIL_OTP)
 
 # Steps, recorded by CreateAuthChallenge in challengeMetadata as "<step>:<flow id>".
 CHOOSE_METHOD = "CHOOSE_METHOD"
-STEPS = (CHOOSE_METHOD, MAGIC_LINK, EMAIL_OTP)
+STEPS = (CHOOSE_METHOD, *NAMES)  # every method's name is also the step of its round
 
 # ClientMetadata keys of RespondToAuthChallenge.
 META_METHOD = "signInMethod"
@@ -65,3 +66,8 @@ def parse_challenge_metadata(metadata: object) -> tuple[str, str] | None:
 def wants_email(client_metadata: dict) -> bool:
     """True when the answer to round 1 asks for an email rather than presenting a link."""
     return bool(client_metadata.get(META_METHOD)) and client_metadata.get(META_ALREADY_HAVE_LINK) != YES
+
+
+def wrong_answers(session: Iterable[Any], step: str) -> int:
+    """The wrong answers given in this sign-in to rounds of this step (session entries)."""
+    return sum(1 for entry in session if entry.step == step and not entry.challenge_result)

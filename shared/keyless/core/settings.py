@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from keyless.core import protocol
+from keyless.methods import MAGIC_LINK, NAMES
 from keyless.signin.redirects import AllowedRedirect, parse_allowlist
 from keyless.core.budget import Budget
 
@@ -85,6 +85,11 @@ class SignInSettings:
     ses_configuration_set: str
 
     @property
+    def links_offered(self) -> bool:
+        """Every sign-in email carries a link while the magic link is one of the methods."""
+        return MAGIC_LINK.name in self.methods
+
+    @property
     def mailbox_budget(self) -> Budget:
         return Budget(self.email_burst, self.email_burst_window_seconds)
 
@@ -94,14 +99,14 @@ class SignInSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> SignInSettings:
-        methods = tuple(m.strip() for m in env.get("SIGN_IN_METHODS", ",".join(protocol.METHODS)).split(",") if m.strip())
-        if not methods or any(m not in protocol.METHODS for m in methods):
-            raise ConfigurationError(f"SIGN_IN_METHODS must list some of {', '.join(protocol.METHODS)}")
+        methods = tuple(m.strip() for m in env.get("SIGN_IN_METHODS", ",".join(NAMES)).split(",") if m.strip())
+        if not methods or any(m not in NAMES for m in methods):
+            raise ConfigurationError(f"SIGN_IN_METHODS must list some of {', '.join(NAMES)}")
         try:
             allowed_origins = parse_allowlist(env.get("ALLOWED_REDIRECT_ORIGINS", ""))
         except ValueError as exc:
             raise ConfigurationError(f"ALLOWED_REDIRECT_ORIGINS: {exc}") from exc
-        if protocol.MAGIC_LINK in methods and not allowed_origins:
+        if MAGIC_LINK.name in methods and not allowed_origins:
             raise ConfigurationError("ALLOWED_REDIRECT_ORIGINS must name at least one origin for magic links")
         return cls(
             table_name=required(env, "TABLE_NAME"),

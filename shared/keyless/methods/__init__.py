@@ -1,4 +1,73 @@
-"""One module per sign-in method: how its proof is made and checked.
+"""The sign-in methods: a line each here, and a module each beside it with all of the method's logic.
+
+A method's module offers:
+  issue(Issue) -> Issued            the proof a sign-in email carries (stored as keyed hashes) and the
+                                    secret that goes in the email
+  FIELDS                            the sign-in item's fields its proof uses (a new email replaces them)
+  email_kind(with_link) -> str      which email template carries it
+  public_parameters(item, flow, settings, attempts_left) -> dict
+                                    what the client is shown once the email is sent
+  verify(event, flow, runtime) -> Verdict
+                                    whether an answer is this sign-in's proof (VerifyAuthChallengeResponse)
+
+This package's own module is pure data, so DefineAuthChallenge reads it without loading any method's
+code (or boto3). Adding a method: its module, its line in METHODS, and its name in the template's
+SignInMethods.
 """
 
-__all__ = ["email_otp", "magic_link"]
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # keyless.core.protocol reads this module: it imports nothing of the package
+    from keyless.core.events import TriggerEvent
+    from keyless.core.settings import SignInSettings
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str  # as clients name it: ClientMetadata signInMethod, the SignInMethods setting, the step
+    module: str  # keyless.methods.<module>
+    claim: str  # the sign_in_method claim of a sign-in this method proved
+    asks_again: bool  # a wrong answer gets another round (up to MaxCodeAttempts) instead of ending the sign-in
+    guessable: bool  # its answers count against the user's wrong-answer budget; over it, none is sent
+    sent_metric: str  # the metric counting its emails
+    refused: str  # the metric's reason when the sign-in fails on this method's answers
+
+    def logic(self) -> ModuleType:
+        return importlib.import_module(f"keyless.methods.{self.module}")
+
+
+MAGIC_LINK = Method(
+    "MAGIC_LINK", "magic_link", claim="magic_link", asks_again=False, guessable=False, sent_metric="MagicLinksSent", refused="link_rejected"
+)
+EMAIL_OTP = Method(
+    "EMAIL_OTP", "email_otp", claim="email_otp", asks_again=True, guessable=True, sent_metric="CodesSent", refused="code_attempts_exhausted"
+)
+METHODS = {method.name: method for method in (MAGIC_LINK, EMAIL_OTP)}
+NAMES = tuple(METHODS)
+
+
+@dataclass(frozen=True)
+class Issue:
+    """What a method needs to make the proof of one email."""
+
+    event: TriggerEvent
+    flow: str
+    key: bytes
+    now: int
+    settings: SignInSettings
+
+
+@dataclass(frozen=True)
+class Issued:
+    fields: dict[str, Any]  # stored on the user's sign-in item: keyed hashes and expiries, never the secret
+    secret: str  # the link's token or the code: in the email only
+    email: dict[str, str]  # the email template's placeholders it fills (the link's are the page's: see create)
+    lifetime_seconds: int  # how long the proof works
+
+
+__all__ = ["EMAIL_OTP", "MAGIC_LINK", "METHODS", "NAMES", "Issue", "Issued", "Method", "email_otp", "magic_link"]

@@ -1,4 +1,6 @@
-"""Email one-time codes: drawn uniformly with `secrets`, stored and compared only as keyed hashes."""
+"""The email one-time code: drawn uniformly with `secrets`, stored and compared only as a keyed hash
+bound to its sign-in; a wrong one is counted against the user's wrong-code budget (across
+sessions), and the owner's own typos are forgiven by the right one."""
 
 from __future__ import annotations
 
@@ -6,6 +8,26 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from keyless.core import protocol
+from keyless.core.aws_errors import error_code
+from keyless.core.budget import Budget
+from keyless.core.events import TriggerEvent
+from keyless.core.observability import logger
+from keyless.methods import EMAIL_OTP, Issue, Issued, magic_link
+from keyless.signin import pseudonyms
+from keyless.signin.proof import Verdict, accepted, answering_user, complete_sign_in, rejected
+from keyless.store.sign_in import wrong_codes_counted
+
+if TYPE_CHECKING:
+    from keyless.aws.runtime import SignInRuntime
+    from keyless.core.settings import SignInSettings
+
+NAME = EMAIL_OTP.name
+FIELDS = ("codeHash", "codeFlow", "codeExpiresAt", "codeUsedAt", "codeUsedBy", "codeWrongs")
 
 
 def new_code(length: int) -> str:
@@ -29,3 +51,117 @@ def matches(keys: Iterable[bytes], flow: str, code: str, expected_hash: str) -> 
     if not expected_hash:
         return False
     return any(hmac.compare_digest(code_hash(key, flow, code), expected_hash) for key in keys)
+
+
+# --- the method -----------------------------------------------------------------------------------
+
+
+def issue(request: Issue) -> Issued:
+    settings = request.settings
+    code = new_code(settings.code_length)
+    fields = {
+        "codeHash": code_hash(request.key, request.flow, code),
+        "codeFlow": request.flow,
+        "codeExpiresAt": request.now + settings.code_lifetime_seconds,
+    }
+    return Issued(fields, code, email={"code": code}, lifetime_seconds=settings.code_lifetime_seconds)
+
+
+def email_kind(with_link: bool) -> str:
+    return "email_otp" if with_link else "email_otp_only"
+
+
+def public_parameters(item: dict[str, Any], flow: str, settings: SignInSettings, attempts_left: int) -> dict[str, str]:
+    """When this sign-in's code expires (the epoch if a newer email replaced it: no answer can succeed
+    then, and the shapes stay the same), its length, and the answers left in this sign-in."""
+    expires_at = int(item.get("codeExpiresAt", 0)) if item.get("codeFlow") == flow else 0
+    return {
+        protocol.PARAM_EXPIRES_AT: magic_link.iso_time(expires_at),
+        protocol.PARAM_CODE_LENGTH: str(settings.code_length),
+        protocol.PARAM_ATTEMPTS_LEFT: str(attempts_left),
+    }
+
+
+def verify(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verdict:
+    method = NAME
+    code = None if event.answer_too_long else normalize_answer(event.answer, runtime.settings.code_length)
+    if code is None:
+        return rejected(method, "malformed_code")  # cannot be right: not counted against the budget
+    settings, now = runtime.settings, runtime.now()
+    budget = settings.wrong_codes_budget
+    current = runtime.keys.current()
+    key_id = pseudonyms.key_id(current)
+    user = answering_user(event)
+    address = event.user_name if event.user_not_found else event.email
+    outcome = runtime.store.accept_code(
+        user, code_hash(current, flow, code), pseudonyms.recipient(current, address), flow, now, budget, key_id, method
+    )
+    if not outcome.accepted:
+        item = outcome.item
+        reason = _why_code_refused(item, flow, now, budget, key_id)
+        if reason:
+            return rejected(method, reason)
+        key = _key_of_code(item, flow, code, runtime)
+        if key is None:
+            if item.get("keyId") not in _held_key_ids(runtime):
+                # Made under a key this container cannot read even now: it cannot tell a right code
+                # from a wrong one, so it counts nothing (the sign-in fails; the next answer may land
+                # on a container that holds the key).
+                return rejected(method, "key_unavailable")
+            runtime.store.record_wrong_code(user, item, now, budget, key_id, now + budget.window_seconds, flow)
+            return rejected(method, "wrong_code")
+        if key == current:
+            return rejected(method, "address_changed")  # the right code, sent to another address
+        # Made with another key than this container's current one (a rotation): the same checks
+        # under the key it was made with.
+        outcome = runtime.store.accept_code(
+            user, code_hash(key, flow, code), pseudonyms.recipient(key, address), flow, now, budget, key_id, method
+        )
+        if not outcome.accepted:
+            return rejected(method, _why_code_refused(outcome.item, flow, now, budget, key_id) or "address_changed")
+    if event.user_not_found:
+        return rejected(method, "wrong_code")  # nobody was sent this code; a lucky guess is still wrong
+    _forgive_own_typos(runtime, user, outcome.item, key_id)
+    complete_sign_in(event, runtime, user, flow, method)
+    return accepted(method)
+
+
+def _why_code_refused(item: dict[str, Any], flow: str, now: int, budget: Budget, key_id: str) -> str:
+    """Why an answer cannot be right whatever the code; "" when only the code itself can be wrong."""
+    if budget.retry_after(wrong_codes_counted(item, key_id), now):
+        return "too_many_wrong_codes"
+    if item.get("codeFlow") != flow or not item.get("codeHash"):
+        return "superseded"
+    if int(item.get("codeExpiresAt", 0)) <= now:
+        return "expired"
+    if item.get("codeUsedAt") is not None and item.get("codeUsedBy") != flow:
+        return "used"
+    return ""
+
+
+def _key_of_code(item: dict[str, Any], flow: str, code: str, runtime: SignInRuntime) -> bytes | None:
+    """The signing key the stored code hash was made with, if the answer is that code. A code made
+    under a key this container does not hold yet (another container's, after a rotation) is checked
+    again with the keys as they are now; the key id comes from the table, so no answer can ask for
+    that reading (trusted=True: links can only spend the once-a-minute one)."""
+    stored = str(item.get("codeHash", ""))
+    for attempt in range(2):
+        for key in runtime.keys.candidates():
+            if hmac.compare_digest(code_hash(key, flow, code), stored):
+                return key
+        if attempt or item.get("keyId") in _held_key_ids(runtime) or not runtime.keys.refresh(trusted=True):
+            break
+    return None
+
+
+def _held_key_ids(runtime: SignInRuntime) -> set[str]:
+    return {pseudonyms.key_id(key) for key in runtime.keys.candidates()}
+
+
+def _forgive_own_typos(runtime: SignInRuntime, user: str, item: dict[str, Any], key_id: str) -> None:
+    """Best effort, after the proof was accepted: if it cannot be done now, the typos keep counting
+    (never fewer guesses for anyone), and the sign-in goes on."""
+    try:
+        runtime.store.forgive_own_typos(user, item, key_id)
+    except (ClientError, BotoCoreError, RuntimeError) as exc:
+        logger.error("typos not forgiven", extra={"user": user, "error_code": error_code(exc) or type(exc).__name__})

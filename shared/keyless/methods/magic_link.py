@@ -1,4 +1,5 @@
-"""Magic link tokens: `<base64url JSON payload>.<signature>`, signed with itsdangerous.
+"""The magic link: a token `<base64url JSON payload>.<signature>`, signed with itsdangerous, in a link
+to a page the client chose (and, when that is not the first allowed page, to that page too).
 
 The payload names the user twice: by user name `u` (so the page a link opens can start a fresh
 sign-in) and by the immutable `sub` `s` (which VerifyAuthChallengeResponse compares with the user
@@ -18,11 +19,25 @@ import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 from itsdangerous import BadData, Serializer, URLSafeSerializer
 from itsdangerous.encoding import base64_encode
 
+from keyless.core import protocol
+from keyless.core.events import TriggerEvent
+from keyless.methods import MAGIC_LINK, Issue, Issued
+from keyless.signin import pseudonyms
 from keyless.signin.pseudonyms import key_id
+from keyless.signin.proof import Verdict, accepted, complete_sign_in, rejected
+
+if TYPE_CHECKING:
+    from keyless.aws.runtime import SignInRuntime
+    from keyless.core.settings import SignInSettings
+
+NAME = MAGIC_LINK.name
+FIELDS = ("linkHash", "linkExpiresAt", "linkUsedAt", "linkUsedBy")
 
 SALT = "keyless.magic-link.v1"
 MAX_TOKEN_LENGTH = 1024
@@ -60,7 +75,7 @@ class LinkClaims:
     expires_at: int
 
 
-def issue(key: bytes, subject: Subject, expires_at: int) -> str:
+def issue_token(key: bytes, subject: Subject, expires_at: int) -> str:
     payload = {
         "u": subject.user_name,
         "s": subject.sub,
@@ -106,3 +121,74 @@ def signing_key_id(token: object) -> str:
 
 def token_hash(key: bytes, token: str) -> str:
     return hmac.new(key, b"keyless.magic-link-hash|" + token.encode(), hashlib.sha256).hexdigest()
+
+
+# --- the method -----------------------------------------------------------------------------------
+
+
+def issue(request: Issue) -> Issued:
+    """Every sign-in email carries a link while links are offered, codes' emails included: it is how an
+    owner whose own requests someone else holds up signs in with the newest email."""
+    event, expires_at = request.event, request.now + request.settings.link_lifetime_seconds
+    subject = Subject(event.user_name, "" if event.user_not_found else event.sub, event.user_pool_id, event.client_id)
+    token = issue_token(request.key, subject, expires_at)
+    return Issued({"linkHash": token_hash(request.key, token), "linkExpiresAt": expires_at}, token, email={}, lifetime_seconds=request.settings.link_lifetime_seconds)
+
+
+def email_kind(with_link: bool) -> str:
+    return "magic_link"
+
+
+def public_parameters(item: dict[str, Any], flow: str, settings: SignInSettings, attempts_left: int) -> dict[str, str]:
+    return {protocol.PARAM_EXPIRES_AT: iso_time(int(item.get("linkExpiresAt", 0)))}
+
+
+def iso_time(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def verify(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verdict:
+    method = NAME
+    if event.answer_too_long:
+        return rejected(method, "too_long")
+    try:
+        claims, key = _read_link(event.answer, runtime)
+    except InvalidLink:
+        return rejected(method, "bad_link")
+    subject = claims.subject
+    if event.user_not_found or not hmac.compare_digest(subject.sub.encode(), event.sub.encode()):
+        return rejected(method, "other_user")
+    if subject.pool_id != event.user_pool_id or subject.client_id != event.client_id:
+        return rejected(method, "other_pool_or_client")  # redeemed only where it was issued
+    now = runtime.now()
+    if claims.expires_at <= now:
+        return rejected(method, "expired")
+    user = event.sub
+    recipient = pseudonyms.recipient(key, event.email)
+    outcome = runtime.store.consume_link(user, token_hash(key, event.answer), recipient, flow, now, method)
+    if not outcome.accepted:
+        return rejected(method, _why_link_refused(outcome.item, recipient, now))
+    complete_sign_in(event, runtime, user, flow, method)
+    return accepted(method)
+
+
+def _read_link(answer: str, runtime: SignInRuntime) -> tuple[LinkClaims, bytes]:
+    """A link signed by a key this container does not hold yet (another container's, after a
+    rotation) is read again with the keys as they are now."""
+    try:
+        return read(answer, runtime.keys.candidates())
+    except InvalidLink:
+        named = signing_key_id(answer)
+        if not named or named in {pseudonyms.key_id(key) for key in runtime.keys.candidates()} or not runtime.keys.refresh():
+            raise
+        return read(answer, runtime.keys.candidates())
+
+
+def _why_link_refused(item: dict[str, Any], recipient: str, now: int) -> str:
+    if not item.get("linkHash"):
+        return "superseded"
+    if item.get("recipient") != recipient:
+        return "address_changed"  # or superseded by an email to another address
+    if int(item.get("linkExpiresAt", 0)) <= now:
+        return "expired"
+    return "used_or_superseded"

@@ -20,7 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from keyless.core import protocol, settings
+from keyless import methods
+from keyless.core import settings
 from keyless.core.events import GroupConfiguration, TokenGenerationEvent
 from keyless.core.observability import count, logger
 from keyless.profiles.provisioning import ProfileStore, Provisioner
@@ -45,7 +46,6 @@ COGNITO_PREFIX = "cognito:"
 SIGN_IN_METHOD_CLAIM = "sign_in_method"
 AUTHENTICATION = "TokenGeneration_Authentication"
 PROOF_FRESH_SECONDS = 60  # tokens follow the accepted answer within the same API call
-SIGN_IN_METHOD_VALUES = {protocol.MAGIC_LINK: "magic_link", protocol.EMAIL_OTP: "email_otp"}
 ROLES_FIELD = "roles"
 _SCOPE = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]{1,256}$")  # RFC 6749 scope-token characters
 
@@ -117,7 +117,8 @@ def accepted_method(event: TokenGenerationEvent, sign_in: Mapping[str, Any], now
     proven_at = sign_in.get("provenAt")
     if not isinstance(proven_at, int) or not now - PROOF_FRESH_SECONDS <= proven_at <= now:
         return ""
-    return SIGN_IN_METHOD_VALUES.get(str(sign_in.get("provenMethod", "")), "")
+    proven = methods.METHODS.get(str(sign_in.get("provenMethod", "")))
+    return proven.claim if proven else ""
 
 
 def scopes_for(profile: Mapping[str, Any], claims_settings: ClaimsSettings) -> list[str]:

@@ -12,12 +12,12 @@ send's timing, so neither the answers nor the limits nor the latency tell them a
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NoReturn
-from datetime import datetime, timezone
 
+from keyless import methods
 from keyless.core import addresses, errors, protocol
-from keyless.methods import email_otp, magic_link
+from keyless.methods import Issue, Issued, magic_link
 from keyless.signin import pseudonyms
 from keyless.signup import rules
 from keyless.core.events import TriggerEvent
@@ -29,19 +29,16 @@ from keyless.core.settings import SignInSettings
 from keyless.store.sign_in import AlreadyReserved, CodesLocked, Reserved, TooSoon
 
 TTL_MARGIN_SECONDS = 3600
-REPLACED_BY_A_SEND = (
-    "linkHash", "linkExpiresAt", "linkUsedAt", "linkUsedBy",
-    "codeHash", "codeFlow", "codeExpiresAt", "codeUsedAt", "codeUsedBy", "codeWrongs",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Outgoing:
-    method: str
+    method: methods.Method
     recipient: str  # empty when there is nobody to email
-    link: str  # "" when links are not offered
-    code: str  # "" for a link email
-    default_link: str = ""  # the same link on the first allowed page, when `link` opens another one
+    kind: str  # the email template
+    values: dict[str, str] = field(default_factory=dict)  # its placeholders: link, code, ...
+    default_link: str = ""  # the same link on the first allowed page, when the link opens another one
+    lifetime_seconds: int = 0  # how long the chosen method's proof works (the email says so)
 
 
 def create_challenge(event: TriggerEvent, runtime: SignInRuntime) -> dict:
@@ -52,8 +49,8 @@ def create_challenge(event: TriggerEvent, runtime: SignInRuntime) -> dict:
         raise errors.MalformedEvent("session does not start with our first round")
     if last.step == protocol.CHOOSE_METHOD and len(event.session) == 1:
         return _send(event, first.flow, runtime)
-    if last.step == protocol.EMAIL_OTP:
-        return _ask_code_again(event, first.flow, runtime)
+    if last.step in methods.METHODS and methods.METHODS[last.step].asks_again:
+        return _ask_again(event, first.flow, methods.METHODS[last.step], runtime)
     raise errors.MalformedEvent("no challenge follows this round")
 
 
@@ -65,30 +62,26 @@ def _response(public: dict, private: dict, step: str, flow: str) -> dict:
     }
 
 
-def _iso(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _choose_method(runtime: SignInRuntime) -> dict:
     flow = secrets.token_urlsafe(16)  # names this sign-in; not a secret (it is in challengeMetadata)
     public = {protocol.PARAM_METHODS: ",".join(runtime.settings.methods)}
     return _response(public, {}, protocol.CHOOSE_METHOD, flow)
 
 
-def _chosen_method(event: TriggerEvent, settings: SignInSettings) -> str:
-    method = event.client_metadata.get(protocol.META_METHOD, "")
-    if method not in settings.methods:
+def _chosen_method(event: TriggerEvent, settings: SignInSettings) -> methods.Method:
+    name = event.client_metadata.get(protocol.META_METHOD, "")
+    if name not in settings.methods:
         raise errors.UserFacingError(errors.CHOOSE_METHOD)
-    return method
+    return methods.METHODS[name]
 
 
-def _redirect_uri(event: TriggerEvent, method: str, settings: SignInSettings) -> str:
-    """Where the email's link points: the client's redirectUri (required for a link, optional for a
-    code), checked against the allowlist; a code email's link defaults to the first allowed entry."""
-    if protocol.MAGIC_LINK not in settings.methods:
+def _redirect_uri(event: TriggerEvent, method: methods.Method, settings: SignInSettings) -> str:
+    """Where the email's link points: the client's redirectUri (required for a link, optional with
+    another method), checked against the allowlist; without one, the first allowed entry."""
+    if not settings.links_offered:
         return ""
     requested = event.client_metadata.get(protocol.META_REDIRECT_URI, "")
-    if not requested and method == protocol.EMAIL_OTP:
+    if not requested and method is not methods.MAGIC_LINK:
         return default_redirect(settings.allowed_origins)
     try:
         return check_redirect(requested, settings.allowed_origins)
@@ -114,9 +107,8 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
     # every email is one its owner can use (it opens the first allowed page too), so each counts as
     # that email; with codes only, an email someone else asked for is no use to the owner.
     primary = bool(address) and pseudonyms.is_primary(address)
-    links_offered = protocol.MAGIC_LINK in settings.methods
     fields: dict = {
-        "method": method,
+        "method": method.name,
         # Where users type their address, show where it went; where they type a user name, a known
         # user's masked address would tell them apart from unknown names, so nobody's is shown.
         "sentTo": addresses.mask(address) if names.are_addresses else "***",
@@ -124,32 +116,26 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
         "keyId": pseudonyms.key_id(key),
         # The item outlives whatever it holds: the link, the code, the send limit, the wrong-code count.
         "expiresAt": now + _longest_window(settings) + TTL_MARGIN_SECONDS,
-        **({"reservedAt": now} if primary and links_offered else {}),
+        **({"reservedAt": now} if primary and settings.links_offered else {}),
     }
-    token = code = ""
-    if redirect_uri:
-        link_expires_at = now + settings.link_lifetime_seconds
-        subject = magic_link.Subject(event.user_name, "" if event.user_not_found else event.sub, event.user_pool_id, event.client_id)
-        token = magic_link.issue(key, subject, link_expires_at)
-        fields.update(linkHash=magic_link.token_hash(key, token), linkExpiresAt=link_expires_at)
-    if method == protocol.EMAIL_OTP:
-        code = email_otp.new_code(settings.code_length)
-        fields.update(codeHash=email_otp.code_hash(key, flow, code), codeFlow=flow, codeExpiresAt=now + settings.code_lifetime_seconds)
-    # A new email replaces the old one's link and code, which stop working: only the newest email works.
-    removed = tuple(name for name in REPLACED_BY_A_SEND if name not in fields)
+    proofs = _issue_proofs(method, redirect_uri, Issue(event, flow, key, now, settings))
+    for issued in proofs.values():
+        fields.update(issued.fields)
+    # A new email replaces the old one's proofs, which stop working: only the newest email works.
+    removed = tuple(name for other in methods.METHODS.values() for name in other.logic().FIELDS if name not in fields)
 
-    budget = settings.wrong_codes_budget if method == protocol.EMAIL_OTP else None
+    budget = settings.wrong_codes_budget if method.guessable else None
     outcome = runtime.store.reserve_send(user, flow, now, settings.email_cooldown_seconds, fields, removed, budget)
     if isinstance(outcome, AlreadyReserved):
         # Cognito retried this call after the first attempt reserved (and sent); answer as it did.
         logger.info("retried send answered without a second email", extra={"user": user})
-        return _sent_response(outcome.item.get("method", method), flow, outcome.item, settings, user)
+        return _sent_response(methods.METHODS.get(outcome.item.get("method", ""), method), flow, outcome.item, settings, user)
     if isinstance(outcome, CodesLocked):
-        count("RateLimited", method=method, reason="wrong_codes")
+        count("RateLimited", method=method.name, reason="wrong_codes")
         logger.info("code refused: too many wrong codes", extra={"user": user})
-        raise errors.UserFacingError(errors.CODES_LOCKED if protocol.MAGIC_LINK in settings.methods else errors.CODES_LOCKED_NO_LINK)
+        raise errors.UserFacingError(errors.CODES_LOCKED if settings.links_offered else errors.CODES_LOCKED_NO_LINK)
     if isinstance(outcome, TooSoon):
-        _refuse_too_soon(user, method, "user", outcome)
+        _refuse_too_soon(user, method.name, "user", outcome)
     assert isinstance(outcome, Reserved)
     # What the reservation wrote, given back if nothing is sent (the TTL is left as it is: a wrong
     # code counted meanwhile may have pushed it further).
@@ -163,21 +149,21 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
         if isinstance(slot, TooSoon):
             if not (primary and _own_email_is_free(outcome.previous, now, settings)):
                 runtime.store.release_send(user, flow, outcome.previous, touched)
-                _refuse_too_soon(user, method, "mailbox", slot)
+                _refuse_too_soon(user, method.name, "mailbox", slot)
             # The email this user's own address keeps per window, whatever others spent. Whoever asked
             # for it may have chosen the link's page; this one opens the first allowed page.
-            count("OwnEmailSent", method=method)
+            count("OwnEmailSent", method=method.name)
             redirect_uri = default_redirect(settings.allowed_origins) if redirect_uri else ""
             if "reservedAt" not in fields:
                 runtime.store.record_own_email(user, flow, now)
                 touched += ("reservedAt",)
-    outgoing = Outgoing(method, "" if event.user_not_found else address, code=code, **_links(redirect_uri, token, settings))
+    outgoing = _outgoing(method, "" if event.user_not_found else address, proofs, redirect_uri, settings)
     try:
         _deliver(outgoing, runtime, user)
     except MaybeSent:
         # SES may have taken it: counted as sent, so the link it carries works and the limits hold.
-        logger.warning("email may have been sent: counted as sent", extra={"user": user, "method": method})
-        count("EmailMaybeSent", method=method)
+        logger.warning("email may have been sent: counted as sent", extra={"user": user, "method": method.name})
+        count("EmailMaybeSent", method=method.name)
     except Exception:
         # Not sent, so not counted: the user may ask again at once, and the previous email works again.
         runtime.store.release_send(user, flow, outcome.previous, touched)
@@ -187,13 +173,30 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
     return _sent_response(method, flow, fields, settings, user)
 
 
-def _links(redirect_uri: str, token: str, settings: SignInSettings) -> dict[str, str]:
-    """The email's link, and the same link on the first allowed page when the asker chose another
-    (whoever asked chose the page: the owner can always open the one the operator named first)."""
-    if not token:
-        return {"link": "", "default_link": ""}
-    default_page = default_redirect(settings.allowed_origins)
-    return {"link": f"{redirect_uri}#{token}", "default_link": f"{default_page}#{token}" if redirect_uri != default_page else ""}
+def _issue_proofs(method: methods.Method, redirect_uri: str, request: Issue) -> dict[str, Issued]:
+    """The chosen method's proof, and a link in every email while links are offered (it is how an owner
+    whose own requests someone else holds up signs in with the newest email)."""
+    proofs = {}
+    if redirect_uri:
+        proofs[magic_link.NAME] = magic_link.issue(request)
+    if method is not methods.MAGIC_LINK:
+        proofs[method.name] = method.logic().issue(request)
+    return proofs
+
+
+def _outgoing(method: methods.Method, recipient: str, proofs: dict[str, Issued], redirect_uri: str, settings: SignInSettings) -> Outgoing:
+    """The email: the chosen method's template and values, the link on the page the client chose, and
+    the same link on the first allowed page when that is another (whoever asked chose the page: the
+    owner can always open the one the operator named first)."""
+    values = {name: value for issued in proofs.values() for name, value in issued.email.items()}
+    link = proofs.get(magic_link.NAME)
+    default_link = ""
+    if link is not None:
+        values["link"] = f"{redirect_uri}#{link.secret}"
+        default_page = default_redirect(settings.allowed_origins)
+        default_link = f"{default_page}#{link.secret}" if redirect_uri != default_page else ""
+    kind = method.logic().email_kind(link is not None)
+    return Outgoing(method, recipient, kind, values, default_link, proofs[method.name].lifetime_seconds)
 
 
 def _own_email_is_free(previous: dict, now: int, settings: SignInSettings) -> bool:
@@ -232,53 +235,32 @@ def _refuse_too_soon(user: str, method: str, limit: str, outcome: TooSoon) -> No
 
 
 def _deliver(outgoing: Outgoing, runtime: SignInRuntime, user: str) -> None:
-    settings = runtime.settings
+    method = outgoing.method
     if not outgoing.recipient:
         runtime.mailer.imitate_send()
-        logger.info("no email: unknown user or no address", extra={"user": user, "method": outgoing.method})
+        logger.info("no email: unknown user or no address", extra={"user": user, "method": method.name})
         return
-    if outgoing.method == protocol.MAGIC_LINK:
-        runtime.mailer.send_link(outgoing.recipient, outgoing.link, settings.link_lifetime_seconds, outgoing.default_link)
-    else:
-        runtime.mailer.send_code(outgoing.recipient, outgoing.code, settings.code_lifetime_seconds, outgoing.link, outgoing.default_link)
-    count("MagicLinksSent" if outgoing.method == protocol.MAGIC_LINK else "CodesSent")
-    logger.info("sign-in email sent", extra={"user": user, "method": outgoing.method})
+    runtime.mailer.send(outgoing.kind, outgoing.recipient, outgoing.lifetime_seconds, outgoing.default_link, **outgoing.values)
+    count(method.sent_metric)
+    logger.info("sign-in email sent", extra={"user": user, "method": method.name})
 
 
 def _private(user: str) -> dict:
     return {protocol.PRIVATE_UNKNOWN_USER: user} if user.startswith(pseudonyms.UNKNOWN_PREFIX) else {}
 
 
-def _sent_response(method: str, flow: str, item: dict, settings: SignInSettings, user: str) -> dict:
-    public = {protocol.PARAM_SENT_TO: item.get("sentTo", "***")}
-    if method == protocol.MAGIC_LINK:
-        public[protocol.PARAM_EXPIRES_AT] = _iso(int(item.get("linkExpiresAt", 0)))
-    else:
-        public.update(_code_parameters(int(item.get("codeExpiresAt", 0)), settings, settings.max_code_attempts))
-    return _response(public, _private(user), method, flow)
+def _sent_response(method: methods.Method, flow: str, item: dict, settings: SignInSettings, user: str, attempts_left: int | None = None) -> dict:
+    left = settings.max_code_attempts if attempts_left is None else attempts_left
+    public = {protocol.PARAM_SENT_TO: item.get("sentTo", "***"), **method.logic().public_parameters(item, flow, settings, left)}
+    return _response(public, _private(user), method.name, flow)
 
 
-def _code_parameters(expires_at: int, settings: SignInSettings, attempts_left: int) -> dict:
-    return {
-        protocol.PARAM_EXPIRES_AT: _iso(expires_at),
-        protocol.PARAM_CODE_LENGTH: str(settings.code_length),
-        protocol.PARAM_ATTEMPTS_LEFT: str(attempts_left),
-    }
-
-
-def _ask_code_again(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
-    """After a wrong code: the same code again (VerifyAuthChallengeResponse checks it against the
-    table). The table is read only for what the client is shown: where the code went, and when it
-    expires; if a newer email replaced this sign-in's code, no answer can succeed, and the shapes
-    stay the same."""
+def _ask_again(event: TriggerEvent, flow: str, method: methods.Method, runtime: SignInRuntime) -> dict:
+    """After a wrong answer: the same proof again (VerifyAuthChallengeResponse checks it against the
+    table). The table is read only for what the client is shown: where the email went, and when its
+    proof expires; if a newer email replaced it, no answer can succeed, and the shapes stay the same."""
     case_sensitive = runtime.directory.user_names(event.user_pool_id).case_sensitive
     user = pseudonyms.sign_in_user(event, runtime.keys.current(), case_sensitive)
-    item = runtime.store.read(user)
-    expires_at = int(item.get("codeExpiresAt", 0)) if item.get("codeFlow") == flow else 0
-    wrong = sum(1 for entry in event.session if entry.step == protocol.EMAIL_OTP and not entry.challenge_result)
     settings = runtime.settings
-    public = {
-        protocol.PARAM_SENT_TO: item.get("sentTo", "***"),
-        **_code_parameters(expires_at, settings, max(0, settings.max_code_attempts - wrong)),
-    }
-    return _response(public, _private(user), protocol.EMAIL_OTP, flow)
+    left = max(0, settings.max_code_attempts - protocol.wrong_answers(event.session, method.name))
+    return _sent_response(method, flow, runtime.store.read(user), settings, user, left)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from keyless import methods
 from keyless.core import protocol
 from keyless.core.events import SessionEntry
 
@@ -35,7 +36,7 @@ def fail(reason: str, method: str = "") -> Decision:
     return Decision(fail_authentication=True, reason=reason, method=method)
 
 
-def decide(session: tuple[SessionEntry, ...], client_metadata: dict, max_code_attempts: int) -> Decision:
+def decide(session: tuple[SessionEntry, ...], client_metadata: dict, max_attempts: int) -> Decision:
     if not session:
         return NEXT_ROUND
     if len(session) > protocol.MAX_ROUNDS:
@@ -50,17 +51,15 @@ def decide(session: tuple[SessionEntry, ...], client_metadata: dict, max_code_at
     if last.step == protocol.CHOOSE_METHOD:
         if len(session) == 1 and protocol.wants_email(client_metadata):
             return NEXT_ROUND
-        return fail("link_rejected" if method == protocol.MAGIC_LINK else "no_method_chosen", method)
-    if last.step == protocol.EMAIL_OTP:
-        wrong_codes = sum(1 for entry in session if entry.step == protocol.EMAIL_OTP and not entry.challenge_result)
-        if wrong_codes < max_code_attempts:
-            return NEXT_ROUND
-        return fail("code_attempts_exhausted", method)
-    return fail("link_rejected", method)
+        return fail(methods.MAGIC_LINK.refused if method == methods.MAGIC_LINK.name else "no_method_chosen", method)
+    asked = methods.METHODS[last.step]
+    if asked.asks_again and protocol.wrong_answers(session, asked.name) < max_attempts:
+        return NEXT_ROUND
+    return fail(asked.refused, method)
 
 
 def _method_of(last: SessionEntry, client_metadata: dict) -> str:
-    if last.step in protocol.METHODS:
+    if last.step in methods.METHODS:
         return last.step
     method = client_metadata.get(protocol.META_METHOD, "")
-    return method if method in protocol.METHODS else ""
+    return method if method in methods.METHODS else ""
