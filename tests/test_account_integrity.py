@@ -262,6 +262,7 @@ def test_the_profile_says_when_the_address_was_first_proved(server, served_clock
 
 def test_auto_confirmation_is_a_setting(monkeypatch):
     from keyless.core import events
+    from keyless.core.settings import SignUpSettings
     from keyless.signup import rules
 
     event = {
@@ -272,8 +273,8 @@ def test_auto_confirmation_is_a_setting(monkeypatch):
         "response": {},
     }
     parsed = events.parse(event, ("PreSignUp_SignUp",))
-    assert rules.decide(parsed, rules.SignUpRules.from_env({}))["autoConfirmUser"] is True
-    confirming_nothing = rules.SignUpRules.from_env({"AUTO_CONFIRM_SIGN_UP": "false"})
+    assert rules.decide(parsed, rules.SignUpRules.from_settings(SignUpSettings.from_env({})))["autoConfirmUser"] is True
+    confirming_nothing = rules.SignUpRules.from_settings(SignUpSettings.from_env({"AUTO_CONFIRM_SIGN_UP": "false"}))
     assert rules.decide(parsed, confirming_nothing)["autoConfirmUser"] is False
 
 

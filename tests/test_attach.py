@@ -19,6 +19,7 @@ import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 
+from keyless.store.attachments import AttachmentStore
 from keyless.attach import pool
 from localpool.template import Template
 from localpool.triggers import LambdaContext
@@ -80,7 +81,7 @@ def updates(cognito):
 
 @pytest.fixture
 def attachment(cognito, session, table):
-    return pool.TriggerAttachment(cognito, pool.AttachmentStore(session.client("dynamodb"), table))
+    return pool.TriggerAttachment(cognito, AttachmentStore(session.client("dynamodb"), table))
 
 
 def busy_pool(cognito, lambda_config: dict | None = None) -> str:
@@ -369,7 +370,7 @@ class BrokenCognito:
 
 def test_an_aws_error_is_a_failed_answer_with_the_reason(cognito, session, table):
     pool_id = busy_pool(cognito)
-    broken = pool.TriggerAttachment(BrokenCognito(cognito), pool.AttachmentStore(session.client("dynamodb"), table))
+    broken = pool.TriggerAttachment(BrokenCognito(cognito), AttachmentStore(session.client("dynamodb"), table))
     answer = run(event("Create", pool_id), broken)
     assert answer["Status"] == "FAILED" and "AccessDeniedException" in answer["Reason"]
     assert answer["PhysicalResourceId"] == pool.physical_id(pool_id), "its rollback Delete can find the pool"

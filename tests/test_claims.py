@@ -10,6 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from keyless.core.settings import ClaimsSettings
 from keyless.aws import runtime
 from keyless.core import errors, events, triggers
 from keyless.profiles import claims
@@ -33,7 +34,7 @@ PROFILE = {
 }
 MAPPING = {"tenant": "tenant_id", "roles": "roles", "plan": "plan", "seats": "seats", "beta": "beta", "limits": "limits"}
 ROLE_SCOPES = {"admin": ("api/admin", "api/read"), "user": ("api/read", "api/write")}
-SETTINGS = claims.ClaimsSettings(mapping=MAPPING, role_scopes=ROLE_SCOPES)
+SETTINGS = ClaimsSettings(mapping=MAPPING, role_scopes=ROLE_SCOPES)
 # Every reserved claim of cognito-triggers.md, and cognito:* names, whatever Cognito calls them.
 RESERVED = sorted(claims.RESERVED_CLAIMS) + [
     "cognito:groups", "cognito:roles", "cognito:preferred_role", "cognito:username", "cognito:user_status", "cognito:anything",
@@ -89,7 +90,7 @@ def test_v2_puts_typed_claims_in_both_tokens_and_scopes_in_the_access_token():
 
 
 def test_the_event_version_picks_the_shape_whatever_was_configured():
-    v2_configured = claims.ClaimsSettings(mapping=MAPPING, lambda_version=claims.V2)
+    v2_configured = ClaimsSettings(mapping=MAPPING, lambda_version=claims.V2)
     assert "claimsOverrideDetails" in claims.token_response(parsed("v1_refresh"), PROFILE, v2_configured)
     assert "claimsAndScopeOverrideDetails" in claims.token_response(parsed("v2_refresh"), PROFILE, SETTINGS)
     assert "claimsAndScopeOverrideDetails" in claims.token_response(parsed("v2_refresh", version="3"), PROFILE, SETTINGS)
@@ -109,15 +110,15 @@ def test_refresh_gets_the_same_claims_without_a_sign_in_method(name):
 
 
 def test_the_mapping_decides_which_fields_become_which_claims():
-    only_tenant = claims.ClaimsSettings(mapping={"tenant": "org", "plan": "tier"})
+    only_tenant = ClaimsSettings(mapping={"tenant": "org", "plan": "tier"})
     response = claims.token_response(parsed("v1_refresh"), PROFILE, only_tenant)
     assert response["claimsOverrideDetails"]["claimsToAddOrOverride"] == {"org": "acme", "tier": "pro"}
-    nothing = claims.token_response(parsed("v1_refresh"), PROFILE, claims.ClaimsSettings())
+    nothing = claims.token_response(parsed("v1_refresh"), PROFILE, ClaimsSettings())
     assert nothing["claimsOverrideDetails"]["claimsToAddOrOverride"] == {}
 
 
 def test_missing_and_null_fields_are_left_out():
-    settings = claims.ClaimsSettings(mapping={"tenant": "tenant", "nickname": "nickname", "note": "note"})
+    settings = ClaimsSettings(mapping={"tenant": "tenant", "nickname": "nickname", "note": "note"})
     added = claims.token_response(parsed("v2_refresh"), {**PROFILE, "note": None}, settings)
     assert v2_details(added)[0]["claimsToAddOrOverride"] == {"tenant": "acme"}
 
@@ -136,7 +137,7 @@ def test_groups_from_roles_replace_the_groups_and_keep_the_iam_roles(name):
     event["request"]["groupConfiguration"] = {"groupsToOverride": ["members"], "iamRolesToOverride": ["arn:aws:iam::1:role/r"],
                                               "preferredRole": "arn:aws:iam::1:role/r"}
     request = events.parse_token_generation(event, triggers.PRE_TOKEN_GENERATION)
-    settings = claims.ClaimsSettings(mapping=MAPPING, groups_from_roles=True)
+    settings = ClaimsSettings(mapping=MAPPING, groups_from_roles=True)
     response = claims.token_response(request, {**PROFILE, "roles": ["admin", "admin", "user"]}, settings)
     details = response.get("claimsOverrideDetails") or response["claimsAndScopeOverrideDetails"]
     assert details["groupOverrideDetails"] == {"groupsToOverride": ["admin", "user"], "iamRolesToOverride": ["arn:aws:iam::1:role/r"],
@@ -176,7 +177,7 @@ def test_a_refresh_carries_no_sign_in_method_whatever_the_state_says(name):
 @pytest.mark.parametrize("name", ["v1_authentication_magic_link", "v2_authentication"])
 def test_a_reserved_claim_is_never_set(reserved, name, caplog):
     # Whatever the configuration maps and whatever the profile holds.
-    settings = claims.ClaimsSettings(mapping={"tenant": "tenant", "evil": reserved, reserved: reserved})
+    settings = ClaimsSettings(mapping={"tenant": "tenant", "evil": reserved, reserved: reserved})
     profile = {**PROFILE, "evil": "attacker", reserved: "attacker"}
     response = claims.token_response(parsed(name), profile, settings)
     text = json.dumps(response)
@@ -201,15 +202,15 @@ def test_the_reserved_list_is_the_documented_one():
 
 
 def test_settings_from_the_template_defaults():
-    parsed_settings = claims.ClaimsSettings.from_env(
+    parsed_settings = ClaimsSettings.from_env(
         {"CLAIM_MAPPING": '{"tenant": "tenant", "roles": "roles", "plan": "plan"}', "ROLE_SCOPES": '{"admin": ["api/admin"]}',
          "GROUPS_FROM_ROLES": "true", "PRE_TOKEN_GENERATION_VERSION": "V2_0"}
     )
-    assert parsed_settings == claims.ClaimsSettings(
+    assert parsed_settings == ClaimsSettings(
         mapping={"tenant": "tenant", "roles": "roles", "plan": "plan"}, role_scopes={"admin": ("api/admin",)},
         groups_from_roles=True, lambda_version="V2_0",
     )
-    assert claims.ClaimsSettings.from_env({}) == claims.ClaimsSettings()
+    assert ClaimsSettings.from_env({}) == ClaimsSettings()
 
 
 @pytest.mark.parametrize(
@@ -219,7 +220,7 @@ def test_settings_from_the_template_defaults():
 )
 def test_bad_claim_settings_are_refused_clearly(env):
     with pytest.raises(ConfigurationError):
-        claims.ClaimsSettings.from_env(env)
+        ClaimsSettings.from_env(env)
 
 
 # --- the handler, on the deployed template --------------------------------------------------------------

@@ -9,9 +9,10 @@ from pathlib import Path
 import boto3
 import pytest
 
+from keyless.store.profiles import ProfileStore
 from keyless.core import errors
 from keyless.profiles import provisioning
-from keyless.core.settings import ConfigurationError
+from keyless.core.settings import ConfigurationError, ProfileSettings
 from tests.conftest import REGION, cognito_event, invoke, use_environment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,7 +170,7 @@ def test_users_created_by_an_admin_get_their_profile_at_their_first_token(handle
 
 
 def test_create_returns_the_existing_profile_untouched(deployment, dynamodb):
-    store = provisioning.ProfileStore(dynamodb, deployment.table_name)
+    store = ProfileStore(dynamodb, deployment.table_name)
     first, created = store.create(provisioning.new_profile("sub-1", " a@example.com ", 100, {"plan": "free"}))
     assert created and first == {"plan": "free", "sub": "sub-1", "email": "a@example.com", "createdAt": 100}
     again, created_again = store.create(provisioning.new_profile("sub-1", "changed@example.com", 200, {"plan": "pro"}))
@@ -179,11 +180,11 @@ def test_create_returns_the_existing_profile_untouched(deployment, dynamodb):
 
 
 def test_profile_defaults_keep_their_json_types(deployment, dynamodb):
-    defaults = provisioning.ProfileSettings.from_env(
+    defaults = ProfileSettings.from_env(
         {"TABLE_NAME": deployment.table_name, "PROFILE_DEFAULTS": '{"quota": 2.5, "seats": 3, "beta": true, "org": {"id": 7, "tags": ["a"]}, "note": null}'}
     ).defaults
     assert defaults["quota"] == Decimal("2.5")
-    store = provisioning.ProfileStore(dynamodb, deployment.table_name)
+    store = ProfileStore(dynamodb, deployment.table_name)
     store.create(provisioning.new_profile("sub-3", "a@example.com", 1, defaults))
     profile = store.read("sub-3")
     assert profile["quota"] == 2.5 and isinstance(profile["quota"], float)
@@ -204,4 +205,4 @@ def test_profile_defaults_keep_their_json_types(deployment, dynamodb):
 )
 def test_bad_profile_settings_are_refused_clearly(env, message):
     with pytest.raises(ConfigurationError, match=message):
-        provisioning.ProfileSettings.from_env(env)
+        ProfileSettings.from_env(env)

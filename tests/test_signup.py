@@ -13,7 +13,7 @@ import pytest
 
 from keyless.core import errors
 from keyless.signup import rules as signup_rules
-from keyless.core.settings import ConfigurationError
+from keyless.core.settings import ConfigurationError, SignUpSettings
 from localpool.errors import CognitoError
 from localpool.template import Template, load_handler
 from localpool.triggers import LambdaContext, TriggerRunner
@@ -37,8 +37,10 @@ def handler(monkeypatch):
         if isinstance(value, dict) and "Ref" in value:
             monkeypatch.setenv(name, TEMPLATE.parameters[value["Ref"]])
     signup_rules.default_rules.cache_clear()
+    signup_rules.address_rules.cache_clear()
     yield load_handler(SPEC)
     signup_rules.default_rules.cache_clear()
+    signup_rules.address_rules.cache_clear()
 
 
 @pytest.fixture
@@ -47,6 +49,7 @@ def rules(monkeypatch):
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         signup_rules.default_rules.cache_clear()
+    signup_rules.address_rules.cache_clear()
 
     return configure
 
@@ -313,7 +316,15 @@ def test_a_missing_list_is_a_configuration_error_not_an_open_door(handler, rules
     with pytest.raises(errors.TemporarilyUnavailable):
         call(handler, event_for("a@example.com"))
     with pytest.raises(ConfigurationError, match="cannot be read"):
-        signup_rules.SignUpRules.from_env({"DISPOSABLE_DOMAINS_FILE": str(tmp_path / "missing.txt")})
+        signup_rules.SignUpRules.from_settings(SignUpSettings.from_env({"DISPOSABLE_DOMAINS_FILE": str(tmp_path / "missing.txt")}))
+
+
+def test_a_bad_setting_is_logged_by_name_and_the_user_sees_the_generic_message(handler, rules, log_lines):
+    rules(SIGN_UP_ALLOW_PLUS_ALIASES="yes")
+    with pytest.raises(errors.TemporarilyUnavailable):
+        call(handler, event_for("a@example.com"))
+    line = next(json.loads(line) for line in log_lines.getvalue().splitlines() if '"configuration error"' in line)
+    assert line["level"] == "ERROR" and line["detail"] == "SIGN_UP_ALLOW_PLUS_ALIASES must be true or false"
 
 
 @pytest.mark.parametrize(
@@ -323,7 +334,7 @@ def test_a_missing_list_is_a_configuration_error_not_an_open_door(handler, rules
 )
 def test_bad_configuration_is_refused_clearly(env):
     with pytest.raises(ConfigurationError):
-        signup_rules.SignUpRules.from_env(env)
+        signup_rules.SignUpRules.from_settings(SignUpSettings.from_env(env))
 
 
 # --- malformed events ----------------------------------------------------------------------------

@@ -168,3 +168,12 @@ def test_the_readme_documents_every_parameter():
     readme = (ROOT / "README.md").read_text()
     missing = [name for name in TEMPLATE.body["Parameters"] if f"| `{name}` |" not in readme]
     assert missing == []
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_each_function_is_given_exactly_the_variables_its_settings_read(logical_id):
+    from keyless.core.settings import FUNCTIONS as READS
+
+    given = {name for name in FUNCTIONS[logical_id].environment if not name.startswith("POWERTOOLS_")}
+    read = {name for settings_class in READS[logical_id] for name in settings_class.VARIABLES}
+    assert given == read

@@ -1,16 +1,16 @@
 """DefineAuthChallenge: decides, from the rounds so far, what comes next. Pure logic, no AWS calls."""
 
-from keyless.core import events, settings, triggers
-from keyless.signin.define import decide
-from keyless.core.observability import count
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from keyless.core import events, triggers
+from keyless.signin.define import define_auth_challenge
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 @triggers.entry_point
-def handler(event, context):
-    request = events.parse(event, triggers.DEFINE)
-    decision = decide(request.session, request.client_metadata, settings.max_code_attempts())
-    if decision.issue_tokens:
-        count("SignInSucceeded", method=decision.method)
-    elif decision.fail_authentication:
-        count("SignInFailed", method=decision.method, reason=decision.reason)
-    return events.answer(event, decision.as_response())
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return events.answer(event, define_auth_challenge(events.parse(event, triggers.DEFINE)))

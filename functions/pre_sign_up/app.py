@@ -1,18 +1,16 @@
 """PreSignUp: refuses addresses the sign-up rules do not accept; confirms the rest at once. No AWS calls."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from keyless.core import events, triggers
-from keyless.signup import rules
-from keyless.core.observability import count, logger
+from keyless.signup.rules import pre_sign_up
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 @triggers.entry_point
-def handler(event, context):
-    request = events.parse(event, triggers.PRE_SIGN_UP)
-    try:
-        response = rules.decide(request, rules.default_rules())
-    except rules.SignUpRefused as refused:
-        count("SignUpRefused", reason=refused.reason)
-        logger.info("sign-up refused", extra={"reason": refused.reason, "source": request.trigger_source})
-        raise
-    count("SignUpAccepted")
-    return events.answer(event, response)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return events.answer(event, pre_sign_up(events.parse(event, triggers.PRE_SIGN_UP)))

@@ -1,17 +1,18 @@
 """VerifyAuthChallengeResponse: checks a link or a code."""
 
-from keyless.core import events, triggers
-from keyless.core.observability import count, logger
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from keyless.aws.runtime import default_runtime
+from keyless.core import events, triggers
 from keyless.core.tracing import traced_entry_point
-from keyless.signin.verify import verify_answer
+from keyless.signin.verify import verify_auth_challenge
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 @traced_entry_point
-def handler(event, context):
-    request = events.parse(event, triggers.VERIFY)
-    verdict = verify_answer(request, default_runtime())
-    if not verdict.correct and verdict.reason != "request":
-        count("AnswerRejected", method=verdict.method, reason=verdict.reason)
-        logger.info("answer rejected", extra={"method": verdict.method, "reason": verdict.reason})
-    return events.answer(event, {"answerCorrect": verdict.correct})
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return events.answer(event, verify_auth_challenge(events.parse(event, triggers.VERIFY), default_runtime()))

@@ -89,7 +89,7 @@ BASE_ENV = {
 
 
 def test_settings_defaults():
-    s = settings.SignInSettings.from_env(BASE_ENV)
+    s = settings.SendSettings.from_env(BASE_ENV)
     assert (s.link_lifetime_seconds, s.code_length, s.max_code_attempts, s.email_cooldown_seconds) == (900, 6, 3, 60)
     assert s.methods == ("MAGIC_LINK", "EMAIL_OTP")
 
@@ -112,9 +112,9 @@ def test_settings_defaults():
 )
 def test_misconfiguration_fails_fast(override):
     with pytest.raises(settings.ConfigurationError):
-        settings.SignInSettings.from_env({**BASE_ENV, **override})
+        settings.SendSettings.from_env({**BASE_ENV, **override})
 
 
 def test_codes_only_needs_no_redirect_origins():
-    s = settings.SignInSettings.from_env({**BASE_ENV, "ALLOWED_REDIRECT_ORIGINS": "", "SIGN_IN_METHODS": "EMAIL_OTP"})
+    s = settings.SendSettings.from_env({**BASE_ENV, "ALLOWED_REDIRECT_ORIGINS": "", "SIGN_IN_METHODS": "EMAIL_OTP"})
     assert s.methods == ("EMAIL_OTP",)

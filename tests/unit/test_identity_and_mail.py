@@ -2,7 +2,9 @@ from pathlib import Path
 
 import pytest
 
+from keyless.aws.runtime import SignInRuntime
 from keyless.core import addresses
+from keyless.core.settings import SendSettings
 from keyless.aws.mailer import Mailer, Templates, UndeliverableAddress
 
 
@@ -167,14 +169,26 @@ def test_the_mailer_sends_nothing_to_an_address_mail_software_would_rewrite(addr
 PLACEHOLDERS = {"magic_link": "$link", "email_otp": "$code $link", "email_otp_only": "$code"}
 
 
-def test_operator_templates(tmp_path, monkeypatch):
+def mailer_of(ses, env: dict) -> Mailer:
+    """The mailer CreateAuthChallenge's runtime builds from these settings, sending through `ses`."""
+    settings = SendSettings.from_env({"TABLE_NAME": "t", "SIGNING_KEY_SECRET_ID": "s", "SENDER_EMAIL": "no-reply@example.com",
+                                      "APP_NAME": "Acme", "ALLOWED_REDIRECT_ORIGINS": "https://app.example.com", **env})  # fmt: skip
+
+    class Session:
+        def client(self, service, config=None):
+            assert service == "sesv2"
+            return ses
+
+    return SignInRuntime(settings=settings, session=Session()).mailer
+
+
+def test_operator_templates(tmp_path):
     for kind, values in PLACEHOLDERS.items():
         (tmp_path / f"{kind}.subject.txt").write_text("Hi from $app_name")
         (tmp_path / f"{kind}.txt").write_text(f"text $expires_in_minutes {values}")
         (tmp_path / f"{kind}.html").write_text(f"<b>{values}</b>")
-    monkeypatch.setenv("EMAIL_TEMPLATES_DIR", str(tmp_path))
     ses = RecordingSes()
-    mailer = Mailer(ses, "no-reply@example.com", "Acme")
+    mailer = mailer_of(ses, {"EMAIL_TEMPLATES_DIR": str(tmp_path)})  # as CreateAuthChallenge builds it
     mailer.send("email_otp_only", "jane@example.com", 120, code="999999")
     mailer.send("email_otp", "jane@example.com", 120, code="999999", link="https://app.example.com/#t<")
     first, second = (request["Content"]["Simple"] for request in ses.requests)
@@ -204,11 +218,10 @@ def test_an_email_whose_link_opens_another_page_also_opens_the_first_allowed_one
     assert "instead" not in without["Text"]["Data"] and "instead" not in without["Html"]["Data"]
 
 
-def test_operator_templates_without_a_fallback_part_send_no_second_link(tmp_path, monkeypatch):
+def test_operator_templates_without_a_fallback_part_send_no_second_link(tmp_path):
     for kind, values in PLACEHOLDERS.items():
         for part, text in (("subject.txt", "Hi"), ("txt", f"{values} $fallback"), ("html", f"{values} $fallback")):
             (tmp_path / f"{kind}.{part}").write_text(text)
-    monkeypatch.setenv("EMAIL_TEMPLATES_DIR", str(tmp_path))
     ses = RecordingSes()
-    Mailer(ses, "no-reply@example.com", "Acme").send("magic_link", "jane@example.com", 900, default_link="https://a.example/#t", link="https://a.example/x#t")
+    mailer_of(ses, {"EMAIL_TEMPLATES_DIR": str(tmp_path)}).send("magic_link", "jane@example.com", 900, default_link="https://a.example/#t", link="https://a.example/x#t")
     assert ses.requests[0]["Content"]["Simple"]["Body"]["Text"]["Data"] == "https://a.example/x#t "

@@ -32,6 +32,7 @@ from botocore.exceptions import ClientError
 
 from keyless.core.aws_errors import error_code, failure_details
 from keyless.core.observability import logger
+from keyless.store.attachments import AttachmentStore
 
 SLOTS = (
     "PreSignUp",
@@ -166,39 +167,6 @@ def integrity_warnings(pool: Mapping[str, Any], clients: list[Mapping[str, Any]]
                 "Keyless for sign-in emails, whose links then work only through it; leave CUSTOM_AUTH to the apps that use Keyless"
             )
     return warnings
-
-
-# --- where the previous triggers are kept -------------------------------------------------------
-
-
-class AttachmentStore:
-    """The triggers a pool's six slots held before Keyless: {slot: LambdaConfig entries}."""
-
-    def __init__(self, client, table_name: str, clock: Callable[[], float] = time.time):
-        self._client = client
-        self._table = table_name
-        self._clock = clock
-
-    @staticmethod
-    def _key(pool_id: str) -> dict:
-        return {"pk": {"S": f"ATTACHMENT#{pool_id}"}, "sk": {"S": "TRIGGERS"}}
-
-    def read(self, pool_id: str) -> dict[str, dict[str, Any]] | None:
-        item = self._client.get_item(TableName=self._table, Key=self._key(pool_id), ConsistentRead=True).get("Item")
-        return json.loads(item["previous"]["S"]) if item else None
-
-    def save(self, pool_id: str, previous: Mapping[str, Mapping[str, Any]]) -> None:
-        self._client.put_item(
-            TableName=self._table,
-            Item={
-                **self._key(pool_id),
-                "previous": {"S": json.dumps(previous, sort_keys=True)},
-                "savedAt": {"N": str(int(self._clock()))},
-            },
-        )
-
-    def delete(self, pool_id: str) -> None:
-        self._client.delete_item(TableName=self._table, Key=self._key(pool_id))
 
 
 # --- attaching and detaching --------------------------------------------------------------------

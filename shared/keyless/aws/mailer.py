@@ -14,7 +14,6 @@ add a header or markup.
 from __future__ import annotations
 
 import html
-import os
 import secrets
 import time
 from collections import deque
@@ -58,11 +57,6 @@ class Templates:
         for part in ("txt", "html"):
             path = folder / f"{FALLBACK}.{part}"
             self._templates[(FALLBACK, part)] = Template(path.read_text(encoding="utf-8") if path.exists() else "")
-
-    @classmethod
-    def from_env(cls) -> Templates:
-        folder = os.environ.get("EMAIL_TEMPLATES_DIR", "").strip()
-        return cls(Path(folder) if folder else DEFAULT_TEMPLATES)
 
     def render(self, kind: str, default_link: str = "", **values: str) -> Email:
         escaped = {k: html.escape(v) for k, v in values.items()}
@@ -109,7 +103,7 @@ class Mailer:
         self._sender = sender
         self._app_name = app_name
         self._configuration_set = configuration_set
-        self._templates = templates or Templates.from_env()
+        self._templates = templates or Templates()
         self.timings = SendTimings()
 
     def send(self, kind: str, to: str, expires_in_seconds: int, default_link: str = "", **values: str) -> None:

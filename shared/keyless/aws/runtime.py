@@ -10,22 +10,22 @@ import functools
 import threading
 import time
 from collections.abc import Callable
-
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
 
-from keyless.core.settings import SignInSettings
+from keyless.core.settings import ClaimsSettings, ProfileSettings, SendSettings, SignInSettings
 
 # Each part is imported where it is built: a function loads only the modules it uses (PreTokenGeneration
 # never loads the mailer or the signing keys), which keeps cold starts short.
 if TYPE_CHECKING:
-    from keyless.profiles.claims import ClaimsSettings
     from keyless.aws.directory import UserDirectory
     from keyless.aws.signing_keys import SigningKeys
     from keyless.aws.mailer import Mailer
-    from keyless.profiles.provisioning import ProfileSettings, ProfileStore, Provisioner
+    from keyless.profiles.provisioning import Provisioner
+    from keyless.store.profiles import ProfileStore
     from keyless.store.sign_in import SignInStore
 
 # Cognito gives a trigger 5 s; a hung connection must fail fast enough to answer inside that.
@@ -52,7 +52,13 @@ class SignInRuntime:
 
     @functools.cached_property
     def settings(self) -> SignInSettings:
+        """What checking an answer needs (every sign-in function)."""
         return self._settings or SignInSettings.from_env()
+
+    @functools.cached_property
+    def send_settings(self) -> SendSettings:
+        """What sending a sign-in email needs (CreateAuthChallenge)."""
+        return self._settings if isinstance(self._settings, SendSettings) else SendSettings.from_env()
 
     def client(self, service: str, config: Config = AWS_CONFIG):
         # One session for all clients: each new session reloads botocore's endpoint and service
@@ -78,10 +84,11 @@ class SignInRuntime:
 
     @functools.cached_property
     def mailer(self) -> Mailer:
-        from keyless.aws.mailer import Mailer
+        from keyless.aws.mailer import Mailer, Templates
 
-        s = self.settings
-        return Mailer(self.client("sesv2", SES_CONFIG), s.sender_email, s.app_name, s.ses_configuration_set)
+        s = self.send_settings
+        templates = Templates(Path(s.email_templates_dir)) if s.email_templates_dir else Templates()
+        return Mailer(self.client("sesv2", SES_CONFIG), s.sender_email, s.app_name, s.ses_configuration_set, templates)
 
     @functools.cached_property
     def directory(self) -> UserDirectory:
@@ -91,13 +98,11 @@ class SignInRuntime:
 
     @functools.cached_property
     def profile_settings(self) -> ProfileSettings:
-        from keyless.profiles.provisioning import ProfileSettings
-
         return ProfileSettings.from_env()
 
     @functools.cached_property
     def profiles(self) -> ProfileStore:
-        from keyless.profiles.provisioning import ProfileStore
+        from keyless.store.profiles import ProfileStore
 
         return ProfileStore(self.client("dynamodb"), self.profile_settings.table_name)
 
@@ -109,8 +114,6 @@ class SignInRuntime:
 
     @functools.cached_property
     def claims_settings(self) -> ClaimsSettings:
-        from keyless.profiles.claims import ClaimsSettings
-
         return ClaimsSettings.from_env()
 
     def now(self) -> int:
@@ -134,3 +137,4 @@ def reset(**overrides) -> None:
     _overrides.update(overrides)
     default_runtime.cache_clear()
     rules.default_rules.cache_clear()
+    rules.address_rules.cache_clear()

@@ -1,31 +1,50 @@
-"""Function settings, read from the environment once and checked, so a misconfigured deployment fails
-on its first call with a clear log line instead of half-working. template.yaml sets every variable."""
+"""Every environment variable of every function, read once and checked, so a misconfigured deployment
+fails on its first call with a log line naming the variable (keyless.core.triggers) instead of
+half-working.
+
+Each function reads the settings classes FUNCTIONS gives it, and template.yaml gives each function
+exactly their VARIABLES (tests/test_template.py checks both ways), so a function is handed only what it
+uses. OPERATOR_VARIABLES are optional ones an operator may add by hand.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, ClassVar
 
+from keyless.core.budget import Budget
 from keyless.methods import MAGIC_LINK, NAMES
 from keyless.signin.redirects import AllowedRedirect, parse_allowlist
-from keyless.core.budget import Budget
+
+Env = Mapping[str, str]
+
+# A profile's own fields, set from Cognito and never from the operator's defaults.
+PROFILE_OWN_FIELDS = ("sub", "email", "createdAt", "emailProvedAt")
+TOKEN_VERSIONS = ("V1_0", "V2_0")
+_GROUP = re.compile(r"^\S{1,128}$")  # Cognito: letters, marks, symbols, numbers, punctuation
+_SCOPE = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]{1,256}$")  # RFC 6749 scope-token characters
 
 
 class ConfigurationError(RuntimeError):
-    pass
+    """A setting is missing or wrong. Its message names the variable and never quotes a secret."""
 
 
-def required(env: Mapping[str, str], name: str) -> str:
+# --- reading one variable -------------------------------------------------------------------------
+
+
+def required(env: Env, name: str) -> str:
     value = env.get(name, "").strip()
     if not value:
         raise ConfigurationError(f"environment variable {name} is not set")
     return value
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def whole_number(env: Env, name: str, default: int, low: int, high: int) -> int:
     raw = env.get(name, "").strip()
     try:
         value = int(raw) if raw else default
@@ -36,7 +55,7 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
-def flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+def flag(env: Env, name: str, default: bool) -> bool:
     """A boolean written "true" or "false" (CloudFormation passes template booleans as these strings)."""
     raw = env.get(name, "").strip().lower()
     if not raw:
@@ -46,7 +65,7 @@ def flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     return raw == "true"
 
 
-def json_setting(env: Mapping[str, str], name: str, default: Any, expected: type, **loads: Any) -> Any:
+def json_setting(env: Env, name: str, default: Any, expected: type, **loads: Any) -> Any:
     """A JSON value of the expected type (dict, list); the default when the variable is unset or blank."""
     raw = env.get(name, "").strip()
     if not raw:
@@ -60,29 +79,84 @@ def json_setting(env: Mapping[str, str], name: str, default: Any, expected: type
     return value
 
 
-def max_code_attempts(env: Mapping[str, str] = os.environ) -> int:
-    return _int(env, "MAX_CODE_ATTEMPTS", 3, 1, 5)
+def listed(env: Env, name: str) -> tuple[str, ...]:
+    """A comma-separated list, blanks dropped."""
+    return tuple(entry for entry in (part.strip() for part in env.get(name, "").split(",")) if entry)
+
+
+# --- the settings of each function ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DefineSettings:
+    VARIABLES: ClassVar = ("MAX_CODE_ATTEMPTS",)
+    max_code_attempts: int
+
+    @classmethod
+    def from_env(cls, env: Env = os.environ) -> DefineSettings:
+        return cls(max_code_attempts=_max_code_attempts(env))
+
+
+def _max_code_attempts(env: Env) -> int:
+    return whole_number(env, "MAX_CODE_ATTEMPTS", 3, 1, 5)
 
 
 @dataclass(frozen=True)
 class SignInSettings:
+    """What checking an answer needs (VerifyAuthChallengeResponse); sending one adds SendSettings'."""
+
+    VARIABLES: ClassVar[tuple[str, ...]] = (
+        "TABLE_NAME", "SIGNING_KEY_SECRET_ID", "SIGNING_KEY_CACHE_SECONDS", "CODE_LENGTH", "MAX_WRONG_CODES",
+        "WRONG_CODE_WINDOW_SECONDS",
+    )  # fmt: skip
     table_name: str
     signing_key_secret_id: str
+    key_cache_seconds: int
+    code_length: int
+    max_wrong_codes: int
+    wrong_code_window_seconds: int
+
+    @property
+    def wrong_codes_budget(self) -> Budget:
+        return Budget(self.max_wrong_codes, self.wrong_code_window_seconds)
+
+    @classmethod
+    def from_env(cls, env: Env = os.environ) -> SignInSettings:
+        return cls(**_sign_in_fields(env))
+
+
+def _sign_in_fields(env: Env) -> dict[str, Any]:
+    return {
+        "table_name": required(env, "TABLE_NAME"),
+        "signing_key_secret_id": required(env, "SIGNING_KEY_SECRET_ID"),
+        "key_cache_seconds": whole_number(env, "SIGNING_KEY_CACHE_SECONDS", 3600, 0, 86400),
+        "code_length": whole_number(env, "CODE_LENGTH", 6, 6, 8),
+        "max_wrong_codes": whole_number(env, "MAX_WRONG_CODES", 10, 1, 1000),
+        "wrong_code_window_seconds": whole_number(env, "WRONG_CODE_WINDOW_SECONDS", 86400, 60, 30 * 86400),
+    }
+
+
+@dataclass(frozen=True)
+class SendSettings(SignInSettings):
+    """CreateAuthChallenge: the methods offered, and the sign-in emails and their limits."""
+
+    VARIABLES: ClassVar[tuple[str, ...]] = (
+        *SignInSettings.VARIABLES, "SENDER_EMAIL", "APP_NAME", "SES_CONFIGURATION_SET", "ALLOWED_REDIRECT_ORIGINS",
+        "SIGN_IN_METHODS", "MAGIC_LINK_LIFETIME_SECONDS", "CODE_LIFETIME_SECONDS", "MAX_CODE_ATTEMPTS",
+        "EMAIL_COOLDOWN_SECONDS", "EMAIL_BURST", "EMAIL_BURST_WINDOW_SECONDS",
+    )  # fmt: skip
     sender_email: str
     app_name: str
+    ses_configuration_set: str
+    email_templates_dir: str  # "" = the bundled templates
     allowed_origins: tuple[AllowedRedirect, ...]
     methods: tuple[str, ...]
     link_lifetime_seconds: int
     code_lifetime_seconds: int
-    code_length: int
     max_code_attempts: int
     email_cooldown_seconds: int
     email_burst: int
     email_burst_window_seconds: int
-    max_wrong_codes: int
-    wrong_code_window_seconds: int
-    key_cache_seconds: int
-    ses_configuration_set: str
 
     @property
     def links_offered(self) -> bool:
@@ -93,13 +167,9 @@ class SignInSettings:
     def mailbox_budget(self) -> Budget:
         return Budget(self.email_burst, self.email_burst_window_seconds)
 
-    @property
-    def wrong_codes_budget(self) -> Budget:
-        return Budget(self.max_wrong_codes, self.wrong_code_window_seconds)
-
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> SignInSettings:
-        methods = tuple(m.strip() for m in env.get("SIGN_IN_METHODS", ",".join(NAMES)).split(",") if m.strip())
+    def from_env(cls, env: Env = os.environ) -> SendSettings:
+        methods = NAMES if "SIGN_IN_METHODS" not in env else listed(env, "SIGN_IN_METHODS")  # set and blank: none
         if not methods or any(m not in NAMES for m in methods):
             raise ConfigurationError(f"SIGN_IN_METHODS must list some of {', '.join(NAMES)}")
         try:
@@ -109,21 +179,137 @@ class SignInSettings:
         if MAGIC_LINK.name in methods and not allowed_origins:
             raise ConfigurationError("ALLOWED_REDIRECT_ORIGINS must name at least one origin for magic links")
         return cls(
-            table_name=required(env, "TABLE_NAME"),
-            signing_key_secret_id=required(env, "SIGNING_KEY_SECRET_ID"),
+            **_sign_in_fields(env),
             sender_email=required(env, "SENDER_EMAIL"),
             app_name=env.get("APP_NAME", "").strip() or "Keyless",
+            ses_configuration_set=env.get("SES_CONFIGURATION_SET", "").strip(),
+            email_templates_dir=env.get("EMAIL_TEMPLATES_DIR", "").strip(),
             allowed_origins=allowed_origins,
             methods=methods,
-            link_lifetime_seconds=_int(env, "MAGIC_LINK_LIFETIME_SECONDS", 900, 60, 86400),
-            code_lifetime_seconds=_int(env, "CODE_LIFETIME_SECONDS", 600, 60, 3600),
-            code_length=_int(env, "CODE_LENGTH", 6, 6, 8),
-            max_code_attempts=max_code_attempts(env),
-            email_cooldown_seconds=_int(env, "EMAIL_COOLDOWN_SECONDS", 60, 0, 3600),
-            email_burst=_int(env, "EMAIL_BURST", 3, 1, 20),
-            email_burst_window_seconds=_int(env, "EMAIL_BURST_WINDOW_SECONDS", 900, 60, 86400),
-            max_wrong_codes=_int(env, "MAX_WRONG_CODES", 10, 1, 1000),
-            wrong_code_window_seconds=_int(env, "WRONG_CODE_WINDOW_SECONDS", 86400, 60, 30 * 86400),
-            key_cache_seconds=_int(env, "SIGNING_KEY_CACHE_SECONDS", 3600, 0, 86400),
-            ses_configuration_set=env.get("SES_CONFIGURATION_SET", "").strip(),
+            link_lifetime_seconds=whole_number(env, "MAGIC_LINK_LIFETIME_SECONDS", 900, 60, 86400),
+            code_lifetime_seconds=whole_number(env, "CODE_LIFETIME_SECONDS", 600, 60, 3600),
+            max_code_attempts=_max_code_attempts(env),
+            email_cooldown_seconds=whole_number(env, "EMAIL_COOLDOWN_SECONDS", 60, 0, 3600),
+            email_burst=whole_number(env, "EMAIL_BURST", 3, 1, 20),
+            email_burst_window_seconds=whole_number(env, "EMAIL_BURST_WINDOW_SECONDS", 900, 60, 86400),
         )
+
+
+@dataclass(frozen=True)
+class AddressRuleSettings:
+    """Which addresses may sign up, and sign in (an address changed since, a domain blocked since)."""
+
+    VARIABLES: ClassVar[tuple[str, ...]] = (
+        "SIGN_UP_ALLOWED_DOMAINS", "SIGN_UP_BLOCKED_DOMAINS", "SIGN_UP_BLOCK_DISPOSABLE", "DISPOSABLE_DOMAINS_FILE",
+        "SIGN_UP_ALLOW_PLUS_ALIASES",
+    )  # fmt: skip
+    allowed_domains: tuple[str, ...]  # as written: "example.com", "*.example.com"
+    blocked_domains: tuple[str, ...]
+    block_disposable: bool
+    disposable_domains_file: str  # "" = the bundled list
+    allow_plus_aliases: bool
+
+    @classmethod
+    def from_env(cls, env: Env = os.environ) -> AddressRuleSettings:
+        return cls(**_address_rule_fields(env))
+
+
+def _address_rule_fields(env: Env) -> dict[str, Any]:
+    return {
+        "allowed_domains": listed(env, "SIGN_UP_ALLOWED_DOMAINS"),
+        "blocked_domains": listed(env, "SIGN_UP_BLOCKED_DOMAINS"),
+        "block_disposable": flag(env, "SIGN_UP_BLOCK_DISPOSABLE", True),
+        "disposable_domains_file": env.get("DISPOSABLE_DOMAINS_FILE", "").strip(),
+        "allow_plus_aliases": flag(env, "SIGN_UP_ALLOW_PLUS_ALIASES", True),
+    }
+
+
+@dataclass(frozen=True)
+class SignUpSettings(AddressRuleSettings):
+    """PreSignUp: the address rules, and whether sign-ups are confirmed at once."""
+
+    VARIABLES: ClassVar[tuple[str, ...]] = (*AddressRuleSettings.VARIABLES, "AUTO_CONFIRM_SIGN_UP")
+    auto_confirm: bool = True
+
+    @classmethod
+    def from_env(cls, env: Env = os.environ) -> SignUpSettings:
+        return cls(**_address_rule_fields(env), auto_confirm=flag(env, "AUTO_CONFIRM_SIGN_UP", True))
+
+
+@dataclass(frozen=True)
+class ProfileSettings:
+    """PostConfirmation and PreTokenGeneration: where profiles live, what a new one holds."""
+
+    VARIABLES: ClassVar = ("TABLE_NAME", "PROFILE_DEFAULTS", "DEFAULT_GROUP")
+    table_name: str
+    defaults: Mapping[str, Any]
+    default_group: str  # "" = none
+
+    @classmethod
+    def from_env(cls, env: Env = os.environ) -> ProfileSettings:
+        from keyless.store.codec import KEY_FIELDS, to_item
+
+        # Decimal, because DynamoDB refuses floats; 0.5 stays exactly 0.5.
+        defaults = json_setting(env, "PROFILE_DEFAULTS", {}, dict, parse_float=Decimal)
+        clash = sorted(set(defaults) & {*PROFILE_OWN_FIELDS, *KEY_FIELDS})
+        if clash:
+            raise ConfigurationError(f"PROFILE_DEFAULTS may not set {', '.join(clash)}")
+        try:
+            to_item(defaults)
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError("PROFILE_DEFAULTS has a value DynamoDB cannot store") from exc
+        group = env.get("DEFAULT_GROUP", "").strip()
+        if group and not _GROUP.match(group):
+            raise ConfigurationError("DEFAULT_GROUP is not a valid group name")
+        return cls(table_name=required(env, "TABLE_NAME"), defaults=defaults, default_group=group)
+
+
+@dataclass(frozen=True)
+class ClaimsSettings:
+    """PreTokenGeneration: which profile fields become which claims, and what roles grant."""
+
+    VARIABLES: ClassVar = ("CLAIM_MAPPING", "ROLE_SCOPES", "GROUPS_FROM_ROLES", "PRE_TOKEN_GENERATION_VERSION")
+    mapping: Mapping[str, str] = field(default_factory=dict)  # profile field -> claim name
+    role_scopes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    groups_from_roles: bool = False
+    lambda_version: str = TOKEN_VERSIONS[0]  # what the pool is configured with; the event's own version wins
+
+    @classmethod
+    def from_env(cls, env: Env = os.environ) -> ClaimsSettings:
+        mapping = json_setting(env, "CLAIM_MAPPING", {}, dict)
+        if not all(isinstance(k, str) and isinstance(v, str) and k and v for k, v in mapping.items()):
+            raise ConfigurationError('CLAIM_MAPPING must map profile fields to claim names: {"field": "claim"}')
+        role_scopes = {}
+        for role, scopes in json_setting(env, "ROLE_SCOPES", {}, dict).items():
+            if not isinstance(scopes, list) or not all(isinstance(s, str) and _SCOPE.match(s) for s in scopes):
+                raise ConfigurationError('ROLE_SCOPES must map roles to lists of scopes: {"role": ["scope"]}')
+            role_scopes[role] = tuple(scopes)
+        version = env.get("PRE_TOKEN_GENERATION_VERSION", "").strip() or TOKEN_VERSIONS[0]
+        if version not in TOKEN_VERSIONS:
+            raise ConfigurationError(f"PRE_TOKEN_GENERATION_VERSION must be one of {', '.join(TOKEN_VERSIONS)}")
+        return cls(mapping=mapping, role_scopes=role_scopes, groups_from_roles=flag(env, "GROUPS_FROM_ROLES", False), lambda_version=version)
+
+
+@dataclass(frozen=True)
+class AttachSettings:
+    """AttachTriggers: the table where a pool's previous triggers are kept."""
+
+    VARIABLES: ClassVar = ("TABLE_NAME",)
+    table_name: str
+
+    @classmethod
+    def from_env(cls, env: Env = os.environ) -> AttachSettings:
+        return cls(table_name=required(env, "TABLE_NAME"))
+
+
+# What each function of template.yaml reads.
+FUNCTIONS: dict[str, tuple[type, ...]] = {
+    "DefineAuthChallengeFunction": (DefineSettings,),
+    "CreateAuthChallengeFunction": (SendSettings, AddressRuleSettings),
+    "VerifyAuthChallengeFunction": (SignInSettings,),
+    "PreSignUpFunction": (SignUpSettings,),
+    "PostConfirmationFunction": (ProfileSettings,),
+    "PreTokenGenerationFunction": (ProfileSettings, ClaimsSettings),
+    "AttachTriggersFunction": (AttachSettings,),
+}
+OPERATOR_VARIABLES = ("EMAIL_TEMPLATES_DIR",)  # CreateAuthChallenge: a folder of the operator's own templates

@@ -9,6 +9,7 @@ import functools
 from keyless.core import errors
 from keyless.core.aws_errors import failure_details
 from keyless.core.observability import logger, metrics
+from keyless.core.settings import ConfigurationError
 
 DEFINE = ("DefineAuthChallenge_Authentication",)
 CREATE = ("CreateAuthChallenge_Authentication",)
@@ -35,6 +36,10 @@ def safe(handler):
             raise
         except errors.UserFacingError:
             raise
+        except ConfigurationError as exc:
+            # Its message names the variable and the rule it breaks, never a value that could be secret.
+            logger.error("configuration error", extra={"detail": str(exc)})
+            raise errors.TemporarilyUnavailable() from None
         except Exception as exc:
             logger.error("trigger failed", extra=failure_details(exc))
             raise errors.TemporarilyUnavailable() from None

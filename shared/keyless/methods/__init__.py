@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # keyless.core.protocol reads this module: it imports nothing of the package
     from keyless.core.events import TriggerEvent
-    from keyless.core.settings import SignInSettings
+    from keyless.core.settings import SendSettings
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class Issue:
     flow: str
     key: bytes
     now: int
-    settings: SignInSettings
+    settings: SendSettings
 
 
 @dataclass(frozen=True)

@@ -14,21 +14,20 @@ them, and a token that authorizes on them must not be shaped by a profile.
 from __future__ import annotations
 
 import json
-import os
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keyless import methods
-from keyless.core import settings
+from keyless.core.settings import TOKEN_VERSIONS, ClaimsSettings
+
+if TYPE_CHECKING:
+    from keyless.aws.runtime import SignInRuntime
 from keyless.core.events import GroupConfiguration, TokenGenerationEvent
 from keyless.core.observability import count, logger
-from keyless.profiles.provisioning import ProfileStore, Provisioner
+from keyless.profiles.provisioning import Provisioner
+from keyless.store.profiles import ProfileStore
 
-V1 = "V1_0"
-V2 = "V2_0"
-VERSIONS = (V1, V2)
+V1, V2 = TOKEN_VERSIONS
 V2_EVENT_VERSIONS = ("2", "3")  # V3_0's event is V2_0's, for client-credentials grants as well
 
 # Claims no trigger may add, override or suppress (cognito-triggers.md, "Pre token generation").
@@ -47,7 +46,6 @@ SIGN_IN_METHOD_CLAIM = "sign_in_method"
 AUTHENTICATION = "TokenGeneration_Authentication"
 PROOF_FRESH_SECONDS = 60  # tokens follow the accepted answer within the same API call
 ROLES_FIELD = "roles"
-_SCOPE = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]{1,256}$")  # RFC 6749 scope-token characters
 
 
 def is_reserved(claim: str) -> bool:
@@ -60,35 +58,6 @@ def _clean(claims: Mapping[str, Any], where: str) -> dict[str, Any]:
     if dropped:
         logger.warning("reserved claims left out", extra={"claims": dropped, "where": where})
     return {name: value for name, value in claims.items() if not is_reserved(name)}
-
-
-@dataclass(frozen=True)
-class ClaimsSettings:
-    mapping: Mapping[str, str] = field(default_factory=dict)  # profile field -> claim name
-    role_scopes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    groups_from_roles: bool = False
-    lambda_version: str = V1  # what the pool is configured with; the event's own version wins
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> ClaimsSettings:
-        mapping = settings.json_setting(env, "CLAIM_MAPPING", {}, dict)
-        if not all(isinstance(k, str) and isinstance(v, str) and k and v for k, v in mapping.items()):
-            raise settings.ConfigurationError('CLAIM_MAPPING must map profile fields to claim names: {"field": "claim"}')
-        raw_scopes = settings.json_setting(env, "ROLE_SCOPES", {}, dict)
-        role_scopes = {}
-        for role, scopes in raw_scopes.items():
-            if not isinstance(scopes, list) or not all(isinstance(s, str) and _SCOPE.match(s) for s in scopes):
-                raise settings.ConfigurationError('ROLE_SCOPES must map roles to lists of scopes: {"role": ["scope"]}')
-            role_scopes[role] = tuple(scopes)
-        version = env.get("PRE_TOKEN_GENERATION_VERSION", "").strip() or V1
-        if version not in VERSIONS:
-            raise settings.ConfigurationError(f"PRE_TOKEN_GENERATION_VERSION must be one of {', '.join(VERSIONS)}")
-        return cls(
-            mapping=mapping,
-            role_scopes=role_scopes,
-            groups_from_roles=settings.flag(env, "GROUPS_FROM_ROLES", False),
-            lambda_version=version,
-        )
 
 
 def _roles(profile: Mapping[str, Any]) -> list[str]:
@@ -201,3 +170,8 @@ def respond(
         count("ProfilesSelfHealed")
         logger.warning("profile was missing at token generation; created", extra={"user": event.trigger.sub})
     return token_response(event, profile, claims_settings, accepted_method(event, sign_in, now))
+
+
+def pre_token_generation(event: TokenGenerationEvent, runtime: SignInRuntime) -> dict[str, Any]:
+    """PreTokenGeneration's response to this event."""
+    return respond(event, runtime.profiles, runtime.provisioner, runtime.claims_settings, runtime.now())

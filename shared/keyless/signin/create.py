@@ -25,7 +25,7 @@ from keyless.aws.mailer import MaybeSent
 from keyless.core.observability import count, logger
 from keyless.signin.redirects import RedirectNotAllowed, check_redirect, default_redirect
 from keyless.aws.runtime import SignInRuntime
-from keyless.core.settings import SignInSettings
+from keyless.core.settings import SendSettings
 from keyless.store.sign_in import AlreadyReserved, CodesLocked, Reserved, TooSoon
 
 TTL_MARGIN_SECONDS = 3600
@@ -64,18 +64,18 @@ def _response(public: dict, private: dict, step: str, flow: str) -> dict:
 
 def _choose_method(runtime: SignInRuntime) -> dict:
     flow = secrets.token_urlsafe(16)  # names this sign-in; not a secret (it is in challengeMetadata)
-    public = {protocol.PARAM_METHODS: ",".join(runtime.settings.methods)}
+    public = {protocol.PARAM_METHODS: ",".join(runtime.send_settings.methods)}
     return _response(public, {}, protocol.CHOOSE_METHOD, flow)
 
 
-def _chosen_method(event: TriggerEvent, settings: SignInSettings) -> methods.Method:
+def _chosen_method(event: TriggerEvent, settings: SendSettings) -> methods.Method:
     name = event.client_metadata.get(protocol.META_METHOD, "")
     if name not in settings.methods:
         raise errors.UserFacingError(errors.CHOOSE_METHOD)
     return methods.METHODS[name]
 
 
-def _redirect_uri(event: TriggerEvent, method: methods.Method, settings: SignInSettings) -> str:
+def _redirect_uri(event: TriggerEvent, method: methods.Method, settings: SendSettings) -> str:
     """Where the email's link points: the client's redirectUri (required for a link, optional with
     another method), checked against the allowlist; without one, the first allowed entry."""
     if not settings.links_offered:
@@ -91,7 +91,7 @@ def _redirect_uri(event: TriggerEvent, method: methods.Method, settings: SignInS
 
 
 def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
-    settings = runtime.settings
+    settings = runtime.send_settings
     method = _chosen_method(event, settings)
     redirect_uri = _redirect_uri(event, method, settings)
     names = runtime.directory.user_names(event.user_pool_id)
@@ -184,7 +184,7 @@ def _issue_proofs(method: methods.Method, redirect_uri: str, request: Issue) -> 
     return proofs
 
 
-def _outgoing(method: methods.Method, recipient: str, proofs: dict[str, Issued], redirect_uri: str, settings: SignInSettings) -> Outgoing:
+def _outgoing(method: methods.Method, recipient: str, proofs: dict[str, Issued], redirect_uri: str, settings: SendSettings) -> Outgoing:
     """The email: the chosen method's template and values, the link on the page the client chose, and
     the same link on the first allowed page when that is another (whoever asked chose the page: the
     owner can always open the one the operator named first)."""
@@ -199,7 +199,7 @@ def _outgoing(method: methods.Method, recipient: str, proofs: dict[str, Issued],
     return Outgoing(method, recipient, kind, values, default_link, proofs[method.name].lifetime_seconds)
 
 
-def _own_email_is_free(previous: dict, now: int, settings: SignInSettings) -> bool:
+def _own_email_is_free(previous: dict, now: int, settings: SendSettings) -> bool:
     """This user has had no email in the mailbox budget's window (reservedAt is the last one)."""
     last = previous.get("reservedAt")
     return not isinstance(last, int) or last <= now - settings.email_burst_window_seconds
@@ -212,13 +212,13 @@ def _check_address_rules(address: str, user_not_found: bool, runtime: SignInRunt
     if not address or (user_not_found and "@" not in address):
         return
     try:
-        rules.check_address(address, rules.default_rules())
+        rules.check_address(address, rules.address_rules())
     except rules.SignUpRefused as refused:
         count("SignInRefused", reason=refused.reason)
         raise errors.UserFacingError(errors.ADDRESS_NOT_ALLOWED) from None
 
 
-def _longest_window(settings: SignInSettings) -> int:
+def _longest_window(settings: SendSettings) -> int:
     return max(
         settings.link_lifetime_seconds,
         settings.code_lifetime_seconds,
@@ -249,7 +249,7 @@ def _private(user: str) -> dict:
     return {protocol.PRIVATE_UNKNOWN_USER: user} if user.startswith(pseudonyms.UNKNOWN_PREFIX) else {}
 
 
-def _sent_response(method: methods.Method, flow: str, item: dict, settings: SignInSettings, user: str, attempts_left: int | None = None) -> dict:
+def _sent_response(method: methods.Method, flow: str, item: dict, settings: SendSettings, user: str, attempts_left: int | None = None) -> dict:
     left = settings.max_code_attempts if attempts_left is None else attempts_left
     public = {protocol.PARAM_SENT_TO: item.get("sentTo", "***"), **method.logic().public_parameters(item, flow, settings, left)}
     return _response(public, _private(user), method.name, flow)
@@ -261,6 +261,6 @@ def _ask_again(event: TriggerEvent, flow: str, method: methods.Method, runtime: 
     proof expires; if a newer email replaced it, no answer can succeed, and the shapes stay the same."""
     case_sensitive = runtime.directory.user_names(event.user_pool_id).case_sensitive
     user = pseudonyms.sign_in_user(event, runtime.keys.current(), case_sensitive)
-    settings = runtime.settings
+    settings = runtime.send_settings
     left = max(0, settings.max_code_attempts - protocol.wrong_answers(event.session, method.name))
     return _sent_response(method, flow, runtime.store.read(user), settings, user, left)

@@ -7,11 +7,14 @@ chooses between "another round" and "fail", never tokens.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from keyless import methods
 from keyless.core import protocol
-from keyless.core.events import SessionEntry
+from keyless.core.events import SessionEntry, TriggerEvent
+from keyless.core.observability import count
+from keyless.core.settings import DefineSettings
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,21 @@ class Decision:
 
 
 NEXT_ROUND = Decision(challenge_name=protocol.CUSTOM_CHALLENGE)
+
+
+@functools.cache
+def _settings() -> DefineSettings:
+    return DefineSettings.from_env()
+
+
+def define_auth_challenge(event: TriggerEvent) -> dict:
+    """DefineAuthChallenge's response to this event, its outcome counted."""
+    decision = decide(event.session, event.client_metadata, _settings().max_code_attempts)
+    if decision.issue_tokens:
+        count("SignInSucceeded", method=decision.method)
+    elif decision.fail_authentication:
+        count("SignInFailed", method=decision.method, reason=decision.reason)
+    return decision.as_response()
 
 
 def fail(reason: str, method: str = "") -> Decision:

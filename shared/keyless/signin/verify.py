@@ -14,10 +14,20 @@ from keyless import methods
 from keyless.core import protocol
 from keyless.core.errors import MalformedEvent
 from keyless.core.events import TriggerEvent
+from keyless.core.observability import count, logger
 from keyless.signin.proof import Verdict, rejected
 
 if TYPE_CHECKING:
     from keyless.aws.runtime import SignInRuntime
+
+
+def verify_auth_challenge(event: TriggerEvent, runtime: SignInRuntime) -> dict:
+    """VerifyAuthChallengeResponse's response to this event; a refused answer is counted and logged."""
+    verdict = verify_answer(event, runtime)
+    if not verdict.correct and verdict.reason != "request":
+        count("AnswerRejected", method=verdict.method, reason=verdict.reason)
+        logger.info("answer rejected", extra={"method": verdict.method, "reason": verdict.reason})
+    return {"answerCorrect": verdict.correct}
 
 
 def verify_answer(event: TriggerEvent, runtime: SignInRuntime) -> Verdict:

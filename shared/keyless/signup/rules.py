@@ -16,13 +16,13 @@ up first with an address keeps nothing: that first proof takes the account back 
 from __future__ import annotations
 
 import functools
-import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from keyless.core import addresses, errors, settings
 from keyless.core.events import TriggerEvent
+from keyless.core.observability import count, logger
 
 SIGN_UP = "PreSignUp_SignUp"
 ADMIN_CREATE_USER = "PreSignUp_AdminCreateUser"
@@ -52,10 +52,6 @@ def normalize_domain(raw: str) -> str:
     return domain
 
 
-def _domain_list(raw: str) -> list[str]:
-    return [entry for entry in (part.strip() for part in raw.split(",")) if entry]
-
-
 @functools.cache
 def load_domain_file(path: str) -> frozenset[str]:
     """One domain a line; blank lines and lines starting with # are skipped. Read once per container."""
@@ -77,30 +73,36 @@ class SignUpRules:
     auto_confirm: bool = True  # confirm sign-ups at once (off: the pool's own confirmation applies)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> SignUpRules:
+    def from_settings(cls, rules: settings.AddressRuleSettings) -> SignUpRules:
         allowed, suffixes = set(), []
-        for entry in _domain_list(env.get("SIGN_UP_ALLOWED_DOMAINS", "")):
+        for entry in rules.allowed_domains:
             if entry.startswith("*."):
                 suffixes.append("." + normalize_domain(entry[2:]))
             else:
                 allowed.add(normalize_domain(entry))
         disposable: frozenset[str] = frozenset()
-        if settings.flag(env, "SIGN_UP_BLOCK_DISPOSABLE", True):
-            path = env.get("DISPOSABLE_DOMAINS_FILE", "").strip() or str(BUNDLED_DISPOSABLE_DOMAINS)
-            disposable = load_domain_file(path)
+        if rules.block_disposable:
+            disposable = load_domain_file(rules.disposable_domains_file or str(BUNDLED_DISPOSABLE_DOMAINS))
         return cls(
             allowed_domains=frozenset(allowed),
             allowed_suffixes=tuple(suffixes),
-            blocked_domains=frozenset(normalize_domain(d) for d in _domain_list(env.get("SIGN_UP_BLOCKED_DOMAINS", ""))),
+            blocked_domains=frozenset(normalize_domain(d) for d in rules.blocked_domains),
             disposable_domains=disposable,
-            allow_plus_aliases=settings.flag(env, "SIGN_UP_ALLOW_PLUS_ALIASES", True),
-            auto_confirm=settings.flag(env, "AUTO_CONFIRM_SIGN_UP", True),
+            allow_plus_aliases=rules.allow_plus_aliases,
+            auto_confirm=isinstance(rules, settings.SignUpSettings) and rules.auto_confirm,
         )
 
 
 @functools.cache
 def default_rules() -> SignUpRules:
-    return SignUpRules.from_env()
+    """PreSignUp's rules, read once per container."""
+    return SignUpRules.from_settings(settings.SignUpSettings.from_env())
+
+
+@functools.cache
+def address_rules() -> SignUpRules:
+    """The address rules alone (CreateAuthChallenge applies them at every sign-in), read once per container."""
+    return SignUpRules.from_settings(settings.AddressRuleSettings.from_env())
 
 
 def _listed(domain: str, listed: Iterable[str]) -> bool:
@@ -135,3 +137,15 @@ def decide(event: TriggerEvent, rules: SignUpRules) -> dict:
         "autoVerifyEmail": False,  # the first working link or code verifies the address
         "autoVerifyPhone": False,
     }
+
+
+def pre_sign_up(event: TriggerEvent) -> dict:
+    """PreSignUp's response to this event (or SignUpRefused), its outcome counted."""
+    try:
+        response = decide(event, default_rules())
+    except SignUpRefused as refused:
+        count("SignUpRefused", reason=refused.reason)
+        logger.info("sign-up refused", extra={"reason": refused.reason, "source": event.trigger_source})
+        raise
+    count("SignUpAccepted")
+    return response

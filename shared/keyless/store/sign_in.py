@@ -35,43 +35,13 @@ from botocore.exceptions import ClientError
 
 from keyless.core.aws_errors import condition_failed
 from keyless.core.budget import Budget
+from keyless.store.codec import expression_names, from_item, to_attribute
+from keyless.store.keys import mailbox_key, sign_in_key
 
-SIGN_IN_SORT_KEY = "SIGNIN"
-MAILBOX_SORT_KEY = "SENDS"
 MAX_VERSION_RETRIES = 4
 MAILBOX_FIELDS = ("sends", "lastSentAt", "sendId", "expiresAt")
 LINK_USED = ("linkUsedAt", "linkUsedBy")
 CODE_USED = ("codeUsedAt", "codeUsedBy")
-
-
-def sign_in_key(user: str) -> dict:
-    return {"pk": {"S": f"USER#{user}"}, "sk": {"S": SIGN_IN_SORT_KEY}}
-
-
-def mailbox_key(mailbox: str) -> dict:
-    return {"pk": {"S": f"MAILBOX#{mailbox}"}, "sk": {"S": MAILBOX_SORT_KEY}}
-
-
-def to_attribute(value: Any) -> dict:
-    if isinstance(value, bool):
-        raise TypeError("booleans are not stored")
-    if isinstance(value, int):
-        return {"N": str(value)}
-    if isinstance(value, (list, tuple)):
-        return {"L": [to_attribute(v) for v in value]}
-    return {"S": str(value)}
-
-
-def _from_attribute(attribute: dict) -> Any:
-    if "N" in attribute:
-        return int(attribute["N"])
-    if "L" in attribute:
-        return [_from_attribute(v) for v in attribute["L"]]
-    return attribute.get("S")
-
-
-def from_item(item: dict | None) -> dict[str, Any]:
-    return {name: _from_attribute(attribute) for name, attribute in (item or {}).items() if name not in ("pk", "sk")}
 
 
 def wrong_codes_counted(item: dict[str, Any], key_id: str) -> list[int]:
@@ -127,10 +97,6 @@ class Outcome:
     item: dict[str, Any]
 
 
-def _names(*names: str) -> dict[str, str]:
-    return {f"#{name}": name for name in names}
-
-
 class SignInStore:
     def __init__(self, client, table_name: str):
         self._client = client
@@ -168,7 +134,7 @@ class SignInStore:
                 Key=sign_in_key(user),
                 UpdateExpression=update,
                 ConditionExpression=condition,
-                ExpressionAttributeNames=_names(*dict.fromkeys([*names, *removed, *budget_names])),
+                ExpressionAttributeNames=expression_names(*dict.fromkeys([*names, *removed, *budget_names])),
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -224,7 +190,7 @@ class SignInStore:
             "#sendId = :sendId, #expiresAt = :expiresAt",
             ConditionExpression="(attribute_not_exists(#sends) OR size(#sends) < :limit) "
             "AND (attribute_not_exists(#lastSentAt) OR #lastSentAt <= :spacingStart)",
-            ExpressionAttributeNames=_names(*MAILBOX_FIELDS),
+            ExpressionAttributeNames=expression_names(*MAILBOX_FIELDS),
             ExpressionAttributeValues={
                 ":none": {"L": []},
                 ":now": to_attribute([now]),
@@ -244,7 +210,7 @@ class SignInStore:
             Key=mailbox_key(mailbox),
             UpdateExpression="SET #sends = :sends, #lastSentAt = :at, #sendId = :sendId, #expiresAt = :expiresAt",
             ConditionExpression="#sendId = :previous",  # unchanged since `old` was read
-            ExpressionAttributeNames=_names(*MAILBOX_FIELDS),
+            ExpressionAttributeNames=expression_names(*MAILBOX_FIELDS),
             ExpressionAttributeValues={
                 ":sends": to_attribute(sends),
                 ":at": to_attribute(now),
@@ -279,7 +245,7 @@ class SignInStore:
                 Key=key,
                 UpdateExpression=update,
                 ConditionExpression="#sendId = :owner",
-                ExpressionAttributeNames=_names(*dict.fromkeys([*touched, "sendId"])),
+                ExpressionAttributeNames=expression_names(*dict.fromkeys([*touched, "sendId"])),
                 ExpressionAttributeValues={":owner": {"S": send_id}, **{f":{name}": to_attribute(previous[name]) for name in back}},
             )
         except ClientError as exc:
@@ -350,7 +316,7 @@ class SignInStore:
                     f"#{other_by} = if_not_exists(#{other_by}, :flow), #provenMethod = :method, #provenAt = :now"
                 ),
                 ConditionExpression=condition,
-                ExpressionAttributeNames=_names(*names, used_at, used_by, other_at, other_by, "provenMethod", "provenAt"),
+                ExpressionAttributeNames=expression_names(*names, used_at, used_by, other_at, other_by, "provenMethod", "provenAt"),
                 ExpressionAttributeValues={
                     **values,
                     ":now": to_attribute(now),
@@ -376,7 +342,7 @@ class SignInStore:
                     Key=sign_in_key(user),
                     UpdateExpression=f"REMOVE #{used_at}, #{used_by}",
                     ConditionExpression=f"#{used_by} = :flow",
-                    ExpressionAttributeNames=_names(used_at, used_by),
+                    ExpressionAttributeNames=expression_names(used_at, used_by),
                     ExpressionAttributeValues={":flow": to_attribute(flow)},
                 )
             except ClientError as exc:
@@ -446,7 +412,7 @@ class SignInStore:
                     Key=sign_in_key(user),
                     UpdateExpression=update,
                     ConditionExpression=condition,
-                    ExpressionAttributeNames=_names(*names),
+                    ExpressionAttributeNames=expression_names(*names),
                     ExpressionAttributeValues=values,
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
@@ -466,7 +432,7 @@ class SignInStore:
                 Key=sign_in_key(user),
                 UpdateExpression="SET #reservedAt = :now",
                 ConditionExpression="#sendId = :sendId",
-                ExpressionAttributeNames=_names("reservedAt", "sendId"),
+                ExpressionAttributeNames=expression_names("reservedAt", "sendId"),
                 ExpressionAttributeValues={":now": to_attribute(now), ":sendId": to_attribute(send_id)},
             )
         except ClientError as exc:

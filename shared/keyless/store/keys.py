@@ -1,0 +1,28 @@
+"""The one table's keys: which item holds what. Each item's store is the only code that reads or
+writes it."""
+
+from __future__ import annotations
+
+
+def _key(pk: str, sk: str) -> dict[str, dict[str, str]]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def sign_in_key(user: str) -> dict[str, dict[str, str]]:
+    """A user's sign-in state: USER#<sub> (an unknown user: USER#unknown-<keyed name>)."""
+    return _key(f"USER#{user}", "SIGNIN")
+
+
+def mailbox_key(mailbox: str) -> dict[str, dict[str, str]]:
+    """A mailbox's email budget: MAILBOX#<keyed mailbox>."""
+    return _key(f"MAILBOX#{mailbox}", "SENDS")
+
+
+def profile_key(sub: str) -> dict[str, dict[str, str]]:
+    """A user's profile, whose fields become token claims: PROFILE#<sub>."""
+    return _key(f"PROFILE#{sub}", "PROFILE")
+
+
+def attachment_key(pool_id: str) -> dict[str, dict[str, str]]:
+    """The triggers an attached pool's slots held before Keyless: ATTACHMENT#<pool id>."""
+    return _key(f"ATTACHMENT#{pool_id}", "TRIGGERS")
