@@ -47,10 +47,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--throughput-seconds", type=float, default=3.0, help="per level and repeat (default 3)")
     parser.add_argument("--throughput-repeats", type=int, default=3)
     parser.add_argument("--levels", default="1,4,16", help="concurrent clients (default 1,4,16)")
-    parser.add_argument("--layout", choices=("auto", "lambda", "source"), default="auto", help="code layout of the cold processes")
+    parser.add_argument(
+        "--layout", choices=("auto", "lambda", "source"), default="auto", help="code layout of the cold processes"
+    )
     parser.add_argument("--no-build", action="store_true", help="skip sam build (no package sizes; cold starts from source)")
     parser.add_argument("--functions", default="", help="comma-separated logical ids (default: every function in template.yaml)")
-    parser.add_argument("--output", type=Path, default=RESULTS, help=f"Markdown copy of the table (default {RESULTS.relative_to(ROOT)})")
+    parser.add_argument(
+        "--output", type=Path, default=RESULTS, help=f"Markdown copy of the table (default {RESULTS.relative_to(ROOT)})"
+    )
     return parser.parse_args(argv)
 
 
@@ -103,7 +107,10 @@ def main(argv: list[str] | None = None) -> int:
                 runs = record(function, REGION, deployment)
                 pick = heaviest(runs)
                 if pick is None:
-                    failed = "; ".join(f"{r.name}: {r.error or 'AWS calls outside keyless.aws.runtime'}" for r in runs[:1]) or "no sample events"
+                    failed = (
+                        "; ".join(f"{r.name}: {r.error or 'AWS calls outside keyless.aws.runtime'}" for r in runs[:1])
+                        or "no sample events"
+                    )
                     notes.append(f"{function.name}: no sample event runs offline ({failed}); not benchmarked.")
                     continue
                 chosen[function.name] = pick
@@ -170,9 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join([*header, "", as_text(rows), "", *footer])
     print(text)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    markdown = "\n".join(
-        [*(f"{line}  " for line in header), "", as_markdown(rows), "", *(f"- {line}" for line in footer), ""]
-    )
+    markdown = "\n".join([*(f"{line}  " for line in header), "", as_markdown(rows), "", *(f"- {line}" for line in footer), ""])
     args.output.write_text(markdown)
     log(f"written to {args.output}")
     return 0
@@ -205,7 +210,15 @@ def cold_rows(bench: cold.ColdBench, functions: list[BenchFunction], chosen: dic
     for variant in bench.variants.values():
         if variant.key in names:
             continue
-        rows.append(Row("1 cold start: baseline", variant.key, ms(variant.spread("wall")), "ms", notes=f"CPU {number(variant.spread('cpu').median * 1000, 'ms')}"))
+        rows.append(
+            Row(
+                "1 cold start: baseline",
+                variant.key,
+                ms(variant.spread("wall")),
+                "ms",
+                notes=f"CPU {number(variant.spread('cpu').median * 1000, 'ms')}",
+            )
+        )
     for function in functions:
         variant = bench.variants[function.name]
         baseline = bench.baseline_for(function)
@@ -262,7 +275,17 @@ def cold_rows(bench: cold.ColdBench, functions: list[BenchFunction], chosen: dic
             )
         if no_boto3:
             loaded = any(r.get("boto3_loaded") for r in reports)
-            rows.append(Row("1 cold start: boto3 loaded", subject, None, baseline="", target="no", met=not loaded, notes="yes" if loaded else "no: boto3 never imported"))
+            rows.append(
+                Row(
+                    "1 cold start: boto3 loaded",
+                    subject,
+                    None,
+                    baseline="",
+                    target="no",
+                    met=not loaded,
+                    notes="yes" if loaded else "no: boto3 never imported",
+                )
+            )
         cpu = variant.spread("cpu")
         memory = function.spec.memory_size
         scaled = cpu.high * cost.cpu_scale(memory)
@@ -288,7 +311,17 @@ def warm_rows(functions: list[BenchFunction], results: dict[str, list[warm.WarmR
         subject = f"{function.short} ({runs[0].event})"
         p50 = Spread.of([r.p50_ms for r in runs])
         p99 = Spread.of([r.p99_ms for r in runs])
-        rows.append(Row("2 warm own time p50", subject, p50, "ms", target=f"< {TARGET_WARM_P50_MS} ms", met=p50.median < TARGET_WARM_P50_MS, notes=f"{len(runs)} x {runs[0].calls} calls"))
+        rows.append(
+            Row(
+                "2 warm own time p50",
+                subject,
+                p50,
+                "ms",
+                target=f"< {TARGET_WARM_P50_MS} ms",
+                met=p50.median < TARGET_WARM_P50_MS,
+                notes=f"{len(runs)} x {runs[0].calls} calls",
+            )
+        )
         rows.append(Row("2 warm own time p99", subject, p99, "ms", notes=f"{len(runs)} x {runs[0].calls} calls"))
     return rows
 
@@ -299,7 +332,11 @@ def _ops_text(round_: calls.Round) -> str:
     return ", ".join(f"{key} x{n}" if n > 1 else key for key, n in sorted(round_.calls.items()))
 
 
-FIRST_PROOF_CALLS = {"cognito-idp.AdminSetUserPassword", "cognito-idp.AdminUserGlobalSignOut", "cognito-idp.AdminUpdateUserAttributes"}
+FIRST_PROOF_CALLS = {
+    "cognito-idp.AdminSetUserPassword",
+    "cognito-idp.AdminUserGlobalSignOut",
+    "cognito-idp.AdminUpdateUserAttributes",
+}
 
 
 def _count(round_: calls.Round, predicate) -> int:
@@ -314,7 +351,15 @@ def call_rows(scenarios: list[calls.Scenario], warm_results: dict[str, list[warm
     is_once_per_container = lambda op: op.startswith("secretsmanager.") or op == "cognito-idp.DescribeUserPool"  # noqa: E731
     for scenario in scenarios:
         for round_ in scenario.rounds:
-            rows.append(Row("3 AWS calls per round", f"{scenario.name} / {round_.label}", float(sum(round_.calls.values())), "calls", notes=_ops_text(round_)))
+            rows.append(
+                Row(
+                    "3 AWS calls per round",
+                    f"{scenario.name} / {round_.label}",
+                    float(sum(round_.calls.values())),
+                    "calls",
+                    notes=_ops_text(round_),
+                )
+            )
     for scenario in scenarios:
         if scenario.method not in ("link", "code"):
             continue
@@ -325,15 +370,29 @@ def call_rows(scenarios: list[calls.Scenario], warm_results: dict[str, list[warm
         plain = _count(request, lambda op: not is_once_per_container(op))
         ok = _count(request, calls.is_write) == 2 and _count(request, is_email) == 1 and plain == 3
         target = "2 conditional writes (user, mailbox) + 1 email (+ key, pool's name settings once per container)"
-        rows.append(Row("3 AWS calls: request", label, float(n_request), "calls", target=target, met=ok, notes=_ops_text(request)))
+        rows.append(
+            Row("3 AWS calls: request", label, float(n_request), "calls", target=target, met=ok, notes=_ops_text(request))
+        )
         writes, claims, reads = _count(sign_in, calls.is_write), _count(sign_in, is_first_proof), _count(sign_in, calls.is_read)
         others = sum(sign_in.calls.values()) - writes - claims - reads - _count(sign_in, is_once_per_container)
         # The first proof of an address: the account taken back (password, sign-out), the address
         # marked verified, and the profile told when (one more write).
         expected_claims, expected_writes = (3, 2) if first else (0, 1)
         ok = writes == expected_writes and claims == expected_claims and reads <= 1 and others == 0
-        target = "1 conditional write" + (" + first proof: 3 Cognito calls + 1 profile write" if first else "") + " (+ 1 claims read)"
-        rows.append(Row("3 AWS calls: sign-in", label, float(sum(sign_in.calls.values())), "calls", target=target, met=ok, notes=_ops_text(sign_in)))
+        target = (
+            "1 conditional write" + (" + first proof: 3 Cognito calls + 1 profile write" if first else "") + " (+ 1 claims read)"
+        )
+        rows.append(
+            Row(
+                "3 AWS calls: sign-in",
+                label,
+                float(sum(sign_in.calls.values())),
+                "calls",
+                target=target,
+                met=ok,
+                notes=_ops_text(sign_in),
+            )
+        )
         whole = scenario.whole()
         rows.append(
             Row(
@@ -345,7 +404,15 @@ def call_rows(scenarios: list[calls.Scenario], warm_results: dict[str, list[warm
             )
         )
     for name, ops in calls.REFERENCE.items():
-        rows.append(Row("3 AWS calls: reference", f"AWS sample design (anchors.md, not measured): {name}", float(sum(ops.values())), "calls", notes=", ".join(ops)))
+        rows.append(
+            Row(
+                "3 AWS calls: reference",
+                f"AWS sample design (anchors.md, not measured): {name}",
+                float(sum(ops.values())),
+                "calls",
+                notes=", ".join(ops),
+            )
+        )
     kms = sum(_count(s.whole(), is_kms) for s in scenarios)
     rows.append(Row("3 KMS calls", "all sign-ins above", float(kms), "calls", target="0", met=kms == 0))
     for name, runs in warm_results.items():
@@ -371,8 +438,23 @@ def size_rows(sizes: list[package.Size]) -> list[Row]:
     rows = []
     for size in sizes:
         subject = size.artifact.removesuffix("Function")
-        rows.append(Row("4 package size (sam build)", f"{subject}, unzipped", size.unzipped_bytes / 1e6 if size.unzipped_bytes > 1e5 else float(size.unzipped_bytes), "MB" if size.unzipped_bytes > 1e5 else "B", notes=f"{size.files} files"))
-        rows.append(Row("4 package size (sam build)", f"{subject}, zipped", size.zipped_bytes / 1e6 if size.zipped_bytes > 1e5 else float(size.zipped_bytes), "MB" if size.zipped_bytes > 1e5 else "B"))
+        rows.append(
+            Row(
+                "4 package size (sam build)",
+                f"{subject}, unzipped",
+                size.unzipped_bytes / 1e6 if size.unzipped_bytes > 1e5 else float(size.unzipped_bytes),
+                "MB" if size.unzipped_bytes > 1e5 else "B",
+                notes=f"{size.files} files",
+            )
+        )
+        rows.append(
+            Row(
+                "4 package size (sam build)",
+                f"{subject}, zipped",
+                size.zipped_bytes / 1e6 if size.zipped_bytes > 1e5 else float(size.zipped_bytes),
+                "MB" if size.zipped_bytes > 1e5 else "B",
+            )
+        )
     return rows
 
 
@@ -386,7 +468,9 @@ def memory_rows(bench: cold.ColdBench, functions: list[BenchFunction]) -> list[R
     for function in functions:
         peak = bench.variants[function.name].spread("peak_rss_mb")
         memory = function.spec.memory_size
-        rows.append(Row("5 peak memory (VmHWM)", function.short, peak, "MB", target=f"< MemorySize {memory} MB", met=peak.high < memory))
+        rows.append(
+            Row("5 peak memory (VmHWM)", function.short, peak, "MB", target=f"< MemorySize {memory} MB", met=peak.high < memory)
+        )
     return rows
 
 
@@ -416,11 +500,29 @@ def cost_rows(scenarios, bench: cold.ColdBench, functions: list[BenchFunction], 
         subject = f"{scenario.method} sign-in"
         for name, value in warm_lines.items():
             rows.append(Row("6 cost per million sign-ins", f"{subject}: {name}", value, "$"))
-        rows.append(Row("6 cost per million sign-ins", f"{subject}: TOTAL", sum(warm_lines.values()), "$", notes="every invocation warm"))
+        rows.append(
+            Row("6 cost per million sign-ins", f"{subject}: TOTAL", sum(warm_lines.values()), "$", notes="every invocation warm")
+        )
         cold_total = sum(cold_lines.values())
-        rows.append(Row("6 cost per million sign-ins", f"{subject}: TOTAL if every invocation were cold", cold_total, "$", notes="upper bound; init billed like duration"))
+        rows.append(
+            Row(
+                "6 cost per million sign-ins",
+                f"{subject}: TOTAL if every invocation were cold",
+                cold_total,
+                "$",
+                notes="upper bound; init billed like duration",
+            )
+        )
     reference = sum(cost.reference_per_million(ops) for ops in calls.REFERENCE.values())
-    rows.append(Row("6 cost per million sign-ins", "AWS sample design, link: KMS + DynamoDB + SES only", reference, "$", notes="its Lambda time not known; not measured"))
+    rows.append(
+        Row(
+            "6 cost per million sign-ins",
+            "AWS sample design, link: KMS + DynamoDB + SES only",
+            reference,
+            "$",
+            notes="its Lambda time not known; not measured",
+        )
+    )
     notes = [
         "Prices (us-east-1 list prices as known to the author, late 2025; check before relying on them): "
         + "; ".join(description for _value, description in cost.PRICES.values())

@@ -114,7 +114,9 @@ class Scenario:
         return Round(which, calls, invocations)
 
     def whole(self) -> Round:
-        return Round("whole", sum((r.calls for r in self.rounds), Counter()), sum((r.invocations for r in self.rounds), Counter()))
+        return Round(
+            "whole", sum((r.calls for r in self.rounds), Counter()), sum((r.invocations for r in self.rounds), Counter())
+        )
 
 
 class _Player:
@@ -185,7 +187,9 @@ def local_user_pool(region: str, counter: CallCounter | None, parameters: dict |
 
                 def sign_up(address: str) -> None:
                     created = idp.sign_up(
-                        ClientId=client_id, Username=address, Password="Aa1-" + secrets.token_urlsafe(24),
+                        ClientId=client_id,
+                        Username=address,
+                        Password="Aa1-" + secrets.token_urlsafe(24),
                         UserAttributes=[{"Name": "email", "Value": address}],
                     )
                     if not created["UserConfirmed"]:

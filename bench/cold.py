@@ -78,9 +78,15 @@ class Layout:
     no_bytecode_cache: bool
 
     def describe(self) -> str:
-        version = subprocess.run([self.python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True).stdout.strip()
+        version = subprocess.run(
+            [self.python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True
+        ).stdout.strip()
         where = "sam build output (function dir + layer python/)" if self.mode == "lambda" else "functions/<name>/ + shared/"
-        cache = ", the layer's shipped .pyc only (read-only code, as in Lambda)" if self.no_bytecode_cache else ", .pyc cache as usual"
+        cache = (
+            ", the layer's shipped .pyc only (read-only code, as in Lambda)"
+            if self.no_bytecode_cache
+            else ", .pyc cache as usual"
+        )
         return f"{self.mode}: Python {version}, {where}{cache}"
 
 
@@ -100,7 +106,9 @@ def lambda_layout(build_dir: Path, runtime: str) -> Layout | None:
     if not found or not layer.is_dir():
         return None
     # A pyenv shim needs PYENV_VERSION; the measured processes then run the interpreter itself.
-    probe = subprocess.run([found, "-c", "import sys; print(sys.executable)"], capture_output=True, text=True, env=os.environ | SAM_ENV)
+    probe = subprocess.run(
+        [found, "-c", "import sys; print(sys.executable)"], capture_output=True, text=True, env=os.environ | SAM_ENV
+    )
     python = probe.stdout.strip()
     if probe.returncode != 0 or not python:
         return None
@@ -190,7 +198,9 @@ class ColdBench:
     def _function_env(self, function: BenchFunction) -> dict[str, str]:
         deployment = self.aws.deployment()
         template = deployment.template
-        resolved = {k: str(template.resolve(v, deployment.physical, REGION, ACCOUNT)) for k, v in function.spec.environment.items()}
+        resolved = {
+            k: str(template.resolve(v, deployment.physical, REGION, ACCOUNT)) for k, v in function.spec.environment.items()
+        }
         env = self._lambda_env(function.name, function.spec.memory_size, self.layout.function_path(function), resolved)
         env["_HANDLER"] = function.spec.handler
         return env
@@ -204,7 +214,16 @@ class ColdBench:
     def function_variant(self, function: BenchFunction) -> Variant:
         def argv(result: Path) -> list[str]:
             spec = function.spec
-            return [*self._python(), str(COLDRUN), "function", str(result), spec.handler, str(self.events[function.name]), function.name, str(spec.memory_size)]
+            return [
+                *self._python(),
+                str(COLDRUN),
+                "function",
+                str(result),
+                spec.handler,
+                str(self.events[function.name]),
+                function.name,
+                str(spec.memory_size),
+            ]
 
         return self._add(Variant(function.name, argv, lambda: self._function_env(function)))
 
@@ -212,7 +231,9 @@ class ColdBench:
         return self._add(Variant("python -c pass", lambda _r: [*self._python(), "-c", "pass"], self._baseline_env))
 
     def logger_variant(self) -> Variant:
-        return self._add(Variant("import Logger", lambda r: [*self._python(), str(COLDRUN), "logger", str(r)], self._baseline_env))
+        return self._add(
+            Variant("import Logger", lambda r: [*self._python(), str(COLDRUN), "logger", str(r)], self._baseline_env)
+        )
 
     def boto3_variant(self, services: list[str]) -> Variant:
         listed = ",".join(services)

@@ -111,7 +111,7 @@ def main() -> None:
     if mode == "function":
         _function(args, report)
     elif mode == "logger":
-        from aws_lambda_powertools import Logger  # noqa: F401
+        from aws_lambda_powertools import Logger
     elif mode in ("boto3", "stack"):
         import boto3
 

@@ -35,7 +35,8 @@ class StubbedSession:
         }
         # botocore's method name (get_item) for each operation (GetItem), per client
         self._methods = {
-            service: {api: method for method, api in client.meta.method_to_api_mapping.items()} for service, client in self._clients.items()
+            service: {api: method for method, api in client.meta.method_to_api_mapping.items()}
+            for service, client in self._clients.items()
         }
         self._stubbers: dict[str, Stubber] = {}
         self.api_calls: Counter[str] = Counter()

@@ -103,7 +103,7 @@ class LocalUserPoolApi:
 
     # --- users ------------------------------------------------------------------------------------
 
-    def op_SignUp(self, body: Mapping) -> dict:  # noqa: N802 (Cognito's operation names)
+    def op_SignUp(self, body: Mapping) -> dict:
         self._check_client(body)
         if "UserAttributes" in body:
             self._check_writable(attribute_changes(body))
@@ -125,7 +125,7 @@ class LocalUserPoolApi:
             result["CodeDeliveryDetails"] = self._send_confirmation_code(user_name, attributes["email"])
         return result
 
-    def op_ConfirmSignUp(self, body: Mapping) -> dict:  # noqa: N802
+    def op_ConfirmSignUp(self, body: Mapping) -> dict:
         self._check_client(body)
         user = self._find(_string(body, "Username"))
         code = _string(body, "ConfirmationCode")
@@ -136,7 +136,7 @@ class LocalUserPoolApi:
         self._post_confirmation(user.user_name, _string_map(body, "ClientMetadata"), self.client.client_id)
         return {}
 
-    def op_AdminConfirmSignUp(self, body: Mapping) -> dict:  # noqa: N802
+    def op_AdminConfirmSignUp(self, body: Mapping) -> dict:
         self._check_pool(body)
         user = self._find(_string(body, "Username"))
         _check_unconfirmed(user)
@@ -144,7 +144,7 @@ class LocalUserPoolApi:
         self._post_confirmation(user.user_name, _string_map(body, "ClientMetadata"), NO_CLIENT)
         return {}
 
-    def op_AdminCreateUser(self, body: Mapping) -> dict:  # noqa: N802
+    def op_AdminCreateUser(self, body: Mapping) -> dict:
         self._check_pool(body)
         params = {k: v for k, v in body.items() if k not in ("ClientMetadata", "ValidationData")}
         created = self._store("admin_create_user", params)["User"]
@@ -153,14 +153,14 @@ class LocalUserPoolApi:
         self._pre_sign_up("PreSignUp_AdminCreateUser", user_name, self._attributes(user_name), body, NO_CLIENT)
         return {"User": created}
 
-    def op_AdminDeleteUser(self, body: Mapping) -> dict:  # noqa: N802
+    def op_AdminDeleteUser(self, body: Mapping) -> dict:
         self._check_pool(body)
         user = self._find(_string(body, "Username"))
         self._store("admin_delete_user", {"UserPoolId": self.pool_id, "Username": user.user_name})
         self._tokens.sign_out(user.user_name)
         return {}
 
-    def op_AdminUpdateUserAttributes(self, body: Mapping) -> dict:  # noqa: N802
+    def op_AdminUpdateUserAttributes(self, body: Mapping) -> dict:
         """As moto does it, but a new email in a pool that verifies it first waits for its code,
         unless the same call sets email_verified=true (Cognito's documented way to skip that)."""
         self._check_pool(body)
@@ -168,14 +168,14 @@ class LocalUserPoolApi:
         self._change_attributes(user, attribute_changes(body))
         return {}
 
-    def op_AdminUserGlobalSignOut(self, body: Mapping) -> dict:  # noqa: N802
+    def op_AdminUserGlobalSignOut(self, body: Mapping) -> dict:
         self._check_pool(body)
         user = self._find(_string(body, "Username"))
         self._store("admin_user_global_sign_out", {"UserPoolId": self.pool_id, "Username": user.user_name})
         self._tokens.sign_out(user.user_name)
         return {}
 
-    def op_DescribeUserPool(self, body: Mapping) -> dict:  # noqa: N802
+    def op_DescribeUserPool(self, body: Mapping) -> dict:
         self._check_pool(body)
         pool = self._store("describe_user_pool", {"UserPoolId": self.pool_id})["UserPool"]
         arn = "arn:aws:lambda:{region}:{account}:function:{name}"
@@ -188,7 +188,7 @@ class LocalUserPoolApi:
         pool["LambdaConfig"] = lambda_config
         return {"UserPool": pool}
 
-    def op_DescribeUserPoolClient(self, body: Mapping) -> dict:  # noqa: N802
+    def op_DescribeUserPoolClient(self, body: Mapping) -> dict:
         self._check_pool(body)
         if body.get("ClientId") != self.client.client_id:
             raise CognitoError("ResourceNotFoundException", f"User pool client {body.get('ClientId')} does not exist.")
@@ -196,12 +196,12 @@ class LocalUserPoolApi:
         described["AuthSessionValidity"] = self.client.auth_session_validity_minutes
         return {"UserPoolClient": described}
 
-    def op_ListUserPools(self, body: Mapping) -> dict:  # noqa: N802
+    def op_ListUserPools(self, body: Mapping) -> dict:
         return self._store("list_user_pools", dict(body))
 
     # --- sign-in ----------------------------------------------------------------------------------
 
-    def op_InitiateAuth(self, body: Mapping) -> dict:  # noqa: N802
+    def op_InitiateAuth(self, body: Mapping) -> dict:
         self._check_client(body)
         flow = _string(body, "AuthFlow")
         parameters = _string_map(body, "AuthParameters")
@@ -216,7 +216,7 @@ class LocalUserPoolApi:
         self.client.check_flow(flow)
         raise invalid_parameter(f"The local user pool does not support the {flow} flow.")
 
-    def op_RespondToAuthChallenge(self, body: Mapping) -> dict:  # noqa: N802
+    def op_RespondToAuthChallenge(self, body: Mapping) -> dict:
         self._check_client(body)
         return self._auth.respond_to_auth_challenge(
             self.client,
@@ -226,7 +226,7 @@ class LocalUserPoolApi:
             _string_map(body, "ClientMetadata"),
         )
 
-    def op_GetUser(self, body: Mapping) -> dict:  # noqa: N802
+    def op_GetUser(self, body: Mapping) -> dict:
         claims = self._tokens.read_access_token(_string(body, "AccessToken"))
         user = self._directory.find(claims["username"])
         if user is None:
@@ -234,14 +234,14 @@ class LocalUserPoolApi:
         attributes = [{"Name": k, "Value": v} for k, v in user.attributes.items()]
         return {"Username": user.user_name, "UserAttributes": attributes}
 
-    def op_UpdateUserAttributes(self, body: Mapping) -> dict:  # noqa: N802
+    def op_UpdateUserAttributes(self, body: Mapping) -> dict:
         user = self._caller(body)
         changes = attribute_changes(body)
         self._check_writable(changes)
         _string_map(body, "ClientMetadata")  # checked; it would reach a CustomMessage trigger, which the template has not
         return {"CodeDeliveryDetailsList": self._change_attributes(user, changes)}
 
-    def op_GetUserAttributeVerificationCode(self, body: Mapping) -> dict:  # noqa: N802
+    def op_GetUserAttributeVerificationCode(self, body: Mapping) -> dict:
         user = self._caller(body)
         _check_email_attribute(body)
         pending = self._email_codes.pending_address(user.user_name)
@@ -250,7 +250,7 @@ class LocalUserPoolApi:
             raise invalid_parameter("The user has no email address to verify.")
         return {"CodeDeliveryDetails": self._send_email_code(user.user_name, address, pending=pending is not None)}
 
-    def op_VerifyUserAttribute(self, body: Mapping) -> dict:  # noqa: N802
+    def op_VerifyUserAttribute(self, body: Mapping) -> dict:
         user = self._caller(body)
         _check_email_attribute(body)
         proved = self._email_codes.redeem(user.user_name, _string(body, "Code"), self._clock())
@@ -263,12 +263,12 @@ class LocalUserPoolApi:
             raise CognitoError("CodeMismatchException", "Invalid verification code provided, please try again.")
         return {}
 
-    def op_GlobalSignOut(self, body: Mapping) -> dict:  # noqa: N802
+    def op_GlobalSignOut(self, body: Mapping) -> dict:
         claims = self._tokens.read_access_token(_string(body, "AccessToken"))
         self._tokens.sign_out(claims["username"])
         return {}
 
-    def op_RevokeToken(self, body: Mapping) -> dict:  # noqa: N802
+    def op_RevokeToken(self, body: Mapping) -> dict:
         self._check_client(body)
         self._tokens.revoke(_string(body, "Token"), self.client.client_id)
         return {}

@@ -81,11 +81,11 @@ class InProcessCognito:
         self._auth = auth
         self._client = client
 
-    def initiate_auth(self, ClientId, AuthFlow, AuthParameters, ClientMetadata=None):  # noqa: N803 (boto3's names)
+    def initiate_auth(self, ClientId, AuthFlow, AuthParameters, ClientMetadata=None):
         self._check(ClientId, AuthFlow)
         return self._call("InitiateAuth", self._auth.initiate_auth, self._client, AuthParameters.get("USERNAME", ""))
 
-    def respond_to_auth_challenge(self, ClientId, ChallengeName, Session, ChallengeResponses, ClientMetadata=None):  # noqa: N803
+    def respond_to_auth_challenge(self, ClientId, ChallengeName, Session, ChallengeResponses, ClientMetadata=None):
         self._check(ClientId, "CUSTOM_AUTH")
         return self._call(
             "RespondToAuthChallenge",
@@ -99,7 +99,9 @@ class InProcessCognito:
 
     def _check(self, client_id: str, flow: str) -> None:
         if client_id != self._client.client_id or flow != "CUSTOM_AUTH":
-            raise ClientError({"Error": {"Code": "InvalidParameterException", "Message": "Unknown client or flow"}}, "InitiateAuth")
+            raise ClientError(
+                {"Error": {"Code": "InvalidParameterException", "Message": "Unknown client or flow"}}, "InitiateAuth"
+            )
 
     @staticmethod
     def _call(operation: str, fn, *args):

@@ -124,7 +124,7 @@ def serialise_dynamodb_item_operations() -> None:
 
 
 def _create_table(session, template: Template, physical: dict) -> str:
-    (logical, resource), = template.resources_of_type("AWS::DynamoDB::Table").items()
+    ((logical, resource),) = template.resources_of_type("AWS::DynamoDB::Table").items()
     props = resource["Properties"]
     name = f"keyless-local-{logical.lower()}"
     client = session.client("dynamodb")
@@ -143,7 +143,7 @@ def _create_table(session, template: Template, physical: dict) -> str:
 
 
 def _create_secret(session, template: Template, physical: dict, value: str | None) -> str:
-    (logical, resource), = template.resources_of_type("AWS::SecretsManager::Secret").items()
+    ((logical, resource),) = template.resources_of_type("AWS::SecretsManager::Secret").items()
     length = int(resource["Properties"].get("GenerateSecretString", {}).get("PasswordLength", 64))
     created = session.client("secretsmanager").create_secret(
         Name=f"keyless-local-{logical.lower()}", SecretString=value or secrets.token_urlsafe(length)[:length]
@@ -155,8 +155,8 @@ def _create_secret(session, template: Template, physical: dict, value: str | Non
 def _create_pool(session, template: Template, physical: dict) -> tuple[str, AppClient]:
     pools = template.resources_of_type("AWS::Cognito::UserPool")
     clients = template.resources_of_type("AWS::Cognito::UserPoolClient")
-    (pool_logical, pool), = pools.items()
-    (client_logical, client_resource), = clients.items()
+    ((pool_logical, pool),) = pools.items()
+    ((client_logical, client_resource),) = clients.items()
     props = pool["Properties"]
     cognito = session.client("cognito-idp")
     # moto keeps these and answers them in DescribeUserPool; the local pool's API acts on them.
@@ -188,7 +188,9 @@ def _create_pool(session, template: Template, physical: dict) -> tuple[str, AppC
     for group_logical, group in template.resources_of_type("AWS::Cognito::UserPoolGroup").items():
         group_props = template.resolve(group["Properties"], physical, session.region_name, ACCOUNT)
         if group_props.get("GroupName"):  # the template's condition: a DefaultGroup was given
-            cognito.create_group(UserPoolId=pool_id, GroupName=group_props["GroupName"], Description=group_props.get("Description", ""))
+            cognito.create_group(
+                UserPoolId=pool_id, GroupName=group_props["GroupName"], Description=group_props.get("Description", "")
+            )
             physical[group_logical] = group_props["GroupName"]
     client = AppClient(
         client_id=made["ClientId"],

@@ -49,7 +49,9 @@ def invoke(function: str, event: dict, parameters: dict[str, str] | None = None,
     """Call inside mock_aws(): deploy the template, then run the function once on the event."""
     template = Template()
     spec = find_function(template, function)
-    deployment, _mailbox, _session = deploy_and_start(template=template, parameters=parameters, signing_key=SAMPLE_SIGNING_KEY, echo=echo)
+    deployment, _mailbox, _session = deploy_and_start(
+        template=template, parameters=parameters, signing_key=SAMPLE_SIGNING_KEY, echo=echo
+    )
     # Imported here, after the environment is set and stdout redirected: it loads the product's
     # modules, whose logger writes to the stdout of the moment it is made, as in Lambda.
     from localpool import samples

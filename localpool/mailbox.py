@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import boto3
 
@@ -39,7 +39,7 @@ class Mail:
             "subject": self.subject,
             "text": self.text,
             "html": self.html,
-            "sentAt": datetime.fromtimestamp(self.sent_at, timezone.utc)
+            "sentAt": datetime.fromtimestamp(self.sent_at, UTC)
             .isoformat(timespec="milliseconds")
             .replace("+00:00", "Z"),
             "source": self.source,

@@ -141,7 +141,12 @@ class CustomAuth:
         return name
 
     def respond_to_auth_challenge(
-        self, client: AppClient, session_token: str, challenge_name: str, responses: Mapping[str, str], client_metadata: Mapping[str, str]
+        self,
+        client: AppClient,
+        session_token: str,
+        challenge_name: str,
+        responses: Mapping[str, str],
+        client_metadata: Mapping[str, str],
     ) -> dict:
         if challenge_name != CUSTOM_CHALLENGE:
             raise invalid_parameter(f"Unsupported challenge name {challenge_name}")
@@ -188,7 +193,11 @@ class CustomAuth:
                 "DefineAuthChallenge_Authentication",
                 session,
                 user,
-                {"session": [dict(e) for e in session.entries], "clientMetadata": dict(client_metadata), "userNotFound": session.user_not_found},
+                {
+                    "session": [dict(e) for e in session.entries],
+                    "clientMetadata": dict(client_metadata),
+                    "userNotFound": session.user_not_found,
+                },
                 {"challengeName": None, "issueTokens": None, "failAuthentication": None},
             ),
         )
@@ -199,7 +208,9 @@ class CustomAuth:
             user = self.directory.find(user.user_name) or user
             return {
                 "ChallengeParameters": {},
-                "AuthenticationResult": self._tokens.issue(user, client.client_id, "TokenGeneration_Authentication", client_metadata),
+                "AuthenticationResult": self._tokens.issue(
+                    user, client.client_id, "TokenGeneration_Authentication", client_metadata
+                ),
             }
         if decision.get("failAuthentication") is True or decision.get("challengeName") != CUSTOM_CHALLENGE:
             raise not_authorized()

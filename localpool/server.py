@@ -28,8 +28,8 @@ from threading import Thread
 from urllib.parse import urlsplit
 
 import boto3
-from keyless.signin.redirects import parse_allowlist
 
+from keyless.signin.redirects import parse_allowlist
 from localpool.api import COGNITO_SENDER, SIGNED_OPERATIONS, LocalUserPoolApi
 from localpool.claims import claims_hook
 from localpool.deployment import Deployment, deploy_and_start, local_pool
@@ -278,7 +278,9 @@ class RequestHandler(BaseHTTPRequestHandler):
             return False
         allowed = self.server.allowed_hosts
         if allowed is not None and self.headers.get("Host", "").lower() not in allowed:
-            body = json.dumps({"__type": "InvalidHostException", "message": "Use 127.0.0.1 or localhost to reach the local user pool."})
+            body = json.dumps(
+                {"__type": "InvalidHostException", "message": "Use 127.0.0.1 or localhost to reach the local user pool."}
+            )
             self.close_connection = True
             self._send(HTTPStatus.MISDIRECTED_REQUEST, body.encode(), "application/json", {})
             return False
@@ -305,7 +307,7 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     # --- Cognito's API ---------------------------------------------------------------------------
 
-    def do_OPTIONS(self):  # noqa: N802 (http.server's names)
+    def do_OPTIONS(self):
         requested = self.headers.get("Access-Control-Request-Headers", "")
         allowed = requested if re.fullmatch(r"[A-Za-z0-9\-_, ]*", requested) else ""
         self._send(
@@ -320,7 +322,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             },
         )
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         started = time.perf_counter()
         pool = self.server.pool
         calls_before = len(pool.runner.calls)
@@ -365,7 +367,7 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     # --- pages ------------------------------------------------------------------------------------------
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         path = urlsplit(self.path).path
         pool = self.server.pool
         well_known = f"/{pool.pool_id}/.well-known/"
@@ -422,7 +424,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
-    def log_message(self, format, *args):  # noqa: A002 (http.server's signature)
+    def log_message(self, format, *args):
         pass  # do_POST reports each API call; pages and assets are not worth a line
 
 

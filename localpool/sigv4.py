@@ -19,7 +19,7 @@ import string
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -134,14 +134,14 @@ def verify(
         raise _invalid_signature(f"The request must sign the headers {', '.join(REQUIRED_SIGNED_HEADERS)}.")
     amz_date = values.get("x-amz-date", "")
     try:
-        signed_at = datetime.strptime(amz_date, AMZ_DATE).replace(tzinfo=timezone.utc).timestamp()
+        signed_at = datetime.strptime(amz_date, AMZ_DATE).replace(tzinfo=UTC).timestamp()
     except ValueError:
         raise CognitoError("IncompleteSignatureException", "The request must carry a valid X-Amz-Date.") from None
     if date != amz_date[:8]:
         raise _invalid_signature("Date in Credential scope does not match YYYYMMDD from X-Amz-Date.")
     now = time.time() if now is None else now
     if abs(now - signed_at) > MAX_SKEW_SECONDS:
-        current = datetime.fromtimestamp(now, timezone.utc).strftime(AMZ_DATE)
+        current = datetime.fromtimestamp(now, UTC).strftime(AMZ_DATE)
         raise _invalid_signature(f"Signature expired: {amz_date} is not within 15 minutes of {current}.")
     to_sign = "\n".join(
         [

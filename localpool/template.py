@@ -51,9 +51,9 @@ class Template:
         self.path = path
         # bandit B506 (unsafe yaml.load) does not apply: _CfnLoader is a SafeLoader.
         self.body = yaml.load(path.read_text(), Loader=_CfnLoader)  # nosec B506
-        self.parameters = {
-            name: str(spec.get("Default", "")) for name, spec in self.body.get("Parameters", {}).items()
-        } | dict(parameters or {})
+        self.parameters = {name: str(spec.get("Default", "")) for name, spec in self.body.get("Parameters", {}).items()} | dict(
+            parameters or {}
+        )
         self.resources: dict = self.body["Resources"]
 
     def functions(self) -> dict[str, FunctionSpec]:
@@ -105,7 +105,7 @@ class Template:
             raise KeyError(f"template reference {name} has no local value")
 
         if isinstance(value, dict) and len(value) == 1:
-            (fn, arg), = value.items()
+            ((fn, arg),) = value.items()
             if fn == "Ref":
                 return lookup(arg)
             if fn == "Fn::If":
@@ -122,13 +122,12 @@ class Template:
             return [self.resolve(v, physical, region, account) for v in value]
         return value
 
-
     def condition(self, name: str) -> bool:
         """A condition of the template's Conditions section, evaluated with the parameters."""
         return self._evaluate(self.body.get("Conditions", {})[name])
 
     def _evaluate(self, expression: Any) -> bool:
-        (fn, arg), = expression.items()
+        ((fn, arg),) = expression.items()
         if fn in ("Condition", "Fn::Condition"):  # the long form, and what the short tag !Condition loads as
             return self.condition(arg)
         if fn == "Fn::Equals":

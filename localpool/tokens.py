@@ -172,7 +172,14 @@ class TokenService:
         for flag in ("email_verified", "phone_number_verified"):
             if flag in id_claims:
                 id_claims[flag] = str(id_claims[flag]).lower() == "true"
-        access_claims = {**common, **groups, "client_id": client_id, "token_use": "access", "username": user.user_name, "jti": str(uuid.uuid4())}
+        access_claims = {
+            **common,
+            **groups,
+            "client_id": client_id,
+            "token_use": "access",
+            "username": user.user_name,
+            "jti": str(uuid.uuid4()),
+        }
         claims = TokenClaims(id_claims, access_claims)
         if self.claims_hook is not None:
             claims = self.claims_hook(user, client_id, trigger_source, client_metadata, claims)

@@ -36,6 +36,7 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Keyless")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "keyless")
 
+
 def _share_botocore_data_between_sessions() -> None:
     """Every test builds fresh boto3 sessions (the functions' runtime, the deployment, the clients of
     the test), and each new session parses botocore's JSON models again: a third of a second per
@@ -204,7 +205,7 @@ def run_at_once(call, arguments: list) -> list:
             outcomes[index] = call(argument)
         except ClientError as exc:
             outcomes[index] = exc
-        except BaseException as exc:  # noqa: BLE001 - re-raised below, on the test's thread
+        except BaseException as exc:
             crashes.append(exc)
 
     threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(arguments)]

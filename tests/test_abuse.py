@@ -70,7 +70,9 @@ def test_send_timing_does_not_tell_known_from_unknown(timed_client, make_user):
     assert len(known) == len(unknown) == rounds
     d = ks_statistic(known, unknown)
     # Critical D for n = m = 40 at alpha = 0.001 is 1.95 * sqrt(2/40) = 0.436.
-    print(f"KS D={d:.3f} known median={statistics.median(known)*1000:.2f} ms unknown median={statistics.median(unknown)*1000:.2f} ms")
+    print(
+        f"KS D={d:.3f} known median={statistics.median(known) * 1000:.2f} ms unknown median={statistics.median(unknown) * 1000:.2f} ms"
+    )
     assert d < 0.436, (d, statistics.median(known), statistics.median(unknown))
     assert len(sent_emails()) == 3 + rounds
 

@@ -5,7 +5,6 @@ and claims taken from what the client said."""
 
 from __future__ import annotations
 
-
 import boto3
 import jwt
 import pytest
@@ -62,7 +61,10 @@ def served_app(server, email: str) -> tuple[PasswordlessClient, str]:
     """A client of the served pool, and a user who signed up through it (PreSignUp and PostConfirmation ran)."""
     cognito = pool_cognito(server)
     created = cognito.sign_up(
-        ClientId=server.pool.client_id, Username=email, Password="Aa1-" + "x" * 24, UserAttributes=[{"Name": "email", "Value": email}]
+        ClientId=server.pool.client_id,
+        Username=email,
+        Password="Aa1-" + "x" * 24,
+        UserAttributes=[{"Name": "email", "Value": email}],
     )
     return PasswordlessClient(cognito, server.pool.client_id), created["UserSub"]
 
@@ -199,7 +201,9 @@ PASSWORD = "Registrant-Chosen-Passw0rd"
 def password_client(deployment, cognito):
     """An app client that signs in with passwords, as an attached pool often has beside Keyless's."""
     made = cognito.create_user_pool_client(
-        UserPoolId=deployment.pool_id, ClientName="web", ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+        UserPoolId=deployment.pool_id,
+        ClientName="web",
+        ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
     )
     return made["UserPoolClient"]["ClientId"]
 
@@ -213,7 +217,9 @@ def password_sign_in(cognito, deployment, client_id: str, username: str) -> dict
     )["AuthenticationResult"]
 
 
-def test_a_pre_registered_account_is_taken_back_on_the_owners_first_proof(client, cognito, deployment, password_client, log_lines):
+def test_a_pre_registered_account_is_taken_back_on_the_owners_first_proof(
+    client, cognito, deployment, password_client, log_lines
+):
     # Mallory registers Alice's address with a password of her choosing and a name of her choosing.
     cognito.sign_up(
         ClientId=deployment.client.client_id,
@@ -228,11 +234,14 @@ def test_a_pre_registered_account_is_taken_back_on_the_owners_first_proof(client
     assert "AuthenticationResult" in client.sign_in_with_link(last_link(ALICE))
     assert refused(lambda: password_sign_in(cognito, deployment, password_client, ALICE))[0] == "NotAuthorizedException"
     refresh = {"REFRESH_TOKEN": mallory_session["RefreshToken"]}
-    assert refused(
-        lambda: cognito.admin_initiate_auth(
-            UserPoolId=deployment.pool_id, ClientId=password_client, AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters=refresh
-        )
-    )[0] == "NotAuthorizedException"
+    assert (
+        refused(
+            lambda: cognito.admin_initiate_auth(
+                UserPoolId=deployment.pool_id, ClientId=password_client, AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters=refresh
+            )
+        )[0]
+        == "NotAuthorizedException"
+    )
     assert '"message":"account claimed by the first proof of its address"' in log_lines.getvalue()
 
 
@@ -299,7 +308,10 @@ def test_wrong_codes_are_counted_per_user_across_sessions(client, make_user, clo
     assert "AuthenticationResult" not in client.answer_code(challenge, last_code(ALICE))
     clock.advance(301)
     code, message = refused(lambda: client.request_code(client.start(ALICE)))
-    assert message == "CreateAuthChallenge failed with error Too many wrong codes. Ask for a sign-in link instead, or try again later."
+    assert (
+        message
+        == "CreateAuthChallenge failed with error Too many wrong codes. Ask for a sign-in link instead, or try again later."
+    )
     # A link still works, so whoever guesses cannot lock the owner out.
     client.request_link(client.start(ALICE), APP)
     assert "AuthenticationResult" in client.sign_in_with_link(last_link(ALICE))
@@ -408,8 +420,13 @@ def test_a_failed_send_gives_the_mailbox_its_slot_back(client, make_user, clock,
     make_user(ALICE)
     mailer = runtime.default_runtime().mailer
     with monkeypatch.context() as patched:
-        patched.setattr(mailer._client, "send_email", lambda **_: (_ for _ in ()).throw(
-            ClientError({"Error": {"Code": "Throttling", "Message": "slow down"}}, "SendEmail")))
+        patched.setattr(
+            mailer._client,
+            "send_email",
+            lambda **_: (_ for _ in ()).throw(
+                ClientError({"Error": {"Code": "Throttling", "Message": "slow down"}}, "SendEmail")
+            ),
+        )
         for _ in range(3):
             refused(lambda: client.request_code(client.start(ALICE)))
     for _ in range(3):
@@ -467,7 +484,10 @@ def test_sign_in_method_claim_is_what_was_accepted_not_what_the_client_said(serv
 def test_an_answer_over_the_length_limit_is_a_wrong_answer(client, make_user):
     make_user(ALICE)
     first = client.start(ALICE)
-    assert refused(lambda: client.respond(first, "A" * 5000, LINK)) == ("NotAuthorizedException", "Incorrect username or password.")
+    assert refused(lambda: client.respond(first, "A" * 5000, LINK)) == (
+        "NotAuthorizedException",
+        "Incorrect username or password.",
+    )
     sent = client.request_code(client.start(ALICE))
     again = client.answer_code(sent, "1" * 5000)
     assert again["ChallengeParameters"]["attemptsLeft"] == "2"
@@ -498,7 +518,9 @@ def test_end_to_end_a_link_is_refused_after_the_email_changed_to_someone_elses(s
     app, tokens = signed_in_app(server, served_clock, MALLORY)
     app.request_link(app.start(MALLORY), f"{server.url}/")
     link = link_in(newest_mail(server, MALLORY))
-    pool_cognito(server).update_user_attributes(AccessToken=tokens["AccessToken"], UserAttributes=[{"Name": "email", "Value": ALICE}])
+    pool_cognito(server).update_user_attributes(
+        AccessToken=tokens["AccessToken"], UserAttributes=[{"Name": "email", "Value": ALICE}]
+    )
     assert current_attributes(server, tokens)["email_verified"] == "false"
     assert refused(lambda: app.sign_in_with_link(link)) == ("NotAuthorizedException", "Incorrect username or password.")
     assert current_attributes(server, tokens) | {"email": ALICE, "email_verified": "false"} == current_attributes(server, tokens)
@@ -509,7 +531,9 @@ def test_end_to_end_a_changed_email_waits_for_its_own_proof_on_a_pool_keyless_cr
     app, tokens = signed_in_app(server, served_clock, MALLORY)
     app.request_link(app.start(MALLORY), f"{server.url}/")
     link = link_in(newest_mail(server, MALLORY))
-    answer = pool_cognito(server).update_user_attributes(AccessToken=tokens["AccessToken"], UserAttributes=[{"Name": "email", "Value": ALICE}])
+    answer = pool_cognito(server).update_user_attributes(
+        AccessToken=tokens["AccessToken"], UserAttributes=[{"Name": "email", "Value": ALICE}]
+    )
     assert answer["CodeDeliveryDetailsList"][0]["AttributeName"] == "email"  # the proof goes to the new address
     assert current_attributes(server, tokens)["email"] == MALLORY  # unchanged until proved
     claims = id_claims(app.sign_in_with_link(link))

@@ -19,8 +19,8 @@ import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 
-from keyless.store.attachments import AttachmentStore
 from keyless.attach import pool
+from keyless.store.attachments import AttachmentStore
 from localpool.template import Template
 from localpool.triggers import LambdaContext
 from tests.conftest import REGION
@@ -124,16 +124,31 @@ def busy_pool(cognito, lambda_config: dict | None = None) -> str:
             "EmailSendingAccount": "DEVELOPER",
             "From": "Example <no-reply@example.com>",
         },
-        SmsConfiguration={"SnsCallerArn": f"arn:aws:iam::{ACCOUNT}:role/cognito-sms", "ExternalId": "ext-123", "SnsRegion": REGION},
+        SmsConfiguration={
+            "SnsCallerArn": f"arn:aws:iam::{ACCOUNT}:role/cognito-sms",
+            "ExternalId": "ext-123",
+            "SnsRegion": REGION,
+        },
         UserPoolTags={"team": "identity", "env": "prod"},
         AdminCreateUserConfig={
             "AllowAdminCreateUserOnly": True,
-            "InviteMessageTemplate": {"SMSMessage": "Hi {username} {####}", "EmailMessage": "Welcome {username}, {####}", "EmailSubject": "Welcome"},
+            "InviteMessageTemplate": {
+                "SMSMessage": "Hi {username} {####}",
+                "EmailMessage": "Welcome {username}, {####}",
+                "EmailSubject": "Welcome",
+            },
         },
         UserPoolAddOns={"AdvancedSecurityMode": "AUDIT"},
-        AccountRecoverySetting={"RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}, {"Name": "verified_phone_number", "Priority": 2}]},
+        AccountRecoverySetting={
+            "RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}, {"Name": "verified_phone_number", "Priority": 2}]
+        },
         Schema=[
-            {"Name": "tenant", "AttributeDataType": "String", "Mutable": True, "StringAttributeConstraints": {"MinLength": "1", "MaxLength": "64"}},
+            {
+                "Name": "tenant",
+                "AttributeDataType": "String",
+                "Mutable": True,
+                "StringAttributeConstraints": {"MinLength": "1", "MaxLength": "64"},
+            },
             {"Name": "email", "AttributeDataType": "String", "Required": True, "Mutable": True},
         ],
         UserPoolTier="PLUS",
@@ -173,7 +188,9 @@ def event(request_type: str, pool_id: str, **changes) -> dict:
 
 def run(evt: dict, attachment, sent: Sent | None = None, **kwargs) -> dict:
     sent = sent if sent is not None else Sent()
-    answer = pool.run(evt, LambdaContext("AttachTriggers", deadline_seconds=60), lambda: attachment, send=sent, sleep=lambda _: None, **kwargs)
+    answer = pool.run(
+        evt, LambdaContext("AttachTriggers", deadline_seconds=60), lambda: attachment, send=sent, sleep=lambda _: None, **kwargs
+    )
     assert sent.bodies == [answer], "exactly one answer, and it is the one sent"
     return answer
 
@@ -197,7 +214,9 @@ def test_attach_update_delete_changes_only_the_trigger_slots(cognito, attachment
     assert created["PhysicalResourceId"] == f"keyless-triggers:{pool_id}"
     assert created["Data"] == {"UserPoolId": pool_id, "UserPoolArn": before["Arn"]}
     assert (created["StackId"], created["RequestId"], created["LogicalResourceId"]) == (
-        f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/keyless/1", "request-Create", "TriggerAttachment"
+        f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/keyless/1",
+        "request-Create",
+        "TriggerAttachment",
     )
     attached = describe(cognito, pool_id)
     unchanged_settings(before, attached)
@@ -216,7 +235,15 @@ def test_attach_update_delete_changes_only_the_trigger_slots(cognito, attachment
     assert set(request) <= set(update_parameters()), "only UpdateUserPool parameters"
     assert not CREATE_ONLY & set(update_parameters()), "create-only settings cannot change through UpdateUserPool"
 
-    updated = run(event("Update", pool_id, PreTokenGenerationVersion="V2_0", OldResourceProperties=event("Create", pool_id)["ResourceProperties"]), attachment)
+    updated = run(
+        event(
+            "Update",
+            pool_id,
+            PreTokenGenerationVersion="V2_0",
+            OldResourceProperties=event("Create", pool_id)["ResourceProperties"],
+        ),
+        attachment,
+    )
     assert updated["Status"] == "SUCCESS", updated["Reason"]
     assert updated["PhysicalResourceId"] == created["PhysicalResourceId"], "same pool, same physical id: no Delete follows"
     reapplied = describe(cognito, pool_id)
@@ -365,7 +392,9 @@ class BrokenCognito:
         return getattr(self._real, name)
 
     def update_user_pool(self, **kwargs):
-        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not authorized to UpdateUserPool"}}, "UpdateUserPool")
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "not authorized to UpdateUserPool"}}, "UpdateUserPool"
+        )
 
 
 def test_an_aws_error_is_a_failed_answer_with_the_reason(cognito, session, table):
@@ -381,14 +410,26 @@ def test_an_error_building_the_clients_is_answered_too():
         raise RuntimeError("environment variable TABLE_NAME is not set")
 
     sent = Sent()
-    answer = pool.run(event("Create", "us-east-1_Example1"), LambdaContext("AttachTriggers", deadline_seconds=60), no_configuration, send=sent, sleep=lambda _: None)
+    answer = pool.run(
+        event("Create", "us-east-1_Example1"),
+        LambdaContext("AttachTriggers", deadline_seconds=60),
+        no_configuration,
+        send=sent,
+        sleep=lambda _: None,
+    )
     assert sent.bodies == [answer] and answer["Status"] == "FAILED" and "TABLE_NAME" in answer["Reason"]
 
 
 def test_the_answer_is_retried_when_the_put_fails(cognito, attachment):
     pool_id = busy_pool(cognito)
     sent = Sent(failures=2)
-    answer = pool.run(event("Create", pool_id), LambdaContext("AttachTriggers", deadline_seconds=60), lambda: attachment, send=sent, sleep=lambda _: None)
+    answer = pool.run(
+        event("Create", pool_id),
+        LambdaContext("AttachTriggers", deadline_seconds=60),
+        lambda: attachment,
+        send=sent,
+        sleep=lambda _: None,
+    )
     assert answer["Status"] == "SUCCESS" and len(sent.bodies) == 1
     assert sent.urls == [event("Create", pool_id)["ResponseURL"]]
 
@@ -406,7 +447,13 @@ def test_running_out_of_time_is_answered_before_lambda_stops_the_function():
         release.set()
 
     started = time.monotonic()
-    answer = pool.run(event("Create", "us-east-1_Example1"), LambdaContext("AttachTriggers", deadline_seconds=5.2), slow_attachment, send=answered_then_release, margin_seconds=5.0)
+    answer = pool.run(
+        event("Create", "us-east-1_Example1"),
+        LambdaContext("AttachTriggers", deadline_seconds=5.2),
+        slow_attachment,
+        send=answered_then_release,
+        margin_seconds=5.0,
+    )
     assert time.monotonic() - started < 3
     assert len(sent.bodies) == 1 and sent.bodies[0]["Status"] == "FAILED" and "ran out of time" in sent.bodies[0]["Reason"]
     assert answer == sent.bodies[0], "the late failure is not answered a second time"
@@ -427,9 +474,11 @@ class S3Answered:
 
 def test_the_response_is_put_to_an_https_url_only(monkeypatch):
     requests = []
-    monkeypatch.setattr(pool.urllib.request, "urlopen", lambda request, timeout: requests.append((request, timeout)) or S3Answered())
+    monkeypatch.setattr(
+        pool.urllib.request, "urlopen", lambda request, timeout: requests.append((request, timeout)) or S3Answered()
+    )
     pool.http_put("https://bucket.s3.amazonaws.com/key?X-Amz-Signature=abc", b'{"Status": "SUCCESS"}')
-    (request, timeout), = requests
+    ((request, timeout),) = requests
     assert request.get_method() == "PUT" and request.data == b'{"Status": "SUCCESS"}' and timeout == 10.0
     assert request.get_header("Content-type") == "", "S3 presigned URLs are signed without a content type"
     for url in ("http://bucket.s3.amazonaws.com/key", "file:///etc/passwd", ""):
@@ -466,13 +515,20 @@ def test_carried_settings_are_exactly_what_describe_and_update_share():
 
 
 def test_the_deprecated_validity_field_is_not_sent_next_to_its_replacement():
-    described = {"Id": "us-east-1_X1", "Policies": {"PasswordPolicy": {"MinimumLength": 8, "TemporaryPasswordValidityDays": 3}},
-                 "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True, "UnusedAccountValidityDays": 3}}
+    described = {
+        "Id": "us-east-1_X1",
+        "Policies": {"PasswordPolicy": {"MinimumLength": 8, "TemporaryPasswordValidityDays": 3}},
+        "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True, "UnusedAccountValidityDays": 3},
+    }
     request = pool.update_request(described, {})
     assert request["AdminCreateUserConfig"] == {"AllowAdminCreateUserOnly": True}
     assert request["Policies"]["PasswordPolicy"]["TemporaryPasswordValidityDays"] == 3
     assert described["AdminCreateUserConfig"]["UnusedAccountValidityDays"] == 3, "the described pool is not modified"
-    legacy = {"Id": "us-east-1_X1", "Policies": {"PasswordPolicy": {"MinimumLength": 8}}, "AdminCreateUserConfig": {"UnusedAccountValidityDays": 5}}
+    legacy = {
+        "Id": "us-east-1_X1",
+        "Policies": {"PasswordPolicy": {"MinimumLength": 8}},
+        "AdminCreateUserConfig": {"UnusedAccountValidityDays": 5},
+    }
     assert pool.update_request(legacy, {})["Policies"]["PasswordPolicy"]["TemporaryPasswordValidityDays"] == 5
 
 
@@ -504,9 +560,13 @@ def test_the_custom_resource_attaches_the_same_functions_as_the_created_pool():
     assert resource["Properties"]["PreTokenGenerationVersion"] == {"Ref": "PreTokenGenerationVersion"}
     pool_config = TEMPLATE.resources["UserPool"]["Properties"]["LambdaConfig"]["PreTokenGenerationConfig"]
     assert pool_config["LambdaVersion"] == {"Ref": "PreTokenGenerationVersion"}
-    permissions = {r["Properties"]["FunctionName"]["Fn::GetAtt"][0] for r in TEMPLATE.resources_of_type("AWS::Lambda::Permission").values()}
+    permissions = {
+        r["Properties"]["FunctionName"]["Fn::GetAtt"][0] for r in TEMPLATE.resources_of_type("AWS::Lambda::Permission").values()
+    }
     assert permissions == set(triggers.values())
-    assert set(resource["DependsOn"]) == {f"{function.removesuffix('Function')}InvokePermission" for function in triggers.values()}
+    assert set(resource["DependsOn"]) == {
+        f"{function.removesuffix('Function')}InvokePermission" for function in triggers.values()
+    }
 
 
 def test_everything_that_names_the_pool_follows_the_condition():
@@ -551,10 +611,14 @@ def test_attaching_warns_when_users_may_change_email_without_verifying(cognito, 
         assert "AttributesRequireVerificationBeforeUpdate" in logs and pool_id in logs
 
 
-@pytest.mark.parametrize("write_attributes, warned", [(["email", "name"], False), (["email", "email_verified"], True), (None, True)])
+@pytest.mark.parametrize(
+    "write_attributes, warned", [(["email", "name"], False), (["email", "email_verified"], True), (None, True)]
+)
 def test_attaching_warns_when_an_app_client_may_write_email_verified(cognito, attachment, log_lines, write_attributes, warned):
     pool_id = cognito.create_user_pool(
-        PoolName="clients", AutoVerifiedAttributes=["email"], UserAttributeUpdateSettings={"AttributesRequireVerificationBeforeUpdate": ["email"]}
+        PoolName="clients",
+        AutoVerifiedAttributes=["email"],
+        UserAttributeUpdateSettings={"AttributesRequireVerificationBeforeUpdate": ["email"]},
     )["UserPool"]["Id"]
     extra = {} if write_attributes is None else {"WriteAttributes": write_attributes}
     client_id = cognito.create_user_pool_client(UserPoolId=pool_id, ClientName="web", **extra)["UserPoolClient"]["ClientId"]
@@ -563,14 +627,22 @@ def test_attaching_warns_when_an_app_client_may_write_email_verified(cognito, at
     assert (f"app client {client_id} lets users write email_verified" in logs) is warned
 
 
-@pytest.mark.parametrize("flows, warned", [(["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"], False), (["ALLOW_CUSTOM_AUTH"], True), (None, True)])
+@pytest.mark.parametrize(
+    "flows, warned", [(["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"], False), (["ALLOW_CUSTOM_AUTH"], True), (None, True)]
+)
 def test_attaching_warns_when_another_app_client_may_ask_for_sign_in_emails(cognito, attachment, log_lines, flows, warned):
     pool_id = cognito.create_user_pool(
-        PoolName="clients", AutoVerifiedAttributes=["email"], UserAttributeUpdateSettings={"AttributesRequireVerificationBeforeUpdate": ["email"]}
+        PoolName="clients",
+        AutoVerifiedAttributes=["email"],
+        UserAttributeUpdateSettings={"AttributesRequireVerificationBeforeUpdate": ["email"]},
     )["UserPool"]["Id"]
-    keyless = cognito.create_user_pool_client(UserPoolId=pool_id, ClientName="keyless", ExplicitAuthFlows=["ALLOW_CUSTOM_AUTH"], WriteAttributes=["email"])
+    keyless = cognito.create_user_pool_client(
+        UserPoolId=pool_id, ClientName="keyless", ExplicitAuthFlows=["ALLOW_CUSTOM_AUTH"], WriteAttributes=["email"]
+    )
     extra = {} if flows is None else {"ExplicitAuthFlows": flows}
-    other = cognito.create_user_pool_client(UserPoolId=pool_id, ClientName="mobile", WriteAttributes=["email"], **extra)["UserPoolClient"]["ClientId"]
+    other = cognito.create_user_pool_client(UserPoolId=pool_id, ClientName="mobile", WriteAttributes=["email"], **extra)[
+        "UserPoolClient"
+    ]["ClientId"]
     request = event("Create", pool_id)
     request["ResourceProperties"]["AppClientId"] = keyless["UserPoolClient"]["ClientId"]
     assert run(request, attachment)["Status"] == "SUCCESS"

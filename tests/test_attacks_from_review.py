@@ -24,7 +24,6 @@ from localpool.template import Template
 from tests.conftest import (
     REGION,
     HeldFirstCall,
-    plain_name_pool,
     code_in,
     emails_to,
     error_code,
@@ -33,6 +32,7 @@ from tests.conftest import (
     last_link,
     link_in,
     mailbox,
+    plain_name_pool,
     pool_cognito,
     sent_emails,
     wrong,
@@ -93,7 +93,10 @@ def test_starting_again_with_the_returned_username_looks_alike_for_known_and_unk
     nobody (a new stand-in back, and sentTo "***" from mask() of a name with no "@")."""
     cognito = pool_cognito(server)
     cognito.sign_up(
-        ClientId=server.pool.client_id, Username=ALICE, Password="Aa1-" + "x" * 24, UserAttributes=[{"Name": "email", "Value": ALICE}]
+        ClientId=server.pool.client_id,
+        Username=ALICE,
+        Password="Aa1-" + "x" * 24,
+        UserAttributes=[{"Name": "email", "Value": ALICE}],
     )
     client = PasswordlessClient(cognito, server.pool.client_id)
     seen = {}
@@ -190,7 +193,14 @@ def test_a_refused_send_does_not_erase_a_wrong_code_counted_meanwhile(client, ma
     store, settings = runtime.default_runtime().store, runtime.default_runtime().settings
     key_id = pseudonyms.key_id(runtime.default_runtime().keys.current())
     budget, now = settings.wrong_codes_budget, int(clock())
-    fields = {"method": "EMAIL_OTP", "sentTo": "a***@e***.com", "keyId": key_id, "codeHash": "h", "codeFlow": "f2", "expiresAt": now + 90000}
+    fields = {
+        "method": "EMAIL_OTP",
+        "sentTo": "a***@e***.com",
+        "keyId": key_id,
+        "codeHash": "h",
+        "codeFlow": "f2",
+        "expiresAt": now + 90000,
+    }
     reserved = store.reserve_send(user, "f2", now, 60, fields, (), budget)
     store.record_wrong_code(user, store.read(user), now, budget, key_id, now + 86400, "another-flow")  # counted meanwhile
     store.release_send(user, "f2", reserved.previous, (*fields, "sentAt", "sendId"))
@@ -209,7 +219,9 @@ def password_client(server) -> str:
     pool is the local pool's store)."""
     moto = boto3.client("cognito-idp", region_name=REGION)
     made = moto.create_user_pool_client(
-        UserPoolId=server.pool.pool_id, ClientName="web", ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+        UserPoolId=server.pool.pool_id,
+        ClientName="web",
+        ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
     )
     return made["UserPoolClient"]["ClientId"]
 
@@ -299,7 +311,9 @@ def test_local_pool_confirm_sign_up_codes_have_an_attempt_limit(serve_pool):
     errors = set()
     for guess in range(40):
         attempt = f"{(int(code) + 1 + guess) % 10**6:06d}"
-        errors.add(refused(lambda: cognito.confirm_sign_up(ClientId=server.pool.client_id, Username=ALICE, ConfirmationCode=attempt))[0])
+        errors.add(
+            refused(lambda: cognito.confirm_sign_up(ClientId=server.pool.client_id, Username=ALICE, ConfirmationCode=attempt))[0]
+        )
     # Was: 40 wrong codes, every one answered CodeMismatchException, no limit.
     assert "LimitExceededException" in errors, errors
 
@@ -348,7 +362,9 @@ def test_sign_up_domain_rules_hold_after_the_email_changes(serve_pool, served_cl
         ClientId=server.pool.client_id, Username=outside, Password=PASSWORD, UserAttributes=[{"Name": "email", "Value": outside}]
     ))[0] == "UserLambdaValidationException"  # fmt: skip
     inside = "mallory@example.com"
-    cognito.sign_up(ClientId=server.pool.client_id, Username=inside, Password=PASSWORD, UserAttributes=[{"Name": "email", "Value": inside}])
+    cognito.sign_up(
+        ClientId=server.pool.client_id, Username=inside, Password=PASSWORD, UserAttributes=[{"Name": "email", "Value": inside}]
+    )
     app = PasswordlessClient(cognito, server.pool.client_id)
     sent = app.request_code(app.start(inside))
     access = app.answer_code(sent, code_in(mails_to(server, inside)[0]))["AuthenticationResult"]["AccessToken"]
@@ -381,9 +397,7 @@ def test_one_code_email_signs_in_once(client, make_user):
 # --- design: key rotation with warm containers -------------------------------------------------------
 
 
-def test_after_a_rotation_a_warm_container_accepts_new_links_and_codes(
-    client, make_user, clock, deployment, monkeypatch
-):
+def test_after_a_rotation_a_warm_container_accepts_new_links_and_codes(client, make_user, clock, deployment, monkeypatch):
     """Containers cache the signing key for SIGNING_KEY_CACHE_SECONDS (1 h). After a rotation a new
     container signs with the new key while a warm one still checks only the old one (its
     AWSPREVIOUS is the old key too): Alice's fresh link is refused, and her right codes are
@@ -411,7 +425,11 @@ def test_after_a_rotation_a_warm_container_accepts_new_links_and_codes(
     challenge = client.request_code(client.start(ALICE))
     on(warm)
     answered = client.answer_code(challenge, last_code(ALICE))  # the right code
-    results["code"] = "sent" if "AuthenticationResult" in answered else f"refused, attemptsLeft={answered['ChallengeParameters']['attemptsLeft']}"
+    results["code"] = (
+        "sent"
+        if "AuthenticationResult" in answered
+        else f"refused, attemptsLeft={answered['ChallengeParameters']['attemptsLeft']}"
+    )
     wrong_codes = warm.store.read(_sub_of(deployment, ALICE)).get("wrongCodes", [])
     # Was: the link gets "Incorrect username or password.", the right code is refused and counted
     # as a wrong one ({"link": ..., "code": "refused, attemptsLeft=2"}, wrongCodes has one entry).
@@ -425,6 +443,7 @@ def _sub_of(deployment, username: str) -> str:
 
 # --- redirects: the query is free, and the landing page obeys it ---------------------------------------
 
+
 def test_a_link_is_redeemed_only_at_the_pool_and_client_it_was_issued_for(server, browser):
     """The allowlist leaves the query free, and the demo page (the README's reference client, whose
     origin the template allows by default and the README tells you to allow for a deployed pool)
@@ -434,7 +453,10 @@ def test_a_link_is_redeemed_only_at_the_pool_and_client_it_was_issued_for(server
     sees every ANSWER, for unknown users too). Mallory then signs in as Alice with it."""
     cognito = pool_cognito(server)
     cognito.sign_up(
-        ClientId=server.pool.client_id, Username=ALICE, Password="Aa1-" + "x" * 24, UserAttributes=[{"Name": "email", "Value": ALICE}]
+        ClientId=server.pool.client_id,
+        Username=ALICE,
+        Password="Aa1-" + "x" * 24,
+        UserAttributes=[{"Name": "email", "Value": ALICE}],
     )
     mallory = PasswordlessClient(cognito, server.pool.client_id)
     evil = f"{server.url}/?region=us-east-1&clientId=MallorysOwnAppClient1"
@@ -552,7 +574,10 @@ def test_the_owner_signs_in_from_the_emails_someone_else_asks_for_whatever_page_
     for her own address opens the first allowed page."""
     cognito = pool_cognito(server)
     cognito.sign_up(
-        ClientId=server.pool.client_id, Username=ALICE, Password="Aa1-" + "x" * 24, UserAttributes=[{"Name": "email", "Value": ALICE}]
+        ClientId=server.pool.client_id,
+        Username=ALICE,
+        Password="Aa1-" + "x" * 24,
+        UserAttributes=[{"Name": "email", "Value": ALICE}],
     )
     app = PasswordlessClient(cognito, server.pool.client_id)
     for _ in range(3):
@@ -579,7 +604,10 @@ def test_a_stand_in_handed_out_before_sign_up_cannot_spend_the_owners_mailbox(se
     app = PasswordlessClient(cognito, server.pool.client_id)
     stand_in = app.start(ALICE)["ChallengeParameters"]["USERNAME"]  # before Alice exists
     cognito.sign_up(
-        ClientId=server.pool.client_id, Username=ALICE, Password="Aa1-" + "x" * 24, UserAttributes=[{"Name": "email", "Value": ALICE}]
+        ClientId=server.pool.client_id,
+        Username=ALICE,
+        Password="Aa1-" + "x" * 24,
+        UserAttributes=[{"Name": "email", "Value": ALICE}],
     )
     alice = []
     for _ in range(10):
@@ -639,7 +667,9 @@ def _forged_link(key_id: str) -> str:
     return f"{payload}.AAAA"
 
 
-def test_a_forged_link_cannot_make_a_right_code_count_as_wrong_after_a_rotation(client, make_user, clock, deployment, monkeypatch):
+def test_a_forged_link_cannot_make_a_right_code_count_as_wrong_after_a_rotation(
+    client, make_user, clock, deployment, monkeypatch
+):
     """Was: a warm container read the keys again when a link or code named a key it lacked, at most
     once a minute, and the key id of a forged link is unverified: Mallory spent that refresh just
     before a rotation, and Alice's right code (sent by a new container under the new key) was
@@ -657,7 +687,11 @@ def test_a_forged_link_cannot_make_a_right_code_count_as_wrong_after_a_rotation(
 
     on(warm)
     clock.advance(61)
-    outcome(lambda: client.respond(client.start(ALICE), _forged_link("nosuchkey"), {"signInMethod": "MAGIC_LINK", "alreadyHaveMagicLink": "yes"}))
+    outcome(
+        lambda: client.respond(
+            client.start(ALICE), _forged_link("nosuchkey"), {"signInMethod": "MAGIC_LINK", "alreadyHaveMagicLink": "yes"}
+        )
+    )
     boto3.client("secretsmanager", region_name=REGION).put_secret_value(SecretId=deployment.secret_id, SecretString="q" * 64)
     on(new_container(clock=clock))  # a container started after the rotation
     clock.advance(1)
@@ -758,7 +792,10 @@ def test_the_newest_email_signs_in_whatever_page_someone_else_chose_for_it(serve
     and every email she had opened the dead page. Now every email also opens the first allowed page."""
     cognito = pool_cognito(server)
     cognito.sign_up(
-        ClientId=server.pool.client_id, Username=ALICE, Password="Aa1-" + "x" * 24, UserAttributes=[{"Name": "email", "Value": ALICE}]
+        ClientId=server.pool.client_id,
+        Username=ALICE,
+        Password="Aa1-" + "x" * 24,
+        UserAttributes=[{"Name": "email", "Value": ALICE}],
     )
     app = PasswordlessClient(cognito, server.pool.client_id)
     for _minute in range(20):
@@ -778,7 +815,9 @@ def test_an_email_asked_for_through_another_app_client_opens_the_first_allowed_p
     against Cognito) signs her in; and attaching to a pool warns about such clients
     (tests/test_attach.py)."""
     auth, _runner, _tokens = local_pool(deployment, clock=clock)
-    made = boto3.client("cognito-idp", region_name=REGION).create_user_pool_client(UserPoolId=deployment.pool_id, ClientName="mobile")
+    made = boto3.client("cognito-idp", region_name=REGION).create_user_pool_client(
+        UserPoolId=deployment.pool_id, ClientName="mobile"
+    )
     other = AppClient(client_id=made["UserPoolClient"]["ClientId"])
     mallory = PasswordlessClient(InProcessCognito(auth, other), other.client_id)
     alices_app = PasswordlessClient(InProcessCognito(auth, deployment.client), deployment.client.client_id)
@@ -789,7 +828,9 @@ def test_an_email_asked_for_through_another_app_client_opens_the_first_allowed_p
     assert default_link.startswith("https://app.example.com#") or default_link.startswith("https://app.example.com/#")
     with pytest.raises(ValueError, match="another app client"):
         alices_app.sign_in_with_link(default_link)  # an app redeems only its own client's links
-    assert "AuthenticationResult" in PasswordlessClient(InProcessCognito(auth, other), other.client_id).sign_in_with_link(default_link)
+    assert "AuthenticationResult" in PasswordlessClient(InProcessCognito(auth, other), other.client_id).sign_in_with_link(
+        default_link
+    )
 
 
 def test_on_a_pool_of_plain_user_names_an_address_typed_as_a_name_does_not_tell_who_exists(aws, monkeypatch):

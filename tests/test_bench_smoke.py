@@ -70,15 +70,37 @@ def test_recorded_event_replays_warm_through_the_stubber(logical_id):
 def test_whole_run_on_a_tiny_sample_prints_a_well_formed_table(tmp_path, capsys):
     output = tmp_path / "latest.md"
     args = [
-        "--no-build", "--rounds", "1", "--warm-calls", "10", "--warm-repeats", "1", "--levels", "1",
-        "--throughput-seconds", "0.5", "--throughput-repeats", "1", "--output", str(output),
-        "--functions", "DefineAuthChallengeFunction,CreateAuthChallengeFunction,VerifyAuthChallengeFunction",
+        "--no-build",
+        "--rounds",
+        "1",
+        "--warm-calls",
+        "10",
+        "--warm-repeats",
+        "1",
+        "--levels",
+        "1",
+        "--throughput-seconds",
+        "0.5",
+        "--throughput-repeats",
+        "1",
+        "--output",
+        str(output),
+        "--functions",
+        "DefineAuthChallengeFunction,CreateAuthChallengeFunction,VerifyAuthChallengeFunction",
     ]
     assert bench_main.main(args) == 0
     printed = capsys.readouterr().out
     markdown = output.read_text()
-    for figure in ("1 cold start", "1 cold CPU", "2 warm own time p50", "3 AWS calls: request", "3 KMS calls",
-                   "5 peak memory", "6 cost per million sign-ins", "7 local pool sign-ins per second"):
+    for figure in (
+        "1 cold start",
+        "1 cold CPU",
+        "2 warm own time p50",
+        "3 AWS calls: request",
+        "3 KMS calls",
+        "5 peak memory",
+        "6 cost per million sign-ins",
+        "7 local pool sign-ins per second",
+    ):
         assert figure in printed and figure in markdown
     table = [line for line in markdown.splitlines() if line.startswith("| ")]
     assert all(line.count(" | ") == 9 for line in table[2:] if "\\|" not in line)

@@ -10,11 +10,10 @@ from pathlib import Path
 import boto3
 import pytest
 
-from keyless.core.settings import ClaimsSettings
 from keyless.aws import runtime
 from keyless.core import errors, events, triggers
+from keyless.core.settings import ClaimsSettings, ConfigurationError
 from keyless.profiles import claims
-from keyless.core.settings import ConfigurationError
 from localpool.errors import CognitoError
 from localpool.triggers import TriggerRunner
 from tests.conftest import REGION, cognito_event, invoke, use_environment
@@ -80,11 +79,22 @@ def test_v1_puts_string_claims_in_the_id_token():
 def test_v2_puts_typed_claims_in_both_tokens_and_scopes_in_the_access_token():
     response = claims.token_response(parsed("v2_authentication"), PROFILE, SETTINGS, "email_otp")
     id_token, access_token = v2_details(response)
-    expected = {"tenant_id": "acme", "roles": ["admin", "user"], "plan": "pro", "seats": 12, "beta": True,
-                "limits": {"projects": 5, "storage_gb": 2.5}, "sign_in_method": "email_otp"}
+    expected = {
+        "tenant_id": "acme",
+        "roles": ["admin", "user"],
+        "plan": "pro",
+        "seats": 12,
+        "beta": True,
+        "limits": {"projects": 5, "storage_gb": 2.5},
+        "sign_in_method": "email_otp",
+    }
     assert id_token == {"claimsToAddOrOverride": expected, "claimsToSuppress": []}
-    assert access_token == {"claimsToAddOrOverride": expected, "claimsToSuppress": [],
-                            "scopesToAdd": ["api/admin", "api/read", "api/write"], "scopesToSuppress": []}
+    assert access_token == {
+        "claimsToAddOrOverride": expected,
+        "claimsToSuppress": [],
+        "scopesToAdd": ["api/admin", "api/read", "api/write"],
+        "scopesToSuppress": [],
+    }
     assert "groupOverrideDetails" not in response["claimsAndScopeOverrideDetails"]
     json.dumps(response)
 
@@ -102,7 +112,9 @@ def test_the_event_version_picks_the_shape_whatever_was_configured():
 @pytest.mark.parametrize("name", ["v1_refresh", "v2_refresh"])
 def test_refresh_gets_the_same_claims_without_a_sign_in_method(name):
     response = claims.token_response(parsed(name), PROFILE, SETTINGS)
-    added = (response.get("claimsOverrideDetails") or response["claimsAndScopeOverrideDetails"]["idTokenGeneration"])["claimsToAddOrOverride"]
+    added = (response.get("claimsOverrideDetails") or response["claimsAndScopeOverrideDetails"]["idTokenGeneration"])[
+        "claimsToAddOrOverride"
+    ]
     assert added["tenant_id"] == "acme" and "sign_in_method" not in added
 
 
@@ -134,14 +146,20 @@ def test_scopes_come_only_from_roles_the_configuration_knows():
 @pytest.mark.parametrize("name", ["v1_authentication_magic_link", "v2_authentication"])
 def test_groups_from_roles_replace_the_groups_and_keep_the_iam_roles(name):
     event = copy.deepcopy(SAMPLES[name])
-    event["request"]["groupConfiguration"] = {"groupsToOverride": ["members"], "iamRolesToOverride": ["arn:aws:iam::1:role/r"],
-                                              "preferredRole": "arn:aws:iam::1:role/r"}
+    event["request"]["groupConfiguration"] = {
+        "groupsToOverride": ["members"],
+        "iamRolesToOverride": ["arn:aws:iam::1:role/r"],
+        "preferredRole": "arn:aws:iam::1:role/r",
+    }
     request = events.parse_token_generation(event, triggers.PRE_TOKEN_GENERATION)
     settings = ClaimsSettings(mapping=MAPPING, groups_from_roles=True)
     response = claims.token_response(request, {**PROFILE, "roles": ["admin", "admin", "user"]}, settings)
     details = response.get("claimsOverrideDetails") or response["claimsAndScopeOverrideDetails"]
-    assert details["groupOverrideDetails"] == {"groupsToOverride": ["admin", "user"], "iamRolesToOverride": ["arn:aws:iam::1:role/r"],
-                                               "preferredRole": "arn:aws:iam::1:role/r"}
+    assert details["groupOverrideDetails"] == {
+        "groupsToOverride": ["admin", "user"],
+        "iamRolesToOverride": ["arn:aws:iam::1:role/r"],
+        "preferredRole": "arn:aws:iam::1:role/r",
+    }
 
 
 NOW = 1_800_000_000
@@ -149,10 +167,16 @@ NOW = 1_800_000_000
 
 @pytest.mark.parametrize(
     "sign_in, claim",
-    [({"provenMethod": "MAGIC_LINK", "provenAt": NOW}, "magic_link"), ({"provenMethod": "EMAIL_OTP", "provenAt": NOW - 5}, "email_otp"),
-     ({"provenMethod": "SMS_OTP", "provenAt": NOW}, ""), ({"provenMethod": "magic_link", "provenAt": NOW}, ""),
-     ({"provenMethod": "EMAIL_OTP", "provenAt": NOW - 3600}, ""), ({"provenMethod": "EMAIL_OTP", "provenAt": NOW + 60}, ""),
-     ({"provenMethod": "EMAIL_OTP"}, ""), ({}, "")],
+    [
+        ({"provenMethod": "MAGIC_LINK", "provenAt": NOW}, "magic_link"),
+        ({"provenMethod": "EMAIL_OTP", "provenAt": NOW - 5}, "email_otp"),
+        ({"provenMethod": "SMS_OTP", "provenAt": NOW}, ""),
+        ({"provenMethod": "magic_link", "provenAt": NOW}, ""),
+        ({"provenMethod": "EMAIL_OTP", "provenAt": NOW - 3600}, ""),
+        ({"provenMethod": "EMAIL_OTP", "provenAt": NOW + 60}, ""),
+        ({"provenMethod": "EMAIL_OTP"}, ""),
+        ({}, ""),
+    ],
 )
 def test_sign_in_method_only_from_a_fresh_accepted_proof(sign_in, claim):
     assert claims.accepted_method(parsed("v2_authentication"), sign_in, NOW) == claim
@@ -203,20 +227,33 @@ def test_the_reserved_list_is_the_documented_one():
 
 def test_settings_from_the_template_defaults():
     parsed_settings = ClaimsSettings.from_env(
-        {"CLAIM_MAPPING": '{"tenant": "tenant", "roles": "roles", "plan": "plan"}', "ROLE_SCOPES": '{"admin": ["api/admin"]}',
-         "GROUPS_FROM_ROLES": "true", "PRE_TOKEN_GENERATION_VERSION": "V2_0"}
+        {
+            "CLAIM_MAPPING": '{"tenant": "tenant", "roles": "roles", "plan": "plan"}',
+            "ROLE_SCOPES": '{"admin": ["api/admin"]}',
+            "GROUPS_FROM_ROLES": "true",
+            "PRE_TOKEN_GENERATION_VERSION": "V2_0",
+        }
     )
     assert parsed_settings == ClaimsSettings(
-        mapping={"tenant": "tenant", "roles": "roles", "plan": "plan"}, role_scopes={"admin": ("api/admin",)},
-        groups_from_roles=True, lambda_version="V2_0",
+        mapping={"tenant": "tenant", "roles": "roles", "plan": "plan"},
+        role_scopes={"admin": ("api/admin",)},
+        groups_from_roles=True,
+        lambda_version="V2_0",
     )
     assert ClaimsSettings.from_env({}) == ClaimsSettings()
 
 
 @pytest.mark.parametrize(
     "env",
-    [{"CLAIM_MAPPING": '{"tenant": 5}'}, {"CLAIM_MAPPING": '{"": "x"}'}, {"CLAIM_MAPPING": "[]"}, {"ROLE_SCOPES": '{"admin": "api/admin"}'},
-     {"ROLE_SCOPES": '{"admin": ["two words"]}'}, {"PRE_TOKEN_GENERATION_VERSION": "V3_0"}, {"GROUPS_FROM_ROLES": "on"}],
+    [
+        {"CLAIM_MAPPING": '{"tenant": 5}'},
+        {"CLAIM_MAPPING": '{"": "x"}'},
+        {"CLAIM_MAPPING": "[]"},
+        {"ROLE_SCOPES": '{"admin": "api/admin"}'},
+        {"ROLE_SCOPES": '{"admin": ["two words"]}'},
+        {"PRE_TOKEN_GENERATION_VERSION": "V3_0"},
+        {"GROUPS_FROM_ROLES": "on"},
+    ],
 )
 def test_bad_claim_settings_are_refused_clearly(env):
     with pytest.raises(ConfigurationError):
@@ -245,8 +282,11 @@ def test_a_profile_change_shows_at_the_next_refresh(deployment, user, cognito, c
 
     store = runtime.default_runtime().profiles
     boto3.client("dynamodb", region_name=REGION).update_item(
-        TableName=deployment.table_name, Key={"pk": {"S": f"PROFILE#{user['sub']}"}, "sk": {"S": "PROFILE"}},
-        UpdateExpression="SET #plan = :plan", ExpressionAttributeNames={"#plan": "plan"}, ExpressionAttributeValues={":plan": {"S": "pro"}},
+        TableName=deployment.table_name,
+        Key={"pk": {"S": f"PROFILE#{user['sub']}"}, "sk": {"S": "PROFILE"}},
+        UpdateExpression="SET #plan = :plan",
+        ExpressionAttributeNames={"#plan": "plan"},
+        ExpressionAttributeValues={":plan": {"S": "pro"}},
     )
     assert store.read(user["sub"])["plan"] == "pro"
     calls.clear()

@@ -17,7 +17,9 @@ GENERIC = "failed with error Sign-in is temporarily unavailable, please try agai
 
 def aws_error(code: str, operation: str, message: str = "") -> ClientError:
     status = 500 if code in ("InternalServerError", "ServiceUnavailable", "InternalFailure") else 400
-    return ClientError({"Error": {"Code": code, "Message": message or code}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
+    return ClientError(
+        {"Error": {"Code": code, "Message": message or code}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation
+    )
 
 
 class Faults:
@@ -88,7 +90,9 @@ SEND_FAULTS = STORE_FAULTS + [
 
 @pytest.mark.parametrize("method", ["EMAIL_OTP", "MAGIC_LINK"])
 @pytest.mark.parametrize("dependency, call, error", SEND_FAULTS, ids=fault_id)
-def test_send_fault_leaves_no_limit_and_a_retry_succeeds(client, make_user, faults, deployment, clock, dependency, call, error, method, capfd, log_lines):
+def test_send_fault_leaves_no_limit_and_a_retry_succeeds(
+    client, make_user, faults, deployment, clock, dependency, call, error, method, capfd, log_lines
+):
     make_user(ALICE)
     request = client.request_code if method == "EMAIL_OTP" else (lambda c: client.request_link(c, APP))
     if dependency == "keys":
@@ -101,7 +105,11 @@ def test_send_fault_leaves_no_limit_and_a_retry_succeeds(client, make_user, faul
     assert emails_to(ALICE) == []
     assert all("sentAt" not in item for item in table_item(deployment))  # not rate-limited
     sent = request(client.start(ALICE))  # at once
-    answer = (lambda: client.answer_code(sent, last_code(ALICE))) if method == "EMAIL_OTP" else (lambda: client.sign_in_with_link(last_link(ALICE)))
+    answer = (
+        (lambda: client.answer_code(sent, last_code(ALICE)))
+        if method == "EMAIL_OTP"
+        else (lambda: client.sign_in_with_link(last_link(ALICE)))
+    )
     assert "AuthenticationResult" in answer()
     output = capfd.readouterr()
     logs = output.out + output.err + log_lines.getvalue()
@@ -122,7 +130,9 @@ def test_link_is_not_used_up_by_a_fault(client, make_user, faults, dependency, c
 
 
 @pytest.mark.parametrize("method", ["EMAIL_OTP", "MAGIC_LINK"])
-def test_cognito_failing_to_record_email_verified_does_not_fail_the_sign_in(client, make_user, faults, cognito, deployment, method):
+def test_cognito_failing_to_record_email_verified_does_not_fail_the_sign_in(
+    client, make_user, faults, cognito, deployment, method
+):
     make_user(ALICE)
     runtime.default_runtime().directory
     faults.fail("directory", "admin_update_user_attributes", aws_error("TooManyRequestsException", "AdminUpdateUserAttributes"))
@@ -132,7 +142,9 @@ def test_cognito_failing_to_record_email_verified_does_not_fail_the_sign_in(clie
     else:
         client.request_link(client.start(ALICE), APP)
         assert "AuthenticationResult" in client.sign_in_with_link(last_link(ALICE))
-    attributes = {a["Name"]: a["Value"] for a in cognito.admin_get_user(UserPoolId=deployment.pool_id, Username=ALICE)["UserAttributes"]}
+    attributes = {
+        a["Name"]: a["Value"] for a in cognito.admin_get_user(UserPoolId=deployment.pool_id, Username=ALICE)["UserAttributes"]
+    }
     assert attributes.get("email_verified", "false") == "false"  # recorded at the next sign-in
 
 

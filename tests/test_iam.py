@@ -97,7 +97,9 @@ class CallRecorder:
         for key in keys:
             if "pk" in key:
                 self.table_calls[function].add((action, key["pk"]["S"]))
-                self.written_attributes[(function, key["pk"]["S"])].update((params.get("ExpressionAttributeNames") or {}).values())
+                self.written_attributes[(function, key["pk"]["S"])].update(
+                    (params.get("ExpressionAttributeNames") or {}).values()
+                )
 
 
 @pytest.fixture
@@ -121,7 +123,9 @@ def drive_the_triggers(serve_pool) -> None:
     sender = TEMPLATE.parameters.get("SenderEmail") or server.pool.deployment.template.parameters["SenderEmail"]
 
     alice = sign_up(server, ALICE)  # PreSignUp, PostConfirmation (group, profile)
-    app.sign_in_with_link(last_link_after(app, ALICE, f"{server.url}/"))  # Create (send), Verify (consume, verify email), PreTokenGeneration
+    app.sign_in_with_link(
+        last_link_after(app, ALICE, f"{server.url}/")
+    )  # Create (send), Verify (consume, verify email), PreTokenGeneration
     clock.advance(61)
     challenge = app.request_code(app.start(ALICE))
     challenge = app.answer_code(challenge, wrong(last_code(ALICE)))  # Create reads the code back
@@ -174,9 +178,14 @@ def test_each_policy_grants_exactly_the_calls_its_code_makes(recorded):
     for logical_id in FUNCTIONS:
         granted, used = granted_actions(logical_id), recorded.actions.get(logical_id, set())
         if granted != used:
-            mismatches[logical_id] = {"granted, never called": sorted(granted - used), "called, not granted": sorted(used - granted)}
+            mismatches[logical_id] = {
+                "granted, never called": sorted(granted - used),
+                "called, not granted": sorted(used - granted),
+            }
     assert mismatches == {}
-    assert recorded.actions["CreateAuthChallengeFunction"] >= {"ses:SendEmail", "dynamodb:UpdateItem", "dynamodb:GetItem"}, "every path ran"
+    assert recorded.actions["CreateAuthChallengeFunction"] >= {"ses:SendEmail", "dynamodb:UpdateItem", "dynamodb:GetItem"}, (
+        "every path ran"
+    )
 
 
 def test_each_table_statement_is_limited_to_the_items_its_code_touches(recorded):

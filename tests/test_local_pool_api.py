@@ -304,7 +304,10 @@ def test_access_token_expires_after_an_hour(server, served_clock):
     cognito = idp(server)
     assert cognito.get_user(AccessToken=tokens["AccessToken"])["Username"]
     served_clock.advance(3600)
-    assert refused(lambda: cognito.get_user(AccessToken=tokens["AccessToken"])) == ("NotAuthorizedException", "Access Token has expired")
+    assert refused(lambda: cognito.get_user(AccessToken=tokens["AccessToken"])) == (
+        "NotAuthorizedException",
+        "Access Token has expired",
+    )
 
 
 def test_groups_reach_both_tokens(server):
@@ -539,7 +542,9 @@ def test_other_host_names_and_origins_cannot_read_the_mailbox(server):
     with pytest.raises(urllib.error.HTTPError) as excinfo:
         urllib.request.urlopen(request)
     assert excinfo.value.code == 421
-    request = urllib.request.Request(f"{server.url}/mailbox", headers={"Accept": "application/json", "Origin": "https://evil.example"})
+    request = urllib.request.Request(
+        f"{server.url}/mailbox", headers={"Accept": "application/json", "Origin": "https://evil.example"}
+    )
     with pytest.raises(urllib.error.HTTPError) as excinfo:
         urllib.request.urlopen(request)
     assert excinfo.value.code == 403  # other origins are refused (tests/test_local_pool_security.py)

@@ -20,7 +20,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from threading import Thread
@@ -162,7 +162,7 @@ def other_site() -> Iterator[str]:
     """Another web site on this machine (another port: another origin), serving an empty page."""
 
     class Page(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's names)
+        def do_GET(self):
             body = b"<!doctype html><title>another site</title>"
             self.send_response(200)
             self.send_header("Content-Type", "text/html")
@@ -170,7 +170,7 @@ def other_site() -> Iterator[str]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format, *args):  # noqa: A002
+        def log_message(self, format, *args):
             pass
 
     site = ThreadingHTTPServer(("127.0.0.1", 0), Page)
@@ -258,7 +258,7 @@ def test_a_captured_admin_request_cannot_be_changed_or_replayed_late(server, mon
     captured.headers.replace_header("X-Amz-Target", TARGET + "AdminDeleteUser")  # same body, another operation
     assert send(captured)[1]["__type"] == "InvalidSignatureException"
 
-    old = datetime.now(timezone.utc) - timedelta(minutes=16)
+    old = datetime.now(UTC) - timedelta(minutes=16)
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: old)
     late = get_alice()
     status, answer = send(late)

@@ -26,7 +26,9 @@ def test_logs_hold_no_address_code_or_link(client, make_user, capfd, clock, monk
     clock.advance(61)
 
     def refuse(**kwargs):
-        raise ClientError({"Error": {"Code": "MessageRejected", "Message": f"Email address is not verified: {EMAIL}"}}, "SendEmail")
+        raise ClientError(
+            {"Error": {"Code": "MessageRejected", "Message": f"Email address is not verified: {EMAIL}"}}, "SendEmail"
+        )
 
     monkeypatch.setattr(runtime.default_runtime().mailer._client, "send_email", refuse)
     with pytest.raises(ClientError) as excinfo:

@@ -9,10 +9,10 @@ from pathlib import Path
 import boto3
 import pytest
 
-from keyless.store.profiles import ProfileStore
 from keyless.core import errors
-from keyless.profiles import provisioning
 from keyless.core.settings import ConfigurationError, ProfileSettings
+from keyless.profiles import provisioning
+from keyless.store.profiles import ProfileStore
 from tests.conftest import REGION, cognito_event, invoke, use_environment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,8 +75,13 @@ def test_a_changed_profile_is_not_reset_by_a_late_retry(handlers, deployment, us
     event = cognito_event(CONFIRM, deployment, user)
     invoke(handlers["PostConfirmation"], event)
     key = {"pk": {"S": f"PROFILE#{user['sub']}"}, "sk": {"S": "PROFILE"}}
-    dynamodb.update_item(TableName=deployment.table_name, Key=key, UpdateExpression="SET #plan = :p",
-                         ExpressionAttributeNames={"#plan": "plan"}, ExpressionAttributeValues={":p": {"S": "pro"}})
+    dynamodb.update_item(
+        TableName=deployment.table_name,
+        Key=key,
+        UpdateExpression="SET #plan = :p",
+        ExpressionAttributeNames={"#plan": "plan"},
+        ExpressionAttributeValues={":p": {"S": "pro"}},
+    )
     invoke(handlers["PostConfirmation"], event)
     assert stored_profile(dynamodb, deployment, user["sub"])["plan"] == {"S": "pro"}
 
@@ -119,7 +124,9 @@ def test_a_malformed_confirmation_is_refused_and_writes_nothing(handlers, deploy
 # --- provisioning fails: the first token generation provisions --------------------------------------
 
 
-def test_a_failed_provisioning_does_not_fail_the_confirmation_and_tokens_heal_it(handlers, deployment, user, dynamodb, monkeypatch, caplog):
+def test_a_failed_provisioning_does_not_fail_the_confirmation_and_tokens_heal_it(
+    handlers, deployment, user, dynamodb, monkeypatch, caplog
+):
     use_environment(monkeypatch, TABLE_NAME="keyless-table-that-does-not-exist")
     event = cognito_event(CONFIRM, deployment, user)
     assert invoke(handlers["PostConfirmation"], event)["response"] == {}
@@ -158,8 +165,12 @@ def test_a_missing_default_group_defers_everything_to_token_time(handlers, deplo
 
 
 def test_users_created_by_an_admin_get_their_profile_at_their_first_token(handlers, deployment, cognito, dynamodb):
-    created = cognito.admin_create_user(UserPoolId=deployment.pool_id, Username="carol@example.com",
-                                        UserAttributes=[{"Name": "email", "Value": "carol@example.com"}], MessageAction="SUPPRESS")
+    created = cognito.admin_create_user(
+        UserPoolId=deployment.pool_id,
+        Username="carol@example.com",
+        UserAttributes=[{"Name": "email", "Value": "carol@example.com"}],
+        MessageAction="SUPPRESS",
+    )
     attributes = {a["Name"]: a["Value"] for a in created["User"]["Attributes"]}
     user = {"name": created["User"]["Username"], "sub": attributes["sub"], "attributes": attributes}
     invoke(handlers["PreTokenGeneration"], cognito_event(TOKEN_V1, deployment, user))
@@ -181,7 +192,10 @@ def test_create_returns_the_existing_profile_untouched(deployment, dynamodb):
 
 def test_profile_defaults_keep_their_json_types(deployment, dynamodb):
     defaults = ProfileSettings.from_env(
-        {"TABLE_NAME": deployment.table_name, "PROFILE_DEFAULTS": '{"quota": 2.5, "seats": 3, "beta": true, "org": {"id": 7, "tags": ["a"]}, "note": null}'}
+        {
+            "TABLE_NAME": deployment.table_name,
+            "PROFILE_DEFAULTS": '{"quota": 2.5, "seats": 3, "beta": true, "org": {"id": 7, "tags": ["a"]}, "note": null}',
+        }
     ).defaults
     assert defaults["quota"] == Decimal("2.5")
     store = ProfileStore(dynamodb, deployment.table_name)

@@ -98,9 +98,13 @@ def test_no_deployed_environment_allows_a_loopback_redirect(environment):
 
 @pytest.mark.parametrize(
     "value, found",
-    [("http://localhost:9229", ["http://localhost:9229"]), ("http://127.0.0.1:9229/cb", ["http://127.0.0.1:9229/cb"]),
-     ("http://[::1]:3000", ["http://[::1]:3000"]), ("https://app.example.com, http://localhost:1", ["http://localhost:1"]),
-     ("https://app.example.com,https://b.example.com/x", [])],
+    [
+        ("http://localhost:9229", ["http://localhost:9229"]),
+        ("http://127.0.0.1:9229/cb", ["http://127.0.0.1:9229/cb"]),
+        ("http://[::1]:3000", ["http://[::1]:3000"]),
+        ("https://app.example.com, http://localhost:1", ["http://localhost:1"]),
+        ("https://app.example.com,https://b.example.com/x", []),
+    ],
 )
 def test_the_loopback_check_itself(value, found):
     assert loopback_entries(value) == found
@@ -108,9 +112,11 @@ def test_the_loopback_check_itself(value, found):
 
 @pytest.mark.parametrize(
     "raw",
-    ['SenderEmail="a@example.com" AllowedRedirectOrigins="http://localhost:9229,https://x.example.com"',
-     ["SenderEmail=a@example.com", "AllowedRedirectOrigins=http://localhost:9229"],
-     "ParameterKey=AllowedRedirectOrigins,ParameterValue=http://localhost:9229"],
+    [
+        'SenderEmail="a@example.com" AllowedRedirectOrigins="http://localhost:9229,https://x.example.com"',
+        ["SenderEmail=a@example.com", "AllowedRedirectOrigins=http://localhost:9229"],
+        "ParameterKey=AllowedRedirectOrigins,ParameterValue=http://localhost:9229",
+    ],
 )
 def test_the_override_reader_reads_every_form_the_sam_cli_accepts(raw, monkeypatch):
     monkeypatch.setitem(CONFIG, "probe", {"deploy": {"parameters": {"parameter_overrides": raw}}})

@@ -137,7 +137,9 @@ def test_link_resigned_with_another_key(client, make_user, deployment):
     from keyless.methods import magic_link
 
     sub = make_user(ALICE)
-    forged = magic_link.issue_token(b"x" * 64, magic_link.Subject(sub, sub, deployment.pool_id, deployment.client.client_id), int(time.time()) + 10**9)
+    forged = magic_link.issue_token(
+        b"x" * 64, magic_link.Subject(sub, sub, deployment.pool_id, deployment.client.client_id), int(time.time()) + 10**9
+    )
     assert_refused(lambda: client.sign_in_with_link(f"{APP}#{forged}"))
 
 
@@ -340,7 +342,9 @@ def test_second_email_within_a_minute_is_refused_with_when_to_retry(client, make
     with pytest.raises(ClientError) as excinfo:
         client.request_link(client.start(ALICE), APP)
     assert error_code(excinfo) == "UserLambdaValidationException"
-    assert error_message(excinfo) == "CreateAuthChallenge failed with error Please wait 40 seconds before requesting another email."
+    assert (
+        error_message(excinfo) == "CreateAuthChallenge failed with error Please wait 40 seconds before requesting another email."
+    )
     assert len(emails_to(ALICE)) == 1
     assert "AuthenticationResult" in client.answer_code(first_round, code)  # the earlier code still works
     clock.advance(40)
@@ -413,7 +417,9 @@ def test_failed_send_does_not_count_against_the_limit(client, make_user, monkeyp
     mailer = runtime.default_runtime().mailer
 
     def refuse(*args, **kwargs):
-        raise ClientError({"Error": {"Code": "MessageRejected", "Message": "Email address is not verified: alice@example.com"}}, "SendEmail")
+        raise ClientError(
+            {"Error": {"Code": "MessageRejected", "Message": "Email address is not verified: alice@example.com"}}, "SendEmail"
+        )
 
     with monkeypatch.context() as patched:
         patched.setattr(mailer._client, "send_email", refuse)
@@ -457,7 +463,9 @@ def test_unknown_user_is_rate_limited_like_a_known_one(client):
     client.request_code(client.start(ghost))
     with pytest.raises(ClientError) as excinfo:
         client.request_code(client.start(ghost))
-    assert error_message(excinfo) == "CreateAuthChallenge failed with error Please wait 60 seconds before requesting another email."
+    assert (
+        error_message(excinfo) == "CreateAuthChallenge failed with error Please wait 60 seconds before requesting another email."
+    )
 
 
 # --- keys -------------------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from keyless.core import errors
-from keyless.signup import rules as signup_rules
 from keyless.core.settings import ConfigurationError, SignUpSettings
+from keyless.signup import rules as signup_rules
 from localpool.errors import CognitoError
 from localpool.template import Template, load_handler
 from localpool.triggers import LambdaContext, TriggerRunner
@@ -49,6 +49,7 @@ def rules(monkeypatch):
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         signup_rules.default_rules.cache_clear()
+
     signup_rules.address_rules.cache_clear()
 
     return configure
@@ -207,8 +208,19 @@ def test_an_internationalised_domain_can_be_configured_in_unicode(handler, rules
 
 @pytest.mark.parametrize(
     "address",
-    ["", "   ", "alice", "alice@", "@example.com", "alice@example", "Alice <alice@example.com>", "a@b@example.com",
-     "alice@example.com, bob@example.com", "alice@example.com\r\nBcc: x@evil.com", "alice@exam ple.com"],
+    [
+        "",
+        "   ",
+        "alice",
+        "alice@",
+        "@example.com",
+        "alice@example",
+        "Alice <alice@example.com>",
+        "a@b@example.com",
+        "alice@example.com, bob@example.com",
+        "alice@example.com\r\nBcc: x@evil.com",
+        "alice@exam ple.com",
+    ],
 )
 def test_what_is_not_a_plain_address_is_refused(handler, address):
     assert refusal(handler, event_for(address)) == errors.INVALID_EMAIL
@@ -218,11 +230,24 @@ def test_what_is_not_a_plain_address_is_refused(handler, address):
 REWRITTEN = [
     "=?utf-8?q?alice?=@example.com",  # an RFC 2047 encoded word: decoded, it is another address
     "=?utf-8?b?YWxpY2VAZXZpbC5jb20=?=@example.com",  # ... that one decodes to alice@evil.com
-    "alice@.example.com", "alice@example..com", "alice@example.com.", "alice@-example.com",
-    '"alice bob"@example.com', '"alice"@example.com', "alice(comment)@example.com", "alice@[127.0.0.1]",
-    "alice@localhost", "alice@127.0.0.1", "victim%evil.com@example.com", "evil.com!victim@example.com",
-    ".alice@example.com", "alice..bob@example.com", "alice\x00@example.com", "alice@example\u3002com",
-    "alice@" + "x" * 64 + ".com", "a" * 65 + "@example.com",
+    "alice@.example.com",
+    "alice@example..com",
+    "alice@example.com.",
+    "alice@-example.com",
+    '"alice bob"@example.com',
+    '"alice"@example.com',
+    "alice(comment)@example.com",
+    "alice@[127.0.0.1]",
+    "alice@localhost",
+    "alice@127.0.0.1",
+    "victim%evil.com@example.com",
+    "evil.com!victim@example.com",
+    ".alice@example.com",
+    "alice..bob@example.com",
+    "alice\x00@example.com",
+    "alice@example\u3002com",
+    "alice@" + "x" * 64 + ".com",
+    "a" * 65 + "@example.com",
 ]
 
 
@@ -241,9 +266,7 @@ def test_a_wildcard_domain_admits_no_malformed_subdomain(handler, rules, address
     assert refusal(handler, event_for(address)) == errors.INVALID_EMAIL
 
 
-@pytest.mark.parametrize(
-    "address", ["a@corp.com.evil.com", "a@corp.com", "a@xcorp.com", "a@corp.com-evil.com", "a@corp.co"]
-)
+@pytest.mark.parametrize("address", ["a@corp.com.evil.com", "a@corp.com", "a@xcorp.com", "a@corp.com-evil.com", "a@corp.co"])
 def test_a_wildcard_domain_admits_nothing_outside_it(handler, rules, address):
     rules(SIGN_UP_ALLOWED_DOMAINS="*.corp.com")
     assert refusal(handler, event_for(address)) == errors.DOMAIN_NOT_ALLOWED
@@ -267,10 +290,17 @@ def test_check_address_keeps_plain_subdomain_addresses(raw, kept):
 
 @pytest.mark.parametrize(
     "raw, reason",
-    [("a@.corp.com", "invalid_address"), ("a@x..corp.com", "invalid_address"), ("a@x.corp.com.", "invalid_address"),
-     ("=?utf-8?q?a?=@x.corp.com", "invalid_address"), ('"a"@x.corp.com', "invalid_address"),
-     ("a%b@x.corp.com", "invalid_address"), ("a@corp.com.evil.com", "domain_not_allowed"),
-     ("a@corp.com", "domain_not_allowed"), ("a@evilcorp.com", "domain_not_allowed")],
+    [
+        ("a@.corp.com", "invalid_address"),
+        ("a@x..corp.com", "invalid_address"),
+        ("a@x.corp.com.", "invalid_address"),
+        ("=?utf-8?q?a?=@x.corp.com", "invalid_address"),
+        ('"a"@x.corp.com', "invalid_address"),
+        ("a%b@x.corp.com", "invalid_address"),
+        ("a@corp.com.evil.com", "domain_not_allowed"),
+        ("a@corp.com", "domain_not_allowed"),
+        ("a@evilcorp.com", "domain_not_allowed"),
+    ],
 )
 def test_check_address_refuses(raw, reason):
     with pytest.raises(signup_rules.SignUpRefused) as caught:
@@ -316,7 +346,9 @@ def test_a_missing_list_is_a_configuration_error_not_an_open_door(handler, rules
     with pytest.raises(errors.TemporarilyUnavailable):
         call(handler, event_for("a@example.com"))
     with pytest.raises(ConfigurationError, match="cannot be read"):
-        signup_rules.SignUpRules.from_settings(SignUpSettings.from_env({"DISPOSABLE_DOMAINS_FILE": str(tmp_path / "missing.txt")}))
+        signup_rules.SignUpRules.from_settings(
+            SignUpSettings.from_env({"DISPOSABLE_DOMAINS_FILE": str(tmp_path / "missing.txt")})
+        )
 
 
 def test_a_bad_setting_is_logged_by_name_and_the_user_sees_the_generic_message(handler, rules, log_lines):
@@ -329,8 +361,12 @@ def test_a_bad_setting_is_logged_by_name_and_the_user_sees_the_generic_message(h
 
 @pytest.mark.parametrize(
     "env",
-    [{"SIGN_UP_ALLOW_PLUS_ALIASES": "yes"}, {"SIGN_UP_BLOCK_DISPOSABLE": "1"}, {"SIGN_UP_ALLOWED_DOMAINS": "exa mple.com"},
-     {"SIGN_UP_BLOCKED_DOMAINS": "a..b"}],
+    [
+        {"SIGN_UP_ALLOW_PLUS_ALIASES": "yes"},
+        {"SIGN_UP_BLOCK_DISPOSABLE": "1"},
+        {"SIGN_UP_ALLOWED_DOMAINS": "exa mple.com"},
+        {"SIGN_UP_BLOCKED_DOMAINS": "a..b"},
+    ],
 )
 def test_bad_configuration_is_refused_clearly(env):
     with pytest.raises(ConfigurationError):
@@ -385,7 +421,11 @@ print(json.dumps(sorted(m for m in sys.modules if m == "boto3" or m.startswith((
 
 def test_pre_sign_up_loads_no_boto3():
     """PreSignUp calls no AWS service: its cold start carries no SDK (a property, not a timing)."""
-    probe = PROBE.format(shared=str(ROOT / "shared"), code=str(SPEC.code_uri), event=str(ROOT / "events/pre_sign_up/sign_up.json"))
+    probe = PROBE.format(
+        shared=str(ROOT / "shared"), code=str(SPEC.code_uri), event=str(ROOT / "events/pre_sign_up/sign_up.json")
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")} | {"POWERTOOLS_METRICS_NAMESPACE": "Keyless"}
-    out = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True, env=env, timeout=60, check=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", probe], capture_output=True, text=True, env=env, timeout=60, check=True, cwd=ROOT
+    )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []

@@ -72,7 +72,9 @@ def test_the_optional_waf_rate_limit_guards_the_pool(user_pool_id):
     assert rule["Action"] == {"Block": {}}
     assert rule["Statement"]["RateBasedStatement"] == {"Limit": {"Ref": "WafRequestsPer5Minutes"}, "AggregateKeyType": "IP"}
     assert acl["Properties"]["Scope"] == "REGIONAL" and acl["Properties"]["DefaultAction"] == {"Allow": {}}
-    pool_arn = on.resolve(association["Properties"]["ResourceArn"], {"UserPool.Arn": "arn:created-pool"}, "us-east-1", "123456789012")
+    pool_arn = on.resolve(
+        association["Properties"]["ResourceArn"], {"UserPool.Arn": "arn:created-pool"}, "us-east-1", "123456789012"
+    )
     expected = "arn:created-pool" if not user_pool_id else f"arn:aws:cognito-idp:us-east-1:123456789012:userpool/{user_pool_id}"
     assert pool_arn == expected
 
@@ -103,7 +105,9 @@ print(json.dumps(loaded))
 def test_define_auth_challenge_loads_no_boto3():
     """A property, not a timing: DefineAuthChallenge runs 2-3 times per sign-in and never calls AWS."""
     code = FUNCTIONS["DefineAuthChallengeFunction"].code_uri
-    probe = DEFINE_PROBE.format(shared=str(ROOT / "shared"), code=str(code), event=str(ROOT / "events/define_auth_challenge/first_round.json"))
+    probe = DEFINE_PROBE.format(
+        shared=str(ROOT / "shared"), code=str(code), event=str(ROOT / "events/define_auth_challenge/first_round.json")
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")} | {"POWERTOOLS_METRICS_NAMESPACE": "Keyless"}
     out = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True, env=env, timeout=60, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []

@@ -15,4 +15,6 @@ if TYPE_CHECKING:
 
 @traced_entry_point
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return events.answer(event, pre_token_generation(events.parse_token_generation(event, triggers.PRE_TOKEN_GENERATION), default_runtime()))
+    return events.answer(
+        event, pre_token_generation(events.parse_token_generation(event, triggers.PRE_TOKEN_GENERATION), default_runtime())
+    )

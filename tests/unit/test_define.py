@@ -2,8 +2,8 @@
 
 import pytest
 
-from keyless.signin.define import decide
 from keyless.core.events import SessionEntry
+from keyless.signin.define import decide
 
 ASK_CODE = {"signInMethod": "EMAIL_OTP"}
 ASK_LINK = {"signInMethod": "MAGIC_LINK", "redirectUri": "https://app.example.com/"}
@@ -62,7 +62,11 @@ def test_attempts_are_configurable():
 
 
 def test_response_shape():
-    assert decide((), {}, 3).as_response() == {"challengeName": "CUSTOM_CHALLENGE", "issueTokens": False, "failAuthentication": False}
+    assert decide((), {}, 3).as_response() == {
+        "challengeName": "CUSTOM_CHALLENGE",
+        "issueTokens": False,
+        "failAuthentication": False,
+    }
     tokens = decide((entry("CHOOSE_METHOD", True),), HAVE_LINK, 3)
     assert tokens.as_response() == {"issueTokens": True, "failAuthentication": False}
     assert tokens.method == "MAGIC_LINK"

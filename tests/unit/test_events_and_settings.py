@@ -76,7 +76,9 @@ def test_nulls_mean_empty():
 
 
 def test_foreign_challenge_metadata_is_not_ours():
-    event = mutated(("request", "session"), [{"challengeName": "CUSTOM_CHALLENGE", "challengeResult": False, "challengeMetadata": "OTHER:x"}])
+    event = mutated(
+        ("request", "session"), [{"challengeName": "CUSTOM_CHALLENGE", "challengeResult": False, "challengeMetadata": "OTHER:x"}]
+    )
     assert events.parse(event, CREATE).session[0].step is None
 
 

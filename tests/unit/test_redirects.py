@@ -151,11 +151,13 @@ def test_the_allowlist_keeps_the_order_given_without_repeats():
 
 @pytest.mark.parametrize(
     "value, uri",
-    [("https://app.example.com/auth/callback/, https://b.example.com", "https://app.example.com/auth/callback"),
-     ("https://App.Example.com:443", "https://app.example.com/"),
-     ("https://app.example.com:8443/x", "https://app.example.com:8443/x"),
-     ("http://[0::1]:9229, https://app.example.com", "http://[::1]:9229/"),
-     ("", "")],
+    [
+        ("https://app.example.com/auth/callback/, https://b.example.com", "https://app.example.com/auth/callback"),
+        ("https://App.Example.com:443", "https://app.example.com/"),
+        ("https://app.example.com:8443/x", "https://app.example.com:8443/x"),
+        ("http://[0::1]:9229, https://app.example.com", "http://[::1]:9229/"),
+        ("", ""),
+    ],
 )
 def test_the_default_redirect_is_the_first_entry_and_is_itself_allowed(value, uri):
     allowed = parse_allowlist(value)
@@ -196,8 +198,34 @@ def test_dot_segments_and_encoded_slashes_are_refused_in_any_path(allowlist, pat
 
 # --- characters: RFC 3986 only ---------------------------------------------------------------------
 
-NOT_RFC_3986 = [" ", "\t", "\n", "\r", "\x00", "\x1f", "\x7f", '"', "<", ">", "\\", "^", "`", "{", "|", "}",
-                "\u00e9", "\u0430", "\uff0f", "\u2024", "\u200b", "%", "%g0", "%2", "%%41", "%2g"]
+NOT_RFC_3986 = [
+    " ",
+    "\t",
+    "\n",
+    "\r",
+    "\x00",
+    "\x1f",
+    "\x7f",
+    '"',
+    "<",
+    ">",
+    "\\",
+    "^",
+    "`",
+    "{",
+    "|",
+    "}",
+    "\u00e9",
+    "\u0430",
+    "\uff0f",
+    "\u2024",
+    "\u200b",
+    "%",
+    "%g0",
+    "%2",
+    "%%41",
+    "%2g",
+]
 
 
 @pytest.mark.parametrize("bad", NOT_RFC_3986)
@@ -229,8 +257,17 @@ def test_http_entries_for_loopback_work(uri):
 
 
 @pytest.mark.parametrize(
-    "uri", ["https://localhost:9229/", "http://localhost:9230/", "http://127.0.0.2:9229/", "http://127.1:9229/",
-            "http://localhost.:9229/", "http://sub.localhost:9229/", "http://[::2]:9229/", "http://[::1%25eth0]:9229/"]
+    "uri",
+    [
+        "https://localhost:9229/",
+        "http://localhost:9230/",
+        "http://127.0.0.2:9229/",
+        "http://127.1:9229/",
+        "http://localhost.:9229/",
+        "http://sub.localhost:9229/",
+        "http://[::2]:9229/",
+        "http://[::1%25eth0]:9229/",
+    ],
 )
 def test_http_loopback_is_exact_too(uri):
     with pytest.raises(RedirectNotAllowed):

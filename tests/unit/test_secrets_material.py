@@ -16,6 +16,7 @@ POOL, CLIENT = "us-east-1_AbCdEf123", "4k2n1e5xampleclientid0a1b2c"
 def subject(user: str, sub: str) -> magic_link.Subject:
     return magic_link.Subject(user, sub, POOL, CLIENT)
 
+
 OTHER = secrets.token_bytes(32)
 
 
@@ -97,8 +98,19 @@ def test_codes_come_from_secrets(monkeypatch):
 
 @pytest.mark.parametrize(
     "answer, expected",
-    [("123456", "123456"), (" 123456\n", "123456"), ("012345", "012345"), ("12345", None), ("1234567", None),
-     ("12 3456", None), ("١٢٣٤٥٦", None), ("１２３４５６", None), ("12345a", None), ("+12345", None), ("", None)],
+    [
+        ("123456", "123456"),
+        (" 123456\n", "123456"),
+        ("012345", "012345"),
+        ("12345", None),
+        ("1234567", None),
+        ("12 3456", None),
+        ("١٢٣٤٥٦", None),
+        ("１２３４５６", None),
+        ("12345a", None),
+        ("+12345", None),
+        ("", None),
+    ],
 )
 def test_code_answers_are_normalised_strictly(answer, expected):
     assert email_otp.normalize_answer(answer, 6) == expected

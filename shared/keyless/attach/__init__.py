@@ -1,4 +1,3 @@
-"""Attaching Keyless to a user pool it did not create: the CloudFormation custom resource.
-"""
+"""Attaching Keyless to a user pool it did not create: the CloudFormation custom resource."""
 
 __all__ = ["pool"]

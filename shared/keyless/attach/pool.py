@@ -330,7 +330,12 @@ def handle(request: ResourceRequest, attachment: TriggerAttachment) -> tuple[str
     # A new pool id gives a new physical id: CloudFormation then deletes the old one, which gives
     # the old pool its triggers back. The same pool keeps its physical id, so no Delete follows.
     data = attachment.attach(
-        request.pool_id, request.triggers, request.token_version, request.allow_replace, request.old_triggers, request.app_client_id
+        request.pool_id,
+        request.triggers,
+        request.token_version,
+        request.allow_replace,
+        request.old_triggers,
+        request.app_client_id,
     )
     return physical_id(request.pool_id), data
 
@@ -344,7 +349,7 @@ def http_put(url: str, body: bytes, timeout: float = 10.0) -> None:
         raise ValueError("ResponseURL is not an https URL")
     request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": "", "Content-Length": str(len(body))})
     # bandit B310 (urlopen of file:/ or custom schemes) does not apply: https only, checked above.
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310  # nosec B310
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # nosec B310
         response.read()
 
 
@@ -382,7 +387,7 @@ class Responder:
                 try:
                     self._send(str(self._event.get("ResponseURL", "")), payload)
                     break
-                except Exception as exc:  # noqa: BLE001 - logged; nothing else can be done
+                except Exception as exc:
                     logger.error("could not answer CloudFormation", extra={"attempt": attempt, "error_type": type(exc).__name__})
                     if attempt < self._attempts:
                         self._sleep(attempt)
@@ -439,7 +444,7 @@ def run(
     except AttachError as exc:
         logger.warning("custom resource request refused", extra={"reason": str(exc)})
         responder.answer("FAILED", _default_physical(event), str(exc))
-    except Exception as exc:  # noqa: BLE001 - every failure must reach CloudFormation
+    except Exception as exc:
         logger.error("custom resource request failed", extra=failure_details(exc))
         responder.answer("FAILED", _default_physical(event), f"{type(exc).__name__}: {exc}")
     finally:

@@ -22,8 +22,8 @@ from keyless.core.settings import ClaimsSettings, ProfileSettings, SendSettings,
 # never loads the mailer or the signing keys), which keeps cold starts short.
 if TYPE_CHECKING:
     from keyless.aws.directory import UserDirectory
-    from keyless.aws.signing_keys import SigningKeys
     from keyless.aws.mailer import Mailer
+    from keyless.aws.signing_keys import SigningKeys
     from keyless.profiles.provisioning import Provisioner
     from keyless.store.profiles import ProfileStore
     from keyless.store.sign_in import SignInStore

@@ -3,4 +3,15 @@ errors, settings, logs and metrics, the handler entry point (triggers), tracing 
 X-Ray SDK), budgets over a sliding window, and email addresses.
 """
 
-__all__ = ["addresses", "aws_errors", "budget", "errors", "events", "observability", "protocol", "settings", "tracing", "triggers"]
+__all__ = [
+    "addresses",
+    "aws_errors",
+    "budget",
+    "errors",
+    "events",
+    "observability",
+    "protocol",
+    "settings",
+    "tracing",
+    "triggers",
+]

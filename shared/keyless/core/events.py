@@ -140,7 +140,12 @@ def parse(event: Any, trigger_sources: tuple[str, ...]) -> TriggerEvent:
         trigger_source=source,
         user_pool_id=_user_pool_id(event.get("userPoolId")),
         user_name=_string(event.get("userName"), "userName", limit=256),
-        client_id=_string(_require_mapping(event.get("callerContext"), "callerContext", optional=True).get("clientId"), "clientId", optional=True, limit=128),
+        client_id=_string(
+            _require_mapping(event.get("callerContext"), "callerContext", optional=True).get("clientId"),
+            "clientId",
+            optional=True,
+            limit=128,
+        ),
         user_attributes=_string_map(request.get("userAttributes"), "userAttributes"),
         client_metadata=_string_map(request.get("clientMetadata"), "clientMetadata"),
         user_not_found=_flag(request.get("userNotFound"), "userNotFound"),

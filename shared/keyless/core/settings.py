@@ -287,7 +287,12 @@ class ClaimsSettings:
         version = env.get("PRE_TOKEN_GENERATION_VERSION", "").strip() or TOKEN_VERSIONS[0]
         if version not in TOKEN_VERSIONS:
             raise ConfigurationError(f"PRE_TOKEN_GENERATION_VERSION must be one of {', '.join(TOKEN_VERSIONS)}")
-        return cls(mapping=mapping, role_scopes=role_scopes, groups_from_roles=flag(env, "GROUPS_FROM_ROLES", False), lambda_version=version)
+        return cls(
+            mapping=mapping,
+            role_scopes=role_scopes,
+            groups_from_roles=flag(env, "GROUPS_FROM_ROLES", False),
+            lambda_version=version,
+        )
 
 
 @dataclass(frozen=True)

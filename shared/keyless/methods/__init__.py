@@ -42,10 +42,22 @@ class Method:
 
 
 MAGIC_LINK = Method(
-    "MAGIC_LINK", "magic_link", claim="magic_link", asks_again=False, guessable=False, sent_metric="MagicLinksSent", refused="link_rejected"
+    "MAGIC_LINK",
+    "magic_link",
+    claim="magic_link",
+    asks_again=False,
+    guessable=False,
+    sent_metric="MagicLinksSent",
+    refused="link_rejected",
 )
 EMAIL_OTP = Method(
-    "EMAIL_OTP", "email_otp", claim="email_otp", asks_again=True, guessable=True, sent_metric="CodesSent", refused="code_attempts_exhausted"
+    "EMAIL_OTP",
+    "email_otp",
+    claim="email_otp",
+    asks_again=True,
+    guessable=True,
+    sent_metric="CodesSent",
+    refused="code_attempts_exhausted",
 )
 METHODS = {method.name: method for method in (MAGIC_LINK, EMAIL_OTP)}
 NAMES = tuple(METHODS)

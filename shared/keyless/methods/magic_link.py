@@ -19,7 +19,7 @@ import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from itsdangerous import BadData, Serializer, URLSafeSerializer
@@ -29,8 +29,8 @@ from keyless.core import protocol
 from keyless.core.events import TriggerEvent
 from keyless.methods import MAGIC_LINK, Issue, Issued
 from keyless.signin import pseudonyms
-from keyless.signin.pseudonyms import key_id
 from keyless.signin.proof import Verdict, accepted, complete_sign_in, rejected
+from keyless.signin.pseudonyms import key_id
 
 if TYPE_CHECKING:
     from keyless.aws.runtime import SignInRuntime
@@ -132,7 +132,12 @@ def issue(request: Issue) -> Issued:
     event, expires_at = request.event, request.now + request.settings.link_lifetime_seconds
     subject = Subject(event.user_name, "" if event.user_not_found else event.sub, event.user_pool_id, event.client_id)
     token = issue_token(request.key, subject, expires_at)
-    return Issued({"linkHash": token_hash(request.key, token), "linkExpiresAt": expires_at}, token, email={}, lifetime_seconds=request.settings.link_lifetime_seconds)
+    return Issued(
+        {"linkHash": token_hash(request.key, token), "linkExpiresAt": expires_at},
+        token,
+        email={},
+        lifetime_seconds=request.settings.link_lifetime_seconds,
+    )
 
 
 def email_kind(with_link: bool) -> str:
@@ -144,7 +149,7 @@ def public_parameters(item: dict[str, Any], flow: str, settings: SignInSettings,
 
 
 def iso_time(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def verify(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verdict:

@@ -18,14 +18,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-
-from keyless.core.settings import ProfileSettings
 from keyless.aws.directory import UserDirectory
 from keyless.core.events import TriggerEvent
 from keyless.core.observability import count, logger
+from keyless.core.settings import ProfileSettings
 from keyless.store.profiles import ProfileStore
 
 SORT_KEY = "PROFILE"
+
 
 def new_profile(sub: str, email: str, now: int, defaults: Mapping[str, Any], email_proved: bool = False) -> dict[str, Any]:
     profile = {**defaults, "sub": sub, "email": email.strip(), "createdAt": now}
@@ -91,7 +91,7 @@ def on_confirmation(event: TriggerEvent, provisioner: Provisioner) -> dict:
     event.sub  # a malformed event is refused, not deferred
     try:
         provisioner.provision(event)
-    except Exception as exc:  # noqa: BLE001 - deferred to the token-time self-heal, see above
+    except Exception as exc:
         count("ProvisioningDeferred")
         logger.error(
             "provisioning failed; deferred to the first token generation",

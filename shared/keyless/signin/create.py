@@ -16,16 +16,16 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from keyless import methods
+from keyless.aws.mailer import MaybeSent
+from keyless.aws.runtime import SignInRuntime
 from keyless.core import addresses, errors, protocol
+from keyless.core.events import TriggerEvent
+from keyless.core.observability import count, logger
+from keyless.core.settings import SendSettings
 from keyless.methods import Issue, Issued, magic_link
 from keyless.signin import pseudonyms
-from keyless.signup import rules
-from keyless.core.events import TriggerEvent
-from keyless.aws.mailer import MaybeSent
-from keyless.core.observability import count, logger
 from keyless.signin.redirects import RedirectNotAllowed, check_redirect, default_redirect
-from keyless.aws.runtime import SignInRuntime
-from keyless.core.settings import SendSettings
+from keyless.signup import rules
 from keyless.store.sign_in import AlreadyReserved, CodesLocked, Reserved, TooSoon
 
 TTL_MARGIN_SECONDS = 3600
@@ -145,7 +145,9 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
     if address:  # users without an address get no email, and share no mailbox
         mailbox = pseudonyms.mailbox(key, address)
         expires_at = now + settings.email_burst_window_seconds + TTL_MARGIN_SECONDS
-        slot = runtime.store.reserve_mailbox(mailbox, flow, now, settings.email_cooldown_seconds, settings.mailbox_budget, expires_at)
+        slot = runtime.store.reserve_mailbox(
+            mailbox, flow, now, settings.email_cooldown_seconds, settings.mailbox_budget, expires_at
+        )
         if isinstance(slot, TooSoon):
             if not (primary and _own_email_is_free(outcome.previous, now, settings)):
                 runtime.store.release_send(user, flow, outcome.previous, touched)
@@ -184,7 +186,9 @@ def _issue_proofs(method: methods.Method, redirect_uri: str, request: Issue) -> 
     return proofs
 
 
-def _outgoing(method: methods.Method, recipient: str, proofs: dict[str, Issued], redirect_uri: str, settings: SendSettings) -> Outgoing:
+def _outgoing(
+    method: methods.Method, recipient: str, proofs: dict[str, Issued], redirect_uri: str, settings: SendSettings
+) -> Outgoing:
     """The email: the chosen method's template and values, the link on the page the client chose, and
     the same link on the first allowed page when that is another (whoever asked chose the page: the
     owner can always open the one the operator named first)."""
@@ -249,7 +253,9 @@ def _private(user: str) -> dict:
     return {protocol.PRIVATE_UNKNOWN_USER: user} if user.startswith(pseudonyms.UNKNOWN_PREFIX) else {}
 
 
-def _sent_response(method: methods.Method, flow: str, item: dict, settings: SendSettings, user: str, attempts_left: int | None = None) -> dict:
+def _sent_response(
+    method: methods.Method, flow: str, item: dict, settings: SendSettings, user: str, attempts_left: int | None = None
+) -> dict:
     left = settings.max_code_attempts if attempts_left is None else attempts_left
     public = {protocol.PARAM_SENT_TO: item.get("sentTo", "***"), **method.logic().public_parameters(item, flow, settings, left)}
     return _response(public, _private(user), method.name, flow)

@@ -69,7 +69,10 @@ def _mark_verified(event: TriggerEvent, runtime: SignInRuntime, user: str) -> No
     deferrals visible."""
     try:
         runtime.directory.mark_email_verified(
-            event.user_pool_id, event.user_name, event.email, unverify_phone=event.user_attributes.get("phone_number_verified") == "true"
+            event.user_pool_id,
+            event.user_name,
+            event.email,
+            unverify_phone=event.user_attributes.get("phone_number_verified") == "true",
         )
     except (ClientError, BotoCoreError) as exc:
         code = error_code(exc) or type(exc).__name__

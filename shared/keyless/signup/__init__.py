@@ -1,4 +1,3 @@
-"""Who may sign up (PreSignUp), and the list of disposable email domains (data/).
-"""
+"""Who may sign up (PreSignUp), and the list of disposable email domains (data/)."""
 
 __all__ = ["rules"]

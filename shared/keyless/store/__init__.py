@@ -1,4 +1,3 @@
-"""The one DynamoDB table: its keys, its attribute codec, and one store per kind of item.
-"""
+"""The one DynamoDB table: its keys, its attribute codec, and one store per kind of item."""
 
 __all__ = ["sign_in"]

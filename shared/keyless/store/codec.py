@@ -20,7 +20,7 @@ def to_attribute(value: Any) -> dict[str, Any]:
     if isinstance(value, int):
         return {"N": str(value)}
     if isinstance(value, (float, Decimal)):
-        if isinstance(value, float) and not math.isfinite(value) or isinstance(value, Decimal) and not value.is_finite():
+        if (isinstance(value, float) and not math.isfinite(value)) or (isinstance(value, Decimal) and not value.is_finite()):
             raise ValueError("DynamoDB stores no infinite or NaN number")
         return {"N": str(value)}
     if isinstance(value, str):

@@ -74,5 +74,3 @@ class ProfileStore:
                 raise
             return from_item(exc.response.get("Item") or item), False
         return dict(profile), True
-
-

@@ -246,7 +246,10 @@ class SignInStore:
                 UpdateExpression=update,
                 ConditionExpression="#sendId = :owner",
                 ExpressionAttributeNames=expression_names(*dict.fromkeys([*touched, "sendId"])),
-                ExpressionAttributeValues={":owner": {"S": send_id}, **{f":{name}": to_attribute(previous[name]) for name in back}},
+                ExpressionAttributeValues={
+                    ":owner": {"S": send_id},
+                    **{f":{name}": to_attribute(previous[name]) for name in back},
+                },
             )
         except ClientError as exc:
             if not condition_failed(exc):
@@ -316,7 +319,9 @@ class SignInStore:
                     f"#{other_by} = if_not_exists(#{other_by}, :flow), #provenMethod = :method, #provenAt = :now"
                 ),
                 ConditionExpression=condition,
-                ExpressionAttributeNames=expression_names(*names, used_at, used_by, other_at, other_by, "provenMethod", "provenAt"),
+                ExpressionAttributeNames=expression_names(
+                    *names, used_at, used_by, other_at, other_by, "provenMethod", "provenAt"
+                ),
                 ExpressionAttributeValues={
                     **values,
                     ":now": to_attribute(now),
@@ -379,7 +384,12 @@ class SignInStore:
         self._rewrite_wrong_codes(user, item, key_id, int(item.get("expiresAt", 0)), forgiven)
 
     def _rewrite_wrong_codes(
-        self, user: str, item: dict[str, Any], key_id: str, expires_at: int, change: Callable[[dict[str, Any]], _WrongCodes | None]
+        self,
+        user: str,
+        item: dict[str, Any],
+        key_id: str,
+        expires_at: int,
+        change: Callable[[dict[str, Any]], _WrongCodes | None],
     ) -> None:
         """One versioned write of the wrong-code list, as `change(item)` computes it from the item it
         reads (None: nothing to write)."""
