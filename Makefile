@@ -7,7 +7,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build looks for the exact Lambda runtime's interpreter on PATH (pyenv machines).
 export PYENV_VERSION ?= 3.11.7:3.12.1:3.13.0
 
-.PHONY: install dev test test-fast lint build validate invoke bench security lock clean
+.PHONY: install dev test lint build validate invoke bench security lock clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,13 @@ invoke: install
 # Benchmarks (issue 5): one table, also written to bench/results/latest.md. ARGS="--rounds 3" etc.
 bench: install
 	$(PY) -m bench $(ARGS)
+
+# Style and types (run by .ci/run): ruff's rules and formatting (pyproject.toml), mypy on the product
+# code and the local pool.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared/keyless functions localpool
 
 validate: install
 	$(VENV)/bin/sam validate --lint

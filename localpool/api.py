@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from typing import TypeGuard
 
 from botocore.exceptions import ClientError, ParamValidationError
 
@@ -86,7 +87,7 @@ class LocalUserPoolApi:
 
     # --- dispatch -------------------------------------------------------------------------------
 
-    def call(self, operation: str, body: Mapping, signed: bool) -> dict:
+    def call(self, operation: str, body: object, signed: bool) -> dict:
         method = getattr(self, f"op_{operation}", None) if operation.isalnum() else None
         if method is None and operation not in STORE_OPERATIONS:
             raise CognitoError(
@@ -440,7 +441,7 @@ def _check_unconfirmed(user: PoolUser) -> None:
         raise not_authorized(f"User cannot be confirmed. Current status is {user.status}")
 
 
-def _attribute_list(value: object) -> bool:
+def _attribute_list(value: object) -> TypeGuard[list[dict[str, str]]]:
     return (
         isinstance(value, list)
         and bool(value)

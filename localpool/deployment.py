@@ -21,7 +21,7 @@ from localpool.mailbox import Mailbox
 from localpool.orchestrator import AppClient, CustomAuth
 from localpool.template import Template, load_handler
 from localpool.tokens import RsaKey, TokenService
-from localpool.triggers import TIMEOUT_SECONDS, TriggerRunner
+from localpool.triggers import TIMEOUT_SECONDS, Handler, TriggerRunner
 from localpool.users import CognitoDirectory
 
 REGION = "us-east-1"
@@ -54,7 +54,7 @@ class Deployment:
     username_attributes: tuple[str, ...] = ()
     custom_attributes: frozenset[str] = frozenset()  # "custom:<name>" for the schema's own attributes
 
-    def handlers(self) -> dict[str, object]:
+    def handlers(self) -> dict[str, Handler]:
         """Trigger slot -> the real handler of the function the template puts in it."""
         functions = self.template.functions()
         return {slot: load_handler(functions[logical]) for slot, logical in self.template.trigger_slots().items()}
@@ -248,7 +248,7 @@ def local_pool(
     deployment: Deployment,
     tokens: TokenService | None = None,
     timeout_seconds: float = TIMEOUT_SECONDS,
-    handlers: Mapping[str, object] | None = None,
+    handlers: Mapping[str, Handler] | None = None,
     clock=None,
 ) -> tuple[CustomAuth, TriggerRunner, TokenService]:
     """The custom auth flow of the deployed pool, wired to the template's real handlers."""

@@ -39,9 +39,7 @@ class Mail:
             "subject": self.subject,
             "text": self.text,
             "html": self.html,
-            "sentAt": datetime.fromtimestamp(self.sent_at, UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
+            "sentAt": datetime.fromtimestamp(self.sent_at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "source": self.source,
         }
 

@@ -31,7 +31,7 @@ def _own_email_is_no_alias_clash() -> None:
         return original(self, user_pool_id, username, attributes)
 
     admin_update_user_attributes._keyless_fixed = True  # type: ignore[attr-defined]
-    CognitoIdpBackend.admin_update_user_attributes = admin_update_user_attributes
+    CognitoIdpBackend.admin_update_user_attributes = admin_update_user_attributes  # type: ignore[method-assign]  # the fix
 
 
 def _global_sign_out_whatever_name_signed_in() -> None:
@@ -52,4 +52,4 @@ def _global_sign_out_whatever_name_signed_in() -> None:
             pool.sign_out(name)
 
     admin_user_global_sign_out._keyless_fixed = True  # type: ignore[attr-defined]
-    CognitoIdpBackend.admin_user_global_sign_out = admin_user_global_sign_out
+    CognitoIdpBackend.admin_user_global_sign_out = admin_user_global_sign_out  # type: ignore[method-assign]  # the fix

@@ -196,7 +196,7 @@ class LocalPoolServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        host = self.server_address[0]
+        host = str(self.server_address[0])
         # bandit B104 (binding to all interfaces) does not apply: this only names what --host chose.
         if host in ("0.0.0.0", "::", ""):  # nosec B104
             host = "localhost"
@@ -278,11 +278,11 @@ class RequestHandler(BaseHTTPRequestHandler):
             return False
         allowed = self.server.allowed_hosts
         if allowed is not None and self.headers.get("Host", "").lower() not in allowed:
-            body = json.dumps(
+            refusal = json.dumps(
                 {"__type": "InvalidHostException", "message": "Use 127.0.0.1 or localhost to reach the local user pool."}
             )
             self.close_connection = True
-            self._send(HTTPStatus.MISDIRECTED_REQUEST, body.encode(), "application/json", {})
+            self._send(HTTPStatus.MISDIRECTED_REQUEST, refusal.encode(), "application/json", {})
             return False
         origin = self.headers.get("Origin")
         if origin is not None and origin not in self.server.allowed_origins:
@@ -336,7 +336,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             if signed:  # Cognito's public operations are called unsigned; their signatures are not checked
                 verify(pool.credentials, self.command, self.path, self.headers.items(), raw)
             answer = pool.api.call(operation, _json(raw), signed=signed)
-            status, payload, headers = HTTPStatus.OK, answer, {}
+            status: int = HTTPStatus.OK
+            payload, headers = answer, {}
         except CognitoError as exc:
             status, payload = exc.status, exc.as_body()
             headers = {"x-amzn-ErrorType": f"{exc.error_type}:"}
@@ -349,7 +350,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         self._send(status, data, "application/x-amz-json-1.1", {**self._cors(), "x-amzn-RequestId": str(uuid.uuid4()), **headers})
         if self.server.echo is not None:
             triggers = pool.runner.calls[calls_before:]
-            outcome = status.phrase if status == HTTPStatus.OK else payload["__type"]
+            outcome = "OK" if status == HTTPStatus.OK else payload["__type"]
             note = f"  triggers: {', '.join(triggers)}" if triggers else ""
             self.server.echo(
                 f"{operation or target or '?'} -> {int(status)} {outcome} ({(time.perf_counter() - started) * 1000:.0f} ms){note}"

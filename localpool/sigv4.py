@@ -122,7 +122,7 @@ def verify(
     if match is None:
         raise CognitoError("IncompleteSignatureException", "The request signature does not conform to AWS standards.")
     key_id, _, scope = match["credential"].partition("/")
-    date, region, service, terminal = (scope.split("/") + ["", "", "", ""])[:4]
+    date, region, service, terminal = [*scope.split("/"), "", "", "", ""][:4]
     signed = match["signed"].split(";")
     if not hmac.compare_digest(key_id.encode(), credentials.access_key_id.encode()):
         raise CognitoError(

@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from localpool.triggers import Handler
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 
@@ -28,8 +30,10 @@ def _tag(loader: yaml.Loader, suffix: str, node: yaml.Node) -> dict:
             value = value.split(".", 1)
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
-    else:
+    elif isinstance(node, yaml.MappingNode):
         value = loader.construct_mapping(node, deep=True)
+    else:
+        raise yaml.constructor.ConstructorError(None, None, f"unexpected {type(node).__name__}", node.start_mark)
     return {name: value}
 
 
@@ -142,7 +146,7 @@ class Template:
         raise ValueError(f"condition function {fn} is not supported locally")
 
 
-def load_handler(spec: FunctionSpec):
+def load_handler(spec: FunctionSpec) -> Handler:
     """The function's handler, imported from its CodeUri as Lambda would (module.function)."""
     module_name, _, function_name = spec.handler.rpartition(".")
     path = spec.code_uri / f"{module_name.replace('.', '/')}.py"

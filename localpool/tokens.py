@@ -40,7 +40,10 @@ class RsaKey:
         if path is None:
             return _process_key()
         if path.exists():
-            return cls(serialization.load_pem_private_key(path.read_bytes(), password=None))
+            kept = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            if not isinstance(kept, rsa.RSAPrivateKey):
+                raise ValueError(f"{path} does not hold an RSA key; delete it to make a new one")
+            return cls(kept)
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -138,8 +141,13 @@ class TokenService:
         """The claims of a valid, unrevoked access token of this pool (for GetUser, GlobalSignOut)."""
         try:
             # Times are checked against this service's clock (tests and the local pool may move it).
-            options = {"verify_exp": False, "verify_iat": False, "require": ["exp", "iat"]}
-            claims = jwt.decode(token, self.key.public_key, algorithms=["RS256"], issuer=self.issuer, options=options)
+            claims = jwt.decode(
+                token,
+                self.key.public_key,
+                algorithms=["RS256"],
+                issuer=self.issuer,
+                options={"verify_exp": False, "verify_iat": False, "require": ["exp", "iat"]},
+            )
         except jwt.PyJWTError:
             raise not_authorized("Invalid Access Token") from None
         if not isinstance(claims["exp"], int) or claims["exp"] <= self._clock():

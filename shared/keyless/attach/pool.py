@@ -23,16 +23,22 @@ import re
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from keyless.core.aws_errors import error_code, failure_details
 from keyless.core.observability import logger
+from keyless.core.settings import AttachSettings
 from keyless.store.attachments import AttachmentStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
 
 SLOTS = (
     "PreSignUp",
@@ -142,7 +148,7 @@ def update_request(pool: Mapping[str, Any], lambda_config: Mapping[str, Any]) ->
     return request
 
 
-def integrity_warnings(pool: Mapping[str, Any], clients: list[Mapping[str, Any]], keyless_client_id: str = "") -> list[str]:
+def integrity_warnings(pool: Mapping[str, Any], clients: Sequence[Mapping[str, Any]], keyless_client_id: str = "") -> list[str]:
     """What in an attached pool's settings weakens sign-in, for the operator (README: "What to check
     on a pool you attach to"). Keyless binds each link and code to the address it was sent to
     whatever these say; they keep users' own attributes honest."""
@@ -173,11 +179,11 @@ def integrity_warnings(pool: Mapping[str, Any], clients: list[Mapping[str, Any]]
 
 
 class TriggerAttachment:
-    def __init__(self, cognito, store: AttachmentStore):
+    def __init__(self, cognito: CognitoIdentityProviderClient, store: AttachmentStore):
         self._cognito = cognito
         self._store = store
 
-    def _describe(self, pool_id: str) -> dict[str, Any]:
+    def _describe(self, pool_id: str) -> Mapping[str, Any]:
         try:
             return self._cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]
         except ClientError as exc:
@@ -223,10 +229,12 @@ class TriggerAttachment:
         logger.info("triggers attached", extra={"user_pool_id": pool_id, "replaced_slots": replaced})
         return {"UserPoolId": pool_id, "UserPoolArn": pool.get("Arn", "")}
 
-    def _app_clients(self, pool_id: str) -> list[dict[str, Any]]:
+    def _app_clients(self, pool_id: str) -> list[Mapping[str, Any]]:
         """The pool's app clients as described, for the warnings only: if they cannot be read, say so."""
         try:
-            pages = self._cognito.get_paginator("list_user_pool_clients").paginate(UserPoolId=pool_id, MaxResults=60)
+            pages = self._cognito.get_paginator("list_user_pool_clients").paginate(
+                UserPoolId=pool_id, PaginationConfig={"PageSize": 60}
+            )
             ids = [c["ClientId"] for page in pages for c in page.get("UserPoolClients", [])]
             return [self._cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=i)["UserPoolClient"] for i in ids]
         except ClientError as exc:
@@ -402,6 +410,17 @@ def _default_physical(event: Mapping[str, Any]) -> str:
         return str(event["PhysicalResourceId"])
     pool_id = str((event.get("ResourceProperties") or {}).get("UserPoolId", "")).strip()
     return physical_id(pool_id) if _POOL_ID.match(pool_id) and len(pool_id) <= 55 else NO_POOL
+
+
+# Not a Cognito trigger: no 5 s limit, so patient timeouts; the function's own timeout is 60 s.
+AWS_CONFIG = Config(connect_timeout=5, read_timeout=20, retries={"mode": "standard", "total_max_attempts": 4})
+
+
+def from_environment() -> TriggerAttachment:
+    """The attachment the function's environment describes, with its own clients."""
+    session = boto3.session.Session()
+    store = AttachmentStore(session.client("dynamodb", config=AWS_CONFIG), AttachSettings.from_env().table_name)
+    return TriggerAttachment(session.client("cognito-idp", config=AWS_CONFIG), store)
 
 
 def run(

@@ -4,10 +4,16 @@ address, mark the address verified, add to the default group)."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from keyless.core.aws_errors import error_code
 from keyless.core.errors import MalformedEvent
+
+if TYPE_CHECKING:
+    from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
+    from mypy_boto3_cognito_idp.type_defs import AttributeTypeTypeDef
 
 # Lower, upper, digit and symbol present; 98 characters satisfy a policy's MinimumLength up to 98
 # (some emulators refuse 99 or more), and the longer retry the Cognito maximum of 99.
@@ -29,7 +35,7 @@ class UserNames:
 
 
 class UserDirectory:
-    def __init__(self, client):
+    def __init__(self, client: CognitoIdentityProviderClient):
         self._client = client
         self._names: dict[str, UserNames] = {}
 
@@ -37,7 +43,7 @@ class UserDirectory:
         """Read once per container: Cognito never changes these settings of a pool."""
         if user_pool_id not in self._names:
             try:
-                pool = self._client.describe_user_pool(UserPoolId=user_pool_id)["UserPool"]
+                pool: Mapping[str, Any] = self._client.describe_user_pool(UserPoolId=user_pool_id)["UserPool"]
             except Exception as exc:
                 # Only an event Cognito did not send names a pool that does not exist.
                 if error_code(exc) == "ResourceNotFoundException":
@@ -69,7 +75,10 @@ class UserDirectory:
         between cannot be the one marked). unverify_phone: at an account's first proof, a phone
         number verified before it was verified by whoever registered, and must not recover the
         account (on pools that recover or sign in by phone) until its owner verifies it again."""
-        attributes = [{"Name": "email", "Value": address}, {"Name": "email_verified", "Value": "true"}]
+        attributes: list[AttributeTypeTypeDef] = [
+            {"Name": "email", "Value": address},
+            {"Name": "email_verified", "Value": "true"},
+        ]
         if unverify_phone:
             attributes.append({"Name": "phone_number_verified", "Value": "false"})
         self._client.admin_update_user_attributes(UserPoolId=user_pool_id, Username=user_name, UserAttributes=attributes)

@@ -21,10 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
 
 from keyless.core.addresses import is_deliverable
+
+if TYPE_CHECKING:
+    from mypy_boto3_sesv2 import SESV2Client
 
 DEFAULT_TEMPLATES = Path(__file__).with_name("email_templates")
 KINDS = ("magic_link", "email_otp", "email_otp_only")
@@ -98,7 +102,9 @@ class SendTimings:
 
 
 class Mailer:
-    def __init__(self, client, sender: str, app_name: str, configuration_set: str = "", templates: Templates | None = None):
+    def __init__(
+        self, client: SESV2Client, sender: str, app_name: str, configuration_set: str = "", templates: Templates | None = None
+    ):
         self._client = client
         self._sender = sender
         self._app_name = app_name
@@ -121,7 +127,7 @@ class Mailer:
         if not is_deliverable(to):
             raise UndeliverableAddress("recipient is not a single plain address")
         started = time.perf_counter()
-        request = {
+        request: dict[str, Any] = {
             "FromEmailAddress": self._sender,
             "Destination": {"ToAddresses": [to]},
             "Content": {

@@ -21,6 +21,11 @@ from keyless.core.settings import ClaimsSettings, ProfileSettings, SendSettings,
 # Each part is imported where it is built: a function loads only the modules it uses (PreTokenGeneration
 # never loads the mailer or the signing keys), which keeps cold starts short.
 if TYPE_CHECKING:
+    from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sesv2 import SESV2Client
+
     from keyless.aws.directory import UserDirectory
     from keyless.aws.mailer import Mailer
     from keyless.aws.signing_keys import SigningKeys
@@ -60,26 +65,47 @@ class SignInRuntime:
         """What sending a sign-in email needs (CreateAuthChallenge)."""
         return self._settings if isinstance(self._settings, SendSettings) else SendSettings.from_env()
 
-    def client(self, service: str, config: Config = AWS_CONFIG):
+    @property
+    def session(self) -> boto3.session.Session:
         # One session for all clients: each new session reloads botocore's endpoint and service
-        # catalogues (about 45 ms of a cold start). Creating clients from one session is not
-        # thread-safe, and the local user pool calls handlers from threads.
+        # catalogues (about 45 ms of a cold start).
+        if self._session is None:
+            self._session = boto3.session.Session()
+        return self._session
+
+    # Creating clients from one session is not thread-safe, and the local user pool calls handlers
+    # from threads: each client is made under the lock, once.
+    @functools.cached_property
+    def dynamodb(self) -> DynamoDBClient:
         with self._session_lock:
-            if self._session is None:
-                self._session = boto3.session.Session()
-            return self._session.client(service, config=config)
+            return self.session.client("dynamodb", config=AWS_CONFIG)
+
+    @functools.cached_property
+    def secretsmanager(self) -> SecretsManagerClient:
+        with self._session_lock:
+            return self.session.client("secretsmanager", config=AWS_CONFIG)
+
+    @functools.cached_property
+    def sesv2(self) -> SESV2Client:
+        with self._session_lock:
+            return self.session.client("sesv2", config=SES_CONFIG)
+
+    @functools.cached_property
+    def cognito(self) -> CognitoIdentityProviderClient:
+        with self._session_lock:
+            return self.session.client("cognito-idp", config=AWS_CONFIG)
 
     @functools.cached_property
     def store(self) -> SignInStore:
         from keyless.store.sign_in import SignInStore
 
-        return SignInStore(self.client("dynamodb"), self.settings.table_name)
+        return SignInStore(self.dynamodb, self.settings.table_name)
 
     @functools.cached_property
     def keys(self) -> SigningKeys:
         from keyless.aws.signing_keys import SigningKeys
 
-        client = self.client("secretsmanager")
+        client = self.secretsmanager
         return SigningKeys(self.settings.signing_key_secret_id, client, self.settings.key_cache_seconds, self.clock)
 
     @functools.cached_property
@@ -88,13 +114,13 @@ class SignInRuntime:
 
         s = self.send_settings
         templates = Templates(Path(s.email_templates_dir)) if s.email_templates_dir else Templates()
-        return Mailer(self.client("sesv2", SES_CONFIG), s.sender_email, s.app_name, s.ses_configuration_set, templates)
+        return Mailer(self.sesv2, s.sender_email, s.app_name, s.ses_configuration_set, templates)
 
     @functools.cached_property
     def directory(self) -> UserDirectory:
         from keyless.aws.directory import UserDirectory
 
-        return UserDirectory(self.client("cognito-idp"))
+        return UserDirectory(self.cognito)
 
     @functools.cached_property
     def profile_settings(self) -> ProfileSettings:
@@ -104,7 +130,7 @@ class SignInRuntime:
     def profiles(self) -> ProfileStore:
         from keyless.store.profiles import ProfileStore
 
-        return ProfileStore(self.client("dynamodb"), self.profile_settings.table_name)
+        return ProfileStore(self.dynamodb, self.profile_settings.table_name)
 
     @functools.cached_property
     def provisioner(self) -> Provisioner:

@@ -11,13 +11,18 @@ once a minute, so garbage answers cannot turn into a stream of Secrets Manager c
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
 from keyless.core.aws_errors import error_code
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 CURRENT = "AWSCURRENT"
 PREVIOUS = "AWSPREVIOUS"
@@ -35,7 +40,7 @@ class SigningKeyMissing(SigningKeyError):
 
 
 class SigningKeys:
-    def __init__(self, secret_id: str, client, cache_seconds: int, clock: Callable[[], float] = time.time):
+    def __init__(self, secret_id: str, client: SecretsManagerClient, cache_seconds: int, clock: Callable[[], float] = time.time):
         # Powertools caches by secret name only, ignoring VersionStage, so each stage gets a provider.
         self._current = SecretsProvider(boto3_client=client)
         self._previous = SecretsProvider(boto3_client=client)
@@ -58,10 +63,8 @@ class SigningKeys:
         self._refreshed_at[trusted] = now
         self._no_previous_until = 0.0
         self._fetch(self._current, CURRENT, force=True)
-        try:
+        with contextlib.suppress(SigningKeyMissing):
             self._fetch(self._previous, PREVIOUS, force=True)
-        except SigningKeyMissing:
-            pass
         return True
 
     def previous(self) -> bytes | None:

@@ -10,7 +10,7 @@ This module is pure data: DefineAuthChallenge imports it, and DefineAuthChalleng
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from keyless.methods import NAMES  # the methods are named in keyless.methods, and only there
@@ -63,7 +63,7 @@ def parse_challenge_metadata(metadata: object) -> tuple[str, str] | None:
     return step, flow
 
 
-def wants_email(client_metadata: dict) -> bool:
+def wants_email(client_metadata: Mapping[str, str]) -> bool:
     """True when the answer to round 1 asks for an email rather than presenting a link."""
     return bool(client_metadata.get(META_METHOD)) and client_metadata.get(META_ALREADY_HAVE_LINK) != YES
 

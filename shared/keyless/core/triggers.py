@@ -11,18 +11,27 @@ from keyless.core.aws_errors import failure_details
 from keyless.core.observability import logger, metrics
 from keyless.core.settings import ConfigurationError
 
+# Every trigger source Keyless answers, named here only (each handler refuses the others).
+SIGN_UP = "PreSignUp_SignUp"
+ADMIN_CREATE_USER = "PreSignUp_AdminCreateUser"
+EXTERNAL_PROVIDER = "PreSignUp_ExternalProvider"
+CONFIRM_SIGN_UP = "PostConfirmation_ConfirmSignUp"
+CONFIRM_FORGOT_PASSWORD = "PostConfirmation_ConfirmForgotPassword"
+TOKEN_AUTHENTICATION = "TokenGeneration_Authentication"
+TOKEN_CLIENT_CREDENTIALS = "TokenGeneration_ClientCredentials"
+
 DEFINE = ("DefineAuthChallenge_Authentication",)
 CREATE = ("CreateAuthChallenge_Authentication",)
 VERIFY = ("VerifyAuthChallengeResponse_Authentication",)
-PRE_SIGN_UP = ("PreSignUp_SignUp", "PreSignUp_AdminCreateUser", "PreSignUp_ExternalProvider")
-POST_CONFIRMATION = ("PostConfirmation_ConfirmSignUp", "PostConfirmation_ConfirmForgotPassword")
+PRE_SIGN_UP = (SIGN_UP, ADMIN_CREATE_USER, EXTERNAL_PROVIDER)
+POST_CONFIRMATION = (CONFIRM_SIGN_UP, CONFIRM_FORGOT_PASSWORD)
 PRE_TOKEN_GENERATION = (
     "TokenGeneration_HostedAuth",
-    "TokenGeneration_Authentication",
+    TOKEN_AUTHENTICATION,
     "TokenGeneration_NewPasswordChallenge",
     "TokenGeneration_AuthenticateDevice",
     "TokenGeneration_RefreshTokens",
-    "TokenGeneration_ClientCredentials",
+    TOKEN_CLIENT_CREDENTIALS,
 )
 
 

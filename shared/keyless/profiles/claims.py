@@ -18,14 +18,15 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from keyless import methods
+from keyless.core import triggers
+from keyless.core.events import GroupConfiguration, TokenGenerationEvent
+from keyless.core.observability import count, logger
 from keyless.core.settings import TOKEN_VERSIONS, ClaimsSettings
+from keyless.profiles.provisioning import Provisioner
+from keyless.store.profiles import ProfileStore
 
 if TYPE_CHECKING:
     from keyless.aws.runtime import SignInRuntime
-from keyless.core.events import GroupConfiguration, TokenGenerationEvent
-from keyless.core.observability import count, logger
-from keyless.profiles.provisioning import Provisioner
-from keyless.store.profiles import ProfileStore
 
 V1, V2 = TOKEN_VERSIONS
 V2_EVENT_VERSIONS = ("2", "3")  # V3_0's event is V2_0's, for client-credentials grants as well
@@ -43,7 +44,6 @@ RESERVED_CLAIMS = frozenset(
 COGNITO_PREFIX = "cognito:"
 
 SIGN_IN_METHOD_CLAIM = "sign_in_method"
-AUTHENTICATION = "TokenGeneration_Authentication"
 PROOF_FRESH_SECONDS = 60  # tokens follow the accepted answer within the same API call
 ROLES_FIELD = "roles"
 
@@ -81,7 +81,7 @@ def accepted_method(event: TokenGenerationEvent, sign_in: Mapping[str, Any], now
     """The sign_in_method claim: the method VerifyAuthChallengeResponse accepted for this sign-in
     (recorded with the proof, moments before the tokens), never what the client said. Refreshed
     tokens carry none: which proof started that session is not known any more."""
-    if event.trigger.trigger_source != AUTHENTICATION:
+    if event.trigger.trigger_source != triggers.TOKEN_AUTHENTICATION:
         return ""
     proven_at = sign_in.get("provenAt")
     if not isinstance(proven_at, int) or not now - PROOF_FRESH_SECONDS <= proven_at <= now:
@@ -149,9 +149,6 @@ def token_response(
     return {"claimsAndScopeOverrideDetails": overrides}
 
 
-CLIENT_CREDENTIALS = "TokenGeneration_ClientCredentials"
-
-
 def respond(
     event: TokenGenerationEvent, store: ProfileStore, provisioner: Provisioner, claims_settings: ClaimsSettings, now: int
 ) -> dict:
@@ -162,7 +159,7 @@ def respond(
     ran: AdminCreateUser and federated users get none). A profile that cannot be read fails the
     token generation: tokens without their authorization claims must not be issued.
     """
-    if event.trigger.trigger_source == CLIENT_CREDENTIALS:
+    if event.trigger.trigger_source == triggers.TOKEN_CLIENT_CREDENTIALS:
         return {}  # a machine client: no user, no profile
     profile, sign_in = store.read_for_tokens(event.trigger.sub)
     if profile is None:

@@ -1,6 +1,7 @@
-"""The user's profile item: the only code that reads or writes it in DynamoDB.
+"""PostConfirmation: the user's profile made once, and the default group joined.
 
-One item per user (pk PROFILE#<sub>, sk PROFILE), created once when the user is confirmed:
+The profile is one item per user (pk PROFILE#<sub>, sk PROFILE; keyless.store.profiles reads and
+writes it), created once when the user is confirmed:
   sub, email, createdAt (epoch seconds)   from Cognito, at creation
   emailProvedAt (epoch seconds)           when the address was first proved (a link or code that
                                           reached it, or Cognito's own confirmation code); anything
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from keyless.aws.directory import UserDirectory
+from keyless.core import triggers
 from keyless.core.events import TriggerEvent
 from keyless.core.observability import count, logger
 from keyless.core.settings import ProfileSettings
@@ -77,18 +79,15 @@ class Provisioner:
         return Provisioned(profile, created)
 
 
-FORGOT_PASSWORD = "PostConfirmation_ConfirmForgotPassword"
-
-
 def on_confirmation(event: TriggerEvent, provisioner: Provisioner) -> dict:
     """PostConfirmation: provision a newly confirmed user; a password reset provisions nothing.
 
     A failure is logged and swallowed: raising would fail the user's sign-up call after Cognito had
     already confirmed them, and their first token generation provisions them through the same code.
     """
-    if event.trigger_source == FORGOT_PASSWORD:
+    if event.trigger_source == triggers.CONFIRM_FORGOT_PASSWORD:
         return {}
-    event.sub  # a malformed event is refused, not deferred
+    _ = event.sub  # a malformed event is refused, not deferred
     try:
         provisioner.provision(event)
     except Exception as exc:

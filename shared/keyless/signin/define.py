@@ -8,6 +8,7 @@ chooses between "another round" and "fail", never tokens.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from keyless import methods
@@ -54,7 +55,7 @@ def fail(reason: str, method: str = "") -> Decision:
     return Decision(fail_authentication=True, reason=reason, method=method)
 
 
-def decide(session: tuple[SessionEntry, ...], client_metadata: dict, max_attempts: int) -> Decision:
+def decide(session: tuple[SessionEntry, ...], client_metadata: Mapping[str, str], max_attempts: int) -> Decision:
     if not session:
         return NEXT_ROUND
     if len(session) > protocol.MAX_ROUNDS:
@@ -70,13 +71,15 @@ def decide(session: tuple[SessionEntry, ...], client_metadata: dict, max_attempt
         if len(session) == 1 and protocol.wants_email(client_metadata):
             return NEXT_ROUND
         return fail(methods.MAGIC_LINK.refused if method == methods.MAGIC_LINK.name else "no_method_chosen", method)
-    asked = methods.METHODS[last.step]
+    asked = methods.METHODS.get(last.step or "")
+    if asked is None:
+        return fail("unsupported_flow")
     if asked.asks_again and protocol.wrong_answers(session, asked.name) < max_attempts:
         return NEXT_ROUND
     return fail(asked.refused, method)
 
 
-def _method_of(last: SessionEntry, client_metadata: dict) -> str:
+def _method_of(last: SessionEntry, client_metadata: Mapping[str, str]) -> str:
     if last.step in methods.METHODS:
         return last.step
     method = client_metadata.get(protocol.META_METHOD, "")

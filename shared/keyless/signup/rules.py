@@ -4,7 +4,7 @@ The rules (template parameters): allowed domains (empty = any), blocked domains,
 disposable-email domains read from a data file the operator can replace, and whether `+` aliases are
 accepted. Addresses are trimmed and lower-cased before any comparison, and must be plain ASCII: the
 sign-in emails go only to such addresses (addresses.is_deliverable), and refusing everything else
-also refuses Unicode look-alikes of allowed domains ("exаmple.com" with a Cyrillic "а"). An
+also refuses Unicode look-alikes of allowed domains ("ex\u0430mple.com", with a Cyrillic a). An
 internationalised domain is accepted in its ASCII (xn--) form, and configured that way or in Unicode.
 
 A passwordless sign-up is confirmed at once (autoConfirmUser, the AUTO_CONFIRM_SIGN_UP setting: on
@@ -20,15 +20,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from keyless.core import addresses, errors, settings
+from keyless.core import addresses, errors, settings, triggers
 from keyless.core.events import TriggerEvent
 from keyless.core.observability import count, logger
 
-SIGN_UP = "PreSignUp_SignUp"
-ADMIN_CREATE_USER = "PreSignUp_AdminCreateUser"
-EXTERNAL_PROVIDER = "PreSignUp_ExternalProvider"
 # Cognito ignores the auto* flags for AdminCreateUser (the user confirms through the invitation).
-AUTO_CONFIRMED_SOURCES = (SIGN_UP, EXTERNAL_PROVIDER)
+AUTO_CONFIRMED_SOURCES = (triggers.SIGN_UP, triggers.EXTERNAL_PROVIDER)
 
 BUNDLED_DISPOSABLE_DOMAINS = Path(__file__).resolve().parent / "data" / "disposable_domains.txt"
 
@@ -117,9 +114,9 @@ def check_address(raw: str, rules: SignUpRules) -> str:
     if not address.isascii() or not addresses.is_deliverable(address):
         raise SignUpRefused(errors.INVALID_EMAIL, "invalid_address")
     local, _, domain = address.rpartition("@")
-    if rules.allowed_domains or rules.allowed_suffixes:
-        if domain not in rules.allowed_domains and not domain.endswith(rules.allowed_suffixes):
-            raise SignUpRefused(errors.DOMAIN_NOT_ALLOWED, "domain_not_allowed")
+    allow_listed = rules.allowed_domains or rules.allowed_suffixes
+    if allow_listed and domain not in rules.allowed_domains and not domain.endswith(rules.allowed_suffixes):
+        raise SignUpRefused(errors.DOMAIN_NOT_ALLOWED, "domain_not_allowed")
     if _listed(domain, rules.blocked_domains):
         raise SignUpRefused(errors.DOMAIN_NOT_ALLOWED, "domain_blocked")
     if _listed(domain, rules.disposable_domains):

@@ -1,3 +1,4 @@
-"""The one DynamoDB table: its keys, its attribute codec, and one store per kind of item."""
+"""The one DynamoDB table: its keys (keys), its attribute codec (codec), and one store per kind of
+item: sign-in state and mailbox budgets (sign_in), profiles (profiles), attached pools (attachments)."""
 
-__all__ = ["sign_in"]
+__all__ = ["attachments", "codec", "keys", "profiles", "sign_in"]

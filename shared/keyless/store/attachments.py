@@ -6,15 +6,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keyless.store.keys import attachment_key
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 
 class AttachmentStore:
     """The triggers a pool's six slots held before Keyless: {slot: LambdaConfig entries}."""
 
-    def __init__(self, client, table_name: str, clock: Callable[[], float] = time.time):
+    def __init__(self, client: DynamoDBClient, table_name: str, clock: Callable[[], float] = time.time):
         self._client = client
         self._table = table_name
         self._clock = clock

@@ -58,6 +58,13 @@ def from_item(item: Mapping[str, Any] | None) -> dict[str, Any]:
     return {name: from_attribute(attribute) for name, attribute in (item or {}).items() if name not in KEY_FIELDS}
 
 
+def refused_item(exc: BaseException) -> dict[str, Any]:
+    """The fields of the item a conditional write was refused on (ReturnValuesOnConditionCheckFailure=ALL_OLD)."""
+    response = getattr(exc, "response", None)
+    item = response.get("Item") if isinstance(response, Mapping) else None
+    return from_item(item if isinstance(item, Mapping) else None)
+
+
 def expression_names(*fields: str) -> dict[str, str]:
     """ExpressionAttributeNames for these fields (#field -> field)."""
     return {f"#{name}": name for name in fields}

@@ -7,17 +7,20 @@ token-time self-heal can run it any number of times and only the first one write
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from keyless.core.aws_errors import condition_failed
-from keyless.store.codec import from_item, to_item
+from keyless.store.codec import from_item, refused_item, to_item
 from keyless.store.keys import profile_key, sign_in_key
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 
 class ProfileStore:
-    def __init__(self, client, table_name: str):
+    def __init__(self, client: DynamoDBClient, table_name: str):
         self._client = client
         self._table = table_name
 
@@ -72,5 +75,5 @@ class ProfileStore:
         except ClientError as exc:
             if not condition_failed(exc):
                 raise
-            return from_item(exc.response.get("Item") or item), False
+            return refused_item(exc) or from_item(item), False
         return dict(profile), True

@@ -27,16 +27,19 @@ What a reservation wrote is given back field by field, so nothing written meanwh
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from keyless.core.aws_errors import condition_failed
 from keyless.core.budget import Budget
-from keyless.store.codec import expression_names, from_item, to_attribute
+from keyless.store.codec import expression_names, from_item, refused_item, to_attribute
 from keyless.store.keys import mailbox_key, sign_in_key
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 MAX_VERSION_RETRIES = 4
 MAILBOX_FIELDS = ("sends", "lastSentAt", "sendId", "expiresAt")
@@ -98,7 +101,7 @@ class Outcome:
 
 
 class SignInStore:
-    def __init__(self, client, table_name: str):
+    def __init__(self, client: DynamoDBClient, table_name: str):
         self._client = client
         self._table = table_name
 
@@ -142,7 +145,7 @@ class SignInStore:
         except ClientError as exc:
             if not condition_failed(exc):
                 raise
-            item = from_item(exc.response.get("Item"))
+            item = refused_item(exc)
             if item.get("sendId") == send_id:
                 return AlreadyReserved(item)
             sent_at = int(item.get("sentAt", 0))
@@ -177,12 +180,14 @@ class SignInStore:
             except ClientError as exc:
                 if not condition_failed(exc):
                     raise
-                item = from_item(exc.response.get("Item"))
+                item = refused_item(exc)
                 continue
             return Reserved(from_item(response.get("Attributes")))
         return TooSoon(1)  # others are sending to this mailbox right now
 
-    def _append_send(self, mailbox: str, send_id: str, now: int, spacing: int, budget: Budget, expires_at: int) -> dict:
+    def _append_send(
+        self, mailbox: str, send_id: str, now: int, spacing: int, budget: Budget, expires_at: int
+    ) -> Mapping[str, Any]:
         return self._client.update_item(
             TableName=self._table,
             Key=mailbox_key(mailbox),
@@ -204,7 +209,9 @@ class SignInStore:
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
 
-    def _replace_sends(self, mailbox: str, send_id: str, now: int, sends: list[int], old: dict, expires_at: int) -> dict:
+    def _replace_sends(
+        self, mailbox: str, send_id: str, now: int, sends: list[int], old: dict, expires_at: int
+    ) -> Mapping[str, Any]:
         return self._client.update_item(
             TableName=self._table,
             Key=mailbox_key(mailbox),
@@ -334,7 +341,7 @@ class SignInStore:
         except ClientError as exc:
             if not condition_failed(exc):
                 raise
-            return Outcome(False, from_item(exc.response.get("Item")))
+            return Outcome(False, refused_item(exc))
         return Outcome(True, from_item(response.get("Attributes")))
 
     def release_proof(self, user: str, flow: str) -> None:
@@ -430,7 +437,7 @@ class SignInStore:
             except ClientError as exc:
                 if not condition_failed(exc):
                     raise
-                item = from_item(exc.response.get("Item"))
+                item = refused_item(exc)
         raise RuntimeError("wrong-code count kept changing under concurrent answers")
 
     def record_own_email(self, user: str, send_id: str, now: int) -> None:
