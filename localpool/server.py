@@ -387,6 +387,9 @@ class RequestHandler(BaseHTTPRequestHandler):
         else:
             self._json({"message": "Not found"}, HTTPStatus.NOT_FOUND)
 
+    # Mail scanners and link previews check a link with HEAD before (or instead of) fetching it.
+    do_HEAD = do_GET
+
     def _static(self, name: str) -> None:
         found = STATIC_FILES.get(name)
         if found is None:

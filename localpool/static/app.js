@@ -2,6 +2,11 @@
 // ...) over fetch, no SDK and no build step. The protocol is the one in localpool/client.py:
 // round 1 offers the methods; the answer to it carries the choice in ClientMetadata; a link opened
 // later starts a fresh sign-in and answers round 2 with the secret from the URL fragment.
+//
+// Mail scanners open every link in an email before the person does, and some run its JavaScript. So
+// an opened link is redeemed only on the person's click ("Sign in as j***@e***.com"), never on load,
+// focus or a timer; except in the very browser that asked for it, which proves so with a device
+// secret kept in localStorage (only its hash went out with the request) and is signed in at once.
 "use strict";
 
 const TARGET = "AWSCognitoIdentityProviderService.";
@@ -84,15 +89,32 @@ async function startSignIn(email) {
   });
 }
 
+// --- the device secret: this browser asked for the link ---------------------------------------------
+
+const base64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const deviceSlot = (clientId) => `keyless.device:${clientId}`; // an app client belongs to one pool
+
+// A new secret for each request: its hash goes to Keyless with the request (stored with the link), the
+// secret stays here until the link comes back to this browser.
+async function newDeviceHash() {
+  const secret = base64url(crypto.getRandomValues(new Uint8Array(32)));
+  localStorage.setItem(deviceSlot(config.clientId), secret);
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(secret));
+  return base64url(new Uint8Array(digest));
+}
+
+function deviceSecret(link) {
+  return localStorage.getItem(deviceSlot(link.c)) || "";
+}
+
 function randomPassword() {
   // Passwordless sign-up: Cognito's SignUp needs a password; nobody ever keeps or types this one.
-  const bytes = crypto.getRandomValues(new Uint8Array(24));
-  return "Aa1-" + btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return "Aa1-" + base64url(crypto.getRandomValues(new Uint8Array(24)));
 }
 
 // --- what the user sees --------------------------------------------------------------------------
 
-const SECTIONS = ["start", "confirm", "link-sent", "code", "working", "signed-in"];
+const SECTIONS = ["start", "confirm", "land", "link-sent", "code", "working", "signed-in"];
 
 function show(section) {
   for (const id of SECTIONS) $(id).hidden = id !== section;
@@ -125,7 +147,10 @@ function explain(error, during) {
     case "NotAuthorizedException":
       if (/session/i.test(message)) return "This sign-in took too long. Please start again.";
       if (/disabled/i.test(message)) return "This account is disabled.";
-      if (during === "link") return "This link has expired or was already used. Ask for a new one.";
+      if (during === "link") {
+        // Enumeration-safe: the same words whatever the reason, and none of them needs the server's.
+        return "This link no longer works: it was used already (perhaps by a mail scanner), a newer email replaced it, or this browser is not the one that asked for it. Use the newest email, or ask for a new link below.";
+      }
       if (during === "code") return "Too many wrong codes, or the code expired. Ask for a new one.";
       return "Sign-in failed. Please start again.";
     case "UserNotConfirmedException":
@@ -159,7 +184,7 @@ async function askFor(method) {
   working(method === "MAGIC_LINK" ? "Sending your link..." : "Sending your code...");
   try {
     await startSignIn(email);
-    const metadata = { signInMethod: method };
+    const metadata = { signInMethod: method, deviceHash: await newDeviceHash() };
     if (method === "MAGIC_LINK") metadata.redirectUri = location.origin + location.pathname + location.search;
     challenge = await respond("-", metadata);
     const params = challenge.ChallengeParameters;
@@ -216,10 +241,11 @@ function redeemAt(link) {
   return { endpoint: `https://cognito-idp.${region}.amazonaws.com/`, region, clientId: link.c, local: false };
 }
 
-async function landFromLink(secret) {
+// Opening a link only reads it: nothing is sent anywhere until redeemLink, which runs at once only in
+// the browser that asked for the link, and otherwise only on the person's click.
+function landFromLink(secret) {
   // The secret never reaches a server log or the Referer: it is in the fragment; drop it at once.
   history.replaceState(null, "", location.pathname + location.search);
-  working("Signing you in with your link...");
   let link;
   try {
     link = linkPayload(secret);
@@ -230,10 +256,27 @@ async function landFromLink(secret) {
   if (!target) return restart("This link is for another user pool than this page's. Open it from the app that sent it.");
   config = target;
   describeTarget();
+  if (typeof link.e === "number" && link.e * 1000 <= Date.now()) {
+    return restart("This link has expired: links work for a short while only. Ask for a new one below.");
+  }
+  const device = deviceSecret(link);
+  if (device) return redeemLink(secret, link, device);
+  $("land-who").textContent = typeof link.m === "string" && link.m !== "***" ? link.m : link.u;
+  $("land-confirm").onclick = () => redeemLink(secret, link, "");
+  say("");
+  show("land");
+  $("land-confirm").focus();
+}
+
+async function redeemLink(secret, link, device) {
+  working("Signing you in with your link...");
+  const metadata = { signInMethod: "MAGIC_LINK", alreadyHaveMagicLink: "yes" };
+  if (device) metadata.deviceSecret = device;
   try {
     await startSignIn(link.u);
-    const answer = await respond(secret, { signInMethod: "MAGIC_LINK", alreadyHaveMagicLink: "yes" });
+    const answer = await respond(secret, metadata);
     if (!answer.AuthenticationResult) throw new CognitoError("NotAuthorizedException", "Incorrect username or password.");
+    localStorage.removeItem(deviceSlot(link.c));
     signedIn(answer.AuthenticationResult);
   } catch (error) {
     restart(explain(error, "link"));

@@ -16,6 +16,7 @@ INVALID_EMAIL = "Enter a valid email address"
 DOMAIN_NOT_ALLOWED = "Sign-up with this email domain is not allowed"
 DISPOSABLE_EMAIL = "Disposable email addresses are not accepted"
 PLUS_ALIAS = "Email addresses with a + alias are not accepted"
+DEVICE_REQUIRED = "Sign-in links open only in the browser that asks for them; this app cannot ask for one"
 
 
 class UserFacingError(Exception):

@@ -27,6 +27,10 @@ META_METHOD = "signInMethod"
 META_REDIRECT_URI = "redirectUri"
 META_ALREADY_HAVE_LINK = "alreadyHaveMagicLink"
 YES = "yes"
+# The browser that asks for a link keeps a random device secret and sends only its hash when it asks
+# (base64url SHA-256 of the secret's ASCII); opening the link, it may send the secret itself.
+META_DEVICE_HASH = "deviceHash"
+META_DEVICE_SECRET = "deviceSecret"
 
 # publicChallengeParameters keys (Cognito adds USERNAME).
 PARAM_STEP = "step"

@@ -107,7 +107,7 @@ class SignInSettings:
 
     VARIABLES: ClassVar[tuple[str, ...]] = (
         "TABLE_NAME", "SIGNING_KEY_SECRET_ID", "SIGNING_KEY_CACHE_SECONDS", "CODE_LENGTH", "MAX_WRONG_CODES",
-        "WRONG_CODE_WINDOW_SECONDS",
+        "WRONG_CODE_WINDOW_SECONDS", "SAME_DEVICE_LINKS_ONLY",
     )  # fmt: skip
     table_name: str
     signing_key_secret_id: str
@@ -115,6 +115,7 @@ class SignInSettings:
     code_length: int
     max_wrong_codes: int
     wrong_code_window_seconds: int
+    same_device_links_only: bool  # a link works only in the browser that asked for it (its device secret)
 
     @property
     def wrong_codes_budget(self) -> Budget:
@@ -133,6 +134,7 @@ def _sign_in_fields(env: Env) -> dict[str, Any]:
         "code_length": whole_number(env, "CODE_LENGTH", 6, 6, 8),
         "max_wrong_codes": whole_number(env, "MAX_WRONG_CODES", 10, 1, 1000),
         "wrong_code_window_seconds": whole_number(env, "WRONG_CODE_WINDOW_SECONDS", 86400, 60, 30 * 86400),
+        "same_device_links_only": flag(env, "SAME_DEVICE_LINKS_ONLY", False),
     }
 
 
@@ -162,6 +164,11 @@ class SendSettings(SignInSettings):
     def links_offered(self) -> bool:
         """Every sign-in email carries a link while the magic link is one of the methods."""
         return MAGIC_LINK.name in self.methods
+
+    @property
+    def any_browser_links(self) -> bool:
+        """Links are offered and work in any browser (not only the one that asked for them)."""
+        return self.links_offered and not self.same_device_links_only
 
     @property
     def mailbox_budget(self) -> Budget:

@@ -72,6 +72,7 @@ class Issue:
     key: bytes
     now: int
     settings: SendSettings
+    sent_to: str = "***"  # the address as the user may be shown it (masked), or *** where names are no addresses
 
 
 @dataclass(frozen=True)

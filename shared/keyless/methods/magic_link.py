@@ -6,18 +6,25 @@ sign-in) and by the immutable `sub` `s` (which VerifyAuthChallengeResponse compa
 signing in: on a case-sensitive pool `alice` and `Alice` are two people). It names where it must be
 redeemed: the user pool `p` (checked by VerifyAuthChallengeResponse) and the app client `c` that asked
 for it (a page that opens a link takes its pool and client from here, never from its own address,
-which whoever asked for the link chose). Then the expiry `e` and a random nonce `n`. It is readable by
-the client, and only the signature makes it worth anything. The
-table stores an HMAC of the whole token, never the token, so the table alone cannot mint a link.
+which whoever asked for the link chose). Then the expiry `e`, a random nonce `n`, the signing key's
+name `k`, and `m`, the address as the page that opens the link may show it ("Sign in as j***@e***.com":
+the page redeems the link only on that click, so a mail scanner that opens it spends nothing). It is
+readable by the client, and only the signature makes it worth anything. The table stores an HMAC of
+the whole token, never the token, so the table alone cannot mint a link.
+
+Same device: the browser that asks may send the hash of a device secret it keeps (protocol
+META_DEVICE_HASH); it is stored, keyed, with the link. With SAME_DEVICE_LINKS_ONLY, the link is then
+accepted only with that secret (META_DEVICE_SECRET), checked in the same conditional write that spends it.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -37,11 +44,12 @@ if TYPE_CHECKING:
     from keyless.core.settings import SignInSettings
 
 NAME = MAGIC_LINK.name
-FIELDS = ("linkHash", "linkExpiresAt", "linkUsedAt", "linkUsedBy")
+FIELDS = ("linkHash", "linkExpiresAt", "linkUsedAt", "linkUsedBy", "linkDevice")
 
 SALT = "keyless.magic-link.v1"
 MAX_TOKEN_LENGTH = 1024
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+$")
+_DEVICE_VALUE = re.compile(r"[A-Za-z0-9_\-]{43}")  # 32 bytes, base64url without padding
 
 
 class _Serializer(URLSafeSerializer):
@@ -75,7 +83,7 @@ class LinkClaims:
     expires_at: int
 
 
-def issue_token(key: bytes, subject: Subject, expires_at: int) -> str:
+def issue_token(key: bytes, subject: Subject, expires_at: int, shown_as: str = "***") -> str:
     payload = {
         "u": subject.user_name,
         "s": subject.sub,
@@ -84,8 +92,31 @@ def issue_token(key: bytes, subject: Subject, expires_at: int) -> str:
         "e": expires_at,
         "n": secrets.token_urlsafe(12),
         "k": key_id(key),
+        "m": shown_as,
     }
     return _serializer(key).dumps(payload)
+
+
+def device_hash_of(secret: str) -> str:
+    """What a browser sends when it asks (protocol.META_DEVICE_HASH) for the device secret it keeps."""
+    return base64.urlsafe_b64encode(hashlib.sha256(secret.encode("ascii")).digest()).rstrip(b"=").decode()
+
+
+def is_device_hash(value: object) -> bool:
+    return isinstance(value, str) and bool(_DEVICE_VALUE.fullmatch(value))
+
+
+def device_binding(key: bytes, device_hash: object) -> str:
+    """What the table keeps of a device hash (keyed); "" for anything that is not one."""
+    if not isinstance(device_hash, str) or not is_device_hash(device_hash):
+        return ""
+    return hmac.new(key, b"keyless.link-device|" + device_hash.encode(), hashlib.sha256).hexdigest()
+
+
+def device_proof(key: bytes, client_metadata: Mapping[str, str]) -> str:
+    """The device binding the secret in this answer's ClientMetadata proves; "" without a well-formed one."""
+    secret = client_metadata.get(protocol.META_DEVICE_SECRET, "")
+    return device_binding(key, device_hash_of(secret)) if _DEVICE_VALUE.fullmatch(secret) else ""
 
 
 def read(token: str, keys: Iterable[bytes]) -> tuple[LinkClaims, bytes]:
@@ -132,9 +163,10 @@ def issue(request: Issue) -> Issued:
     owner whose own requests someone else holds up signs in with the newest email."""
     event, expires_at = request.event, request.now + request.settings.link_lifetime_seconds
     subject = Subject(event.user_name, "" if event.user_not_found else event.sub, event.user_pool_id, event.client_id)
-    token = issue_token(request.key, subject, expires_at)
+    token = issue_token(request.key, subject, expires_at, request.sent_to)
+    device = device_binding(request.key, event.client_metadata.get(protocol.META_DEVICE_HASH))
     return Issued(
-        {"linkHash": token_hash(request.key, token), "linkExpiresAt": expires_at},
+        {"linkHash": token_hash(request.key, token), "linkExpiresAt": expires_at, **({"linkDevice": device} if device else {})},
         token,
         email={},
         lifetime_seconds=request.settings.link_lifetime_seconds,
@@ -169,11 +201,16 @@ def verify(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verdict:
     now = runtime.now()
     if claims.expires_at <= now:
         return rejected(method, "expired")
+    device = ""
+    if runtime.settings.same_device_links_only:
+        device = device_proof(key, event.client_metadata)
+        if not device:
+            return rejected(method, "other_device")
     user = event.sub
     recipient = pseudonyms.recipient(key, event.email)
-    outcome = runtime.store.consume_link(user, token_hash(key, event.answer), recipient, flow, now, method)
+    outcome = runtime.store.consume_link(user, token_hash(key, event.answer), recipient, flow, now, method, device)
     if not outcome.accepted:
-        return rejected(method, _why_link_refused(outcome.item, recipient, now))
+        return rejected(method, _why_link_refused(outcome.item, recipient, now, device))
     complete_sign_in(event, runtime, user, flow, method)
     return accepted(method)
 
@@ -190,11 +227,13 @@ def _read_link(answer: str, runtime: SignInRuntime) -> tuple[LinkClaims, bytes]:
         return read(answer, runtime.keys.candidates())
 
 
-def _why_link_refused(item: dict[str, Any], recipient: str, now: int) -> str:
+def _why_link_refused(item: dict[str, Any], recipient: str, now: int, device: str) -> str:
     if not item.get("linkHash"):
         return "superseded"
     if item.get("recipient") != recipient:
         return "address_changed"  # or superseded by an email to another address
     if int(item.get("linkExpiresAt", 0)) <= now:
         return "expired"
+    if device and item.get("linkDevice") != device:
+        return "other_device"
     return "used_or_superseded"

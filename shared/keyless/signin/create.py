@@ -80,6 +80,11 @@ def _redirect_uri(event: TriggerEvent, method: methods.Method, settings: SendSet
     another method), checked against the allowlist; without one, the first allowed entry."""
     if not settings.links_offered:
         return ""
+    if settings.same_device_links_only and not magic_link.is_device_hash(event.client_metadata.get(protocol.META_DEVICE_HASH)):
+        # A link no browser could open: none for a code's email, and a clear refusal for a link's.
+        if method is methods.MAGIC_LINK:
+            raise errors.UserFacingError(errors.DEVICE_REQUIRED)
+        return ""
     requested = event.client_metadata.get(protocol.META_REDIRECT_URI, "")
     if not requested and method is not methods.MAGIC_LINK:
         return default_redirect(settings.allowed_origins)
@@ -103,9 +108,10 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
     now = runtime.now()
     key = runtime.keys.current()
     user = pseudonyms.sign_in_user(event, key, names.case_sensitive)
-    # A mailbox's own address keeps one email per window that others cannot spend (below). With links,
-    # every email is one its owner can use (it opens the first allowed page too), so each counts as
-    # that email; with codes only, an email someone else asked for is no use to the owner.
+    # A mailbox's own address keeps one email per window that others cannot spend (below). With links
+    # any browser may open, every email is one its owner can use (it opens the first allowed page too),
+    # so each counts as that email; with codes only (or links only for the asking browser), an email
+    # someone else asked for is no use to the owner.
     primary = bool(address) and pseudonyms.is_primary(address)
     fields: dict = {
         "method": method.name,
@@ -116,9 +122,9 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
         "keyId": pseudonyms.key_id(key),
         # The item outlives whatever it holds: the link, the code, the send limit, the wrong-code count.
         "expiresAt": now + _longest_window(settings) + TTL_MARGIN_SECONDS,
-        **({"reservedAt": now} if primary and settings.links_offered else {}),
+        **({"reservedAt": now} if primary and settings.any_browser_links else {}),
     }
-    proofs = _issue_proofs(method, redirect_uri, Issue(event, flow, key, now, settings))
+    proofs = _issue_proofs(method, redirect_uri, Issue(event, flow, key, now, settings, sent_to=fields["sentTo"]))
     for issued in proofs.values():
         fields.update(issued.fields)
     # A new email replaces the old one's proofs, which stop working: only the newest email works.

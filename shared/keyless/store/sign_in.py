@@ -264,17 +264,25 @@ class SignInStore:
 
     # --- answering ------------------------------------------------------------------------------
 
-    def consume_link(self, user: str, link_hash: str, recipient: str, flow: str, now: int, method: str) -> Outcome:
-        """Mark the newest link used, once, if it went to `recipient`. A retried call from the same
-        sign-in flow succeeds again; any other use of the link, or of the code in the same email, fails."""
+    def consume_link(
+        self, user: str, link_hash: str, recipient: str, flow: str, now: int, method: str, device: str = ""
+    ) -> Outcome:
+        """Mark the newest link used, once, if it went to `recipient` (and, given a device binding, was
+        asked for by that device). A retried call from the same sign-in flow succeeds again; any other
+        use of the link, or of the code in the same email, fails."""
+        device_condition = " AND #linkDevice = :device" if device else ""
         return self._accept(
             user,
             "#linkHash = :hash AND #linkExpiresAt > :now AND #recipient = :recipient "
-            "AND (attribute_not_exists(#linkUsedAt) OR #linkUsedBy = :flow)",
+            "AND (attribute_not_exists(#linkUsedAt) OR #linkUsedBy = :flow)" + device_condition,
             used=LINK_USED,
             also_spent=CODE_USED,
-            names=("linkHash", "linkExpiresAt", "recipient"),
-            values={":hash": to_attribute(link_hash), ":recipient": to_attribute(recipient)},
+            names=("linkHash", "linkExpiresAt", "recipient", *(("linkDevice",) if device else ())),
+            values={
+                ":hash": to_attribute(link_hash),
+                ":recipient": to_attribute(recipient),
+                **({":device": to_attribute(device)} if device else {}),
+            },
             method=method,
             flow=flow,
             now=now,
