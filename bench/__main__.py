@@ -198,7 +198,7 @@ def _cpu_model() -> str:
 
 def _paired_ratios(function: cold.Variant, baseline: cold.Variant, own: bool) -> Spread:
     ratios = []
-    for f, b in zip(function.samples, baseline.samples):
+    for f, b in zip(function.samples, baseline.samples, strict=True):  # measured in the same rounds
         wall = f.wall - (f.report.get("aws_wait_seconds", 0.0) if own else 0.0)
         ratios.append(wall / b.wall)
     return Spread.of(ratios)

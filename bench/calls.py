@@ -7,19 +7,19 @@ the same (now warm) containers, after the send limit, for the now verified user.
 from __future__ import annotations
 
 import contextlib
-import html
-import re
-import secrets
+import functools
 import threading
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-import boto3
-
 from bench.functions import DUMMY_CREDENTIALS, environment, quiet
-from keyless.aws import runtime
 from localpool.client import PasswordlessClient, link_secret, link_user
 from localpool.template import Template, load_handler
+from testkit.clients import pool_cognito, sign_up
+from testkit.clock import Clock
+from testkit.deployment import served_pool
+from testkit.mail import code_in, link_in, newest_local_mail
 
 APP = "http://localhost:9229/welcome"  # an origin the template allows by default
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
@@ -41,21 +41,6 @@ def is_write(operation: str) -> bool:
 def is_read(operation: str) -> bool:
     """'<service>.<Operation>' is a DynamoDB read."""
     return operation.startswith("dynamodb.") and operation.split(".")[1] in READS
-
-
-class Clock:
-    """Time moved by hand; shared by the triggers and the local pool (and threads: advancing is atomic)."""
-
-    def __init__(self, start: float = 1_800_000_000.0):
-        self.now = start
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
 
 
 class CallCounter:
@@ -138,27 +123,19 @@ class Pool:
 
     client: PasswordlessClient
     runner: object  # TriggerRunner: .calls lists the triggers run
-    last_link: object  # address -> the newest link emailed to it
-    last_code: object  # address -> the newest code emailed to it
-    sign_up: object  # address -> None: a confirmed user, as after a passwordless sign-up
+    last_link: Callable[[str], str]  # address -> the newest link emailed to it
+    last_code: Callable[[str], str]  # address -> the newest code emailed to it
+    sign_up: Callable[[str], object]  # address -> a confirmed user, as after a passwordless sign-up
     clock: Clock
     cooldown: int
 
 
-def _mail_text(pool, address: str) -> str:
-    for mail in pool.mailbox.messages():  # newest first
-        if address in mail.to and mail.source == "ses":
-            return mail.text + "\n" + html.unescape(mail.html)
-    raise LookupError(f"no email to {address}")
-
-
 @contextlib.contextmanager
-def local_user_pool(region: str, counter: CallCounter | None, parameters: dict | None = None):
-    """The HTTP local user pool (localpool/server.py) driven by boto3, with every trigger in its slot
-    (PreSignUp, PostConfirmation and PreTokenGeneration included). Calls inside moto's mock_aws()."""
+def local_user_pool(region: str, counter: CallCounter | None, parameters: dict | None = None) -> Iterator[Pool]:
+    """The HTTP local user pool (localpool/server.py, served by testkit.deployment.served_pool) driven
+    by boto3, with every trigger in its slot (PreSignUp, PostConfirmation and PreTokenGeneration
+    included). Calls inside moto's mock_aws(). Emails are read from the pool's mailbox in process."""
     from moto import mock_aws
-
-    from localpool.server import create_server
 
     parameters = {"AllowedRedirectOrigins": APP.rsplit("/", 1)[0], **(parameters or {})}
     clock = Clock()
@@ -169,45 +146,21 @@ def local_user_pool(region: str, counter: CallCounter | None, parameters: dict |
         if counter is not None:
             handlers = {slot: counter.tagged(slot, handler) for slot, handler in handlers.items()}
         cooldown = int(template.parameters["EmailCooldownSeconds"])
-        try:
-            server = create_server("127.0.0.1", 0, None, template=template, parameters=parameters, handlers=handlers, clock=clock)
-            try:
-                if counter is not None:
-                    server.pool.aws_session.events.register("before-call", counter.hook)
-                server.start_background()
-                keys = server.pool.credentials  # admin calls (AdminConfirmSignUp) must be signed with the pool's own
-                idp = boto3.client(
-                    "cognito-idp",
-                    endpoint_url=server.url,
-                    region_name=region,
-                    aws_access_key_id=keys.access_key_id,
-                    aws_secret_access_key=keys.secret_access_key,
-                )
-                client_id = server.pool.client_id
-
-                def sign_up(address: str) -> None:
-                    created = idp.sign_up(
-                        ClientId=client_id,
-                        Username=address,
-                        Password="Aa1-" + secrets.token_urlsafe(24),
-                        UserAttributes=[{"Name": "email", "Value": address}],
-                    )
-                    if not created["UserConfirmed"]:
-                        idp.admin_confirm_sign_up(UserPoolId=server.pool.pool_id, Username=address)
-
-                yield Pool(
-                    PasswordlessClient(idp, client_id),
-                    server.pool.runner,
-                    lambda a: re.search(r"(https?://[^\s\"<>]+#[^\s\"<>]+)", _mail_text(server.pool, a)).group(1),
-                    lambda a: re.search(r"\b(\d{6,8})\b", _mail_text(server.pool, a)).group(1),
-                    sign_up,
-                    clock,
-                    cooldown,
-                )
-            finally:
-                server.stop()
-        finally:
-            runtime.reset()
+        with served_pool(template=template, parameters=parameters, handlers=handlers, clock=clock) as server:
+            if counter is not None:
+                session = server.pool.aws_session  # the one the functions' clients are built from
+                if session is None:
+                    raise RuntimeError("the local pool built no session for the functions: nothing to count")
+                session.events.register("before-call", counter.hook)
+            yield Pool(
+                PasswordlessClient(pool_cognito(server), server.pool.client_id),
+                server.pool.runner,
+                lambda address: link_in(newest_local_mail(server.pool, address)),
+                lambda address: code_in(newest_local_mail(server.pool, address)),
+                functools.partial(sign_up, server),  # admin calls (AdminConfirmSignUp) are signed with the pool's own keys
+                clock,
+                cooldown,
+            )
 
 
 def count_sign_ins(region: str) -> list[Scenario]:
@@ -222,24 +175,24 @@ def count_sign_ins(region: str) -> list[Scenario]:
         scenarios.append(signing_up)
         for attempt in ("#1 (fresh container, email unverified)", "#2 (warm container, email verified)"):
             scenario = Scenario(f"link {attempt}", "link")
-            first = player.play(scenario, "1 InitiateAuth", lambda: client.start(link_address))
-            player.play(scenario, "2 Respond: send a link", lambda: client.request_link(first, APP))
+            first = player.play(scenario, "1 InitiateAuth", functools.partial(client.start, link_address))
+            player.play(scenario, "2 Respond: send a link", functools.partial(client.request_link, first, APP))
             secret = link_secret(pool.last_link(link_address))
-            opened = player.play(scenario, "3 InitiateAuth (link opened)", lambda: client.start(link_user(secret)))
+            opened = player.play(scenario, "3 InitiateAuth (link opened)", functools.partial(client.start, link_user(secret)))
             result = player.play(
                 scenario,
                 "4 Respond: the link",
-                lambda: client.respond(opened, secret, {"signInMethod": "MAGIC_LINK", "alreadyHaveMagicLink": "yes"}),
+                functools.partial(client.respond, opened, secret, {"signInMethod": "MAGIC_LINK", "alreadyHaveMagicLink": "yes"}),
             )
             if "AuthenticationResult" not in result:
                 raise RuntimeError("link sign-in did not issue tokens")
             scenarios.append(scenario)
 
             scenario = Scenario(f"code {attempt}", "code")
-            first = player.play(scenario, "1 InitiateAuth", lambda: client.start(code_address))
-            sent = player.play(scenario, "2 Respond: send a code", lambda: client.request_code(first))
+            first = player.play(scenario, "1 InitiateAuth", functools.partial(client.start, code_address))
+            sent = player.play(scenario, "2 Respond: send a code", functools.partial(client.request_code, first))
             code = pool.last_code(code_address)
-            result = player.play(scenario, "3 Respond: the code", lambda: client.answer_code(sent, code))
+            result = player.play(scenario, "3 Respond: the code", functools.partial(client.answer_code, sent, code))
             if "AuthenticationResult" not in result:
                 raise RuntimeError("code sign-in did not issue tokens")
             scenarios.append(scenario)

@@ -57,7 +57,7 @@ def as_text(rows: list[Row]) -> str:
         if index == 1 or (index > 1 and figure != previous_figure):
             lines.append("-+-".join("-" * w for w in widths))
         previous_figure = figure
-        lines.append(" | ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip())
+        lines.append(" | ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
     return "\n".join(lines)
 
 

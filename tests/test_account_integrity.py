@@ -5,6 +5,8 @@ and claims taken from what the client said."""
 
 from __future__ import annotations
 
+import itertools
+
 import boto3
 import jwt
 import pytest
@@ -12,23 +14,12 @@ from botocore.exceptions import ClientError
 
 from keyless.aws import runtime
 from localpool.client import PasswordlessClient, link_secret, link_user
+from localpool.deployment import REGION
 from localpool.template import Template
-from tests.conftest import (
-    REGION,
-    code_in,
-    emails_to,
-    error_code,
-    error_message,
-    last_code,
-    last_link,
-    link_in,
-    mailbox,
-    plain_name_pool,
-    pool_cognito,
-    run_at_once,
-    sent_emails,
-    wrong,
-)
+from testkit.clients import error_code, pool_cognito, refused
+from testkit.concurrency import run_at_once
+from testkit.deployment import plain_name_pool
+from testkit.mail import code_in, emails_to, last_code, last_link, link_in, mailbox, sent_emails, wrong
 
 APP = "https://app.example.com/welcome"
 ALICE = "alice@example.com"
@@ -51,12 +42,6 @@ def change_email(cognito, deployment, username: str, email: str) -> None:
     )
 
 
-def refused(call) -> tuple[str, str]:
-    with pytest.raises(ClientError) as excinfo:
-        call()
-    return error_code(excinfo), error_message(excinfo)
-
-
 def served_app(server, email: str) -> tuple[PasswordlessClient, str]:
     """A client of the served pool, and a user who signed up through it (PreSignUp and PostConfirmation ran)."""
     cognito = pool_cognito(server)
@@ -77,16 +62,16 @@ def id_claims(result: dict) -> dict:
     return jwt.decode(result["AuthenticationResult"]["IdToken"], options={"verify_signature": False})
 
 
-def answer_until_refused(client, challenge: dict, answer: str) -> int:
-    """Answers `answer` until the sign-in fails; returns how many answers were given."""
-    given = 0
-    while True:
-        given += 1
+def answer_until_refused(client, challenge: dict, answer: str, bound: int = 10) -> int:
+    """Answers `answer` until the sign-in fails; returns how many answers were given (a sign-in
+    allows 3: `bound` answers without a refusal fail the test)."""
+    for given in range(1, bound + 1):
         try:
             challenge = client.answer_code(challenge, answer)
         except ClientError:
             return given
         assert "AuthenticationResult" not in challenge
+    raise AssertionError(f"{bound} answers and the sign-in still goes on")
 
 
 # --- 1. a proof is worth exactly the address it was sent to --------------------------------------
@@ -142,7 +127,7 @@ def test_the_address_is_verified_by_the_proof_that_reached_it(client, make_user,
 def case_sensitive(aws, monkeypatch):
     """Plain user names, case-sensitive (Cognito's API default): "alice" and "Alice" are two people."""
     users = {"alice": "alice@example.com", "Alice": "other.alice@example.com"}
-    for client, clock, _deployed in plain_name_pool(monkeypatch, True, users):
+    with plain_name_pool(monkeypatch, True, users) as (client, clock, _deployed):
         yield client, clock
 
 
@@ -307,7 +292,7 @@ def test_wrong_codes_are_counted_per_user_across_sessions(client, make_user, clo
     # Now even the right code is refused, in this session and in a new one.
     assert "AuthenticationResult" not in client.answer_code(challenge, last_code(ALICE))
     clock.advance(301)
-    code, message = refused(lambda: client.request_code(client.start(ALICE)))
+    _code, message = refused(lambda: client.request_code(client.start(ALICE)))
     assert (
         message
         == "CreateAuthChallenge failed with error Too many wrong codes. Ask for a sign-in link instead, or try again later."
@@ -416,19 +401,13 @@ def test_unknown_aliases_count_against_the_mailbox_too(client, make_user, clock)
     assert len(emails_to("victim@example.com")) == 1
 
 
-def test_a_failed_send_gives_the_mailbox_its_slot_back(client, make_user, clock, monkeypatch):
+def test_a_failed_send_gives_the_mailbox_its_slot_back(client, make_user, clock, faults):
     make_user(ALICE)
-    mailer = runtime.default_runtime().mailer
-    with monkeypatch.context() as patched:
-        patched.setattr(
-            mailer._client,
-            "send_email",
-            lambda **_: (_ for _ in ()).throw(
-                ClientError({"Error": {"Code": "Throttling", "Message": "slow down"}}, "SendEmail")
-            ),
-        )
-        for _ in range(3):
-            refused(lambda: client.request_code(client.start(ALICE)))
+    throttled = faults.fail("sesv2", "SendEmail", "Throttling", "slow down", times=None)
+    for _ in range(3):
+        refused(lambda: client.request_code(client.start(ALICE)))
+    faults.remove(throttled)
+    assert throttled.picked == 3
     for _ in range(3):
         client.request_code(client.start(ALICE))  # at once: neither the user's nor the mailbox's limit was spent
         clock.advance(61)
@@ -448,7 +427,7 @@ def test_one_mailbox_gets_at_most_three_emails_in_fifteen_minutes(client, make_u
     assert len(times) >= 4
     for i in range(len(times) - 3):
         assert times[i + 3] - times[i] >= 15 * 60  # any four sends span more than 15 minutes
-    assert all(b - a >= 60 for a, b in zip(times, times[1:]))
+    assert all(b - a >= 60 for a, b in itertools.pairwise(times))
 
 
 def test_the_owner_signs_in_while_someone_keeps_asking_for_emails(client, make_user, clock):

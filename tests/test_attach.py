@@ -17,20 +17,18 @@ from pathlib import Path
 import boto3
 import botocore.session
 import pytest
-from botocore.exceptions import ClientError
 
 from keyless.attach import pool
 from keyless.store.attachments import AttachmentStore
+from localpool.deployment import REGION
 from localpool.template import Template
 from localpool.triggers import LambdaContext
-from tests.conftest import REGION
+from testkit.custom_resource import ACCOUNT, OTHER, OURS, CloudFormationResponses, busy_pool, resource_event
+from testkit.faults import Faults
 
 ROOT = Path(__file__).resolve().parent.parent
-ACCOUNT = "123456789012"
-OTHER = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:customer-custom-message"
 FOREIGN_PRE_SIGN_UP = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:customer-pre-sign-up"
 FOREIGN_TOKEN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:customer-pre-token"
-OURS = {slot: f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:keyless-{slot}Function-AbC123" for slot in pool.SLOTS}
 # Create-only settings: not UpdateUserPool parameters, so Cognito keeps them; moto forgets them.
 CREATE_ONLY = {"UsernameAttributes", "UsernameConfiguration", "AliasAttributes"}
 VOLATILE = {"LastModifiedDate", "LambdaConfig"}
@@ -84,106 +82,8 @@ def attachment(cognito, session, table):
     return pool.TriggerAttachment(cognito, AttachmentStore(session.client("dynamodb"), table))
 
 
-def busy_pool(cognito, lambda_config: dict | None = None) -> str:
-    """A pool an operator has lived with: many settings away from their defaults, an unrelated trigger."""
-    return cognito.create_user_pool(
-        PoolName="customer-pool",
-        Policies={
-            "PasswordPolicy": {
-                "MinimumLength": 14,
-                "RequireUppercase": True,
-                "RequireLowercase": False,
-                "RequireNumbers": True,
-                "RequireSymbols": True,
-                "TemporaryPasswordValidityDays": 3,
-            }
-        },
-        DeletionProtection="ACTIVE",
-        LambdaConfig={"CustomMessage": OTHER, "PostAuthentication": OTHER, **(lambda_config or {})},
-        AutoVerifiedAttributes=["email"],
-        UsernameAttributes=["email"],
-        UsernameConfiguration={"CaseSensitive": False},
-        SmsVerificationMessage="Your code {####}",
-        EmailVerificationMessage="Verify with {####}",
-        EmailVerificationSubject="Verify now",
-        VerificationMessageTemplate={
-            "SmsMessage": "Your code {####}",
-            "EmailMessage": "Verify with {####}",
-            "EmailSubject": "Verify now",
-            "EmailMessageByLink": "Click {##here##}",
-            "EmailSubjectByLink": "Verify by link",
-            "DefaultEmailOption": "CONFIRM_WITH_LINK",
-        },
-        SmsAuthenticationMessage="Sign-in code {####}",
-        MfaConfiguration="OPTIONAL",
-        UserAttributeUpdateSettings={"AttributesRequireVerificationBeforeUpdate": ["email"]},
-        DeviceConfiguration={"ChallengeRequiredOnNewDevice": True, "DeviceOnlyRememberedOnUserPrompt": True},
-        EmailConfiguration={
-            "SourceArn": f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/example.com",
-            "ReplyToEmailAddress": "help@example.com",
-            "EmailSendingAccount": "DEVELOPER",
-            "From": "Example <no-reply@example.com>",
-        },
-        SmsConfiguration={
-            "SnsCallerArn": f"arn:aws:iam::{ACCOUNT}:role/cognito-sms",
-            "ExternalId": "ext-123",
-            "SnsRegion": REGION,
-        },
-        UserPoolTags={"team": "identity", "env": "prod"},
-        AdminCreateUserConfig={
-            "AllowAdminCreateUserOnly": True,
-            "InviteMessageTemplate": {
-                "SMSMessage": "Hi {username} {####}",
-                "EmailMessage": "Welcome {username}, {####}",
-                "EmailSubject": "Welcome",
-            },
-        },
-        UserPoolAddOns={"AdvancedSecurityMode": "AUDIT"},
-        AccountRecoverySetting={
-            "RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}, {"Name": "verified_phone_number", "Priority": 2}]
-        },
-        Schema=[
-            {
-                "Name": "tenant",
-                "AttributeDataType": "String",
-                "Mutable": True,
-                "StringAttributeConstraints": {"MinLength": "1", "MaxLength": "64"},
-            },
-            {"Name": "email", "AttributeDataType": "String", "Required": True, "Mutable": True},
-        ],
-        UserPoolTier="PLUS",
-    )["UserPool"]["Id"]
-
-
 def describe(cognito, pool_id: str) -> dict:
     return cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]
-
-
-def event(request_type: str, pool_id: str, **changes) -> dict:
-    body = {
-        "RequestType": request_type,
-        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:keyless-AttachTriggersFunction",
-        "ResponseURL": "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x?X-Amz-Signature=abc",
-        "StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/keyless/1",
-        "RequestId": f"request-{request_type}",
-        "LogicalResourceId": "TriggerAttachment",
-        "ResourceType": "Custom::KeylessTriggers",
-        "ResourceProperties": {
-            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:keyless-AttachTriggersFunction",
-            "UserPoolId": pool_id,
-            "PreTokenGenerationVersion": "V1_0",
-            "AllowReplaceTriggers": "false",
-            "Triggers": dict(OURS),
-        },
-    }
-    if request_type != "Create":
-        body["PhysicalResourceId"] = pool.physical_id(pool_id)
-    for key, value in changes.items():
-        if key in ("UserPoolId", "PreTokenGenerationVersion", "AllowReplaceTriggers", "Triggers"):
-            body["ResourceProperties"][key] = value
-        else:
-            body[key] = value
-    return body
 
 
 def run(evt: dict, attachment, sent: Sent | None = None, **kwargs) -> dict:
@@ -209,7 +109,7 @@ def test_attach_update_delete_changes_only_the_trigger_slots(cognito, attachment
     pool_id = busy_pool(cognito)
     before = describe(cognito, pool_id)
 
-    created = run(event("Create", pool_id), attachment)
+    created = run(resource_event("Create", pool_id), attachment)
     assert created["Status"] == "SUCCESS", created["Reason"]
     assert created["PhysicalResourceId"] == f"keyless-triggers:{pool_id}"
     assert created["Data"] == {"UserPoolId": pool_id, "UserPoolArn": before["Arn"]}
@@ -236,11 +136,11 @@ def test_attach_update_delete_changes_only_the_trigger_slots(cognito, attachment
     assert not CREATE_ONLY & set(update_parameters()), "create-only settings cannot change through UpdateUserPool"
 
     updated = run(
-        event(
+        resource_event(
             "Update",
             pool_id,
             PreTokenGenerationVersion="V2_0",
-            OldResourceProperties=event("Create", pool_id)["ResourceProperties"],
+            OldResourceProperties=resource_event("Create", pool_id)["ResourceProperties"],
         ),
         attachment,
     )
@@ -250,7 +150,7 @@ def test_attach_update_delete_changes_only_the_trigger_slots(cognito, attachment
     unchanged_settings(before, reapplied)
     assert reapplied["LambdaConfig"]["PreTokenGenerationConfig"]["LambdaVersion"] == "V2_0"
 
-    deleted = run(event("Delete", pool_id), attachment)
+    deleted = run(resource_event("Delete", pool_id), attachment)
     assert deleted["Status"] == "SUCCESS", deleted["Reason"]
     restored = describe(cognito, pool_id)
     unchanged_settings(before, restored)
@@ -267,13 +167,13 @@ def test_delete_restores_the_triggers_it_was_allowed_to_replace(cognito, attachm
     pool_id = busy_pool(cognito, original)
     before = describe(cognito, pool_id)
 
-    created = run(event("Create", pool_id, AllowReplaceTriggers="true"), attachment)
+    created = run(resource_event("Create", pool_id, AllowReplaceTriggers="true"), attachment)
     assert created["Status"] == "SUCCESS", created["Reason"]
     assert describe(cognito, pool_id)["LambdaConfig"]["PreSignUp"] == OURS["PreSignUp"]
     # A re-apply must not mistake Keyless's own functions for the previous triggers.
-    run(event("Update", pool_id, AllowReplaceTriggers="true"), attachment)
+    run(resource_event("Update", pool_id, AllowReplaceTriggers="true"), attachment)
 
-    run(event("Delete", pool_id, AllowReplaceTriggers="true"), attachment)
+    run(resource_event("Delete", pool_id, AllowReplaceTriggers="true"), attachment)
     assert describe(cognito, pool_id)["LambdaConfig"] == before["LambdaConfig"]
 
 
@@ -281,7 +181,7 @@ def test_a_slot_taken_by_another_function_is_refused_and_nothing_changes(cognito
     pool_id = busy_pool(cognito, {"PreSignUp": FOREIGN_PRE_SIGN_UP})
     before = describe(cognito, pool_id)
 
-    refused = run(event("Create", pool_id), attachment)
+    refused = run(resource_event("Create", pool_id), attachment)
     assert refused["Status"] == "FAILED"
     assert "PreSignUp" in refused["Reason"] and FOREIGN_PRE_SIGN_UP in refused["Reason"]
     assert "AllowReplaceTriggers=true" in refused["Reason"]
@@ -290,7 +190,7 @@ def test_a_slot_taken_by_another_function_is_refused_and_nothing_changes(cognito
     assert describe(cognito, pool_id) == before
 
     # CloudFormation rolls the failed Create back with a Delete of the id it was given.
-    rolled_back = run(event("Delete", pool_id, PhysicalResourceId=refused["PhysicalResourceId"]), attachment)
+    rolled_back = run(resource_event("Delete", pool_id, PhysicalResourceId=refused["PhysicalResourceId"]), attachment)
     assert rolled_back["Status"] == "SUCCESS"
     assert describe(cognito, pool_id)["LambdaConfig"]["PreSignUp"] == FOREIGN_PRE_SIGN_UP
     assert updates == []
@@ -298,66 +198,66 @@ def test_a_slot_taken_by_another_function_is_refused_and_nothing_changes(cognito
 
 def test_legacy_pre_token_generation_slot_counts_as_taken(cognito, attachment):
     pool_id = busy_pool(cognito, {"PreTokenGeneration": FOREIGN_TOKEN})
-    refused = run(event("Create", pool_id), attachment)
+    refused = run(resource_event("Create", pool_id), attachment)
     assert refused["Status"] == "FAILED" and "PreTokenGeneration" in refused["Reason"]
 
 
 def test_delete_leaves_alone_a_slot_someone_changed_since(cognito, attachment):
     pool_id = busy_pool(cognito)
-    run(event("Create", pool_id), attachment)
+    run(resource_event("Create", pool_id), attachment)
     config = describe(cognito, pool_id)
     changed = dict(config["LambdaConfig"], PostConfirmation=FOREIGN_PRE_SIGN_UP)
     cognito.update_user_pool(**pool.update_request(config, changed))
 
-    run(event("Delete", pool_id), attachment)
+    run(resource_event("Delete", pool_id), attachment)
     after = describe(cognito, pool_id)["LambdaConfig"]
     assert after == {"CustomMessage": OTHER, "PostAuthentication": OTHER, "PostConfirmation": FOREIGN_PRE_SIGN_UP}
 
 
 def test_delete_without_the_stored_triggers_still_removes_keyless(cognito, attachment, session, table):
     pool_id = busy_pool(cognito)
-    run(event("Create", pool_id), attachment)
+    run(resource_event("Create", pool_id), attachment)
     session.client("dynamodb").delete_item(TableName=table, Key={"pk": {"S": f"ATTACHMENT#{pool_id}"}, "sk": {"S": "TRIGGERS"}})
 
-    run(event("Delete", pool_id), attachment)
+    run(resource_event("Delete", pool_id), attachment)
     assert describe(cognito, pool_id)["LambdaConfig"] == {"CustomMessage": OTHER, "PostAuthentication": OTHER}
 
 
 def test_moving_to_another_pool_attaches_there_and_the_old_one_is_restored_by_delete(cognito, attachment):
     first, second = busy_pool(cognito), busy_pool(cognito)
-    run(event("Create", first), attachment)
-    moved = run(event("Update", second, PhysicalResourceId=pool.physical_id(first)), attachment)
+    run(resource_event("Create", first), attachment)
+    moved = run(resource_event("Update", second, PhysicalResourceId=pool.physical_id(first)), attachment)
     assert moved["Status"] == "SUCCESS" and moved["PhysicalResourceId"] == pool.physical_id(second)
     # CloudFormation deletes the old physical resource after a replacement.
-    run(event("Delete", first), attachment)
+    run(resource_event("Delete", first), attachment)
     assert describe(cognito, first)["LambdaConfig"] == {"CustomMessage": OTHER, "PostAuthentication": OTHER}
     assert describe(cognito, second)["LambdaConfig"]["DefineAuthChallenge"] == OURS["DefineAuthChallenge"]
 
 
 def test_update_recognises_renamed_keyless_functions_as_its_own(cognito, attachment):
     pool_id = busy_pool(cognito)
-    old_properties = event("Create", pool_id)["ResourceProperties"]
-    run(event("Create", pool_id), attachment)
+    old_properties = resource_event("Create", pool_id)["ResourceProperties"]
+    run(resource_event("Create", pool_id), attachment)
     renamed = {slot: arn + "-v2" for slot, arn in OURS.items()}
-    updated = run(event("Update", pool_id, Triggers=renamed, OldResourceProperties=old_properties), attachment)
+    updated = run(resource_event("Update", pool_id, Triggers=renamed, OldResourceProperties=old_properties), attachment)
     assert updated["Status"] == "SUCCESS", updated["Reason"]
-    run(event("Delete", pool_id, Triggers=renamed), attachment)
+    run(resource_event("Delete", pool_id, Triggers=renamed), attachment)
     assert describe(cognito, pool_id)["LambdaConfig"] == {"CustomMessage": OTHER, "PostAuthentication": OTHER}
 
 
 def test_the_pool_being_gone_does_not_block_a_delete(cognito, attachment):
     pool_id = busy_pool(cognito)
-    run(event("Create", pool_id), attachment)
+    run(resource_event("Create", pool_id), attachment)
     cognito.update_user_pool(**{**pool.update_request(describe(cognito, pool_id), {}), "DeletionProtection": "INACTIVE"})
     cognito.delete_user_pool(UserPoolId=pool_id)
-    assert run(event("Delete", pool_id), attachment)["Status"] == "SUCCESS"
+    assert run(resource_event("Delete", pool_id), attachment)["Status"] == "SUCCESS"
 
 
 # --- CloudFormation always gets an answer -----------------------------------------------------------
 
 
 def test_a_missing_pool_is_a_failed_answer(attachment):
-    answer = run(event("Create", "us-east-1_DoesNotExist1"), attachment)
+    answer = run(resource_event("Create", "us-east-1_DoesNotExist1"), attachment)
     assert answer["Status"] == "FAILED" and "does not exist" in answer["Reason"]
 
 
@@ -373,34 +273,24 @@ def test_a_missing_pool_is_a_failed_answer(attachment):
     ],
 )
 def test_bad_properties_are_a_failed_answer(changes, attachment):
-    answer = run(event("Create", "us-east-1_Example1", **changes), attachment)
+    answer = run(resource_event("Create", "us-east-1_Example1", **changes), attachment)
     assert answer["Status"] == "FAILED" and answer["Reason"]
 
 
 def test_a_delete_with_unusable_properties_succeeds_so_the_stack_can_go(attachment):
-    answer = run(event("Delete", "us-east-1_Example1", UserPoolId="", PhysicalResourceId="keyless-triggers:none"), attachment)
+    answer = run(
+        resource_event("Delete", "us-east-1_Example1", UserPoolId="", PhysicalResourceId="keyless-triggers:none"), attachment
+    )
     assert answer["Status"] == "SUCCESS" and answer["PhysicalResourceId"] == "keyless-triggers:none"
-
-
-class BrokenCognito:
-    """The real client, but UpdateUserPool is refused."""
-
-    def __init__(self, real):
-        self._real = real
-
-    def __getattr__(self, name):
-        return getattr(self._real, name)
-
-    def update_user_pool(self, **kwargs):
-        raise ClientError(
-            {"Error": {"Code": "AccessDeniedException", "Message": "not authorized to UpdateUserPool"}}, "UpdateUserPool"
-        )
 
 
 def test_an_aws_error_is_a_failed_answer_with_the_reason(cognito, session, table):
     pool_id = busy_pool(cognito)
-    broken = pool.TriggerAttachment(BrokenCognito(cognito), AttachmentStore(session.client("dynamodb"), table))
-    answer = run(event("Create", pool_id), broken)
+    faults = Faults(session)
+    refused = faults.fail("cognito-idp", "UpdateUserPool", "AccessDeniedException", "not authorized to UpdateUserPool")
+    broken = pool.TriggerAttachment(session.client("cognito-idp"), AttachmentStore(session.client("dynamodb"), table))
+    answer = run(resource_event("Create", pool_id), broken)
+    assert refused.used_up
     assert answer["Status"] == "FAILED" and "AccessDeniedException" in answer["Reason"]
     assert answer["PhysicalResourceId"] == pool.physical_id(pool_id), "its rollback Delete can find the pool"
 
@@ -411,7 +301,7 @@ def test_an_error_building_the_clients_is_answered_too():
 
     sent = Sent()
     answer = pool.run(
-        event("Create", "us-east-1_Example1"),
+        resource_event("Create", "us-east-1_Example1"),
         LambdaContext("AttachTriggers", deadline_seconds=60),
         no_configuration,
         send=sent,
@@ -424,14 +314,14 @@ def test_the_answer_is_retried_when_the_put_fails(cognito, attachment):
     pool_id = busy_pool(cognito)
     sent = Sent(failures=2)
     answer = pool.run(
-        event("Create", pool_id),
+        resource_event("Create", pool_id),
         LambdaContext("AttachTriggers", deadline_seconds=60),
         lambda: attachment,
         send=sent,
         sleep=lambda _: None,
     )
     assert answer["Status"] == "SUCCESS" and len(sent.bodies) == 1
-    assert sent.urls == [event("Create", pool_id)["ResponseURL"]]
+    assert sent.urls == [resource_event("Create", pool_id)["ResponseURL"]]
 
 
 def test_running_out_of_time_is_answered_before_lambda_stops_the_function():
@@ -448,7 +338,7 @@ def test_running_out_of_time_is_answered_before_lambda_stops_the_function():
 
     started = time.monotonic()
     answer = pool.run(
-        event("Create", "us-east-1_Example1"),
+        resource_event("Create", "us-east-1_Example1"),
         LambdaContext("AttachTriggers", deadline_seconds=5.2),
         slow_attachment,
         send=answered_then_release,
@@ -459,37 +349,21 @@ def test_running_out_of_time_is_answered_before_lambda_stops_the_function():
     assert answer == sent.bodies[0], "the late failure is not answered a second time"
 
 
-class S3Answered:
-    """What urlopen gives back for a PUT to CloudFormation's presigned S3 URL."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def read(self):
-        return b""
-
-
-def test_the_response_is_put_to_an_https_url_only(monkeypatch):
-    requests = []
-    monkeypatch.setattr(
-        pool.urllib.request, "urlopen", lambda request, timeout: requests.append((request, timeout)) or S3Answered()
-    )
-    pool.http_put("https://bucket.s3.amazonaws.com/key?X-Amz-Signature=abc", b'{"Status": "SUCCESS"}')
-    ((request, timeout),) = requests
-    assert request.get_method() == "PUT" and request.data == b'{"Status": "SUCCESS"}' and timeout == 10.0
+def test_the_response_is_put_to_an_https_url_only():
+    with CloudFormationResponses() as cloudformation:
+        pool.http_put("https://bucket.s3.amazonaws.com/key?X-Amz-Signature=abc", b'{"Status": "SUCCESS"}')
+        for url in ("http://bucket.s3.amazonaws.com/key", "file:///etc/passwd", ""):
+            with pytest.raises(ValueError):
+                pool.http_put(url, b"{}")
+    (request,) = cloudformation.requests
+    assert request.full_url == "https://bucket.s3.amazonaws.com/key?X-Amz-Signature=abc"
+    assert request.get_method() == "PUT" and request.data == b'{"Status": "SUCCESS"}' and request.timeout == 10.0
     assert request.get_header("Content-type") == "", "S3 presigned URLs are signed without a content type"
-    for url in ("http://bucket.s3.amazonaws.com/key", "file:///etc/passwd", ""):
-        with pytest.raises(ValueError):
-            pool.http_put(url, b"{}")
-    assert len(requests) == 1
 
 
 def test_the_answer_stays_under_cloudformations_4_kb_limit(cognito, attachment):
     pool_id = busy_pool(cognito, {slot: f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{'x' * 60}-{slot}" for slot in pool.SLOTS})
-    answer = run(event("Create", pool_id), attachment)
+    answer = run(resource_event("Create", pool_id), attachment)
     assert answer["Status"] == "FAILED"
     assert len(json.dumps(answer).encode()) < 4096
 
@@ -604,7 +478,7 @@ def test_attaching_warns_when_users_may_change_email_without_verifying(cognito, 
     pool_id = cognito.create_user_pool(
         PoolName="lenient", AutoVerifiedAttributes=["email"], UserAttributeUpdateSettings=settings
     )["UserPool"]["Id"]
-    assert run(event("Create", pool_id), attachment)["Status"] == "SUCCESS"
+    assert run(resource_event("Create", pool_id), attachment)["Status"] == "SUCCESS"
     logs = log_lines.getvalue()
     assert ('"message":"attached pool setting weakens sign-in"' in logs) is warned
     if warned:
@@ -622,7 +496,7 @@ def test_attaching_warns_when_an_app_client_may_write_email_verified(cognito, at
     )["UserPool"]["Id"]
     extra = {} if write_attributes is None else {"WriteAttributes": write_attributes}
     client_id = cognito.create_user_pool_client(UserPoolId=pool_id, ClientName="web", **extra)["UserPoolClient"]["ClientId"]
-    assert run(event("Create", pool_id), attachment)["Status"] == "SUCCESS"
+    assert run(resource_event("Create", pool_id), attachment)["Status"] == "SUCCESS"
     logs = log_lines.getvalue()
     assert (f"app client {client_id} lets users write email_verified" in logs) is warned
 
@@ -643,7 +517,7 @@ def test_attaching_warns_when_another_app_client_may_ask_for_sign_in_emails(cogn
     other = cognito.create_user_pool_client(UserPoolId=pool_id, ClientName="mobile", WriteAttributes=["email"], **extra)[
         "UserPoolClient"
     ]["ClientId"]
-    request = event("Create", pool_id)
+    request = resource_event("Create", pool_id)
     request["ResourceProperties"]["AppClientId"] = keyless["UserPoolClient"]["ClientId"]
     assert run(request, attachment)["Status"] == "SUCCESS"
     logs = log_lines.getvalue()

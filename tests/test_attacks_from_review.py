@@ -8,6 +8,7 @@ alone does not.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 import threading
@@ -18,35 +19,16 @@ from botocore.exceptions import ClientError
 
 from keyless.aws import runtime
 from localpool.client import InProcessCognito, PasswordlessClient
-from localpool.deployment import local_pool
+from localpool.deployment import REGION, local_pool
 from localpool.orchestrator import AppClient
 from localpool.template import Template
-from tests.conftest import (
-    REGION,
-    HeldFirstCall,
-    code_in,
-    emails_to,
-    error_code,
-    error_message,
-    last_code,
-    last_link,
-    link_in,
-    mailbox,
-    plain_name_pool,
-    pool_cognito,
-    sent_emails,
-    wrong,
-)
+from testkit.clients import pool_cognito, refused
+from testkit.deployment import plain_name_pool
+from testkit.mail import code_in, emails_to, last_code, last_link, link_in, mailbox, sent_emails, wrong
 
 APP = "https://app.example.com/welcome"
 ALICE = "alice@example.com"
 PASSWORD = "Registrant-Chosen-Passw0rd"
-
-
-def refused(call) -> tuple[str, str]:
-    with pytest.raises(ClientError) as excinfo:
-        call()
-    return error_code(excinfo), error_message(excinfo)
 
 
 def outcome(call) -> str:
@@ -55,6 +37,11 @@ def outcome(call) -> str:
         return "sent"
     except ClientError as exc:
         return exc.response["Error"]["Message"]
+
+
+def code_outcome(client, address: str) -> str:
+    """A new sign-in for `address` asks for a code: "sent", or the message it was refused with."""
+    return outcome(lambda: client.request_code(client.start(address)))
 
 
 def mails_to(server, to: str) -> list[dict]:
@@ -120,7 +107,7 @@ def test_unknown_aliases_cannot_keep_the_owner_from_getting_emails(client, make_
     make_user(ALICE)
     alice_outcomes, signed_in = [], 0
     for minute in range(60):
-        outcome(lambda: client.request_code(client.start(f"alice+{minute}@example.com")))  # Mallory, first
+        code_outcome(client, f"alice+{minute}@example.com")  # Mallory, first
         alice_outcomes.append(outcome(lambda: client.request_link(client.start(ALICE), APP)))
         if alice_outcomes[-1] == "sent":
             signed_in += "AuthenticationResult" in client.sign_in_with_link(last_link(ALICE))
@@ -282,13 +269,13 @@ def test_a_key_rotation_treats_locked_known_and_unknown_addresses_alike(client, 
     for address in (ALICE, ghost):
         lock_out_with_wrong_codes(client, clock, address)
     clock.advance(301)
-    before = {a: outcome(lambda: client.request_code(client.start(a))) for a in (ALICE, ghost)}
+    before = {a: code_outcome(client, a) for a in (ALICE, ghost)}
     assert all("Too many wrong codes" in o for o in before.values())
     secrets_manager = boto3.client("secretsmanager", region_name=REGION)
     secrets_manager.put_secret_value(SecretId=deployment.secret_id, SecretString="r" * 64)
     runtime.reset(clock=clock)  # a container that reads the new key
     clock.advance(301)
-    after = {a: outcome(lambda: client.request_code(client.start(a))) for a in (ALICE, ghost)}
+    after = {a: code_outcome(client, a) for a in (ALICE, ghost)}
     # Was: ALICE -> "Too many wrong codes", ghost -> "sent".
     assert after[ALICE] == after[ghost], after
 
@@ -311,9 +298,10 @@ def test_local_pool_confirm_sign_up_codes_have_an_attempt_limit(serve_pool):
     errors = set()
     for guess in range(40):
         attempt = f"{(int(code) + 1 + guess) % 10**6:06d}"
-        errors.add(
-            refused(lambda: cognito.confirm_sign_up(ClientId=server.pool.client_id, Username=ALICE, ConfirmationCode=attempt))[0]
+        confirm = functools.partial(
+            cognito.confirm_sign_up, ClientId=server.pool.client_id, Username=ALICE, ConfirmationCode=attempt
         )
+        errors.add(refused(confirm)[0])
     # Was: 40 wrong codes, every one answered CodeMismatchException, no limit.
     assert "LimitExceededException" in errors, errors
 
@@ -484,6 +472,7 @@ def test_a_link_is_redeemed_only_at_the_pool_and_client_it_was_issued_for(server
         page = context.new_page()
         page.route("https://cognito-idp.us-east-1.amazonaws.com/**", mallorys_pool)
         page.goto(link_in(mails_to(server, ALICE)[0]))  # Alice clicks the link in the genuine email
+        page.click("#land-confirm")  # not the browser that asked: the person confirms
         page.wait_for_selector("#signed-in:not([hidden])", timeout=15000)
     finally:
         context.close()
@@ -497,13 +486,15 @@ def test_a_link_is_redeemed_only_at_the_pool_and_client_it_was_issued_for(server
 
 @pytest.fixture
 def case_sensitive_pool(aws, monkeypatch):
-    yield from plain_name_pool(monkeypatch, True, {"alice": ALICE})
+    with plain_name_pool(monkeypatch, True, {"alice": ALICE}) as pool:
+        yield pool
 
 
 @pytest.fixture
 def plain_pool(aws, monkeypatch):
     users = {"alice": ALICE, **{f"user{i}": f"user{i}@example.com" for i in range(5)}}
-    yield from plain_name_pool(monkeypatch, False, users)
+    with plain_name_pool(monkeypatch, False, users) as pool:
+        yield pool
 
 
 def _sub_of(deployment, username: str) -> str:
@@ -522,7 +513,7 @@ def test_on_a_case_sensitive_pool_unknown_names_keep_limits_per_exact_name(case_
     seen = {}
     for name in ("alice", "bob"):  # "alice" exists, "bob" does not
         client.request_code(client.start(name))
-        seen[name] = outcome(lambda: client.request_code(client.start(name.upper())))
+        seen[name] = code_outcome(client, name.upper())
     assert seen["alice"] == seen["bob"], seen
 
 
@@ -589,6 +580,7 @@ def test_the_owner_signs_in_from_the_emails_someone_else_asks_for_whatever_page_
     try:
         page = context.new_page()
         page.goto(newest)
+        page.click("#land-confirm")  # not the browser that asked: the person confirms
         page.wait_for_selector("#signed-in:not([hidden])", timeout=15000)
     finally:
         context.close()
@@ -625,7 +617,7 @@ def test_a_googlemail_owner_keeps_an_email_of_her_own(client, make_user, clock):
     make_user(owner)
     alice = []
     for minute in range(15):
-        outcome(lambda: client.request_code(client.start(f"alice+{minute}@gmail.com")))  # Mallory: no email
+        code_outcome(client, f"alice+{minute}@gmail.com")  # Mallory: no email
         alice.append(outcome(lambda: client.request_link(client.start(owner), APP)))
         clock.advance(60)
     assert emails_to(owner), alice
@@ -646,7 +638,7 @@ def test_a_mailbox_gets_at_most_one_email_beyond_its_budget_per_window(client, m
         turn = (tick // 3) % 3  # each goes first for a minute in turn
         for address in askers[turn:] + askers[:turn]:
             before = len(sent_emails())
-            outcome(lambda: client.request_code(client.start(address)))
+            code_outcome(client, address)
             if len(sent_emails()) > before:
                 sent_at.append((clock(), address))
         clock.advance(20)
@@ -706,7 +698,17 @@ def test_a_forged_link_cannot_make_a_right_code_count_as_wrong_after_a_rotation(
 # --- nothing a user did is lost to a fault or a retry -------------------------------------------------------
 
 
-def test_a_fault_in_forgiving_typos_does_not_fail_the_sign_in(client, make_user, monkeypatch, deployment):
+def forgiving(params: dict) -> bool:
+    """The write that forgives the owner's typos, once the right code is accepted."""
+    return "REMOVE #codeWrongs" in params.get("UpdateExpression", "")
+
+
+def counting_a_wrong_code(params: dict) -> bool:
+    """The write that counts a refused code."""
+    return "#codeWrongs = if_not_exists" in params.get("UpdateExpression", "")
+
+
+def test_a_fault_in_forgiving_typos_does_not_fail_the_sign_in(client, make_user, faults, deployment):
     """Was: a right code after a typo was accepted (the email's code and link marked used), then the
     typo forgiven in a second write; when DynamoDB throttled that write the sign-in failed and both
     proofs of the email were spent. Now forgiving is best effort: the owner is signed in, the typo
@@ -715,26 +717,21 @@ def test_a_fault_in_forgiving_typos_does_not_fail_the_sign_in(client, make_user,
     challenge = client.request_code(client.start(ALICE))
     code = last_code(ALICE)
     challenge = client.answer_code(challenge, wrong(code))  # a typo
-    store_client = runtime.default_runtime().store._client
-    original = store_client.update_item
-
-    def throttled(**kwargs):
-        if "REMOVE #codeWrongs" in kwargs.get("UpdateExpression", ""):
-            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "UpdateItem")
-        return original(**kwargs)
-
-    monkeypatch.setattr(store_client, "update_item", throttled)
+    throttled = faults.fail(
+        "dynamodb", "UpdateItem", "ProvisionedThroughputExceededException", "slow", when=forgiving, times=None
+    )
     assert "AuthenticationResult" in client.answer_code(challenge, code)
+    assert throttled.picked >= 1, "the forgiving write was throttled"
     assert len(runtime.default_runtime().store.read(_sub_of(deployment, ALICE))["wrongCodes"]) == 1
 
 
-def test_a_retried_verify_forgives_the_owners_typos_once(deployment, clock, make_user, monkeypatch):
+def test_a_retried_verify_forgives_the_owners_typos_once(deployment, clock, make_user, faults):
     """Promise: the owner's sign-ins never give a guesser new guesses. Was: a right code after 2 typos
     forgave the newest 2 wrong codes, fixing the number from the item it was given; Cognito retried
     a Verify that took over its timeout (a slow forgiving write) while the first call ran on: both
     accepted (same sign-in), both forgave, and 2 of the guesser's wrong codes went with the typos."""
     handlers = deployment.handlers()
-    auth, _runner, _ = local_pool(deployment, clock=clock, timeout_seconds=0.5, handlers=handlers)
+    auth, _runner, _ = local_pool(deployment, clock=clock, timeout_seconds=2, handlers=handlers)  # only the held call runs out
     client = PasswordlessClient(InProcessCognito(auth, deployment.client), deployment.client.client_id)
     make_user(ALICE)
     for _ in range(2):  # the guesser: 6 wrong codes
@@ -754,13 +751,10 @@ def test_a_retried_verify_forgives_the_owners_typos_once(deployment, clock, make
     store = runtime.default_runtime().store
     assert len(store.read(sub)["wrongCodes"]) == 8
     # The first call's forgiving write waits until Cognito's retry of the whole Verify has returned.
-    forgiving = HeldFirstCall(
-        store._client.update_item, hold="before", when=lambda **kwargs: "REMOVE #codeWrongs" in kwargs.get("UpdateExpression", "")
-    )
-    monkeypatch.setattr(store._client, "update_item", forgiving)
+    held = faults.hold("dynamodb", "UpdateItem", hold="before", when=forgiving)
     assert "AuthenticationResult" in client.answer_code(challenge, code)
-    forgiving.wait_for_the_first()
-    assert forgiving.second_returned.is_set()  # both calls reached the forgiving write
+    held.wait_for_the_first()
+    assert held.second_returned.is_set()  # both calls reached the forgiving write
     assert len(store.read(sub).get("wrongCodes", [])) == 6
 
 
@@ -779,6 +773,7 @@ def signs_in_on_the_page(browser, link: str) -> bool:
     try:
         page = context.new_page()
         page.goto(link)
+        page.click("#land-confirm")  # not the browser that asked: the person confirms
         page.wait_for_selector("#signed-in:not([hidden])", timeout=15000)
         return True
     finally:
@@ -825,7 +820,7 @@ def test_an_email_asked_for_through_another_app_client_opens_the_first_allowed_p
     mallory.request_link(mallory.start(ALICE), APP + "/elsewhere")
     text = emails_to(ALICE)[-1].body
     default_link = re.findall(r'href="([^"]+)"', text)[-1].replace("&amp;", "&")
-    assert default_link.startswith("https://app.example.com#") or default_link.startswith("https://app.example.com/#")
+    assert default_link.startswith(("https://app.example.com#", "https://app.example.com/#"))
     with pytest.raises(ValueError, match="another app client"):
         alices_app.sign_in_with_link(default_link)  # an app redeems only its own client's links
     assert "AuthenticationResult" in PasswordlessClient(InProcessCognito(auth, other), other.client_id).sign_in_with_link(
@@ -837,16 +832,16 @@ def test_on_a_pool_of_plain_user_names_an_address_typed_as_a_name_does_not_tell_
     """Was: a known name's request spent its address's mailbox, an unknown name's the mailbox of what
     was typed; so asking for "alice" and then for the unknown name "alice+probe@example.com" said
     "Please wait" exactly when "alice" existed with that address. Unknown plain names spend no mailbox."""
-    for client, clock, _deployed in plain_name_pool(monkeypatch, False, {"alice": ALICE}):
+    with plain_name_pool(monkeypatch, False, {"alice": ALICE}) as (client, clock, _deployed):
         seen = {}
         for name in ("alice", "ghost"):  # "alice" exists, "ghost" does not
             clock.advance(901)
             client.request_code(client.start(name))
-            seen[name] = outcome(lambda: client.request_code(client.start(f"{name}+probe@example.com")))
+            seen[name] = code_outcome(client, f"{name}+probe@example.com")
         assert seen == {"alice": "sent", "ghost": "sent"}
 
 
-def test_a_guessers_wrong_code_is_never_forgiven_as_the_owners_typo(client, make_user, clock, deployment, monkeypatch):
+def test_a_guessers_wrong_code_is_never_forgiven_as_the_owners_typo(client, make_user, clock, deployment, faults):
     """Was: a wrong code is counted after the refused answer, by a write conditional only on the
     wrong-code list's version, adding one to the typo count of whatever code is current by then. If
     Alice's send landed in between, Mallory's guess counted as a typo of Alice's new code, and Alice's
@@ -857,43 +852,31 @@ def test_a_guessers_wrong_code_is_never_forgiven_as_the_owners_typo(client, make
     mallory = client.request_code(client.start(ALICE))  # Mallory's session: the code goes to Alice
     guess = wrong(last_code(ALICE))
     clock.advance(61)
-    original = store._client.update_item
-    counting, go = threading.Event(), threading.Event()
-
-    def update_item(**kwargs):
-        if "#codeWrongs = if_not_exists" in kwargs.get("UpdateExpression", "") and not counting.is_set():
-            counting.set()  # Mallory's guess was refused; its count waits here ...
-            assert go.wait(60)
-        return original(**kwargs)
-
-    monkeypatch.setattr(store._client, "update_item", update_item)
+    counting = faults.pause("dynamodb", "UpdateItem", when=counting_a_wrong_code)
     guesser = threading.Thread(target=lambda: outcome(lambda: client.answer_code(mallory, guess)))
     guesser.start()
-    assert counting.wait(60)
+    counting.wait_until_reached()  # Mallory's guess was refused; its count waits there ...
     alices = client.request_code(client.start(ALICE))  # ... while Alice's send lands
-    go.set()
-    guesser.join()
+    counting.release()
+    guesser.join(timeout=60)
+    assert not guesser.is_alive()
     assert len(store.read(sub).get("wrongCodes", [])) == 1  # Mallory's guess counted ...
     assert "AuthenticationResult" in client.answer_code(alices, last_code(ALICE))
     assert len(store.read(sub).get("wrongCodes", [])) == 1  # ... and never forgiven
 
 
-def test_an_email_ses_may_have_sent_counts_as_sent(client, make_user, monkeypatch):
+def test_an_email_ses_may_have_sent_counts_as_sent(client, make_user, faults):
     """Was: any exception from SendEmail, a read timeout after SES took the email included, meant "not
     sent": the previous link was put back (the one just delivered was refused) and the limits were
     refunded, so while SES was slow every request delivered an email nothing counted."""
     from botocore.exceptions import ReadTimeoutError
 
     make_user(ALICE)
-    ses = runtime.default_runtime().mailer._client
-    original = ses.send_email
-
-    def delivered_then_timed_out(**kwargs):
-        original(**kwargs)
-        raise ReadTimeoutError(endpoint_url="https://email.us-east-1.amazonaws.com")
-
-    monkeypatch.setattr(ses, "send_email", delivered_then_timed_out)
+    timed_out = faults.lose_answer(
+        "sesv2", "SendEmail", ReadTimeoutError(endpoint_url="https://email.us-east-1.amazonaws.com"), times=None
+    )
     outcomes = [outcome(lambda: client.request_link(client.start(ALICE), APP)) for _ in range(5)]
-    monkeypatch.setattr(ses, "send_email", original)
+    faults.remove(timed_out)
     assert outcomes[0] == "sent" and all("Please wait" in o for o in outcomes[1:]) and len(emails_to(ALICE)) == 1
+    assert timed_out.picked == 1
     assert "AuthenticationResult" in client.sign_in_with_link(last_link(ALICE))

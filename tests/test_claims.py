@@ -14,9 +14,10 @@ from keyless.aws import runtime
 from keyless.core import errors, events, triggers
 from keyless.core.settings import ClaimsSettings, ConfigurationError
 from keyless.profiles import claims
+from localpool.deployment import REGION
 from localpool.errors import CognitoError
 from localpool.triggers import TriggerRunner
-from tests.conftest import REGION, cognito_event, invoke, use_environment
+from testkit.deployment import cognito_event, invoke, use_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = {p.stem: json.loads(p.read_text()) for p in (ROOT / "events" / "pre_token_generation").glob("*.json")}
@@ -35,7 +36,8 @@ MAPPING = {"tenant": "tenant_id", "roles": "roles", "plan": "plan", "seats": "se
 ROLE_SCOPES = {"admin": ("api/admin", "api/read"), "user": ("api/read", "api/write")}
 SETTINGS = ClaimsSettings(mapping=MAPPING, role_scopes=ROLE_SCOPES)
 # Every reserved claim of cognito-triggers.md, and cognito:* names, whatever Cognito calls them.
-RESERVED = sorted(claims.RESERVED_CLAIMS) + [
+RESERVED = [
+    *sorted(claims.RESERVED_CLAIMS),
     "cognito:groups", "cognito:roles", "cognito:preferred_role", "cognito:username", "cognito:user_status", "cognito:anything",
 ]  # fmt: skip
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import code_in, link_in, mailbox, wrong
+from testkit.mail import code_in, link_in, mailbox, wrong
 
 pytestmark = pytest.mark.browser
 
@@ -129,7 +129,9 @@ def test_expired_link(page, server, served_clock):
     served_clock.advance(15 * 60 + 1)
     page.goto(link)
     page.wait_for_selector("#start:not([hidden])")
-    assert page.inner_text("#message") == "This link has expired or was already used. Ask for a new one."
+    # The server's clock says expired, the browser's does not (that case: test_scanner_safe_links):
+    # the server refuses, and the page gives the same words whatever the reason.
+    assert page.inner_text("#message").startswith("This link no longer works: it was used already")
 
 
 def test_the_page_talks_to_cognito_at_its_aws_address(page, server):

@@ -8,48 +8,12 @@ from botocore.exceptions import ClientError, ConnectTimeoutError
 
 from keyless.aws import runtime
 from localpool.client import link_secret
-from tests.conftest import emails_to, error_code, error_message, last_code, last_link, wrong
+from testkit.clients import error_code, error_message
+from testkit.mail import emails_to, last_code, last_link, wrong
 
 APP = "https://app.example.com/"
 ALICE = "alice@example.com"
 GENERIC = "failed with error Sign-in is temporarily unavailable, please try again."
-
-
-def aws_error(code: str, operation: str, message: str = "") -> ClientError:
-    status = 500 if code in ("InternalServerError", "ServiceUnavailable", "InternalFailure") else 400
-    return ClientError(
-        {"Error": {"Code": code, "Message": message or code}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation
-    )
-
-
-class Faults:
-    """Makes one AWS call of the container's runtime fail a given number of times."""
-
-    def __init__(self, monkeypatch):
-        self._monkeypatch = monkeypatch
-
-    def client(self, dependency: str):
-        target = getattr(runtime.default_runtime(), dependency)
-        return target._current.client if dependency == "keys" else target._client
-
-    def fail(self, dependency: str, method: str, error: Exception, times: int = 1):
-        client = self.client(dependency)
-        original = getattr(client, method)
-        left = [times]
-
-        def failing(*args, **kwargs):
-            if left[0] > 0:
-                left[0] -= 1
-                raise error
-            return original(*args, **kwargs)
-
-        self._monkeypatch.setattr(client, method, failing)
-        return left
-
-
-@pytest.fixture
-def faults(monkeypatch, deployment):
-    return Faults(monkeypatch)
 
 
 def table_item(deployment):
@@ -71,36 +35,37 @@ def fault_id(value) -> str:
     return getattr(value, "__name__", None) or str(value)[:40]
 
 
+# (service, operation, error: an AWS error code or an exception, message)
 STORE_FAULTS = [
-    ("store", "update_item", aws_error("ProvisionedThroughputExceededException", "UpdateItem")),
-    ("store", "update_item", aws_error("InternalServerError", "UpdateItem")),
-    ("store", "update_item", ConnectTimeoutError(endpoint_url="https://dynamodb")),
+    ("dynamodb", "UpdateItem", "ProvisionedThroughputExceededException", ""),
+    ("dynamodb", "UpdateItem", "InternalServerError", ""),
+    ("dynamodb", "UpdateItem", ConnectTimeoutError(endpoint_url="https://dynamodb"), ""),
 ]
-SEND_FAULTS = STORE_FAULTS + [
-    ("mailer", "send_email", aws_error("MessageRejected", "SendEmail", f"Email address is not verified: {ALICE}")),
-    ("mailer", "send_email", aws_error("TooManyRequestsException", "SendEmail")),
-    ("mailer", "send_email", aws_error("AccountSuspendedException", "SendEmail")),
-    ("mailer", "send_email", aws_error("SendingPausedException", "SendEmail")),
-    ("mailer", "send_email", aws_error("MailFromDomainNotVerifiedException", "SendEmail")),
-    ("mailer", "send_email", aws_error("LimitExceededException", "SendEmail", "Daily message quota exceeded")),
-    ("keys", "get_secret_value", aws_error("InternalServiceError", "GetSecretValue")),
-    ("keys", "get_secret_value", aws_error("AccessDeniedException", "GetSecretValue")),
+SEND_FAULTS = [
+    *STORE_FAULTS,
+    ("sesv2", "SendEmail", "MessageRejected", f"Email address is not verified: {ALICE}"),
+    ("sesv2", "SendEmail", "TooManyRequestsException", ""),
+    ("sesv2", "SendEmail", "AccountSuspendedException", ""),
+    ("sesv2", "SendEmail", "SendingPausedException", ""),
+    ("sesv2", "SendEmail", "MailFromDomainNotVerifiedException", ""),
+    ("sesv2", "SendEmail", "LimitExceededException", "Daily message quota exceeded"),
+    ("secretsmanager", "GetSecretValue", "InternalServiceError", ""),
+    ("secretsmanager", "GetSecretValue", "AccessDeniedException", ""),
 ]
 
 
 @pytest.mark.parametrize("method", ["EMAIL_OTP", "MAGIC_LINK"])
-@pytest.mark.parametrize("dependency, call, error", SEND_FAULTS, ids=fault_id)
+@pytest.mark.parametrize("service, operation, error, message", SEND_FAULTS, ids=fault_id)
 def test_send_fault_leaves_no_limit_and_a_retry_succeeds(
-    client, make_user, faults, deployment, clock, dependency, call, error, method, capfd, log_lines
+    client, make_user, faults, deployment, clock, service, operation, error, message, method, capfd, log_lines
 ):
     make_user(ALICE)
     request = client.request_code if method == "EMAIL_OTP" else (lambda c: client.request_link(c, APP))
-    if dependency == "keys":
-        runtime.reset(clock=clock)  # a cold container: the key must be fetched
+    if service == "secretsmanager":
+        runtime.reset(session=faults.session, clock=clock)  # a cold container: the key must be fetched
     else:
         runtime.default_runtime().keys.current()  # a warm container, so the fault hits the call under test
-    runtime.default_runtime().mailer  # build clients before patching them
-    faults.fail(dependency, call, error)
+    faults.fail(service, operation, error, message)
     expect_generic(lambda: request(client.start(ALICE)), "CreateAuthChallenge")
     assert emails_to(ALICE) == []
     assert all("sentAt" not in item for item in table_item(deployment))  # not rate-limited
@@ -118,13 +83,12 @@ def test_send_fault_leaves_no_limit_and_a_retry_succeeds(
         assert personal not in logs
 
 
-@pytest.mark.parametrize("dependency, call, error", STORE_FAULTS, ids=fault_id)
-def test_link_is_not_used_up_by_a_fault(client, make_user, faults, dependency, call, error):
+@pytest.mark.parametrize("service, operation, error, message", STORE_FAULTS, ids=fault_id)
+def test_link_is_not_used_up_by_a_fault(client, make_user, faults, service, operation, error, message):
     make_user(ALICE)
     client.request_link(client.start(ALICE), APP)
     link = last_link(ALICE)
-    runtime.default_runtime().directory  # build the client before patching it
-    faults.fail(dependency, call, error)
+    faults.fail(service, operation, error, message)
     expect_generic(lambda: client.sign_in_with_link(link), "VerifyAuthChallengeResponse")
     assert "AuthenticationResult" in client.sign_in_with_link(link)
 
@@ -134,8 +98,7 @@ def test_cognito_failing_to_record_email_verified_does_not_fail_the_sign_in(
     client, make_user, faults, cognito, deployment, method
 ):
     make_user(ALICE)
-    runtime.default_runtime().directory
-    faults.fail("directory", "admin_update_user_attributes", aws_error("TooManyRequestsException", "AdminUpdateUserAttributes"))
+    faults.fail("cognito-idp", "AdminUpdateUserAttributes", "TooManyRequestsException")
     if method == "EMAIL_OTP":
         sent = client.request_code(client.start(ALICE))
         assert "AuthenticationResult" in client.answer_code(sent, last_code(ALICE))
@@ -152,9 +115,8 @@ def test_verify_with_secrets_manager_down_fails_cleanly_and_recovers(client, mak
     make_user(ALICE)
     client.request_link(client.start(ALICE), APP)
     link = last_link(ALICE)
-    runtime.reset(clock=clock)  # a cold Verify container
-    runtime.default_runtime().keys
-    faults.fail("keys", "get_secret_value", aws_error("InternalServiceError", "GetSecretValue"))
+    runtime.reset(session=faults.session, clock=clock)  # a cold Verify container
+    faults.fail("secretsmanager", "GetSecretValue", "InternalServiceError")
     expect_generic(lambda: client.sign_in_with_link(link), "VerifyAuthChallengeResponse")
     assert "AuthenticationResult" in client.sign_in_with_link(link)
 
@@ -163,17 +125,18 @@ def test_ask_code_again_with_dynamodb_down(client, make_user, faults):
     make_user(ALICE)
     sent = client.request_code(client.start(ALICE))
     code = last_code(ALICE)
-    faults.fail("store", "get_item", aws_error("InternalServerError", "GetItem"))
+    faults.fail("dynamodb", "GetItem", "InternalServerError")
     expect_generic(lambda: client.answer_code(sent, wrong(code)), "CreateAuthChallenge")
 
 
-def test_failed_release_after_failed_send_is_logged_not_hidden(client, make_user, faults, deployment):
+def test_failed_release_after_failed_send_is_logged_not_hidden(client, make_user, faults, deployment, log_lines):
     """Two faults in a row (SES, then DynamoDB undoing the reservation): the user sees the generic
     message; the reservation stays, so the limit applies until it runs out. Documented limitation."""
     make_user(ALICE)
-    runtime.default_runtime().mailer
-    faults.fail("mailer", "send_email", aws_error("MessageRejected", "SendEmail"))
-    faults.fail("store", "put_item", aws_error("InternalServerError", "PutItem"))
-    faults.fail("store", "delete_item", aws_error("InternalServerError", "DeleteItem"))
+    refused = faults.fail("sesv2", "SendEmail", "MessageRejected")
+    # Every DynamoDB write after the refusal (the release) fails.
+    release = faults.fail("dynamodb", "UpdateItem", "InternalServerError", when=lambda _params: refused.used_up, times=None)
     expect_generic(lambda: client.request_code(client.start(ALICE)), "CreateAuthChallenge")
     assert emails_to(ALICE) == []
+    assert refused.used_up and release.picked >= 1, "both faults were met"
+    assert '"message":"trigger failed"' in log_lines.getvalue()

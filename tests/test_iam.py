@@ -10,24 +10,28 @@ missing (AccessDenied in production), nothing unused (more than a compromised fu
 
 from __future__ import annotations
 
+import inspect
 import re
-import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
-from botocore.client import BaseClient
 
+from localpool.deployment import REGION
 from localpool.template import Template, load_handler
 from localpool.triggers import LambdaContext
-from tests.conftest import REGION, Clock, last_code, last_link, wrong
-from tests.test_attach import S3Answered, busy_pool, event
-from tests.test_local_pool_api import ALICE, passwordless, refresh, sign_up
+from testkit.clients import passwordless, refresh, sign_up
+from testkit.clock import Clock
+from testkit.custom_resource import CloudFormationResponses, busy_pool, resource_event
+from testkit.faults import on_every_new_session
+from testkit.mail import last_code, last_link, wrong
 
 TEMPLATE = Template()
 LOCAL_POOL = Path(__file__).resolve().parent.parent / "localpool"
 FUNCTIONS = TEMPLATE.functions()
+ALICE = "alice@example.com"
 BOB = "bob@example.com"
 
 
@@ -63,7 +67,8 @@ def leading_key_patterns(statement: dict) -> list[str]:
 
 class CallRecorder:
     """AWS calls by template function, from botocore's side: '<IAM prefix>:<operation>' and, for
-    DynamoDB, the partition keys touched."""
+    DynamoDB, the partition keys touched. A before-parameter-build hook on every session (the
+    functions' runtime builds one, the attach function one per invocation) hands it each call."""
 
     def __init__(self):
         self._functions = {spec.code_uri.resolve(): logical_id for logical_id, spec in FUNCTIONS.items()}
@@ -74,7 +79,7 @@ class CallRecorder:
     def calling_function(self) -> str | None:
         """The template function whose handler is on the stack; None for the local pool's own calls
         (its hooks run inside a handler's AWS call, as Cognito's work runs outside the function)."""
-        frame = sys._getframe(2)
+        frame = inspect.currentframe()
         while frame is not None:
             path = Path(frame.f_code.co_filename).resolve()
             if LOCAL_POOL in path.parents:
@@ -85,11 +90,11 @@ class CallRecorder:
             frame = frame.f_back
         return None
 
-    def record(self, client: BaseClient, operation: str, params: dict) -> None:
+    def record(self, params: dict, model: Any, **_: Any) -> None:
         function = self.calling_function()
         if function is None:  # the test's or the local pool's own calls
             return
-        action = f"{client.meta.service_model.signing_name}:{operation}"
+        action = f"{model.service_model.signing_name}:{model.name}"
         self.actions[function].add(action)
         keys = [params.get("Key") or params.get("Item") or {}]
         for request in (params.get("RequestItems") or {}).values():  # BatchGetItem
@@ -103,16 +108,10 @@ class CallRecorder:
 
 
 @pytest.fixture
-def recorder(monkeypatch):
+def recorder():
     recorder = CallRecorder()
-    make_api_call = BaseClient._make_api_call
-
-    def recorded(client, operation, params):
-        recorder.record(client, operation, params)
-        return make_api_call(client, operation, params)
-
-    monkeypatch.setattr(BaseClient, "_make_api_call", recorded)
-    return recorder
+    with on_every_new_session("before-parameter-build", recorder.record):
+        yield recorder
 
 
 def drive_the_triggers(serve_pool) -> None:
@@ -152,21 +151,22 @@ def last_link_after(app, address: str, redirect_uri: str) -> str:
     return last_link(address)
 
 
-def drive_the_custom_resource(monkeypatch) -> None:
+def drive_the_custom_resource() -> None:
     """After drive_the_triggers, whose deployment made the table and set the environment."""
-    monkeypatch.setattr("urllib.request.urlopen", lambda request, timeout: S3Answered())
     handler = load_handler(FUNCTIONS["AttachTriggersFunction"])
     cognito = boto3.client("cognito-idp", region_name=REGION)
     pool_id = busy_pool(cognito)
     cognito.create_user_pool_client(UserPoolId=pool_id, ClientName="web")  # read for the operator's warnings
-    for request_type in ("Create", "Update", "Delete"):
-        handler(event(request_type, pool_id), LambdaContext("AttachTriggers", deadline_seconds=60))
+    with CloudFormationResponses() as cloudformation:
+        for request_type in ("Create", "Update", "Delete"):
+            handler(resource_event(request_type, pool_id), LambdaContext("AttachTriggers", deadline_seconds=60))
+    assert [answer["Status"] for answer in cloudformation.answers] == ["SUCCESS"] * 3
 
 
 @pytest.fixture
-def recorded(recorder, serve_pool, monkeypatch) -> CallRecorder:
+def recorded(recorder, serve_pool) -> CallRecorder:
     drive_the_triggers(serve_pool)
-    drive_the_custom_resource(monkeypatch)
+    drive_the_custom_resource()
     return recorder
 
 

@@ -14,7 +14,6 @@ import re
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -22,11 +21,11 @@ from pathlib import Path
 import boto3
 import jwt
 import pytest
-from botocore.exceptions import ClientError
 
-from localpool.client import PasswordlessClient
 from localpool.template import Template
-from tests.conftest import code_in, error_code, error_message, link_in, mailbox, pool_cognito, wrong
+from testkit.clients import passwordless, pool_cognito, refresh, refused, sign_up
+from testkit.deployment import dev_process
+from testkit.mail import code_in, link_in, mailbox, wrong
 
 ROOT = Path(__file__).resolve().parent.parent
 ALICE = "alice@example.com"
@@ -35,32 +34,15 @@ ALICE = "alice@example.com"
 # --- helpers ----------------------------------------------------------------------------------------
 
 
-def idp(server):
-    return pool_cognito(server)
-
-
-def passwordless(server) -> PasswordlessClient:
-    return PasswordlessClient(idp(server), server.pool.client_id)
-
-
 def request_sign_up(server, email: str = ALICE, **extra) -> dict:
     """Cognito's answer to a passwordless sign-up (a password nobody keeps)."""
-    return idp(server).sign_up(
+    return pool_cognito(server).sign_up(
         ClientId=server.pool.client_id,
         Username=email,
         Password="Aa1-" + "x" * 24,
         UserAttributes=[{"Name": "email", "Value": email}],
         **extra,
     )
-
-
-def sign_up(server, email: str = ALICE) -> str:
-    """A passwordless sign-up, confirmed by an admin if the pool's PreSignUp did not confirm it.
-    Returns the user's name (the sub)."""
-    created = request_sign_up(server, email)
-    if not created["UserConfirmed"]:
-        idp(server).admin_confirm_sign_up(UserPoolId=server.pool.pool_id, Username=email)
-    return created["UserSub"]
 
 
 def last_mail(server, to: str = ALICE) -> dict:
@@ -72,12 +54,6 @@ def verified_claims(server, token: str, **options) -> dict:
     jwks = jwt.PyJWKClient(f"{server.pool.issuer}/.well-known/jwks.json")
     key = jwks.get_signing_key_from_jwt(token)
     return jwt.decode(token, key.key, algorithms=["RS256"], issuer=server.pool.issuer, **options)
-
-
-def refused(call) -> tuple[str, str]:
-    with pytest.raises(ClientError) as excinfo:
-        call()
-    return error_code(excinfo), error_message(excinfo)
 
 
 def template_with(*, pre_token_version: str | None = None, auto_verified: list[str] | None = None) -> Template:
@@ -115,7 +91,7 @@ class Recorder:
 
 
 def test_link_sign_in_end_to_end(server):
-    sub = sign_up(server)
+    sub = sign_up(server, ALICE)
     client = passwordless(server)
     first = client.start(ALICE)
     assert first["ChallengeParameters"]["step"] == "CHOOSE_METHOD"
@@ -140,18 +116,18 @@ def test_link_sign_in_end_to_end(server):
 
 
 def test_code_sign_in_end_to_end(server):
-    sign_up(server)
+    sign_up(server, ALICE)
     client = passwordless(server)
     sent = client.request_code(client.start(ALICE))
     assert sent["ChallengeParameters"]["step"] == "EMAIL_OTP"
     result = client.answer_code(sent, code_in(last_mail(server)))["AuthenticationResult"]
-    user = idp(server).get_user(AccessToken=result["AccessToken"])
+    user = pool_cognito(server).get_user(AccessToken=result["AccessToken"])
     assert {a["Name"]: a["Value"] for a in user["UserAttributes"]}["email_verified"] == "true"
     assert verified_claims(server, result["IdToken"], audience=server.pool.client_id)["email"] == ALICE
 
 
 def test_wrong_code_three_times(server):
-    sign_up(server)
+    sign_up(server, ALICE)
     client = passwordless(server)
     challenge = client.request_code(client.start(ALICE))
     code = code_in(last_mail(server))
@@ -165,7 +141,7 @@ def test_wrong_code_three_times(server):
 
 
 def test_expired_link(server, served_clock):
-    sign_up(server)
+    sign_up(server, ALICE)
     client = passwordless(server)
     client.request_link(client.start(ALICE), f"{server.url}/")
     served_clock.advance(15 * 60 + 1)
@@ -173,7 +149,7 @@ def test_expired_link(server, served_clock):
 
 
 def test_replayed_session_string(server):
-    sign_up(server)
+    sign_up(server, ALICE)
     client = passwordless(server)
     first = client.start(ALICE)
     client.request_code(first)
@@ -181,7 +157,7 @@ def test_replayed_session_string(server):
 
 
 def test_expired_session(server, served_clock):
-    sign_up(server)
+    sign_up(server, ALICE)
     client = passwordless(server)
     sent = client.request_code(client.start(ALICE))
     served_clock.advance(15 * 60 + 1)  # the template's AuthSessionValidity: 15 minutes
@@ -190,7 +166,7 @@ def test_expired_session(server, served_clock):
 
 
 def test_unknown_user_with_prevent_user_existence_errors(server):
-    sign_up(server)
+    sign_up(server, ALICE)
     client = passwordless(server)
     known, ghost = client.start(ALICE), client.start("nobody@example.com")
     assert set(known["ChallengeParameters"]) == set(ghost["ChallengeParameters"])
@@ -225,12 +201,6 @@ def enriching(counter: list):
     return Recorder(answer)
 
 
-def refresh(server, refresh_token: str) -> dict:
-    return idp(server).initiate_auth(
-        ClientId=server.pool.client_id, AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters={"REFRESH_TOKEN": refresh_token}
-    )
-
-
 def signed_in(server, client=None) -> dict:
     client = client or passwordless(server)
     sent = client.request_code(client.start(ALICE))
@@ -242,7 +212,7 @@ def test_refresh_runs_pre_token_generation_again(serve_pool, version):
     sources: list[str] = []
     trigger = enriching(sources)
     server = serve_pool(template=template_with(pre_token_version=version), handlers={"PreTokenGeneration": trigger})
-    sub = sign_up(server)
+    sub = sign_up(server, ALICE)
     tokens = signed_in(server)
     id_claims = verified_claims(server, tokens["IdToken"], audience=server.pool.client_id)
     assert id_claims["plan"] == "pro-1"
@@ -270,14 +240,14 @@ def test_refresh_runs_pre_token_generation_again(serve_pool, version):
 def test_malformed_pre_token_generation_answer(serve_pool):
     bad = Recorder(lambda event: {"claimsOverrideDetails": {"claimsToAddOrOverride": {"plan": {"not": "a string"}}}})
     server = serve_pool(template=template_with(pre_token_version="V1_0"), handlers={"PreTokenGeneration": bad})
-    sign_up(server)
+    sign_up(server, ALICE)
     assert refused(lambda: signed_in(server))[0] == "InvalidLambdaResponseException"
 
 
 def test_revoked_refresh_token(server):
-    sign_up(server)
+    sign_up(server, ALICE)
     tokens = signed_in(server)
-    cognito = idp(server)
+    cognito = pool_cognito(server)
     cognito.revoke_token(Token=tokens["RefreshToken"], ClientId=server.pool.client_id)
     code, message = refused(lambda: refresh(server, tokens["RefreshToken"]))
     assert (code, message) == ("NotAuthorizedException", "Invalid Refresh Token")
@@ -285,11 +255,11 @@ def test_revoked_refresh_token(server):
 
 
 def test_global_sign_out_ends_every_session(server, served_clock):
-    sign_up(server)
+    sign_up(server, ALICE)
     first = signed_in(server)
     served_clock.advance(61)  # the next sign-in email is allowed a minute later
     second = signed_in(server)
-    cognito = idp(server)
+    cognito = pool_cognito(server)
     for tokens in (first, second):
         assert cognito.get_user(AccessToken=tokens["AccessToken"])["Username"]
     cognito.global_sign_out(AccessToken=first["AccessToken"])
@@ -299,9 +269,9 @@ def test_global_sign_out_ends_every_session(server, served_clock):
 
 
 def test_access_token_expires_after_an_hour(server, served_clock):
-    sign_up(server)
+    sign_up(server, ALICE)
     tokens = signed_in(server)
-    cognito = idp(server)
+    cognito = pool_cognito(server)
     assert cognito.get_user(AccessToken=tokens["AccessToken"])["Username"]
     served_clock.advance(3600)
     assert refused(lambda: cognito.get_user(AccessToken=tokens["AccessToken"])) == (
@@ -311,9 +281,9 @@ def test_access_token_expires_after_an_hour(server, served_clock):
 
 
 def test_groups_reach_both_tokens(server):
-    sub = sign_up(server)
+    sub = sign_up(server, ALICE)
     boto3.client("cognito-idp", region_name="us-east-1").create_group(GroupName="editors", UserPoolId=server.pool.pool_id)
-    idp(server).admin_add_user_to_group(UserPoolId=server.pool.pool_id, Username=sub, GroupName="editors")
+    pool_cognito(server).admin_add_user_to_group(UserPoolId=server.pool.pool_id, Username=sub, GroupName="editors")
     tokens = signed_in(server)
     assert verified_claims(server, tokens["IdToken"], audience=server.pool.client_id)["cognito:groups"] == ["editors"]
     assert verified_claims(server, tokens["AccessToken"])["cognito:groups"] == ["editors"]
@@ -325,7 +295,7 @@ def test_groups_reach_both_tokens(server):
 def test_every_slot_of_the_template_is_wired(server):
     slots = Template().trigger_slots()
     assert all(server.pool.runner.has(slot) for slot in slots)
-    sign_up(server)
+    sign_up(server, ALICE)
     signed_in(server)
     called = set(server.pool.runner.calls)
     assert {"DefineAuthChallenge", "CreateAuthChallenge", "VerifyAuthChallengeResponse"} <= called
@@ -337,7 +307,7 @@ def test_every_slot_of_the_template_is_wired(server):
 def test_the_templates_pre_token_generation_in_each_version(serve_pool, version):
     server = serve_pool(template=Template(parameters={"PreTokenGenerationVersion": version}))
     assert server.pool.api.pre_token_version() == version
-    sign_up(server)
+    sign_up(server, ALICE)
     tokens = signed_in(server)
     refreshed = refresh(server, tokens["RefreshToken"])["AuthenticationResult"]
     assert server.pool.runner.calls.count("PreTokenGeneration") == 2
@@ -352,10 +322,10 @@ def test_trigger_error_reaches_the_client_and_changes_nothing(serve_pool):
         raise ValueError("Registration from this domain is not allowed.")
 
     server = serve_pool(handlers={"PreSignUp": refuse})
-    code, message = refused(lambda: sign_up(server))
+    code, message = refused(lambda: sign_up(server, ALICE))
     assert code == "UserLambdaValidationException"
     assert message == "PreSignUp failed with error Registration from this domain is not allowed.."
-    assert idp(server).list_users(UserPoolId=server.pool.pool_id)["Users"] == []
+    assert pool_cognito(server).list_users(UserPoolId=server.pool.pool_id)["Users"] == []
 
 
 def test_slow_trigger_is_retried_then_fails(serve_pool):
@@ -399,18 +369,18 @@ def test_pre_sign_up_auto_confirm_then_post_confirmation(serve_pool):
     attributes = post.events[0]["request"]["userAttributes"]
     assert attributes["sub"] == created["UserSub"] and attributes["email_verified"] == "true"
     assert attributes["cognito:user_status"] == "CONFIRMED"
-    user = idp(server).admin_get_user(UserPoolId=server.pool.pool_id, Username=ALICE)
+    user = pool_cognito(server).admin_get_user(UserPoolId=server.pool.pool_id, Username=ALICE)
     assert user["UserStatus"] == "CONFIRMED"
 
 
 def test_pre_sign_up_answer_must_be_booleans(serve_pool):
     server = serve_pool(handlers={"PreSignUp": Recorder(lambda event: {"autoConfirmUser": "true"})})
-    assert refused(lambda: sign_up(server))[0] == "InvalidLambdaResponseException"
+    assert refused(lambda: sign_up(server, ALICE))[0] == "InvalidLambdaResponseException"
 
 
 def test_admin_create_user_ignores_the_auto_flags(serve_pool):
     server, pre, post = serve_with_auto_confirm_recorded(serve_pool)
-    created = idp(server).admin_create_user(
+    created = pool_cognito(server).admin_create_user(
         UserPoolId=server.pool.pool_id,
         Username=ALICE,
         UserAttributes=[{"Name": "email", "Value": ALICE}],
@@ -427,7 +397,7 @@ def test_admin_create_user_ignores_the_auto_flags(serve_pool):
 def test_confirm_sign_up_with_the_emailed_code(serve_pool):
     post = Recorder()
     server = serve_pool(template=template_with(auto_verified=["email"]), handlers={"PreSignUp": None, "PostConfirmation": post})
-    cognito = idp(server)
+    cognito = pool_cognito(server)
     created = request_sign_up(server)
     assert created["UserConfirmed"] is False
     assert created["CodeDeliveryDetails"] == {"Destination": "a***@e***", "DeliveryMedium": "EMAIL", "AttributeName": "email"}
@@ -450,8 +420,8 @@ def test_confirm_sign_up_with_the_emailed_code(serve_pool):
 
 
 def test_admin_and_listing_operations(server):
-    sub = sign_up(server)
-    cognito, pool_id = idp(server), server.pool.pool_id
+    sub = sign_up(server, ALICE)
+    cognito, pool_id = pool_cognito(server), server.pool.pool_id
     cognito.admin_update_user_attributes(UserPoolId=pool_id, Username=ALICE, UserAttributes=[{"Name": "name", "Value": "Alice"}])
     user = cognito.admin_get_user(UserPoolId=pool_id, Username=ALICE)
     assert user["Username"] == sub and {"Name": "name", "Value": "Alice"} in user["UserAttributes"]
@@ -472,7 +442,7 @@ def test_admin_and_listing_operations(server):
 
 
 def test_unsupported_operation_and_flows(server):
-    cognito = idp(server)
+    cognito = pool_cognito(server)
     code, message = refused(lambda: cognito.admin_disable_user(UserPoolId=server.pool.pool_id, Username=ALICE))
     assert code == "UnknownOperationException" and "AdminDisableUser" in message
     code, message = refused(
@@ -563,7 +533,7 @@ def test_openid_configuration_and_jwks(server):
 
 
 def test_mailbox_newest_first_as_json_and_html(server):
-    sign_up(server)
+    sign_up(server, ALICE)
     sign_up(server, "bob@example.com")
     client = passwordless(server)
     client.request_code(client.start(ALICE))
@@ -621,31 +591,11 @@ def test_make_invoke_sends_email_through_moto_and_names_unknown_functions():
 
 
 def test_dev_command_prints_where_everything_is(tmp_path):
-    process = subprocess.Popen(
-        [sys.executable, "-m", "localpool", "--port", "0", "--state-dir", str(tmp_path)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        lines = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            lines.append(line.rstrip())
-            if "Ctrl+C" in line:
-                break
-        text = "\n".join(lines)
-        url = re.search(r"Sign-in page\s+(http://127\.0\.0\.1:\d+)/", text).group(1)
+    with dev_process(tmp_path) as dev:
+        text, url = dev.banner, dev.url
         assert f"{url}/mailbox" in text and "App client id" in text and "User pool id" in text
         with urllib.request.urlopen(url + "/local-pool.json") as response:
             config = json.load(response)
         assert config["clientId"] in text and config["userPoolId"] in text
         assert (tmp_path / "signing-key.pem").exists() and (tmp_path / "credentials.json").exists()
         assert re.search(r"AWS_ACCESS_KEY_ID=LOCAL\w+ AWS_SECRET_ACCESS_KEY=\S+", text)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)

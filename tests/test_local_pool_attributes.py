@@ -10,24 +10,17 @@ import functools
 import re
 
 import jwt
-import pytest
-from botocore.exceptions import ClientError
 
 from localpool.client import PasswordlessClient
 from localpool.template import Template
-from tests.conftest import code_in, error_code, error_message, mailbox, pool_cognito, wrong
+from testkit.clients import pool_cognito, refused
+from testkit.mail import code_in, mailbox, wrong
 
 ALICE = "alice@example.com"
 NEW = "alice.new@example.com"
 BOB = "bob@example.com"
 UNAUTHORIZED = ("NotAuthorizedException", "A client attempted to write unauthorized attribute")
 MISMATCH = ("CodeMismatchException", "Invalid verification code provided, please try again.")
-
-
-def refused(call) -> tuple[str, str]:
-    with pytest.raises(ClientError) as excinfo:
-        call()
-    return error_code(excinfo), error_message(excinfo)
 
 
 def sign_up(server, email: str) -> None:

@@ -12,17 +12,13 @@ import json
 import os
 import re
 import stat
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from threading import Thread
 
 import boto3
@@ -39,19 +35,15 @@ from localpool.errors import CognitoError
 from localpool.server import LocalPoolServer, create_server
 from localpool.sigv4 import Credentials, verify
 from localpool.template import Template
-from tests.conftest import error_code, error_message, mailbox, pool_cognito, run_at_once
+from testkit.clients import pool_cognito, refused
+from testkit.concurrency import run_at_once
+from testkit.deployment import dev_process
+from testkit.mail import mailbox
 
-ROOT = Path(__file__).resolve().parent.parent
 TARGET = "AWSCognitoIdentityProviderService."
 ALICE = "alice@example.com"
 EVIL = "http://127.0.0.1:9"  # a page on another origin (another port), as any site the developer visits
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
-
-
-def refused(call) -> tuple[str, str]:
-    with pytest.raises(ClientError) as excinfo:
-        call()
-    return error_code(excinfo), error_message(excinfo)
 
 
 def sign_up(server, email: str = ALICE) -> None:
@@ -411,33 +403,10 @@ def test_twelve_concurrent_requests_send_one_email(server):
     assert {e.response["Error"]["Code"] for e in waits} == {"UserLambdaValidationException"}  # "Please wait N seconds"
 
 
-@contextmanager
-def make_dev(tmp_path: Path, *args: str) -> Iterator[str]:
-    """`python -m localpool` (what `make dev` runs) in its own process; yields its URL. Its output goes
-    to a file, so a full pipe can never stall it."""
-    output = tmp_path / "dev.log"
-    with output.open("w") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "localpool", "--port", "0", "--state-dir", str(tmp_path / "state"), *args],
-            cwd=ROOT,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while "Ctrl+C" not in output.read_text() and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-        found = re.search(r"Sign-in page\s+(http://127\.0\.0\.1:\d+)/", output.read_text())
-        assert found, output.read_text()
-        yield found.group(1)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
 def test_make_dev_sends_one_email_for_twelve_concurrent_requests(tmp_path):
     """The same race in `make dev` itself, where no test fixture locks moto (it sent 3 to 5 emails)."""
-    with make_dev(tmp_path) as url:
+    with dev_process(tmp_path / "state") as dev:
+        url = dev.url
         with urllib.request.urlopen(url + "/local-pool.json") as response:
             client_id = json.load(response)["clientId"]
         endpoint = boto3.client(
@@ -454,7 +423,10 @@ def test_make_dev_sends_one_email_for_twelve_concurrent_requests(tmp_path):
 
 def test_make_dev_answers_the_cors_origins_it_is_given(tmp_path):
     preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "x-amz-target"}
-    with make_dev(tmp_path, "--cors-origin", "http://localhost:3000", "--cors-origin", "https://app.example.com") as url:
+    with dev_process(
+        tmp_path / "state", "--cors-origin", "http://localhost:3000", "--cors-origin", "https://app.example.com"
+    ) as dev:
+        url = dev.url
         for origin in ("http://localhost:3000", "https://app.example.com", url):
             status, headers, _ = post(url, "SignUp", b"", {"Origin": origin, **preflight}, method="OPTIONS")
             assert status == 204 and headers["Access-Control-Allow-Origin"] == origin

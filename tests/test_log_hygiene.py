@@ -3,14 +3,13 @@
 import pytest
 from botocore.exceptions import ClientError
 
-from keyless.aws import runtime
 from localpool.client import link_secret
-from tests.conftest import last_code, last_link
+from testkit.mail import last_code, last_link
 
 EMAIL = "secret.person@example.com"
 
 
-def test_logs_hold_no_address_code_or_link(client, make_user, capfd, clock, monkeypatch, log_lines):
+def test_logs_hold_no_address_code_or_link(client, make_user, capfd, clock, faults, log_lines):
     make_user(EMAIL)
     sent = client.request_code(client.start(EMAIL))
     code = last_code(EMAIL)
@@ -25,12 +24,7 @@ def test_logs_hold_no_address_code_or_link(client, make_user, capfd, clock, monk
         client.request_code(client.start(EMAIL))  # rate limited
     clock.advance(61)
 
-    def refuse(**kwargs):
-        raise ClientError(
-            {"Error": {"Code": "MessageRejected", "Message": f"Email address is not verified: {EMAIL}"}}, "SendEmail"
-        )
-
-    monkeypatch.setattr(runtime.default_runtime().mailer._client, "send_email", refuse)
+    faults.fail("sesv2", "SendEmail", "MessageRejected", f"Email address is not verified: {EMAIL}", times=None)
     with pytest.raises(ClientError) as excinfo:
         client.request_code(client.start(EMAIL))
     assert EMAIL not in str(excinfo.value.response)

@@ -17,7 +17,7 @@ from localpool import samples
 from localpool.deployment import SAMPLE_SIGNING_KEY
 from localpool.template import Template, load_handler
 from localpool.triggers import LambdaContext
-from tests.conftest import deployed_for_handlers
+from testkit.deployment import deployed_for_handlers
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = {spec.code_uri.resolve().name: spec for spec in Template().functions().values()}
@@ -100,10 +100,13 @@ def allowed_refusal(exc: Exception) -> bool:
 def environment():
     from moto import mock_aws
 
-    with mock_aws(), pytest.MonkeyPatch.context() as patch:
-        with deployed_for_handlers(patch, signing_key=SAMPLE_SIGNING_KEY) as deployed:
-            samples.seed(deployed)
-            yield deployed
+    with (
+        mock_aws(),
+        pytest.MonkeyPatch.context() as patch,
+        deployed_for_handlers(patch, signing_key=SAMPLE_SIGNING_KEY) as deployed,
+    ):
+        samples.seed(deployed)
+        yield deployed
 
 
 @pytest.mark.parametrize("folder", sorted(SAMPLES))

@@ -13,7 +13,8 @@ from keyless.core import errors
 from keyless.core.settings import ConfigurationError, ProfileSettings
 from keyless.profiles import provisioning
 from keyless.store.profiles import ProfileStore
-from tests.conftest import REGION, cognito_event, invoke, use_environment
+from localpool.deployment import REGION
+from testkit.deployment import cognito_event, invoke, use_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIRM = json.loads((ROOT / "events/post_confirmation/confirm_sign_up.json").read_text())

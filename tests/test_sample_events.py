@@ -1,24 +1,31 @@
 """Every sample event in events/ runs through the handler of its function, as `sam local invoke` or
-`make invoke` would run it, and gets a well-formed answer; the sign-in samples get the right one."""
+`make invoke` would run it (the function's memory and timeout in its context), and gets a
+well-formed answer; the sign-in samples get the right one. The custom resource samples answer
+CloudFormation over HTTP: that answer is caught in this process (testkit.custom_resource) and checked."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import boto3
 import pytest
 
 from localpool import samples
 from localpool.deployment import SAMPLE_SIGNING_KEY
 from localpool.template import Template, load_handler
 from localpool.triggers import LambdaContext
-from tests.conftest import deployed_for_handlers, sent_emails
+from testkit.custom_resource import CloudFormationResponses
+from testkit.deployment import deployed_for_handlers
+from testkit.mail import sent_emails
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = sorted((ROOT / "events").glob("*/*.json"))
 FUNCTIONS_BY_FOLDER = {spec.code_uri.resolve().name: spec for spec in Template().functions().values()}
-# Custom resource events answer CloudFormation over HTTP: tests/test_attach.py covers them offline.
-OFFLINE_ONLY = {"attach_triggers"}
+CUSTOM_RESOURCES = {"attach_triggers"}  # answer CloudFormation at the event's ResponseURL, not by returning
+# A custom resource's answer (CloudFormation's response object), and the fields it repeats from the request.
+ANSWER_FIELDS = {"Status", "Reason", "PhysicalResourceId", "StackId", "RequestId", "LogicalResourceId", "NoEcho", "Data"}
+REQUEST_FIELDS = ("StackId", "RequestId", "LogicalResourceId")
 
 EXPECTED = {
     "define_auth_challenge/first_round": {"challengeName": "CUSTOM_CHALLENGE", "issueTokens": False, "failAuthentication": False},
@@ -36,6 +43,13 @@ EXPECTED = {
     "verify_auth_challenge/link_answer_in_round_two_tampered": {"answerCorrect": False},
     "verify_auth_challenge/unknown_user_code": {"answerCorrect": False},
 }
+# What CloudFormation is told. The samples name the deployed pool (localpool.samples), each on a
+# fresh deployment: Create and Update attach to it; Delete takes away what the create sample attached.
+EXPECTED_ANSWERS = {
+    "attach_triggers/create": {"Status": "SUCCESS", "Reason": "SUCCESS"},
+    "attach_triggers/update": {"Status": "SUCCESS", "Reason": "SUCCESS"},
+    "attach_triggers/delete": {"Status": "SUCCESS", "Reason": "SUCCESS"},
+}
 
 
 @pytest.fixture
@@ -50,13 +64,19 @@ def test_every_function_has_sample_events():
     assert set(FUNCTIONS_BY_FOLDER) <= folders
 
 
+def context_for(spec) -> LambdaContext:
+    """The context `make invoke` gives the function (localpool/invoke.py)."""
+    return LambdaContext(function_name=spec.logical_id, memory_limit_in_mb=spec.memory_size, deadline_seconds=spec.timeout)
+
+
 @pytest.mark.parametrize("path", EVENTS, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_sample_event(path: Path, sample_deployment):
-    if path.parent.name in OFFLINE_ONLY:
-        pytest.skip("answers CloudFormation over HTTP; see tests/test_attach.py")
+    if path.parent.name in CUSTOM_RESOURCES:
+        check_custom_resource_sample(path, sample_deployment)
+        return
     spec = FUNCTIONS_BY_FOLDER[path.parent.name]
     event = json.loads(path.read_text())
-    result = load_handler(spec)(json.loads(path.read_text()), LambdaContext(function_name=spec.logical_id))
+    result = load_handler(spec)(json.loads(path.read_text()), context_for(spec))
     json.dumps(result)  # Cognito reads JSON
     assert isinstance(result, dict)
     assert {k: v for k, v in result.items() if k != "response"} == {k: v for k, v in event.items() if k != "response"}
@@ -66,12 +86,46 @@ def test_sample_event(path: Path, sample_deployment):
         assert {k: result["response"].get(k) for k in expected} == expected
 
 
+def check_custom_resource_sample(path: Path, deployment) -> None:
+    """The handler answers CloudFormation once, at the event's ResponseURL, with a well-formed
+    answer for this request, and the pool shows what the answer says was done."""
+    spec = FUNCTIONS_BY_FOLDER[path.parent.name]
+    handler = load_handler(spec)
+    event = json.loads(path.read_text())
+    if event["RequestType"] == "Delete":
+        with CloudFormationResponses() as cloudformation:
+            handler(json.loads((path.parent / "create.json").read_text()), context_for(spec))
+        assert [answer["Status"] for answer in cloudformation.answers] == ["SUCCESS"]
+    with CloudFormationResponses() as cloudformation:
+        returned = handler(json.loads(path.read_text()), context_for(spec))
+    assert returned is None, "a custom resource answers at the ResponseURL, not by returning"
+    (request,) = cloudformation.requests
+    assert request.get_method() == "PUT" and request.full_url == event["ResponseURL"]
+    (answer,) = cloudformation.answers
+    assert set(answer) == ANSWER_FIELDS
+    assert {k: answer[k] for k in REQUEST_FIELDS} == {k: event[k] for k in REQUEST_FIELDS}, "the answer is for this request"
+    expected = EXPECTED_ANSWERS[f"{path.parent.name}/{path.stem}"]
+    assert {k: answer[k] for k in expected} == expected, answer["Reason"]
+    pool_id = event["ResourceProperties"]["UserPoolId"]
+    assert answer["PhysicalResourceId"] == f"keyless-triggers:{pool_id}"
+    described = boto3.client("cognito-idp", region_name=deployment.region).describe_user_pool(UserPoolId=pool_id)
+    lambda_config = described["UserPool"].get("LambdaConfig", {})
+    triggers = event["ResourceProperties"]["Triggers"]
+    if event["RequestType"] == "Delete":
+        assert not set(triggers.values()) & set(lambda_config.values())
+    else:
+        assert answer["Data"]["UserPoolId"] == pool_id
+        assert {slot: lambda_config.get(slot) for slot in triggers} == triggers
+        version = event["ResourceProperties"]["PreTokenGenerationVersion"]
+        assert lambda_config["PreTokenGenerationConfig"]["LambdaVersion"] == version
+
+
 def test_create_samples_send_what_they_say(sample_deployment):
     spec = FUNCTIONS_BY_FOLDER["create_auth_challenge"]
     handler = load_handler(spec)
     for name, step in (("first_round", "CHOOSE_METHOD"), ("send_code", "EMAIL_OTP")):
         event = json.loads((ROOT / "events" / "create_auth_challenge" / f"{name}.json").read_text())
-        response = handler(event, LambdaContext(function_name=spec.logical_id))["response"]
+        response = handler(event, context_for(spec))["response"]
         assert response["publicChallengeParameters"]["step"] == step
         assert response["challengeMetadata"].startswith(step + ":")
     assert len(sent_emails()) == 1

@@ -2,7 +2,7 @@
 tracing on, as in Lambda, in a fresh process (tracing is global state), and every datagram the X-Ray
 SDK sends to the daemon's address is read here, on a UDP socket of this test.
 
-The run (tests/xray_probe.py): sign-ups (PreSignUp, PostConfirmation), a code sign-in with a wrong
+The run (testkit/xray_probe.py): sign-ups (PreSignUp, PostConfirmation), a code sign-in with a wrong
 then the right code, a link sign-in with a tampered then the right link (DefineAuthChallenge,
 CreateAuthChallenge, VerifyAuthChallengeResponse, PreTokenGeneration), the send limit, SES refusing
 the email with the address in its message, DynamoDB failing on a send and on an answer.
@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from localpool.template import Template
-from tests.xray_probe import END_OF_RUN
+from testkit.xray_probe import END_OF_RUN
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACED = {"CreateAuthChallenge", "VerifyAuthChallengeResponse", "PostConfirmation", "PreTokenGeneration"}
@@ -54,18 +54,16 @@ class Daemon:
 
     @property
     def address(self) -> str:
-        return "%s:%d" % self.socket.getsockname()
+        host, port = self.socket.getsockname()
+        return f"{host}:{port}"
 
     def _read(self) -> None:
         try:
-            while True:
-                data = self.socket.recv(65536)
-                if data == END_OF_RUN:
-                    self.ended.set()
-                    return
+            while (data := self.socket.recv(65536)) != END_OF_RUN:  # each recv bounded by the timeout
                 self.datagrams.append(data)
         except OSError:
             return  # closed, or the bound passed: the test reports the missing END_OF_RUN
+        self.ended.set()
 
     def close(self) -> None:
         self.socket.close()
@@ -111,7 +109,7 @@ def run(tmp_path_factory) -> Run:
     daemon = Daemon()
     try:
         probe = subprocess.run(
-            [sys.executable, "-m", "tests.xray_probe", str(folder / "result.json")],
+            [sys.executable, "-m", "testkit.xray_probe", str(folder / "result.json")],
             cwd=ROOT,
             env=lambda_environment(daemon, folder),
             capture_output=True,

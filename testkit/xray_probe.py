@@ -1,8 +1,9 @@
 """Run by tests/test_trace_hygiene.py in a fresh process with tracing on, as in Lambda: every trigger
 of template.yaml through the local user pool on moto, happy and failing paths, while the X-Ray SDK
-sends its segments to the test's UDP listener (AWS_XRAY_DAEMON_ADDRESS). Not a test module itself.
+sends its segments to the test's UDP listener (AWS_XRAY_DAEMON_ADDRESS). A script, not a test module:
+tracing is global state, so the run needs a process of its own.
 
-    python -m tests.xray_probe RESULT.json
+    python -m testkit.xray_probe RESULT.json
 
 Writes to RESULT.json what the traces must not contain (addresses, codes, links, their hashes, the
 signing key) and what happened (outcomes, the triggers called, the documents the SDK handed its
@@ -14,14 +15,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import socket
 import sys
 
 import boto3
-from botocore.awsrequest import AWSResponse
 from moto import mock_aws
+
+from testkit import mail
+from testkit.clock import Clock
+from testkit.faults import Faults
 
 END_OF_RUN = b"keyless-xray-probe: end of run"
 APP = "https://app.example.com/"
@@ -33,32 +36,6 @@ SES_USER = "tracing.ses.qx7@example.com"
 DYNAMO_USER = "tracing.dynamo.qx7@example.com"
 USERS = (CODE_USER, LINK_USER, SES_USER, DYNAMO_USER)
 SES_REFUSAL = "Email address is not verified. The following identities failed the check in region US-EAST-1: {address}"
-
-
-class Failures:
-    """botocore before-call hooks on the functions' session: the next call of an operation gets an
-    AWS error response, as AWS sends it (with ResponseMetadata), instead of reaching moto."""
-
-    def __init__(self, session: boto3.session.Session):
-        self._pending: dict[str, list[tuple[int, str, str]]] = {}
-        session.events.register("before-call", self._answer, unique_id="keyless-xray-probe-failures")
-
-    def fail_next(self, operation: str, status: int, code: str, message: str) -> None:
-        """operation: '<service>.<Operation>' ('sesv2.SendEmail'), or '<service>.*' for its next call."""
-        self._pending.setdefault(operation, []).append((status, code, message))
-
-    def all_used(self) -> bool:
-        return not any(self._pending.values())
-
-    def _answer(self, model, **_):
-        service = model.service_model.service_name
-        pending = self._pending.get(f"{service}.{model.name}") or self._pending.get(f"{service}.*")
-        if not pending:
-            return None
-        status, code, message = pending.pop(0)
-        metadata = {"RequestId": secrets.token_hex(16), "HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0}
-        parsed = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": metadata}
-        return AWSResponse("https://aws.invalid/", status, {}, None), parsed
 
 
 class Cognito:
@@ -104,7 +81,6 @@ def record_what_the_emitter_is_handed(into: list[dict]) -> None:
 
 
 def main(result_path: str) -> None:
-    from bench.calls import Clock
     from localpool.client import PasswordlessClient, link_secret
     from localpool.errors import CognitoError
     from localpool.server import build_pool
@@ -128,23 +104,20 @@ def main(result_path: str) -> None:
         template = template_without_capture_settings()
         pool = build_pool("http://127.0.0.1:9", None, template=template, parameters=PARAMETERS, clock=Clock(), timeout_seconds=60)
         record_what_the_emitter_is_handed(handed_to_emitter)
-        failures = Failures(pool.aws_session)
+        faults = Faults(pool.aws_session)
         api = pool.api
         client = PasswordlessClient(Cognito(api), pool.client_id)
         aws = boto3.session.Session(region_name=pool.deployment.region)
         secret_id = pool.deployment.secret_id
         found["keys"].append(aws.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"])
 
-        def newest_mail_to(address: str) -> str:
-            return next(m.text for m in pool.mailbox.messages() if address in m.to)
-
         def code_for(address: str) -> str:
-            code = re.search(r"^\s*(\d{6,8})\s*$", newest_mail_to(address), re.MULTILINE).group(1)
+            code = mail.code_in(mail.newest_local_mail(pool, address))
             found["answers"].append(code)
             return code
 
         def link_for(address: str) -> str:
-            secret = link_secret(re.search(r"(https?://\S+#\S+)", newest_mail_to(address)).group(1))
+            secret = link_secret(mail.link_in(mail.newest_local_mail(pool, address)))
             found["links"].append(secret)
             return secret
 
@@ -153,7 +126,7 @@ def main(result_path: str) -> None:
                 found["hashes"] += [item[name]["S"] for name in ("codeHash", "linkHash") if name in item]
 
         def wrong(code: str) -> str:
-            answer = f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
+            answer = mail.wrong(code)
             found["answers"].append(answer)
             return answer
 
@@ -183,20 +156,20 @@ def main(result_path: str) -> None:
 
         # SES refuses the email, quoting the address as SES does (and once more in capitals).
         refusal = SES_REFUSAL.format(address=f"{SES_USER}, {SES_USER.upper()}")
-        failures.fail_next("sesv2.SendEmail", 400, "MessageRejected", refusal)
+        faults.fail("sesv2", "SendEmail", "MessageRejected", refusal)
         expect_error("SES refuses", lambda: client.request_code(client.start(SES_USER)))
 
         # DynamoDB fails, on a send and on an answer; its messages quote the address here, as a worst
         # case: whatever AWS writes in a message must not leave.
         failure = f"Internal server error ({DYNAMO_USER})"
-        failures.fail_next("dynamodb.UpdateItem", 500, "InternalServerError", failure)
+        faults.fail("dynamodb", "UpdateItem", "InternalServerError", failure)
         expect_error("DynamoDB fails on send", lambda: client.request_code(client.start(DYNAMO_USER)))
         sent = client.request_code(client.start(DYNAMO_USER))
         code = code_for(DYNAMO_USER)
         remember_hashes()
-        failures.fail_next("dynamodb.*", 500, "InternalServerError", failure)
+        faults.fail("dynamodb", None, "InternalServerError", failure)  # its next call, whichever
         expect_error("DynamoDB fails on the answer", lambda: client.answer_code(sent, code))
-        assert failures.all_used(), "an injected failure was never reached"
+        assert faults.unused() == [], "an injected failure was never reached"
 
         calls = list(pool.runner.calls)
 

@@ -1,0 +1,89 @@
+"""Talking to a served local pool as an app talks to Cognito (boto3 with endpoint_url only), and
+reading what it refused."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from localpool.client import PasswordlessClient
+from localpool.deployment import REGION
+
+if TYPE_CHECKING:
+    import pytest
+
+    from localpool.server import LocalPoolServer
+
+
+def pool_cognito(
+    server: LocalPoolServer,
+    retry: bool = True,
+    aws_access_key_id: str | None = None,
+    aws_secret_access_key: str | None = None,
+) -> Any:
+    """boto3's cognito-idp client for a served pool, signing with the pool's own credentials unless
+    others are given. retry=False: every error is seen at once (boto3 retries LimitExceededException,
+    with back-off)."""
+    own = server.pool.credentials
+    return boto3.client(
+        "cognito-idp",
+        endpoint_url=server.url,
+        region_name=REGION,
+        config=Config(retries={"total_max_attempts": 1 if not retry else 3, "mode": "standard"}),
+        aws_access_key_id=own.access_key_id if aws_access_key_id is None else aws_access_key_id,
+        aws_secret_access_key=own.secret_access_key if aws_secret_access_key is None else aws_secret_access_key,
+    )
+
+
+def passwordless(server: LocalPoolServer) -> PasswordlessClient:
+    """The passwordless sign-in client of the served pool's app client."""
+    return PasswordlessClient(pool_cognito(server), server.pool.client_id)
+
+
+def sign_up(server: LocalPoolServer, email: str, **extra: Any) -> str:
+    """A passwordless sign-up (a password nobody keeps), confirmed by an admin if the pool's PreSignUp
+    did not confirm it. Returns the user's name (the sub)."""
+    cognito = pool_cognito(server)
+    created = cognito.sign_up(
+        ClientId=server.pool.client_id,
+        Username=email,
+        Password="Aa1-" + "x" * 24,
+        UserAttributes=[{"Name": "email", "Value": email}],
+        **extra,
+    )
+    if not created["UserConfirmed"]:
+        cognito.admin_confirm_sign_up(UserPoolId=server.pool.pool_id, Username=email)
+    return str(created["UserSub"])
+
+
+def refresh(server: LocalPoolServer, refresh_token: str) -> dict[str, Any]:
+    """New tokens for a refresh token (REFRESH_TOKEN_AUTH)."""
+    return dict(
+        pool_cognito(server).initiate_auth(
+            ClientId=server.pool.client_id, AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters={"REFRESH_TOKEN": refresh_token}
+        )
+    )
+
+
+# --- refusals ----------------------------------------------------------------------------------------
+
+
+def error_code(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(excinfo.value.response["Error"]["Code"])
+
+
+def error_message(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(excinfo.value.response["Error"]["Message"])
+
+
+def refused(call: Callable[[], Any]) -> tuple[str, str]:
+    """The error code and message of the ClientError the call must raise."""
+    import pytest  # here: the benchmarks use this module without pytest
+
+    with pytest.raises(ClientError) as excinfo:
+        call()
+    return error_code(excinfo), error_message(excinfo)
