@@ -124,6 +124,25 @@ def test_a_scanner_that_clicks_spends_the_link_and_the_page_says_what_happened(c
     person.screenshot(path=str(ARTIFACTS / "link-already-used.png"))
 
 
+def test_after_a_scanner_clicked_the_code_from_the_same_email_signs_in_the_tab_that_asked(contexts, server):
+    sign_up(server, ALICE)
+    asking = contexts().new_page()
+    asking.goto(server.url + "/")
+    asking.fill("#email", ALICE)
+    asking.click("#ask-link")
+    asking.wait_for_selector("#link-code-form:not([hidden])")
+    mail = mailbox(server)[0]
+
+    scanner = contexts().new_page()
+    scanner.goto(link_in(mail))
+    scanner.click("#land-confirm")
+    scanner.wait_for_selector("#signed-in:not([hidden])")
+
+    asking.fill("#link-code-input", code_in(mail))
+    asking.click("#submit-link-code")
+    asking.wait_for_selector("#signed-in:not([hidden])")
+
+
 def test_the_browser_that_asked_is_signed_in_without_a_click_and_any_other_is_asked(contexts, server):
     sign_up(server, ALICE)
     asking = contexts()

@@ -190,8 +190,14 @@ async function askFor(method) {
     const params = challenge.ChallengeParameters;
     say("");
     if (method === "MAGIC_LINK") {
+      // The link's email also carries a code when this round takes one (step EMAIL_OTP): the way in
+      // here when a mail scanner has used the link up.
+      const withCode = params.step === "EMAIL_OTP";
       $("link-to").textContent = params.sentTo;
       $("link-expires").textContent = time(params.expiresAt);
+      $("link-code-form").hidden = !withCode;
+      $("link-sent-actions").hidden = withCode;
+      $("link-code-input").value = "";
       show("link-sent");
     } else {
       $("code-to").textContent = params.sentTo;
@@ -206,21 +212,21 @@ async function askFor(method) {
   }
 }
 
-async function submitCode() {
-  const code = $("code-input").value.trim();
+async function submitCode(input = "code-input", button = "submit-code") {
+  const code = $(input).value.trim();
   if (!code) return say("Type the code from the email.");
-  $("submit-code").disabled = true;
+  $(button).disabled = true;
   try {
     const answer = await respond(code, { signInMethod: "EMAIL_OTP" });
     if (answer.AuthenticationResult) return signedIn(answer.AuthenticationResult);
     challenge = answer;
     const left = answer.ChallengeParameters.attemptsLeft;
     say(`That code is not right (or has expired). ${left} ${left === "1" ? "attempt" : "attempts"} left.`);
-    $("code-input").select();
+    $(input).select();
   } catch (error) {
     restart(explain(error, "code"));
   } finally {
-    $("submit-code").disabled = false;
+    $(button).disabled = false;
   }
 }
 
@@ -403,6 +409,10 @@ async function main() {
   $("code-form").addEventListener("submit", (event) => {
     event.preventDefault();
     submitCode();
+  });
+  $("link-code-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    submitCode("link-code-input", "submit-link-code");
   });
   $("confirm-form").addEventListener("submit", (event) => {
     event.preventDefault();

@@ -2,7 +2,8 @@
 
 Templates are `string.Template` files named <kind>.subject.txt, <kind>.txt and <kind>.html in
 EMAIL_TEMPLATES_DIR (default: email_templates/ beside this file), with the placeholders $app_name,
-$link and/or $code, $expires_in_minutes and $fallback. The kinds: magic_link (a link), email_otp (a
+$link and/or $code, $expires_in_minutes and $fallback. The kinds: magic_link (a link), magic_link_code
+(a link, and a code for the window that asked; a replaced folder without it uses email_otp's), email_otp (a
 code and a link, so an owner whose own requests are rate-limited by someone else's can still use the
 newest email), email_otp_only (a code, when links are not offered). $fallback is the `fallback` part
 (with $default_link) when the link opens a page other than the first allowed one, else empty:
@@ -31,7 +32,9 @@ if TYPE_CHECKING:
     from mypy_boto3_sesv2 import SESV2Client
 
 DEFAULT_TEMPLATES = Path(__file__).with_name("email_templates")
-KINDS = ("magic_link", "email_otp", "email_otp_only")
+KINDS = ("magic_link", "magic_link_code", "email_otp", "email_otp_only")
+# Kinds added since operators began replacing the folder: without their files, this kind's are used.
+STAND_INS = {"magic_link_code": "email_otp"}
 FALLBACK = "fallback"  # optional in a replaced folder: without it, emails carry no second link
 
 
@@ -54,7 +57,7 @@ class Email:
 class Templates:
     def __init__(self, folder: Path = DEFAULT_TEMPLATES):
         self._templates = {
-            (kind, part): Template((folder / f"{kind}.{part}").read_text(encoding="utf-8"))
+            (kind, part): Template((folder / f"{_kind_in(folder, kind)}.{part}").read_text(encoding="utf-8"))
             for kind in KINDS
             for part in ("subject.txt", "txt", "html")
         }
@@ -74,6 +77,11 @@ class Templates:
             text=self._templates[(kind, "txt")].substitute(values, fallback=fallback_text),
             html=self._templates[(kind, "html")].substitute(escaped, fallback=fallback_html),  # already escaped
         )
+
+
+def _kind_in(folder: Path, kind: str) -> str:
+    stand_in = STAND_INS.get(kind)
+    return stand_in if stand_in and not (folder / f"{kind}.txt").exists() else kind
 
 
 class SendTimings:

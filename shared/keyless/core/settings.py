@@ -145,7 +145,7 @@ class SendSettings(SignInSettings):
     VARIABLES: ClassVar[tuple[str, ...]] = (
         *SignInSettings.VARIABLES, "SENDER_EMAIL", "APP_NAME", "SES_CONFIGURATION_SET", "ALLOWED_REDIRECT_ORIGINS",
         "SIGN_IN_METHODS", "MAGIC_LINK_LIFETIME_SECONDS", "CODE_LIFETIME_SECONDS", "MAX_CODE_ATTEMPTS",
-        "EMAIL_COOLDOWN_SECONDS", "EMAIL_BURST", "EMAIL_BURST_WINDOW_SECONDS",
+        "EMAIL_COOLDOWN_SECONDS", "EMAIL_BURST", "EMAIL_BURST_WINDOW_SECONDS", "LINK_EMAIL_CODE",
     )  # fmt: skip
     sender_email: str
     app_name: str
@@ -159,6 +159,7 @@ class SendSettings(SignInSettings):
     email_cooldown_seconds: int
     email_burst: int
     email_burst_window_seconds: int
+    link_email_code: bool  # a link's email also carries a code, for the window that asked (when codes are offered)
 
     @property
     def links_offered(self) -> bool:
@@ -199,6 +200,7 @@ class SendSettings(SignInSettings):
             email_cooldown_seconds=whole_number(env, "EMAIL_COOLDOWN_SECONDS", 60, 0, 3600),
             email_burst=whole_number(env, "EMAIL_BURST", 3, 1, 20),
             email_burst_window_seconds=whole_number(env, "EMAIL_BURST_WINDOW_SECONDS", 900, 60, 86400),
+            link_email_code=flag(env, "LINK_EMAIL_CODE", True),
         )
 
 

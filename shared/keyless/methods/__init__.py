@@ -9,6 +9,8 @@ A method's module offers:
                                     what the client is shown once the email is sent
   verify(event, flow, runtime) -> Verdict
                                     whether an answer is this sign-in's proof (VerifyAuthChallengeResponse)
+  recognizes(answer) -> bool        the answer has this method's shape (a round that takes several
+                                    methods' answers hands it to the one that recognizes it)
 
 This package's own module is pure data, so DefineAuthChallenge reads it without loading any method's
 code (or boto3). Adding a method: its module, its line in METHODS, and its name in the template's
@@ -36,6 +38,7 @@ class Method:
     guessable: bool  # its answers count against the user's wrong-answer budget; over it, none is sent
     sent_metric: str  # the metric counting its emails
     refused: str  # the metric's reason when the sign-in fails on this method's answers
+    in_every_email: bool = False  # its proof is in every sign-in email while offered: any email's round takes it
 
     def logic(self) -> ModuleType:
         return importlib.import_module(f"keyless.methods.{self.module}")
@@ -49,6 +52,7 @@ MAGIC_LINK = Method(
     guessable=False,
     sent_metric="MagicLinksSent",
     refused="link_rejected",
+    in_every_email=True,
 )
 EMAIL_OTP = Method(
     "EMAIL_OTP",

@@ -47,6 +47,12 @@ def normalize_answer(answer: str, length: int) -> str | None:
     return code
 
 
+def recognizes(answer: str) -> bool:
+    """Digits, as a code is typed (its length is checked by verify)."""
+    code = answer.strip()
+    return 0 < len(code) <= 32 and code.isascii() and code.isdigit()
+
+
 def matches(keys: Iterable[bytes], flow: str, code: str, expected_hash: str) -> bool:
     if not expected_hash:
         return False

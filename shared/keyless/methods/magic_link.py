@@ -139,6 +139,10 @@ def read(token: str, keys: Iterable[bytes]) -> tuple[LinkClaims, bytes]:
     raise InvalidLink("bad signature or payload")
 
 
+def recognizes(answer: str) -> bool:
+    return len(answer) <= MAX_TOKEN_LENGTH and bool(_TOKEN_SHAPE.match(answer))
+
+
 def signing_key_id(token: object) -> str:
     """The (unverified) name of the key a link says it was signed with; "" when it names none."""
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not _TOKEN_SHAPE.match(token):
@@ -173,6 +177,9 @@ def issue(request: Issue) -> Issued:
     )
 
 
+EMAIL_KIND_WITH_CODE = "magic_link_code"  # a link, and a code for the window that asked
+
+
 def email_kind(with_link: bool) -> str:
     return "magic_link"
 
@@ -201,16 +208,23 @@ def verify(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verdict:
     now = runtime.now()
     if claims.expires_at <= now:
         return rejected(method, "expired")
-    device = ""
-    if runtime.settings.same_device_links_only:
-        device = device_proof(key, event.client_metadata)
-        if not device:
-            return rejected(method, "other_device")
+    # Opened in the browser that asked (its device secret), the link spends its email's code too;
+    # opened anywhere else (perhaps by a mail scanner), only itself: the code still works in the window
+    # that asked. With SAME_DEVICE_LINKS_ONLY, nowhere else at all.
+    strict = runtime.settings.same_device_links_only
+    device = device_proof(key, event.client_metadata)
+    if strict and not device:
+        return rejected(method, "other_device")
     user = event.sub
     recipient = pseudonyms.recipient(key, event.email)
-    outcome = runtime.store.consume_link(user, token_hash(key, event.answer), recipient, flow, now, method, device)
-    if not outcome.accepted:
-        return rejected(method, _why_link_refused(outcome.item, recipient, now, device))
+    link_hash = token_hash(key, event.answer)
+    outcome = runtime.store.consume_link(user, link_hash, recipient, flow, now, method, device, spend_code=bool(device))
+    reason = "" if outcome.accepted else _why_link_refused(outcome.item, recipient, now, device)
+    if reason == "other_device" and not strict:  # this browser's secret is an older request's
+        outcome = runtime.store.consume_link(user, link_hash, recipient, flow, now, method, spend_code=False)
+        reason = "" if outcome.accepted else _why_link_refused(outcome.item, recipient, now, "")
+    if reason:
+        return rejected(method, reason)
     complete_sign_in(event, runtime, user, flow, method)
     return accepted(method)
 

@@ -97,8 +97,8 @@ def _redirect_uri(event: TriggerEvent, method: methods.Method, settings: SendSet
 
 def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
     settings = runtime.send_settings
-    method = _chosen_method(event, settings)
-    redirect_uri = _redirect_uri(event, method, settings)
+    asked = _chosen_method(event, settings)
+    redirect_uri = _redirect_uri(event, asked, settings)
     names = runtime.directory.user_names(event.user_pool_id)
     # An unknown user's address is the name typed where names are addresses, so it has the limits of a
     # real one. Where they are plain names, a name is no address: spending the mailbox of whatever
@@ -113,8 +113,7 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
     # so each counts as that email; with codes only (or links only for the asking browser), an email
     # someone else asked for is no use to the owner.
     primary = bool(address) and pseudonyms.is_primary(address)
-    fields: dict = {
-        "method": method.name,
+    common: dict = {
         # Where users type their address, show where it went; where they type a user name, a known
         # user's masked address would tell them apart from unknown names, so nobody's is shown.
         "sentTo": addresses.mask(address) if names.are_addresses else "***",
@@ -124,24 +123,27 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
         "expiresAt": now + _longest_window(settings) + TTL_MARGIN_SECONDS,
         **({"reservedAt": now} if primary and settings.any_browser_links else {}),
     }
-    proofs = _issue_proofs(method, redirect_uri, Issue(event, flow, key, now, settings, sent_to=fields["sentTo"]))
-    for issued in proofs.values():
-        fields.update(issued.fields)
-    # A new email replaces the old one's proofs, which stop working: only the newest email works.
-    removed = tuple(name for other in methods.METHODS.values() for name in other.logic().FIELDS if name not in fields)
-
-    budget = settings.wrong_codes_budget if method.guessable else None
-    outcome = runtime.store.reserve_send(user, flow, now, settings.email_cooldown_seconds, fields, removed, budget)
+    for method in _round_methods(asked, redirect_uri, settings):
+        fields: dict = {"method": method.name, **common}
+        proofs = _issue_proofs(method, redirect_uri, Issue(event, flow, key, now, settings, sent_to=common["sentTo"]))
+        for issued in proofs.values():
+            fields.update(issued.fields)
+        # A new email replaces the old one's proofs, which stop working: only the newest email works.
+        removed = tuple(name for other in methods.METHODS.values() for name in other.logic().FIELDS if name not in fields)
+        budget = settings.wrong_codes_budget if method.guessable else None
+        outcome = runtime.store.reserve_send(user, flow, now, settings.email_cooldown_seconds, fields, removed, budget)
+        if not (isinstance(outcome, CodesLocked) and method is not asked):
+            break  # else: over the wrong-code budget, the link's email goes without its code
     if isinstance(outcome, AlreadyReserved):
         # Cognito retried this call after the first attempt reserved (and sent); answer as it did.
         logger.info("retried send answered without a second email", extra={"user": user})
         return _sent_response(methods.METHODS.get(outcome.item.get("method", ""), method), flow, outcome.item, settings, user)
     if isinstance(outcome, CodesLocked):
-        count("RateLimited", method=method.name, reason="wrong_codes")
+        count("RateLimited", method=asked.name, reason="wrong_codes")
         logger.info("code refused: too many wrong codes", extra={"user": user})
         raise errors.UserFacingError(errors.CODES_LOCKED if settings.links_offered else errors.CODES_LOCKED_NO_LINK)
     if isinstance(outcome, TooSoon):
-        _refuse_too_soon(user, method.name, "user", outcome)
+        _refuse_too_soon(user, asked.name, "user", outcome)
     assert isinstance(outcome, Reserved)
     # What the reservation wrote, given back if nothing is sent (the TTL is left as it is: a wrong
     # code counted meanwhile may have pushed it further).
@@ -157,21 +159,21 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
         if isinstance(slot, TooSoon):
             if not (primary and _own_email_is_free(outcome.previous, now, settings)):
                 runtime.store.release_send(user, flow, outcome.previous, touched)
-                _refuse_too_soon(user, method.name, "mailbox", slot)
+                _refuse_too_soon(user, asked.name, "mailbox", slot)
             # The email this user's own address keeps per window, whatever others spent. Whoever asked
             # for it may have chosen the link's page; this one opens the first allowed page.
-            count("OwnEmailSent", method=method.name)
+            count("OwnEmailSent", method=asked.name)
             redirect_uri = default_redirect(settings.allowed_origins) if redirect_uri else ""
             if "reservedAt" not in fields:
                 runtime.store.record_own_email(user, flow, now)
                 touched += ("reservedAt",)
-    outgoing = _outgoing(method, "" if event.user_not_found else address, proofs, redirect_uri, settings)
+    outgoing = _outgoing(asked, method, "" if event.user_not_found else address, proofs, redirect_uri, settings)
     try:
         _deliver(outgoing, runtime, user)
     except MaybeSent:
         # SES may have taken it: counted as sent, so the link it carries works and the limits hold.
-        logger.warning("email may have been sent: counted as sent", extra={"user": user, "method": method.name})
-        count("EmailMaybeSent", method=method.name)
+        logger.warning("email may have been sent: counted as sent", extra={"user": user, "method": asked.name})
+        count("EmailMaybeSent", method=asked.name)
     except Exception:
         # Not sent, so not counted: the user may ask again at once, and the previous email works again.
         runtime.store.release_send(user, flow, outcome.previous, touched)
@@ -179,6 +181,17 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
             runtime.store.release_mailbox(mailbox, flow, slot.previous)
         raise
     return _sent_response(method, flow, fields, settings, user)
+
+
+def _round_methods(asked: methods.Method, redirect_uri: str, settings: SendSettings) -> tuple[methods.Method, ...]:
+    """Whose answer the round after the email takes, best first. A link's email also carries a code
+    (LINK_EMAIL_CODE, when codes are offered) that the window which asked can type, the way in when a
+    mail scanner has used the link up: that round is a code's round (the link works anywhere, as
+    every email's does). Over the wrong-code budget, the link goes alone."""
+    carries_code = settings.link_email_code and methods.EMAIL_OTP.name in settings.methods and bool(redirect_uri)
+    if asked is methods.MAGIC_LINK and carries_code:
+        return (methods.EMAIL_OTP, methods.MAGIC_LINK)
+    return (asked,)
 
 
 def _issue_proofs(method: methods.Method, redirect_uri: str, request: Issue) -> dict[str, Issued]:
@@ -193,11 +206,16 @@ def _issue_proofs(method: methods.Method, redirect_uri: str, request: Issue) -> 
 
 
 def _outgoing(
-    method: methods.Method, recipient: str, proofs: dict[str, Issued], redirect_uri: str, settings: SendSettings
+    asked: methods.Method,
+    method: methods.Method,
+    recipient: str,
+    proofs: dict[str, Issued],
+    redirect_uri: str,
+    settings: SendSettings,
 ) -> Outgoing:
-    """The email: the chosen method's template and values, the link on the page the client chose, and
-    the same link on the first allowed page when that is another (whoever asked chose the page: the
-    owner can always open the one the operator named first)."""
+    """The email: the template of what was asked for (a link's, with its code when the round takes
+    one), the link on the page the client chose, and the same link on the first allowed page when that
+    is another (whoever asked chose the page: the owner can always open the one the operator named first)."""
     values = {name: value for issued in proofs.values() for name, value in issued.email.items()}
     link = proofs.get(magic_link.NAME)
     default_link = ""
@@ -205,8 +223,8 @@ def _outgoing(
         values["link"] = f"{redirect_uri}#{link.secret}"
         default_page = default_redirect(settings.allowed_origins)
         default_link = f"{default_page}#{link.secret}" if redirect_uri != default_page else ""
-    kind = method.logic().email_kind(link is not None)
-    return Outgoing(method, recipient, kind, values, default_link, proofs[method.name].lifetime_seconds)
+    kind = magic_link.EMAIL_KIND_WITH_CODE if method is not asked else method.logic().email_kind(link is not None)
+    return Outgoing(asked, recipient, kind, values, default_link, proofs[asked.name].lifetime_seconds)
 
 
 def _own_email_is_free(previous: dict, now: int, settings: SendSettings) -> bool:

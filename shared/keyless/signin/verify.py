@@ -1,9 +1,10 @@
 """VerifyAuthChallengeResponse: is this answer the proof this sign-in's step asked for?
 
 The step (recorded by CreateAuthChallenge in privateChallengeParameters, which the client never
-sees) chooses the method whose module checks the answer. In round 2 of a fresh sign-in a magic
-link may be answered straight away (alreadyHaveMagicLink); any other answer to round 1 is a request
-for an email, not an answer. What follows an accepted proof is in keyless.signin.proof.
+sees) chooses the method whose module checks the answer; an answer of the shape of a method whose
+proof every email carries (the link) goes to that method's module in any email's round. In round 2
+of a fresh sign-in a magic link may be answered straight away (alreadyHaveMagicLink); any other
+answer to round 1 is a request for an email, not an answer. What follows an accepted proof is in keyless.signin.proof.
 """
 
 from __future__ import annotations
@@ -39,4 +40,12 @@ def verify_answer(event: TriggerEvent, runtime: SignInRuntime) -> Verdict:
         if event.client_metadata.get(protocol.META_ALREADY_HAVE_LINK) != protocol.YES:
             return rejected("", "request")  # a request for an email, not an answer: Define goes on
         step = methods.MAGIC_LINK.name
-    return methods.METHODS[step].logic().verify(event, flow, runtime)
+    return _answered(methods.METHODS[step], event.answer).logic().verify(event, flow, runtime)
+
+
+def _answered(asked: methods.Method, answer: str) -> methods.Method:
+    """The method whose answer this is: the round's own, unless it has the shape of one every email carries."""
+    if asked.logic().recognizes(answer):
+        return asked
+    carried = (m for m in methods.METHODS.values() if m.in_every_email and m is not asked and m.logic().recognizes(answer))
+    return next(carried, asked)

@@ -265,18 +265,26 @@ class SignInStore:
     # --- answering ------------------------------------------------------------------------------
 
     def consume_link(
-        self, user: str, link_hash: str, recipient: str, flow: str, now: int, method: str, device: str = ""
+        self,
+        user: str,
+        link_hash: str,
+        recipient: str,
+        flow: str,
+        now: int,
+        method: str,
+        device: str = "",
+        spend_code: bool = True,
     ) -> Outcome:
         """Mark the newest link used, once, if it went to `recipient` (and, given a device binding, was
         asked for by that device). A retried call from the same sign-in flow succeeds again; any other
-        use of the link, or of the code in the same email, fails."""
+        use of the link fails, and of the code in the same email too unless spend_code is False."""
         device_condition = " AND #linkDevice = :device" if device else ""
         return self._accept(
             user,
             "#linkHash = :hash AND #linkExpiresAt > :now AND #recipient = :recipient "
             "AND (attribute_not_exists(#linkUsedAt) OR #linkUsedBy = :flow)" + device_condition,
             used=LINK_USED,
-            also_spent=CODE_USED,
+            also_spent=CODE_USED if spend_code else None,
             names=("linkHash", "linkExpiresAt", "recipient", *(("linkDevice",) if device else ())),
             values={
                 ":hash": to_attribute(link_hash),
@@ -317,26 +325,28 @@ class SignInStore:
         user: str,
         condition: str,
         used: tuple[str, str],
-        also_spent: tuple[str, str],
+        also_spent: tuple[str, str] | None,
         names: tuple[str, ...],
         values: dict,
         method: str,
         flow: str,
         now: int,
     ) -> Outcome:
-        (used_at, used_by), (other_at, other_by) = used, also_spent
+        used_at, used_by = used
+        other: tuple[str, ...] = ()
+        spend_other = ""
+        if also_spent is not None:
+            other_at, other_by = other = also_spent
+            spend_other = f", #{other_at} = if_not_exists(#{other_at}, :now), #{other_by} = if_not_exists(#{other_by}, :flow)"
         try:
             response = self._client.update_item(
                 TableName=self._table,
                 Key=sign_in_key(user),
                 UpdateExpression=(
-                    f"SET #{used_at} = :now, #{used_by} = :flow, #{other_at} = if_not_exists(#{other_at}, :now), "
-                    f"#{other_by} = if_not_exists(#{other_by}, :flow), #provenMethod = :method, #provenAt = :now"
+                    f"SET #{used_at} = :now, #{used_by} = :flow{spend_other}, #provenMethod = :method, #provenAt = :now"
                 ),
                 ConditionExpression=condition,
-                ExpressionAttributeNames=expression_names(
-                    *names, used_at, used_by, other_at, other_by, "provenMethod", "provenAt"
-                ),
+                ExpressionAttributeNames=expression_names(*names, used_at, used_by, *other, "provenMethod", "provenAt"),
                 ExpressionAttributeValues={
                     **values,
                     ":now": to_attribute(now),
