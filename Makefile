@@ -15,7 +15,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
-install: $(VENV)/.installed
+# The client kits' pinned npm packages (clients/*/package-lock.json), for their tests under node.
+NPM_KITS := clients/aws-passwordless
+%/node_modules/.installed: %/package-lock.json
+	cd $* && npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+install: $(VENV)/.installed $(NPM_KITS:%=%/node_modules/.installed)
 
 test: install
 	$(PY) -m pytest

@@ -30,7 +30,7 @@ def link_payload(secret: str) -> dict:
 
 def link_user(secret: str) -> str:
     """The user name in a link's payload: where a fresh sign-in starts."""
-    return link_payload(secret)["u"]
+    return link_payload(secret)["userName"]
 
 
 class PasswordlessClient:

@@ -233,7 +233,7 @@ async function submitCode(input = "code-input", button = "submit-code") {
 function linkPayload(secret) {
   const payload = secret.split(".")[0].replace(/-/g, "+").replace(/_/g, "/");
   const json = JSON.parse(atob(payload + "=".repeat((4 - (payload.length % 4)) % 4)));
-  if (typeof json.u !== "string" || typeof json.p !== "string" || typeof json.c !== "string") throw new Error("incomplete");
+  if (typeof json.userName !== "string" || typeof json.p !== "string" || typeof json.c !== "string") throw new Error("incomplete");
   return json;
 }
 
@@ -262,12 +262,12 @@ function landFromLink(secret) {
   if (!target) return restart("This link is for another user pool than this page's. Open it from the app that sent it.");
   config = target;
   describeTarget();
-  if (typeof link.e === "number" && link.e * 1000 <= Date.now()) {
+  if (typeof link.exp === "number" && link.exp * 1000 <= Date.now()) {
     return restart("This link has expired: links work for a short while only. Ask for a new one below.");
   }
   const device = deviceSecret(link);
   if (device) return redeemLink(secret, link, device);
-  $("land-who").textContent = typeof link.m === "string" && link.m !== "***" ? link.m : link.u;
+  $("land-who").textContent = typeof link.m === "string" && link.m !== "***" ? link.m : link.userName;
   $("land-confirm").onclick = () => redeemLink(secret, link, "");
   say("");
   show("land");
@@ -279,7 +279,7 @@ async function redeemLink(secret, link, device) {
   const metadata = { signInMethod: "MAGIC_LINK", alreadyHaveMagicLink: "yes" };
   if (device) metadata.deviceSecret = device;
   try {
-    await startSignIn(link.u);
+    await startSignIn(link.userName);
     const answer = await respond(secret, metadata);
     if (!answer.AuthenticationResult) throw new CognitoError("NotAuthorizedException", "Incorrect username or password.");
     localStorage.removeItem(deviceSlot(link.c));

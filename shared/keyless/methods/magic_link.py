@@ -1,12 +1,12 @@
 """The magic link: a token `<base64url JSON payload>.<signature>`, signed with itsdangerous, in a link
 to a page the client chose (and, when that is not the first allowed page, to that page too).
 
-The payload names the user twice: by user name `u` (so the page a link opens can start a fresh
+The payload names the user twice: by user name `userName` (so the page a link opens can start a fresh
 sign-in) and by the immutable `sub` `s` (which VerifyAuthChallengeResponse compares with the user
 signing in: on a case-sensitive pool `alice` and `Alice` are two people). It names where it must be
 redeemed: the user pool `p` (checked by VerifyAuthChallengeResponse) and the app client `c` that asked
 for it (a page that opens a link takes its pool and client from here, never from its own address,
-which whoever asked for the link chose). Then the expiry `e`, a random nonce `n`, the signing key's
+which whoever asked for the link chose). Then the expiry `exp` and issue time `iat` (epoch seconds), a random nonce `n`, the signing key's
 name `k`, and `m`, the address as the page that opens the link may show it ("Sign in as j***@e***.com":
 the page redeems the link only on that click, so a mail scanner that opens it spends nothing). It is
 readable by the client, and only the signature makes it worth anything. The table stores an HMAC of
@@ -83,13 +83,16 @@ class LinkClaims:
     expires_at: int
 
 
-def issue_token(key: bytes, subject: Subject, expires_at: int, shown_as: str = "***") -> str:
+def issue_token(key: bytes, subject: Subject, expires_at: int, shown_as: str = "***", issued_at: int = 0) -> str:
     payload = {
-        "u": subject.user_name,
+        # userName, exp and iat: the names AWS's passwordless client library reads from a link
+        # (amazon-cognito-passwordless-auth), so an app built on it works unchanged.
+        "userName": subject.user_name,
         "s": subject.sub,
         "p": subject.pool_id,
         "c": subject.client_id,
-        "e": expires_at,
+        "exp": expires_at,
+        "iat": issued_at,
         "n": secrets.token_urlsafe(12),
         "k": key_id(key),
         "m": shown_as,
@@ -130,9 +133,9 @@ def read(token: str, keys: Iterable[bytes]) -> tuple[LinkClaims, bytes]:
             continue
         if not isinstance(payload, dict):
             break
-        names = [payload.get(field) for field in ("u", "s", "p", "c")]
+        names = [payload.get(field) for field in ("userName", "s", "p", "c")]
         strings = [name for name in names if isinstance(name, str)]
-        expires_at = payload.get("e")
+        expires_at = payload.get("exp")
         if len(strings) != len(names) or not isinstance(expires_at, int) or isinstance(expires_at, bool):
             break
         return LinkClaims(Subject(*strings), expires_at), key
@@ -167,7 +170,7 @@ def issue(request: Issue) -> Issued:
     owner whose own requests someone else holds up signs in with the newest email."""
     event, expires_at = request.event, request.now + request.settings.link_lifetime_seconds
     subject = Subject(event.user_name, "" if event.user_not_found else event.sub, event.user_pool_id, event.client_id)
-    token = issue_token(request.key, subject, expires_at, request.sent_to)
+    token = issue_token(request.key, subject, expires_at, request.sent_to, request.now)
     device = device_binding(request.key, event.client_metadata.get(protocol.META_DEVICE_HASH))
     return Issued(
         {"linkHash": token_hash(request.key, token), "linkExpiresAt": expires_at, **({"linkDevice": device} if device else {})},
