@@ -48,8 +48,10 @@ STATIC = Path(__file__).with_name("static")
 TARGET_PREFIX = "AWSCognitoIdentityProviderService."
 MAX_BODY_BYTES = 1 << 20
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
-# The pages served: only files that are there, by name, of a type above.
-STATIC_FILES = {p.name: p for p in STATIC.iterdir() if p.is_file() and p.suffix in CONTENT_TYPES}
+# The pages served: only files that are there, by name, of a type above: the demo page's, and the
+# web kit it is built on (clients/web/keyless.js).
+WEB_KIT = Path(__file__).resolve().parent.parent / "clients" / "web" / "keyless.js"
+STATIC_FILES = {p.name: p for p in [*STATIC.iterdir(), WEB_KIT] if p.is_file() and p.suffix in CONTENT_TYPES}
 PAGE_POLICY = (
     "default-src 'self'; connect-src *; img-src 'self' data:; script-src 'self'; style-src 'self'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"

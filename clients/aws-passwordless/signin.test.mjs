@@ -1,7 +1,7 @@
 // An app built on AWS's passwordless client library (amazon-cognito-passwordless-auth, pinned in
 // package.json), pointed at a user pool that runs Keyless: only its configuration differs from an app
-// on AWS's own sample backend. Run by tests/test_aws_passwordless_client.py against a served local
-// user pool (its address, app client, pool id and two signed-up users in the environment).
+// on AWS's own sample backend. Run by tests/test_client_kits.py against a served local user pool (its
+// address, app client and pool id in the environment).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
@@ -9,8 +9,25 @@ import { Passwordless } from "amazon-cognito-passwordless-auth";
 import { requestSignInLink, signInWithLink } from "amazon-cognito-passwordless-auth/magic-link";
 
 const { KEYLESS_POOL_URL: poolUrl, KEYLESS_CLIENT_ID: clientId, KEYLESS_POOL_ID: userPoolId } = process.env;
-const [sameBrowserUser, otherBrowserUser] = (process.env.KEYLESS_USERS || "").split(",");
 const page = `${poolUrl}/`;
+const [sameBrowserUser, otherBrowserUser] = ["aws-lib-1@example.com", "aws-lib-2@example.com"];
+
+// The users, signed up as a passwordless app does (the pool confirms them at once).
+test.before(async () => {
+  for (const email of [sameBrowserUser, otherBrowserUser]) {
+    const response = await fetch(page, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "AWSCognitoIdentityProviderService.SignUp" },
+      body: JSON.stringify({
+        ClientId: clientId,
+        Username: email,
+        Password: "Aa1-" + crypto.randomUUID(),
+        UserAttributes: [{ Name: "email", Value: email }],
+      }),
+    });
+    assert.equal(response.status, 200, await response.text());
+  }
+});
 
 class MemoryStorage {
   #items = new Map();

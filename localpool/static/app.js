@@ -1,32 +1,30 @@
-// Keyless demo sign-in page: Cognito's public API (InitiateAuth, RespondToAuthChallenge, SignUp,
-// ...) over fetch, no SDK and no build step. The protocol is the one in localpool/client.py:
-// round 1 offers the methods; the answer to it carries the choice in ClientMetadata; a link opened
-// later starts a fresh sign-in and answers round 2 with the secret from the URL fragment.
+// Keyless demo sign-in page, built only on the web kit (clients/web/keyless.js, served here as
+// /static/keyless.js): no SDK and no build step. The protocol is the one in localpool/client.py.
 //
 // Mail scanners open every link in an email before the person does, and some run its JavaScript. So
 // an opened link is redeemed only on the person's click ("Sign in as j***@e***.com"), never on load,
 // focus or a timer; except in the very browser that asked for it, which proves so with a device
 // secret kept in localStorage (only its hash went out with the request) and is signed in at once.
-"use strict";
+import { Keyless, claimsOf, readLink } from "./keyless.js";
 
-const TARGET = "AWSCognitoIdentityProviderService.";
 const STANDARD_CLAIMS = new Set([
   "sub", "iss", "aud", "client_id", "token_use", "auth_time", "exp", "iat", "nbf", "jti", "origin_jti", "event_id",
   "username", "cognito:username", "cognito:groups", "cognito:roles", "cognito:preferred_role", "email", "email_verified",
   "phone_number", "phone_number_verified", "scope", "version", "name", "given_name", "family_name", "locale",
 ]);
 
-let config = null; // {endpoint, region, clientId, local}
-let challenge = null; // the last CUSTOM_CHALLENGE answer: {Session, ChallengeParameters}
-let tokens = null; // {IdToken, AccessToken, RefreshToken}
+let config = null; // {endpoint, region, clientId, local, userPoolId}
+let keyless = null; // the web kit, talking to the pool and app client of `config`
 let pendingEmail = "";
 
-class CognitoError extends Error {
-  constructor(type, message) {
+class ConfigError extends Error {
+  constructor(message) {
     super(message);
-    this.type = type;
+    this.type = "Config";
   }
 }
+
+const connect = (target) => new Keyless({ endpoint: target.endpoint, clientId: target.clientId });
 
 const $ = (id) => document.getElementById(id);
 
@@ -40,76 +38,16 @@ async function loadConfig(forLink) {
   const clientId = query.get("clientId");
   if (region || clientId) {
     if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region || "") || !/^[A-Za-z0-9]{1,128}$/.test(clientId || "")) {
-      throw new CognitoError("Config", "Give both region (e.g. eu-west-1) and clientId (the app client id) in the address.");
+      throw new ConfigError("Give both region (e.g. eu-west-1) and clientId (the app client id) in the address.");
     }
     return { endpoint: `https://cognito-idp.${region}.amazonaws.com/`, region, clientId, local: false };
   }
   const response = await fetch("/local-pool.json", { cache: "no-store" }).catch(() => null);
   if (!response || !response.ok) {
     if (forLink) return { local: false };
-    throw new CognitoError("Config", "This page needs the local user pool (make dev), or ?region=...&clientId=...");
+    throw new ConfigError("This page needs the local user pool (make dev), or ?region=...&clientId=...");
   }
   return { ...(await response.json()), local: true };
-}
-
-async function cognito(operation, body) {
-  let response;
-  try {
-    response = await fetch(config.endpoint, {
-      method: "POST",
-      headers: { "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": TARGET + operation },
-      body: JSON.stringify(body),
-    });
-  } catch (error) {
-    throw new CognitoError("NetworkError", `Cannot reach the user pool at ${config.endpoint}.`);
-  }
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    const type = String(data.__type || "UnknownError").split("#").pop();
-    throw new CognitoError(type, data.message || data.Message || `HTTP ${response.status}`);
-  }
-  return data;
-}
-
-function respond(answer, metadata) {
-  return cognito("RespondToAuthChallenge", {
-    ClientId: config.clientId,
-    ChallengeName: "CUSTOM_CHALLENGE",
-    Session: challenge.Session,
-    ChallengeResponses: { USERNAME: challenge.ChallengeParameters.USERNAME, ANSWER: answer },
-    ClientMetadata: metadata,
-  });
-}
-
-async function startSignIn(email) {
-  challenge = await cognito("InitiateAuth", {
-    ClientId: config.clientId,
-    AuthFlow: "CUSTOM_AUTH",
-    AuthParameters: { USERNAME: email },
-  });
-}
-
-// --- the device secret: this browser asked for the link ---------------------------------------------
-
-const base64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-const deviceSlot = (clientId) => `keyless.device:${clientId}`; // an app client belongs to one pool
-
-// A new secret for each request: its hash goes to Keyless with the request (stored with the link), the
-// secret stays here until the link comes back to this browser.
-async function newDeviceHash() {
-  const secret = base64url(crypto.getRandomValues(new Uint8Array(32)));
-  localStorage.setItem(deviceSlot(config.clientId), secret);
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(secret));
-  return base64url(new Uint8Array(digest));
-}
-
-function deviceSecret(link) {
-  return localStorage.getItem(deviceSlot(link.c)) || "";
-}
-
-function randomPassword() {
-  // Passwordless sign-up: Cognito's SignUp needs a password; nobody ever keeps or types this one.
-  return "Aa1-" + base64url(crypto.getRandomValues(new Uint8Array(24)));
 }
 
 // --- what the user sees --------------------------------------------------------------------------
@@ -171,7 +109,6 @@ function explain(error, during) {
 }
 
 function restart(text = "", kind = "error") {
-  challenge = null;
   show("start");
   say(text, kind);
 }
@@ -183,26 +120,22 @@ async function askFor(method) {
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) return say("Please type a valid email address.");
   working(method === "MAGIC_LINK" ? "Sending your link..." : "Sending your code...");
   try {
-    await startSignIn(email);
-    const metadata = { signInMethod: method, deviceHash: await newDeviceHash() };
-    if (method === "MAGIC_LINK") metadata.redirectUri = location.origin + location.pathname + location.search;
-    challenge = await respond("-", metadata);
-    const params = challenge.ChallengeParameters;
+    const page = location.origin + location.pathname + location.search;
+    const sent = method === "MAGIC_LINK" ? await keyless.requestLink(email, page) : await keyless.requestCode(email);
     say("");
     if (method === "MAGIC_LINK") {
-      // The link's email also carries a code when this round takes one (step EMAIL_OTP): the way in
-      // here when a mail scanner has used the link up.
-      const withCode = params.step === "EMAIL_OTP";
-      $("link-to").textContent = params.sentTo;
-      $("link-expires").textContent = time(params.expiresAt);
-      $("link-code-form").hidden = !withCode;
-      $("link-sent-actions").hidden = withCode;
+      // The link's email also carries a code when this window may type one: the way in here when a
+      // mail scanner has used the link up.
+      $("link-to").textContent = sent.sentTo;
+      $("link-expires").textContent = time(sent.expiresAt);
+      $("link-code-form").hidden = !sent.codeAccepted;
+      $("link-sent-actions").hidden = sent.codeAccepted;
       $("link-code-input").value = "";
       show("link-sent");
     } else {
-      $("code-to").textContent = params.sentTo;
-      $("code-expires").textContent = time(params.expiresAt);
-      $("code-length").textContent = params.codeLength || "6";
+      $("code-to").textContent = sent.sentTo;
+      $("code-expires").textContent = time(sent.expiresAt);
+      $("code-length").textContent = String(sent.codeLength || 6);
       $("code-input").value = "";
       show("code");
       $("code-input").focus();
@@ -217,24 +150,16 @@ async function submitCode(input = "code-input", button = "submit-code") {
   if (!code) return say("Type the code from the email.");
   $(button).disabled = true;
   try {
-    const answer = await respond(code, { signInMethod: "EMAIL_OTP" });
-    if (answer.AuthenticationResult) return signedIn(answer.AuthenticationResult);
-    challenge = answer;
-    const left = answer.ChallengeParameters.attemptsLeft;
-    say(`That code is not right (or has expired). ${left} ${left === "1" ? "attempt" : "attempts"} left.`);
+    const answer = await keyless.answerCode(code);
+    if (answer.signedIn) return signedIn();
+    const left = answer.attemptsLeft;
+    say(`That code is not right (or has expired). ${left} ${left === 1 ? "attempt" : "attempts"} left.`);
     $(input).select();
   } catch (error) {
     restart(explain(error, "code"));
   } finally {
     $(button).disabled = false;
   }
-}
-
-function linkPayload(secret) {
-  const payload = secret.split(".")[0].replace(/-/g, "+").replace(/_/g, "/");
-  const json = JSON.parse(atob(payload + "=".repeat((4 - (payload.length % 4)) % 4)));
-  if (typeof json.userName !== "string" || typeof json.p !== "string" || typeof json.c !== "string") throw new Error("incomplete");
-  return json;
 }
 
 // Where a link is redeemed is what the link says (its user pool and app client, signed by Keyless),
@@ -247,43 +172,38 @@ function redeemAt(link) {
   return { endpoint: `https://cognito-idp.${region}.amazonaws.com/`, region, clientId: link.c, local: false };
 }
 
-// Opening a link only reads it: nothing is sent anywhere until redeemLink, which runs at once only in
+// Opening a link only reads it: nothing is sent anywhere until redeem, which runs at once only in
 // the browser that asked for the link, and otherwise only on the person's click.
-function landFromLink(secret) {
+function landFromLink() {
+  const href = location.href;
   // The secret never reaches a server log or the Referer: it is in the fragment; drop it at once.
   history.replaceState(null, "", location.pathname + location.search);
   let link;
   try {
-    link = linkPayload(secret);
+    link = readLink(decodeURIComponent(new URL(href).hash.slice(1)));
   } catch (error) {
-    return restart("This link is not complete. Copy the whole link from the email, or ask for a new one.");
+    return restart(error.message);
   }
   const target = redeemAt(link);
   if (!target) return restart("This link is for another user pool than this page's. Open it from the app that sent it.");
   config = target;
+  keyless = connect(target);
   describeTarget();
-  if (typeof link.exp === "number" && link.exp * 1000 <= Date.now()) {
-    return restart("This link has expired: links work for a short while only. Ask for a new one below.");
-  }
-  const device = deviceSecret(link);
-  if (device) return redeemLink(secret, link, device);
-  $("land-who").textContent = typeof link.m === "string" && link.m !== "***" ? link.m : link.userName;
-  $("land-confirm").onclick = () => redeemLink(secret, link, "");
+  const landing = keyless.openLink(href);
+  if (landing.expired) return restart("This link has expired: links work for a short while only. Ask for a new one below.");
+  if (landing.fromThisBrowser) return redeem(landing);
+  $("land-who").textContent = landing.who;
+  $("land-confirm").onclick = () => redeem(landing);
   say("");
   show("land");
   $("land-confirm").focus();
 }
 
-async function redeemLink(secret, link, device) {
+async function redeem(landing) {
   working("Signing you in with your link...");
-  const metadata = { signInMethod: "MAGIC_LINK", alreadyHaveMagicLink: "yes" };
-  if (device) metadata.deviceSecret = device;
   try {
-    await startSignIn(link.userName);
-    const answer = await respond(secret, metadata);
-    if (!answer.AuthenticationResult) throw new CognitoError("NotAuthorizedException", "Incorrect username or password.");
-    localStorage.removeItem(deviceSlot(link.c));
-    signedIn(answer.AuthenticationResult);
+    await landing.redeem();
+    signedIn();
   } catch (error) {
     restart(explain(error, "link"));
   }
@@ -294,16 +214,11 @@ async function signUp() {
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) return say("Please type a valid email address.");
   working("Creating your account...");
   try {
-    const created = await cognito("SignUp", {
-      ClientId: config.clientId,
-      Username: email,
-      Password: randomPassword(),
-      UserAttributes: [{ Name: "email", Value: email }],
-    });
-    if (created.UserConfirmed) return restart("Account created. Now ask for a link or a code.", "ok");
-    if (created.CodeDeliveryDetails) {
+    const created = await keyless.signUp(email);
+    if (created.confirmed) return restart("Account created. Now ask for a link or a code.", "ok");
+    if (created.destination) {
       pendingEmail = email;
-      $("confirm-to").textContent = created.CodeDeliveryDetails.Destination;
+      $("confirm-to").textContent = created.destination;
       say("");
       return show("confirm");
     }
@@ -315,17 +230,11 @@ async function signUp() {
 
 async function confirmSignUp() {
   try {
-    await cognito("ConfirmSignUp", { ClientId: config.clientId, Username: pendingEmail, ConfirmationCode: $("confirm-code").value.trim() });
+    await keyless.confirmSignUp(pendingEmail, $("confirm-code").value);
     restart("Address confirmed. Now ask for a link or a code.", "ok");
   } catch (error) {
     say(error.type === "CodeMismatchException" ? "That confirmation code is not right." : explain(error, "confirm"));
   }
-}
-
-function claimsOf(jwt) {
-  const part = jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-  const bytes = Uint8Array.from(atob(part + "=".repeat((4 - (part.length % 4)) % 4)), (c) => c.charCodeAt(0));
-  return JSON.parse(new TextDecoder().decode(bytes));
 }
 
 function fillClaims(tableId, claims) {
@@ -347,8 +256,8 @@ function fillClaims(tableId, claims) {
   }
 }
 
-function signedIn(result) {
-  tokens = { ...tokens, ...result };
+function signedIn() {
+  const tokens = keyless.tokens;
   const id = claimsOf(tokens.IdToken);
   $("who").textContent = id.email || id["cognito:username"] || id.sub;
   fillClaims("id-claims", id);
@@ -359,26 +268,17 @@ function signedIn(result) {
 
 async function refresh() {
   try {
-    const answer = await cognito("InitiateAuth", {
-      ClientId: config.clientId,
-      AuthFlow: "REFRESH_TOKEN_AUTH",
-      AuthParameters: { REFRESH_TOKEN: tokens.RefreshToken },
-    });
-    signedIn(answer.AuthenticationResult);
+    await keyless.refresh();
+    signedIn();
     say("Tokens refreshed.", "ok");
   } catch (error) {
-    tokens = null;
+    await keyless.signOut();
     restart(error.type === "NotAuthorizedException" ? "Your session has ended. Please sign in again." : explain(error, "refresh"));
   }
 }
 
 async function signOut() {
-  try {
-    if (tokens) await cognito("GlobalSignOut", { AccessToken: tokens.AccessToken });
-  } catch (error) {
-    // Signed out here anyway: the tokens are forgotten below.
-  }
-  tokens = null;
+  await keyless.signOut(); // the tokens are forgotten whatever Cognito answers
   restart("You are signed out.", "ok");
 }
 
@@ -398,7 +298,10 @@ async function main() {
     $("target").textContent = "Not connected";
     return say(error.message);
   }
-  if (config.region || config.local) describeTarget();
+  if (config.region || config.local) {
+    keyless = connect(config);
+    describeTarget();
+  }
   for (const hint of document.querySelectorAll(".local-only")) hint.hidden = !config.local;
 
   $("email-form").addEventListener("submit", (event) => {
@@ -424,10 +327,9 @@ async function main() {
 
   // A link opened in this very tab changes only the fragment: no new page load.
   window.addEventListener("hashchange", () => {
-    const secret = location.hash.slice(1);
-    if (secret) landFromLink(decodeURIComponent(secret));
+    if (location.hash.length > 1) landFromLink();
   });
-  if (secret) return landFromLink(decodeURIComponent(secret));
+  if (secret) return landFromLink();
   show("start");
 }
 
