@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The client kits' pinned npm packages (clients/*/package-lock.json), for their tests under node.
-NPM_KITS := clients/aws-passwordless
+NPM_KITS := clients/aws-passwordless clients/amplify
 %/node_modules/.installed: %/package-lock.json
 	cd $* && npm ci --no-audit --no-fund --ignore-scripts
 	touch $@

@@ -1,7 +1,8 @@
 """The client kits under node's test runner, against the served local user pool:
 - clients/web: Keyless's own dependency-free ES module (keyless.js), the one the demo page uses;
 - clients/aws-passwordless: apps built on AWS's passwordless client library
-  (amazon-cognito-passwordless-auth, pinned in its package.json) sign in by link with no code change."""
+  (amazon-cognito-passwordless-auth, pinned in its package.json) sign in by link with no code change;
+- clients/amplify: the README's Amplify JS v6 recipe, with aws-amplify pinned in its package.json."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 CLIENTS = Path(__file__).resolve().parent.parent / "clients"
-KITS = {"web": "keyless.test.mjs", "aws-passwordless": "signin.test.mjs"}
+KITS = {"web": "keyless.test.mjs", "aws-passwordless": "signin.test.mjs", "amplify": "recipe.test.mjs"}
 
 
 @pytest.mark.parametrize("kit", sorted(KITS))
