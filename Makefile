@@ -9,10 +9,10 @@ export PYENV_VERSION ?= 3.11.7:3.12.1:3.13.0
 
 .PHONY: install dev test lint build validate invoke bench security lock clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev]" -e clients/python
 	touch $@
 
 # The client kits' pinned npm packages (clients/*/package-lock.json), for their tests under node.
@@ -44,7 +44,7 @@ bench: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared/keyless functions localpool
+	$(VENV)/bin/mypy shared/keyless functions localpool clients/python
 
 validate: install
 	$(VENV)/bin/sam validate --lint

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from bench.functions import DUMMY_CREDENTIALS, environment, quiet
-from localpool.client import PasswordlessClient, link_secret, link_user
+from keyless_client import PasswordlessClient, link_secret, link_user
 from localpool.template import Template, load_handler
 from testkit.clients import pool_cognito, sign_up
 from testkit.clock import Clock

@@ -10,7 +10,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from localpool.client import PasswordlessClient
+from keyless_client import PasswordlessClient
 from localpool.deployment import REGION
 
 if TYPE_CHECKING:

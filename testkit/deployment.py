@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from keyless.aws import runtime
-from localpool.client import InProcessCognito, PasswordlessClient
+from keyless_client import PasswordlessClient
+from localpool.client import InProcessCognito
 from localpool.deployment import REGION, Deployment, deploy, local_pool
 from localpool.triggers import LambdaContext
 from testkit.clock import Clock

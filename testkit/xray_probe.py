@@ -81,7 +81,7 @@ def record_what_the_emitter_is_handed(into: list[dict]) -> None:
 
 
 def main(result_path: str) -> None:
-    from localpool.client import PasswordlessClient, link_secret
+    from keyless_client import PasswordlessClient, link_secret
     from localpool.errors import CognitoError
     from localpool.server import build_pool
 

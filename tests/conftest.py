@@ -15,7 +15,8 @@ from moto import mock_aws
 
 from keyless.aws import runtime
 from keyless.core.observability import logger
-from localpool.client import InProcessCognito, PasswordlessClient
+from keyless_client import PasswordlessClient
+from localpool.client import InProcessCognito
 from localpool.deployment import REGION, local_pool
 from testkit.browser import CHROMIUM, CHROMIUM_ARGS
 from testkit.clock import Clock

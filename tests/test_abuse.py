@@ -33,7 +33,8 @@ def ks_statistic(a: list[float], b: list[float]) -> float:
 def timed_client(deployment, clock):
     """A client whose pool records how long CreateAuthChallenge takes in the send round, by
     userNotFound: what Keyless controls (Cognito's own user lookup is Cognito's business)."""
-    from localpool.client import InProcessCognito, PasswordlessClient
+    from keyless_client import PasswordlessClient
+    from localpool.client import InProcessCognito
     from localpool.deployment import local_pool
 
     handlers = deployment.handlers()

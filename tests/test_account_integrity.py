@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from keyless.aws import runtime
-from localpool.client import PasswordlessClient, link_secret, link_user
+from keyless_client import PasswordlessClient, link_secret, link_user
 from localpool.deployment import REGION
 from localpool.template import Template
 from testkit.clients import error_code, pool_cognito, refused

@@ -18,7 +18,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from keyless.aws import runtime
-from localpool.client import InProcessCognito, PasswordlessClient
+from keyless_client import PasswordlessClient
+from localpool.client import InProcessCognito
 from localpool.deployment import REGION, local_pool
 from localpool.orchestrator import AppClient
 from localpool.template import Template

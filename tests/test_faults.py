@@ -7,7 +7,7 @@ import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError
 
 from keyless.aws import runtime
-from localpool.client import link_secret
+from keyless_client import link_secret
 from testkit.clients import error_code, error_message
 from testkit.mail import emails_to, last_code, last_link, wrong
 

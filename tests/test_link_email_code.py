@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from keyless.methods import magic_link
-from localpool.client import link_secret
+from keyless_client import link_secret
 from testkit.deployment import use_environment
 from testkit.mail import emails_to, last_code, last_link, wrong
 
@@ -125,3 +125,21 @@ def test_a_replaced_template_folder_without_the_new_kind_uses_its_code_emails(tm
             (tmp_path / f"{kind}.{part}").write_text(f"{kind} $code $link$fallback")
     email = Templates(tmp_path).render(magic_link.EMAIL_KIND_WITH_CODE, code="123456", link="https://x/#t")
     assert email.text == "email_otp 123456 https://x/#t" and email.subject.startswith("email_otp")
+
+
+def test_the_email_says_how_long_each_works(client, make_user):
+    make_user(ALICE)
+    client.request_link(client.start(ALICE), APP)
+    body = emails_to(ALICE)[-1].body
+    assert "The link works once, for 15 minutes; the code works once, in that window, for 10 minutes." in body
+
+
+def test_a_replaced_folder_with_part_of_the_new_kind_uses_its_code_emails(tmp_path):
+    from keyless.aws.mailer import Templates
+
+    for kind in ("magic_link", "email_otp", "email_otp_only"):
+        for part in ("subject.txt", "txt", "html"):
+            (tmp_path / f"{kind}.{part}").write_text(f"{kind} $code $link$fallback")
+    (tmp_path / "magic_link_code.txt").write_text("half a template")
+    email = Templates(tmp_path).render(magic_link.EMAIL_KIND_WITH_CODE, code="123456", link="https://x/#t")
+    assert email.text.startswith("email_otp")

@@ -11,7 +11,7 @@ import re
 
 import jwt
 
-from localpool.client import PasswordlessClient
+from keyless_client import PasswordlessClient
 from localpool.template import Template
 from testkit.clients import pool_cognito, refused
 from testkit.mail import code_in, mailbox, wrong

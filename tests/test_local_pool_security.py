@@ -29,8 +29,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 from botocore.exceptions import ClientError
 
+from keyless_client import PasswordlessClient
 from localpool import __main__ as localpool_main
-from localpool.client import PasswordlessClient
 from localpool.errors import CognitoError
 from localpool.server import LocalPoolServer, create_server
 from localpool.sigv4 import Credentials, verify

@@ -3,7 +3,7 @@
 import pytest
 from botocore.exceptions import ClientError
 
-from localpool.client import link_secret
+from keyless_client import link_secret
 from testkit.mail import last_code, last_link
 
 EMAIL = "secret.person@example.com"

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
+from keyless_client import link_payload, link_secret
 from testkit.clients import passwordless, sign_up
 from testkit.mail import code_in, link_in, mailbox
 
@@ -202,9 +203,15 @@ def test_strict_mode_refuses_the_right_link_with_another_browsers_device_secret(
     link = ask_for_a_link_on_the_page(contexts(), server)
     impostor = contexts().new_page()
     impostor.goto(server.url + "/")  # same origin, so it can hold a device secret of its own
-    impostor.evaluate("([client]) => localStorage.setItem(`keyless.device:${client}`, 'A'.repeat(43))", [server.pool.client_id])
+    # The link's tag is readable: the impostor keeps a secret of its own under it, so the page tries
+    # the link at once with that secret.
+    tag = link_payload(link_secret(link))["d"]
+    impostor.evaluate(
+        "([client, tag]) => localStorage.setItem(`keyless.devices:${client}`, JSON.stringify([{ tag, secret: 'A'.repeat(43) }]))",
+        [server.pool.client_id, tag],
+    )
     impostor.goto(link)
-    impostor.wait_for_selector("#start:not([hidden])")  # no click needed to try: it holds "a" secret
+    impostor.wait_for_selector("#start:not([hidden])")
     assert impostor.inner_text("#message").startswith(NO_LONGER_WORKS)
 
 

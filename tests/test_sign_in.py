@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from keyless.aws import runtime
-from localpool.client import link_secret, link_user
+from keyless_client import link_secret, link_user
 from localpool.deployment import REGION
 from testkit.clients import error_code, error_message
 from testkit.concurrency import HeldFirstCall, run_at_once
@@ -371,7 +371,8 @@ def test_limit_ignores_address_case(client, make_user):
 
 
 def test_retried_create_sends_one_email_and_no_rate_limit_error(deployment, clock, make_user):
-    from localpool.client import InProcessCognito, PasswordlessClient
+    from keyless_client import PasswordlessClient
+    from localpool.client import InProcessCognito
     from localpool.deployment import local_pool
 
     handlers = deployment.handlers()
@@ -387,7 +388,8 @@ def test_retried_create_sends_one_email_and_no_rate_limit_error(deployment, cloc
 
 
 def test_retried_send_round_sends_one_email(deployment, clock, make_user):
-    from localpool.client import InProcessCognito, PasswordlessClient
+    from keyless_client import PasswordlessClient
+    from localpool.client import InProcessCognito
     from localpool.deployment import local_pool
 
     handlers = deployment.handlers()

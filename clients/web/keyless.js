@@ -18,6 +18,7 @@
 const TARGET = "AWSCognitoIdentityProviderService.";
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 const CLIENT_ID = /^[A-Za-z0-9]{1,128}$/;
+const MAX_DEVICE_SECRETS = 5; // recent requests whose links this browser would open without a click
 
 /**
  * @typedef {{ getItem(key: string): string | null | undefined, setItem(key: string, value: string): void, removeItem(key: string): void }} KeyValueStorage
@@ -26,7 +27,7 @@ const CLIENT_ID = /^[A-Za-z0-9]{1,128}$/;
  *   What the email request answered: where it went (masked), until when it works, and whether this
  *   window may type a code from it (a code's email, or a link's email that carries a code).
  * @typedef {{ signedIn: true, tokens: Tokens } | { signedIn: false, attemptsLeft: number }} CodeAnswer
- * @typedef {{ userName: string, s: string, p: string, c: string, exp: number, iat?: number, m?: string }} LinkPayload
+ * @typedef {{ userName: string, s: string, p: string, c: string, exp: number, iat?: number, m?: string, d?: string }} LinkPayload
  *   A link's readable first part (only its signature makes it worth anything).
  * @typedef {object} KeylessOptions
  * @property {string} clientId        the app client's id
@@ -163,7 +164,10 @@ export class Keyless {
   openLink(href) {
     const secret = decodeURIComponent(new URL(href).hash.slice(1));
     const link = readLink(secret);
-    const device = this.storage.getItem(this.#deviceSlot(link.c)) || "";
+    // Only the secret this link was asked for with (its tag `d`), not any this browser keeps: a link
+    // someone else asked for (their own account's, say) waits for a click here too.
+    const kept = this.#deviceSecrets(link.c).find((entry) => typeof link.d === "string" && entry.tag === link.d);
+    const device = kept ? kept.secret : "";
     return {
       link,
       /** whom the link signs in, as it may be shown (j***@e***.com, or the user name) */
@@ -220,7 +224,9 @@ export class Keyless {
       AuthFlow: "CUSTOM_AUTH",
       AuthParameters: { USERNAME: email },
     });
-    this.challenge = await this.#respond("-", { ...metadata, deviceHash: await this.#newDeviceHash() });
+    const device = await this.#newDevice();
+    this.challenge = await this.#respond("-", { ...metadata, deviceHash: device.hash });
+    this.#keepDeviceSecret(device); // only once the request is taken: a refused one leaves the last link its secret
     const p = this.challenge.ChallengeParameters;
     const codeAccepted = p.step === "EMAIL_OTP";
     return {
@@ -241,7 +247,6 @@ export class Keyless {
     });
     const answer = await this.#respond(secret, metadata);
     if (!answer.AuthenticationResult) throw new KeylessError("NotAuthorizedException", "Incorrect username or password.");
-    this.storage.removeItem(this.#deviceSlot(link.c));
     return this.#keep(answer.AuthenticationResult);
   }
 
@@ -255,24 +260,45 @@ export class Keyless {
     });
   }
 
-  // A new secret for each request: its hash goes with the request (Keyless stores it with the link),
-  // the secret stays in this browser until the link comes back to it.
-  async #newDeviceHash() {
+  // A new secret for each request: its hash goes with the request (Keyless stores it with the link,
+  // and puts its tag in the link), the secret stays in this browser until the link comes back to it.
+  async #newDevice() {
     const secret = base64url(this.crypto.getRandomValues(new Uint8Array(32)));
-    this.storage.setItem(this.#deviceSlot(this.clientId), secret);
-    const digest = await this.crypto.subtle.digest("SHA-256", new TextEncoder().encode(secret));
-    return base64url(new Uint8Array(digest));
+    const hash = base64url(new Uint8Array(await this.#sha256(secret)));
+    const tag = base64url(new Uint8Array(await this.#sha256("keyless.device-tag|" + hash))).slice(0, 16);
+    return { secret, hash, tag };
   }
 
+  #sha256(text) {
+    return this.crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  }
+
+  #keepDeviceSecret({ secret, tag }) {
+    const kept = [{ secret, tag }, ...this.#deviceSecrets(this.clientId)].slice(0, MAX_DEVICE_SECRETS);
+    this.storage.setItem(this.#deviceSlot(this.clientId), JSON.stringify(kept));
+  }
+
+  /** @returns {{ secret: string, tag: string }[]} the secrets of this browser's recent requests, newest first */
+  #deviceSecrets(clientId) {
+    try {
+      const kept = JSON.parse(this.storage.getItem(this.#deviceSlot(clientId)) || "[]");
+      return Array.isArray(kept) ? kept.filter((e) => typeof e?.secret === "string" && typeof e?.tag === "string") : [];
+    } catch {
+      return [];
+    }
+  }
+
+  // Signed in: the links this browser asked for are no use any more (each is spent, or superseded).
   #keep(result) {
     const tokens = { ...(this.tokens || {}), ...result };
     this.tokenStorage.setItem(this.#slot("tokens"), JSON.stringify(tokens));
+    this.storage.removeItem(this.#deviceSlot(this.clientId));
     this.challenge = null;
     return tokens;
   }
 
   #deviceSlot(clientId) {
-    return `keyless.device:${clientId}`; // an app client belongs to one user pool
+    return `keyless.devices:${clientId}`; // an app client belongs to one user pool
   }
 
   #slot(name) {

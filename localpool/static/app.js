@@ -1,5 +1,5 @@
 // Keyless demo sign-in page, built only on the web kit (clients/web/keyless.js, served here as
-// /static/keyless.js): no SDK and no build step. The protocol is the one in localpool/client.py.
+// /static/keyless.js): no SDK and no build step.
 //
 // Mail scanners open every link in an email before the person does, and some run its JavaScript. So
 // an opened link is redeemed only on the person's click ("Sign in as j***@e***.com"), never on load,

@@ -2,7 +2,7 @@
 
 Templates are `string.Template` files named <kind>.subject.txt, <kind>.txt and <kind>.html in
 EMAIL_TEMPLATES_DIR (default: email_templates/ beside this file), with the placeholders $app_name,
-$link and/or $code, $expires_in_minutes and $fallback. The kinds: magic_link (a link), magic_link_code
+$link and/or $code, $expires_in_minutes (and in magic_link_code $code_expires_in_minutes) and $fallback. The kinds: magic_link (a link), magic_link_code
 (a link, and a code for the window that asked; a replaced folder without it uses email_otp's), email_otp (a
 code and a link, so an owner whose own requests are rate-limited by someone else's can still use the
 newest email), email_otp_only (a code, when links are not offered). $fallback is the `fallback` part
@@ -81,7 +81,8 @@ class Templates:
 
 def _kind_in(folder: Path, kind: str) -> str:
     stand_in = STAND_INS.get(kind)
-    return stand_in if stand_in and not (folder / f"{kind}.txt").exists() else kind
+    complete = all((folder / f"{kind}.{part}").exists() for part in ("subject.txt", "txt", "html"))
+    return stand_in if stand_in and not complete else kind
 
 
 class SendTimings:

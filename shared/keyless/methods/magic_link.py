@@ -7,8 +7,9 @@ signing in: on a case-sensitive pool `alice` and `Alice` are two people). It nam
 redeemed: the user pool `p` (checked by VerifyAuthChallengeResponse) and the app client `c` that asked
 for it (a page that opens a link takes its pool and client from here, never from its own address,
 which whoever asked for the link chose). Then the expiry `exp` and issue time `iat` (epoch seconds), a random nonce `n`, the signing key's
-name `k`, and `m`, the address as the page that opens the link may show it ("Sign in as j***@e***.com":
-the page redeems the link only on that click, so a mail scanner that opens it spends nothing). It is
+name `k`, `m`, the address as the page that opens the link may show it ("Sign in as j***@e***.com":
+the page redeems the link only on that click, so a mail scanner that opens it spends nothing), and
+`d`, the tag of the device secret of the browser that asked (device_tag), where the page needs no click. It is
 readable by the client, and only the signature makes it worth anything. The table stores an HMAC of
 the whole token, never the token, so the table alone cannot mint a link.
 
@@ -83,8 +84,10 @@ class LinkClaims:
     expires_at: int
 
 
-def issue_token(key: bytes, subject: Subject, expires_at: int, shown_as: str = "***", issued_at: int = 0) -> str:
-    payload = {
+def issue_token(
+    key: bytes, subject: Subject, expires_at: int, shown_as: str = "***", issued_at: int = 0, device_hash: str = ""
+) -> str:
+    payload: dict[str, Any] = {
         # userName, exp and iat: the names AWS's passwordless client library reads from a link
         # (amazon-cognito-passwordless-auth), so an app built on it works unchanged.
         "userName": subject.user_name,
@@ -97,7 +100,17 @@ def issue_token(key: bytes, subject: Subject, expires_at: int, shown_as: str = "
         "k": key_id(key),
         "m": shown_as,
     }
+    if is_device_hash(device_hash):
+        payload["d"] = device_tag(device_hash)
     return _serializer(key).dumps(payload)
+
+
+def device_tag(device_hash: str) -> str:
+    """Which of the device secrets a browser keeps this link was asked for with (the link's `d`): the
+    page redeems it without a click only there. Derived from the hash, so it tells nothing of the
+    secret, and nobody without the hash can make a link that carries another browser's tag."""
+    digest = hashlib.sha256(b"keyless.device-tag|" + device_hash.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()[:16]
 
 
 def device_hash_of(secret: str) -> str:
@@ -170,8 +183,9 @@ def issue(request: Issue) -> Issued:
     owner whose own requests someone else holds up signs in with the newest email."""
     event, expires_at = request.event, request.now + request.settings.link_lifetime_seconds
     subject = Subject(event.user_name, "" if event.user_not_found else event.sub, event.user_pool_id, event.client_id)
-    token = issue_token(request.key, subject, expires_at, request.sent_to, request.now)
-    device = device_binding(request.key, event.client_metadata.get(protocol.META_DEVICE_HASH))
+    device_hash = event.client_metadata.get(protocol.META_DEVICE_HASH, "")
+    token = issue_token(request.key, subject, expires_at, request.sent_to, request.now, device_hash)
+    device = device_binding(request.key, device_hash)
     return Issued(
         {"linkHash": token_hash(request.key, token), "linkExpiresAt": expires_at, **({"linkDevice": device} if device else {})},
         token,

@@ -223,7 +223,10 @@ def _outgoing(
         values["link"] = f"{redirect_uri}#{link.secret}"
         default_page = default_redirect(settings.allowed_origins)
         default_link = f"{default_page}#{link.secret}" if redirect_uri != default_page else ""
-    kind = magic_link.EMAIL_KIND_WITH_CODE if method is not asked else method.logic().email_kind(link is not None)
+    kind = method.logic().email_kind(link is not None)
+    if method is not asked:  # a link's email that carries the round's code
+        kind = magic_link.EMAIL_KIND_WITH_CODE
+        values["code_expires_in_minutes"] = str(max(1, proofs[method.name].lifetime_seconds // 60))
     return Outgoing(asked, recipient, kind, values, default_link, proofs[asked.name].lifetime_seconds)
 
 
