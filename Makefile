@@ -12,7 +12,9 @@ export PYENV_VERSION ?= 3.11.7:3.12.1:3.13.0
 $(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]" -e clients/python
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@# A plain path entry (compat mode): the default editable finder adds ~40 ms to every Python start.
+	$(PY) -m pip install --quiet --config-settings editable_mode=compat -e clients/python
 	touch $@
 
 # The client kits' pinned npm packages (clients/*/package-lock.json), for their tests under node.

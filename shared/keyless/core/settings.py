@@ -15,11 +15,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from keyless.core.budget import Budget
 from keyless.methods import MAGIC_LINK, NAMES
-from keyless.signin.redirects import AllowedRedirect, parse_allowlist
+
+if TYPE_CHECKING:  # read where it is used: DefineAuthChallenge and PreSignUp need no URL parsing
+    from keyless.signin.redirects import AllowedRedirect
 
 Env = Mapping[str, str]
 
@@ -181,6 +183,8 @@ class SendSettings(SignInSettings):
         if not methods or any(m not in NAMES for m in methods):
             raise ConfigurationError(f"SIGN_IN_METHODS must list some of {', '.join(NAMES)}")
         try:
+            from keyless.signin.redirects import parse_allowlist
+
             allowed_origins = parse_allowlist(env.get("ALLOWED_REDIRECT_ORIGINS", ""))
         except ValueError as exc:
             raise ConfigurationError(f"ALLOWED_REDIRECT_ORIGINS: {exc}") from exc
