@@ -438,23 +438,13 @@ def size_rows(sizes: list[package.Size]) -> list[Row]:
     rows = []
     for size in sizes:
         subject = size.artifact.removesuffix("Function")
-        rows.append(
-            Row(
-                "4 package size (sam build)",
-                f"{subject}, unzipped",
-                size.unzipped_bytes / 1e6 if size.unzipped_bytes > 1e5 else float(size.unzipped_bytes),
-                "MB" if size.unzipped_bytes > 1e5 else "B",
-                notes=f"{size.files} files",
-            )
-        )
-        rows.append(
-            Row(
-                "4 package size (sam build)",
-                f"{subject}, zipped",
-                size.zipped_bytes / 1e6 if size.zipped_bytes > 1e5 else float(size.zipped_bytes),
-                "MB" if size.zipped_bytes > 1e5 else "B",
-            )
-        )
+        for form, size_bytes, notes in (
+            ("unzipped", size.unzipped_bytes, f"{size.files} files"),
+            ("zipped", size.zipped_bytes, ""),
+        ):
+            large = size_bytes > 1e5
+            value = size_bytes / 1e6 if large else float(size_bytes)
+            rows.append(Row("4 package size (sam build)", f"{subject}, {form}", value, "MB" if large else "B", notes=notes))
     return rows
 
 

@@ -87,3 +87,8 @@ def refused(call: Callable[[], Any]) -> tuple[str, str]:
     with pytest.raises(ClientError) as excinfo:
         call()
     return error_code(excinfo), error_message(excinfo)
+
+
+def verifications(server: LocalPoolServer) -> int:
+    """How many times the pool has run VerifyAuthChallengeResponse: a link is redeemed only there."""
+    return server.pool.runner.calls.count("VerifyAuthChallengeResponse")

@@ -99,6 +99,25 @@ def browser():
         launched.close()
 
 
+@pytest.fixture
+def contexts(browser):
+    """new() -> a fresh browser context (its own localStorage: another browser, as far as a page can
+    tell). Every page's JavaScript errors fail the test."""
+    opened, errors = [], []
+
+    def new():
+        context = browser.new_context(viewport={"width": 1000, "height": 700})
+        context.set_default_timeout(15_000)
+        context.on("page", lambda page: page.on("pageerror", lambda error: errors.append(str(error))))
+        opened.append(context)
+        return context
+
+    yield new
+    for context in opened:
+        context.close()
+    assert errors == [], errors
+
+
 @pytest.fixture(scope="session")
 def pool_state_dir(tmp_path_factory):
     """One token signing key for every local pool server of the run (an RSA key takes a while)."""

@@ -16,7 +16,7 @@ from keyless.aws import runtime
 from keyless_client import PasswordlessClient, link_secret, link_user
 from localpool.deployment import REGION
 from localpool.template import Template
-from testkit.clients import error_code, pool_cognito, refused
+from testkit.clients import error_code, passwordless, pool_cognito, refused, sign_up
 from testkit.concurrency import run_at_once
 from testkit.deployment import plain_name_pool
 from testkit.mail import code_in, emails_to, last_code, last_link, link_in, mailbox, sent_emails, wrong
@@ -44,14 +44,7 @@ def change_email(cognito, deployment, username: str, email: str) -> None:
 
 def served_app(server, email: str) -> tuple[PasswordlessClient, str]:
     """A client of the served pool, and a user who signed up through it (PreSignUp and PostConfirmation ran)."""
-    cognito = pool_cognito(server)
-    created = cognito.sign_up(
-        ClientId=server.pool.client_id,
-        Username=email,
-        Password="Aa1-" + "x" * 24,
-        UserAttributes=[{"Name": "email", "Value": email}],
-    )
-    return PasswordlessClient(cognito, server.pool.client_id), created["UserSub"]
+    return passwordless(server), sign_up(server, email)
 
 
 def newest_mail(server, to: str) -> dict:

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from keyless.methods import magic_link
 from keyless_client import link_secret, link_user
 from localpool.deployment import REGION
-from testkit.clients import passwordless, sign_up
+from testkit.clients import passwordless, sign_up, verifications
 from testkit.deployment import use_environment
 from testkit.mail import emails_to, last_code, last_link, link_in, mailbox, wrong
 
@@ -29,7 +29,6 @@ BOB = "bob@example.com"
 MALLORY = "mallory@example.com"
 APP = "https://app.example.com/signin"
 NOT_AUTHORIZED = "Incorrect username or password."
-TIMEOUT_MS = 15_000
 
 
 # --- the protocol, as the demo page speaks it ----------------------------------------------------------
@@ -284,28 +283,6 @@ def test_no_device_secret_hash_or_binding_in_logs_or_challenge_parameters(
 
 
 # --- the demo page ----------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def contexts(browser):
-    """new() -> a fresh browser context (its own localStorage); page errors fail the test."""
-    opened, errors = [], []
-
-    def new():
-        context = browser.new_context(viewport={"width": 1000, "height": 700})
-        context.set_default_timeout(TIMEOUT_MS)
-        context.on("page", lambda page: page.on("pageerror", lambda error: errors.append(str(error))))
-        opened.append(context)
-        return context
-
-    yield new
-    for context in opened:
-        context.close()
-    assert errors == [], errors
-
-
-def verifications(server) -> int:
-    return server.pool.runner.calls.count("VerifyAuthChallengeResponse")
 
 
 def ask_on_the_page(context, server, email: str, button: str = "#ask-link"):

@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from keyless_client import link_payload, link_secret
-from testkit.clients import passwordless, sign_up
+from testkit.clients import passwordless, sign_up, verifications
 from testkit.mail import code_in, link_in, mailbox
 
 pytestmark = pytest.mark.browser
@@ -22,32 +22,7 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 ALICE = "alice@example.com"
-TIMEOUT_MS = 15_000
 NO_LONGER_WORKS = "This link no longer works"
-
-
-@pytest.fixture
-def contexts(browser):
-    """new() -> a fresh browser context (its own localStorage: another browser, as far as a page can
-    tell). Every page's JavaScript errors fail the test."""
-    opened, errors = [], []
-
-    def new():
-        context = browser.new_context(viewport={"width": 1000, "height": 700})
-        context.set_default_timeout(TIMEOUT_MS)
-        context.on("page", lambda page: page.on("pageerror", lambda error: errors.append(str(error))))
-        opened.append(context)
-        return context
-
-    yield new
-    for context in opened:
-        context.close()
-    assert errors == [], errors
-
-
-def verifications(server) -> int:
-    """How many times the pool has run VerifyAuthChallengeResponse: a link is redeemed only there."""
-    return server.pool.runner.calls.count("VerifyAuthChallengeResponse")
 
 
 def ask_for_a_link_on_the_page(context, server) -> str:
