@@ -61,7 +61,7 @@ $(TOOLS_VENV)/.installed: Makefile
 	touch $@
 
 security: validate $(TOOLS_VENV)/.installed
-	$(TOOLS_VENV)/bin/bandit --quiet --recursive --severity-level medium shared/keyless functions localpool bench
+	$(TOOLS_VENV)/bin/bandit --quiet --recursive --severity-level medium shared/keyless functions localpool bench clients/python
 	$(TOOLS_VENV)/bin/checkov --config-file .checkov.yaml --file template.yaml
 	@# Known vulnerabilities in what the layer ships. pip-audit fails on any it finds; a package it
 	@# cannot look up (no route to the vulnerability service) is listed as skipped, not hidden.
