@@ -179,6 +179,11 @@ class LocalUserPoolApi:
     def op_DescribeUserPool(self, body: Mapping) -> dict:
         self._check_pool(body)
         pool = self._store("describe_user_pool", {"UserPoolId": self.pool_id})["UserPool"]
+        pool["LambdaConfig"] = self._lambda_config()
+        return {"UserPool": pool}
+
+    def _lambda_config(self) -> dict:
+        """The pool's triggers, as Cognito describes them (the template's functions in their slots)."""
         arn = "arn:aws:lambda:{region}:{account}:function:{name}"
         lambda_config: dict = {}
         for slot, logical in self.deployment.template.trigger_slots().items():
@@ -186,8 +191,7 @@ class LocalUserPoolApi:
             if slot == "PreTokenGeneration":
                 lambda_config["PreTokenGenerationConfig"] = {"LambdaArn": function_arn, "LambdaVersion": self.pre_token_version()}
             lambda_config[slot] = function_arn
-        pool["LambdaConfig"] = lambda_config
-        return {"UserPool": pool}
+        return lambda_config
 
     def op_DescribeUserPoolClient(self, body: Mapping) -> dict:
         self._check_pool(body)
@@ -198,7 +202,11 @@ class LocalUserPoolApi:
         return {"UserPoolClient": described}
 
     def op_ListUserPools(self, body: Mapping) -> dict:
-        return self._store("list_user_pools", dict(body))
+        listed = self._store("list_user_pools", dict(body))
+        for pool in listed.get("UserPools", []):
+            if pool.get("Id") == self.pool_id:
+                pool["LambdaConfig"] = self._lambda_config()
+        return listed
 
     # --- sign-in ----------------------------------------------------------------------------------
 

@@ -160,7 +160,8 @@ def _create_pool(session, template: Template, physical: dict) -> tuple[str, AppC
     props = pool["Properties"]
     cognito = session.client("cognito-idp")
     # moto keeps these and answers them in DescribeUserPool; the local pool's API acts on them.
-    optional = {k: props[k] for k in ("AutoVerifiedAttributes", "UserAttributeUpdateSettings") if k in props}
+    settings = ("AutoVerifiedAttributes", "UserAttributeUpdateSettings", "AccountRecoverySetting", "UserPoolTier")
+    optional = {k: template.resolve(props[k], physical, session.region_name, ACCOUNT) for k in settings if k in props}
     created = cognito.create_user_pool(
         PoolName="keyless-local",
         UsernameAttributes=props.get("UsernameAttributes", []),

@@ -426,9 +426,13 @@ def test_admin_and_listing_operations(server):
     user = cognito.admin_get_user(UserPoolId=pool_id, Username=ALICE)
     assert user["Username"] == sub and {"Name": "name", "Value": "Alice"} in user["UserAttributes"]
     assert [u["Username"] for u in cognito.list_users(UserPoolId=pool_id)["Users"]] == [sub]
-    assert [p["Id"] for p in cognito.list_user_pools(MaxResults=10)["UserPools"]] == [pool_id]
+    listed = cognito.list_user_pools(MaxResults=10)["UserPools"]
     described = cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]
+    assert [p["Id"] for p in listed] == [pool_id]
     assert set(described["LambdaConfig"]) >= set(Template().trigger_slots())
+    assert listed[0]["LambdaConfig"] == described["LambdaConfig"]  # as Cognito lists them (issue 13, point 10)
+    assert described["AccountRecoverySetting"] == {"RecoveryMechanisms": [{"Priority": 1, "Name": "verified_email"}]}
+    assert described["UserPoolTier"] == "LITE"  # Keyless needs no Essentials feature (V1_0 tokens)
     clients = cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=10)["UserPoolClients"]
     assert [c["ClientId"] for c in clients] == [server.pool.client_id]
     app = cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=server.pool.client_id)["UserPoolClient"]

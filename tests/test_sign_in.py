@@ -214,9 +214,14 @@ def test_link_request_for_a_method_not_chosen_fails(client, make_user):
     assert error_message(excinfo) == "CreateAuthChallenge failed with error Choose a sign-in method: MAGIC_LINK or EMAIL_OTP."
 
 
-def test_answer_without_choosing_fails(client, make_user):
+def test_answer_without_choosing_names_the_methods(client, make_user):
+    """README, "Messages a user can see": a round-2 answer without signInMethod is told the methods."""
     make_user(ALICE)
-    assert_refused(lambda: client.respond(client.start(ALICE), "-", {}))
+    with pytest.raises(ClientError) as excinfo:
+        client.respond(client.start(ALICE), "-", {})
+    assert error_code(excinfo) == "UserLambdaValidationException"
+    assert error_message(excinfo) == "CreateAuthChallenge failed with error Choose a sign-in method: MAGIC_LINK or EMAIL_OTP."
+    assert emails_to(ALICE) == []
 
 
 # --- redirect allowlist --------------------------------------------------------------------------

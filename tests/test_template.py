@@ -181,3 +181,12 @@ def test_each_function_is_given_exactly_the_variables_its_settings_read(logical_
     given = {name for name in FUNCTIONS[logical_id].environment if not name.startswith("POWERTOOLS_")}
     read = {name for settings_class in READS[logical_id] for name in settings_class.VARIABLES}
     assert given == read
+
+
+def test_a_created_pool_is_on_the_lite_plan_unless_its_tokens_need_essentials():
+    """Cognito puts a new pool on Essentials unless told otherwise; Keyless needs it only for V2_0
+    token customization (both tokens, scopes)."""
+    for version, tier in (("V1_0", "LITE"), ("V2_0", "ESSENTIALS")):
+        template = Template(parameters={"PreTokenGenerationVersion": version})
+        props = template.resources["UserPool"]["Properties"]
+        assert template.resolve(props["UserPoolTier"], {}) == tier

@@ -68,8 +68,9 @@ def parse_challenge_metadata(metadata: object) -> tuple[str, str] | None:
 
 
 def wants_email(client_metadata: Mapping[str, str]) -> bool:
-    """True when the answer to round 1 asks for an email rather than presenting a link."""
-    return bool(client_metadata.get(META_METHOD)) and client_metadata.get(META_ALREADY_HAVE_LINK) != YES
+    """True when the answer to round 1 asks for an email rather than presenting a link: CreateAuthChallenge
+    then sends it, or, without a method it offers, says which ones there are."""
+    return client_metadata.get(META_ALREADY_HAVE_LINK) != YES
 
 
 def wrong_answers(session: Iterable[Any], step: str) -> int:
