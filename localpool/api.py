@@ -109,6 +109,14 @@ class LocalUserPoolApi:
         if "UserAttributes" in body:
             self._check_writable(attribute_changes(body))
         params = {k: body[k] for k in ("ClientId", "Username", "Password", "UserAttributes") if k in body}
+        # As the pool compares names (ALICE@ is alice@ unless it is case-sensitive): moto compares exactly.
+        if self._directory.find(_string(body, "Username")) is not None:
+            taken = (
+                "An account with the given email already exists."
+                if self.deployment.username_attributes
+                else "User already exists"
+            )
+            raise CognitoError("UsernameExistsException", taken)
         self._store("sign_up", params)
         user_name = self._find(_string(body, "Username")).user_name  # the sub on a pool of email user names
         attributes = self._attributes(user_name)

@@ -4,13 +4,34 @@ like Cognito. Applied by deploy(), idempotently."""
 from __future__ import annotations
 
 import functools
+import secrets
+import string
 
-from moto.cognitoidp.models import CognitoIdpBackend
+from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool
 
 
 def apply() -> None:
     _own_email_is_no_alias_clash()
     _global_sign_out_whatever_name_signed_in()
+    _pool_ids_shaped_like_cognitos()
+
+
+def _pool_ids_shaped_like_cognitos() -> None:
+    """A pool id is the region, "_" and 9 letters or digits, as Cognito's are (moto: 32 hex digits),
+    so clients and validators that check the shape accept the local pool's."""
+    original = CognitoIdpUserPool.__init__
+    if getattr(original, "_keyless_fixed", False):
+        return
+
+    @functools.wraps(original)
+    def __init__(self, account_id, region, name, extended_config):
+        original(self, account_id, region, name, extended_config)
+        moto_id = self.id
+        self.id = f"{region}_" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(9))
+        self.arn = self.arn.replace(moto_id, self.id)
+
+    __init__._keyless_fixed = True  # type: ignore[attr-defined]
+    CognitoIdpUserPool.__init__ = __init__  # type: ignore[method-assign]  # the fix
 
 
 def _own_email_is_no_alias_clash() -> None:

@@ -603,3 +603,30 @@ def test_dev_command_prints_where_everything_is(tmp_path):
         assert config["clientId"] in text and config["userPoolId"] in text
         assert (tmp_path / "signing-key.pem").exists() and (tmp_path / "credentials.json").exists()
         assert re.search(r"AWS_ACCESS_KEY_ID=LOCAL\w+ AWS_SECRET_ACCESS_KEY=\S+", text)
+
+
+def test_the_same_address_in_another_case_cannot_sign_up_again(server):
+    """Issue 13, point 1: Cognito refuses the sign-up (user names are case-insensitive on this pool);
+    moto alone created a second confirmed user, in which later upper-case sign-ins landed."""
+    sub = sign_up(server, ALICE)
+    assert refused(lambda: sign_up(server, ALICE.upper())) == (
+        "UsernameExistsException",
+        "An account with the given email already exists.",
+    )
+    assert refused(lambda: sign_up(server, ALICE)) == (
+        "UsernameExistsException",
+        "An account with the given email already exists.",
+    )
+    cognito = pool_cognito(server)
+    assert [u["Username"] for u in cognito.list_users(UserPoolId=server.pool.pool_id)["Users"]] == [sub]
+    client = passwordless(server)
+    assert client.start(ALICE.upper())["ChallengeParameters"]["USERNAME"] == sub  # and sign-ins land in her account
+
+
+def test_pool_ids_have_cognitos_shape(server):
+    """Issue 13, point 4: the region, "_" and 9 letters or digits (moto alone: 32 hex digits)."""
+    pool_id = server.pool.pool_id
+    assert re.fullmatch(r"us-east-1_[A-Za-z0-9]{9}", pool_id)
+    described = pool_cognito(server).describe_user_pool(UserPoolId=pool_id)["UserPool"]
+    assert described["Id"] == pool_id and described["Arn"].endswith(f":userpool/{pool_id}")
+    assert passwordless(server).start(ALICE)["ChallengeParameters"]["step"] == "CHOOSE_METHOD"
