@@ -257,7 +257,7 @@ def local_pool(
     directory = CognitoDirectory(session.client("cognito-idp"), deployment.pool_id)
     runner = TriggerRunner(handlers if handlers is not None else deployment.handlers(), timeout_seconds=timeout_seconds)
     issuer = f"https://cognito-idp.{deployment.region}.amazonaws.com/{deployment.pool_id}"
-    tokens = tokens or TokenService(issuer, RsaKey.load_or_create(None))
+    tokens = tokens or TokenService(issuer, RsaKey.load_or_create(None), RsaKey.load_or_create(None, "access"))
     kwargs = {"clock": clock} if clock else {}
     uuid_user_names = bool(deployment.username_attributes)
     auth = CustomAuth(deployment.pool_id, deployment.region, directory, runner, tokens, uuid_user_names=uuid_user_names, **kwargs)

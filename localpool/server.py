@@ -158,8 +158,9 @@ def build_pool(
         else:
             slots[slot] = handler
     key = RsaKey.load_or_create(state_dir / "signing-key.pem" if state_dir else None)
+    access_key = RsaKey.load_or_create(state_dir / "access-signing-key.pem" if state_dir else None, "access")
     credentials = Credentials.load_or_create(state_dir / "credentials.json" if state_dir else None)
-    tokens = TokenService(f"{url}/{deployment.pool_id}", key, clock=clock)
+    tokens = TokenService(f"{url}/{deployment.pool_id}", key, access_key, clock=clock)
     auth, runner, _ = local_pool(deployment, tokens=tokens, timeout_seconds=timeout_seconds, handlers=slots, clock=clock)
     revoke_on_admin_sign_out(session, tokens, auth.directory)
     cognito = boto3.session.Session(region_name=deployment.region).client("cognito-idp")
@@ -381,7 +382,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         elif path == "/local-pool.json":
             self._json(pool.demo_config())
         elif path == well_known + "jwks.json":
-            self._json(pool.tokens.key.jwks())
+            self._json(pool.tokens.jwks())
         elif path == well_known + "openid-configuration":
             self._json(pool.openid_configuration())
         elif path in ("/mailbox", "/mailbox/"):

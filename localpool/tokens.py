@@ -34,11 +34,11 @@ class RsaKey:
         self.kid = hashlib.sha256(der).hexdigest()[:16]
 
     @classmethod
-    def load_or_create(cls, path: Path | None) -> RsaKey:
-        """The key kept at `path`, made there on first use; without a path, one key for every pool of
-        this process (making a 2048-bit key takes a quarter of a second, and tests make hundreds of pools)."""
+    def load_or_create(cls, path: Path | None, use: str = "id") -> RsaKey:
+        """The key kept at `path`, made there on first use; without a path, one key per `use` for every
+        pool of this process (making a 2048-bit key takes a quarter of a second, and tests make hundreds of pools)."""
         if path is None:
-            return _process_key()
+            return _process_key(use)
         if path.exists():
             kept = serialization.load_pem_private_key(path.read_bytes(), password=None)
             if not isinstance(kept, rsa.RSAPrivateKey):
@@ -52,13 +52,14 @@ class RsaKey:
             path.write_bytes(pem)
         return cls(key)
 
-    def jwks(self) -> dict:
+    def jwk(self) -> dict:
+        """The public half, as a JWKS lists it."""
         jwk = jwt.algorithms.RSAAlgorithm.to_jwk(self.public_key, as_dict=True)
-        return {"keys": [{**jwk, "alg": "RS256", "use": "sig", "kid": self.kid}]}
+        return {**jwk, "alg": "RS256", "use": "sig", "kid": self.kid}
 
 
 @functools.cache
-def _process_key() -> RsaKey:
+def _process_key(use: str) -> RsaKey:
     return RsaKey(rsa.generate_private_key(public_exponent=65537, key_size=2048))
 
 
@@ -89,12 +90,16 @@ class TokenService:
         self,
         issuer: str,
         key: RsaKey,
+        access_key: RsaKey | None = None,
         clock: Callable[[], float] = time.time,
         claims_hook: ClaimsHook | None = None,
         validity_seconds: int = 3600,
     ):
         self.issuer = issuer
+        # As Cognito: ID and access tokens are signed with two keys (two kids in the JWKS), so a
+        # verifier that picks its key by the token's kid works here as there.
         self.key = key
+        self.access_key = access_key or RsaKey.load_or_create(None, "access")
         self._clock = clock
         self.claims_hook = claims_hook
         self._validity = validity_seconds
@@ -143,7 +148,7 @@ class TokenService:
             # Times are checked against this service's clock (tests and the local pool may move it).
             claims = jwt.decode(
                 token,
-                self.key.public_key,
+                self.access_key.public_key,
                 algorithms=["RS256"],
                 issuer=self.issuer,
                 options={"verify_exp": False, "verify_iat": False, "require": ["exp", "iat"]},
@@ -193,11 +198,15 @@ class TokenService:
             claims = self.claims_hook(user, client_id, trigger_source, client_metadata, claims)
         access = {**claims.access_token, "scope": " ".join(claims.scopes)}
         return {
-            "IdToken": self._sign(claims.id_token),
-            "AccessToken": self._sign(access),
+            "IdToken": self._sign(claims.id_token, self.key),
+            "AccessToken": self._sign(access, self.access_key),
             "ExpiresIn": self._validity,
             "TokenType": "Bearer",
         }
 
-    def _sign(self, claims: dict) -> str:
-        return jwt.encode(claims, self.key.private_key, algorithm="RS256", headers={"kid": self.key.kid})
+    def jwks(self) -> dict:
+        return {"keys": [self.key.jwk(), self.access_key.jwk()]}
+
+    @staticmethod
+    def _sign(claims: dict, key: RsaKey) -> str:
+        return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})

@@ -533,7 +533,14 @@ def test_openid_configuration_and_jwks(server):
     assert config["issuer"] == f"{server.url}/{server.pool.pool_id}"
     with urllib.request.urlopen(config["jwks_uri"]) as response:
         keys = json.load(response)["keys"]
-    assert [k["alg"] for k in keys] == ["RS256"] and all("d" not in k for k in keys)  # public half only
+    assert [k["alg"] for k in keys] == ["RS256", "RS256"] and all("d" not in k for k in keys)  # public halves only
+    # Issue 13, point 3: as Cognito, one key for ID tokens and another for access tokens.
+    sign_up(server, ALICE)
+    tokens = signed_in(server)
+    kids = {jwt.get_unverified_header(tokens[name])["kid"] for name in ("IdToken", "AccessToken")}
+    assert kids == {k["kid"] for k in keys} and len(kids) == 2
+    assert verified_claims(server, tokens["IdToken"], audience=server.pool.client_id)["token_use"] == "id"
+    assert verified_claims(server, tokens["AccessToken"])["token_use"] == "access"
 
 
 def test_mailbox_newest_first_as_json_and_html(server):
