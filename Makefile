@@ -25,8 +25,10 @@ NPM_KITS := clients/aws-passwordless clients/amplify
 
 install: $(VENV)/.installed $(NPM_KITS:%=%/node_modules/.installed)
 
+# Every test: all but the timing comparisons on one worker per core, then those in one process alone.
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not timing"
+	$(PY) -m pytest -m timing -n 0
 
 # The local user pool, demo page and mailbox: http://127.0.0.1:9229 (ARGS="--port 9000" to change).
 dev: install

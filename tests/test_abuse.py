@@ -54,6 +54,7 @@ def timed_client(deployment, clock):
     return PasswordlessClient(InProcessCognito(auth, deployment.client), deployment.client.client_id), durations
 
 
+@pytest.mark.timing
 def test_send_timing_does_not_tell_known_from_unknown(timed_client, make_user):
     """Known users cost a DynamoDB write and an SES send; unknown ones the write and an imitation of
     the send. Interleaved samples, compared as distributions (machines here are noisy)."""
@@ -82,6 +83,7 @@ def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
+@pytest.mark.timing
 def test_unknown_and_known_sends_take_the_same_time_tails_included(timed_client, make_user, faults):
     """The container's first SES call is slow (a new connection), as on Lambda. It must not become
     the unknown addresses' slow tail: the imitation replays recent sends, never that one."""
