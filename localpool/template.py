@@ -50,14 +50,45 @@ class FunctionSpec:
     timeout: int
 
 
+class ParameterError(ValueError):
+    """A parameter value CloudFormation would refuse before creating anything."""
+
+
+def check_parameter(name: str, value: str, spec: Mapping[str, Any]) -> None:
+    """CloudFormation's checks of a parameter value against its declaration (Type Number with
+    MinValue/MaxValue; AllowedValues; AllowedPattern; MinLength/MaxLength), so the local pool refuses
+    what a deployment would (AuthSessionValidity=1, say) instead of running with it."""
+    if spec.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            raise ParameterError(f"Parameter '{name}' must be a number") from None
+        if "MinValue" in spec and number < float(spec["MinValue"]):
+            raise ParameterError(f"Parameter '{name}' must be a number not less than {spec['MinValue']}")
+        if "MaxValue" in spec and number > float(spec["MaxValue"]):
+            raise ParameterError(f"Parameter '{name}' must be a number not greater than {spec['MaxValue']}")
+        return
+    allowed = spec.get("AllowedValues")
+    if allowed is not None and value not in [str(v) for v in allowed]:
+        raise ParameterError(f"Parameter '{name}' must be one of AllowedValues")
+    if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
+        raise ParameterError(f"Parameter '{name}' must contain at most {spec['MaxLength']} characters")
+    if "MinLength" in spec and len(value) < int(spec["MinLength"]):
+        raise ParameterError(f"Parameter '{name}' must contain at least {spec['MinLength']} characters")
+    if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value):
+        raise ParameterError(f"Parameter '{name}' must match pattern {spec['AllowedPattern']}")
+
+
 class Template:
     def __init__(self, path: Path = TEMPLATE, parameters: Mapping[str, str] | None = None):
         self.path = path
         # bandit B506 (unsafe yaml.load) does not apply: _CfnLoader is a SafeLoader.
         self.body = yaml.load(path.read_text(), Loader=_CfnLoader)  # nosec B506
-        self.parameters = {name: str(spec.get("Default", "")) for name, spec in self.body.get("Parameters", {}).items()} | dict(
-            parameters or {}
-        )
+        specs = self.body.get("Parameters", {})
+        self.parameters = {name: str(spec.get("Default", "")) for name, spec in specs.items()} | dict(parameters or {})
+        for name, value in (parameters or {}).items():
+            if name in specs:
+                check_parameter(name, str(value), specs[name])
         self.resources: dict = self.body["Resources"]
 
     def functions(self) -> dict[str, FunctionSpec]:

@@ -637,3 +637,22 @@ def test_pool_ids_have_cognitos_shape(server):
     described = pool_cognito(server).describe_user_pool(UserPoolId=pool_id)["UserPool"]
     assert described["Id"] == pool_id and described["Arn"].endswith(f":userpool/{pool_id}")
     assert passwordless(server).start(ALICE)["ChallengeParameters"]["step"] == "CHOOSE_METHOD"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("AuthSessionValidity", "1", "Parameter 'AuthSessionValidity' must be a number not less than 3"),
+        ("AuthSessionValidity", "16", "Parameter 'AuthSessionValidity' must be a number not greater than 15"),
+        ("SameDeviceLinksOnly", "yes", "Parameter 'SameDeviceLinksOnly' must be one of AllowedValues"),
+        ("SenderEmail", "not an address", "Parameter 'SenderEmail' must match pattern"),
+    ],
+)
+def test_parameters_cloudformation_would_refuse_are_refused(name, value, message):
+    """Issue 13, point 5 (in part): the local pool took AuthSessionValidity below Cognito's 3 minutes;
+    now every parameter is checked against its declaration, as CloudFormation checks it."""
+    from localpool.template import ParameterError
+
+    with pytest.raises(ParameterError) as refused_parameter:
+        Template(parameters={name: value})
+    assert str(refused_parameter.value).startswith(message)
