@@ -23,7 +23,7 @@ from localpool.client import InProcessCognito
 from localpool.deployment import REGION, local_pool
 from localpool.orchestrator import AppClient
 from localpool.template import Template
-from testkit.clients import pool_cognito, refused
+from testkit.clients import passwordless, pool_cognito, refused, sign_up
 from testkit.deployment import plain_name_pool
 from testkit.mail import code_in, emails_to, last_code, last_link, link_in, mailbox, sent_emails, wrong
 
@@ -65,7 +65,7 @@ def test_sent_to_looks_alike_for_known_and_unknown_user_names_on_a_pool_with_pla
         UserAttributes=[{"Name": "email", "Value": ALICE}],
     )  # fmt: skip
     moto.admin_confirm_sign_up(UserPoolId=server.pool.pool_id, Username="alice")
-    client = PasswordlessClient(pool_cognito(server), server.pool.client_id)
+    client = passwordless(server)
     known = client.request_code(client.start("alice"))["ChallengeParameters"]
     unknown = client.request_code(client.start("nobody"))["ChallengeParameters"]
     assert set(known) == set(unknown)
@@ -79,14 +79,8 @@ def test_starting_again_with_the_returned_username_looks_alike_for_known_and_unk
     known user's. But a known user's USERNAME is a real user name: starting a sign-in with it finds
     the user (same USERNAME back, sentTo the masked address); an unknown address's stand-in finds
     nobody (a new stand-in back, and sentTo "***" from mask() of a name with no "@")."""
-    cognito = pool_cognito(server)
-    cognito.sign_up(
-        ClientId=server.pool.client_id,
-        Username=ALICE,
-        Password="Aa1-" + "x" * 24,
-        UserAttributes=[{"Name": "email", "Value": ALICE}],
-    )
-    client = PasswordlessClient(cognito, server.pool.client_id)
+    sign_up(server, ALICE)
+    client = passwordless(server)
     seen = {}
     for address in (ALICE, "nobody@example.com"):
         username = client.start(address)["ChallengeParameters"]["USERNAME"]
@@ -441,12 +435,7 @@ def test_a_link_is_redeemed_only_at_the_pool_and_client_it_was_issued_for(server
     genuine link whose page sends the secret to Mallory's pool (her VerifyAuthChallengeResponse
     sees every ANSWER, for unknown users too). Mallory then signs in as Alice with it."""
     cognito = pool_cognito(server)
-    cognito.sign_up(
-        ClientId=server.pool.client_id,
-        Username=ALICE,
-        Password="Aa1-" + "x" * 24,
-        UserAttributes=[{"Name": "email", "Value": ALICE}],
-    )
+    sign_up(server, ALICE)
     mallory = PasswordlessClient(cognito, server.pool.client_id)
     evil = f"{server.url}/?region=us-east-1&clientId=MallorysOwnAppClient1"
     mallory.request_link(mallory.start(ALICE), evil)  # accepted: the query is free
@@ -564,14 +553,8 @@ def test_the_owner_signs_in_from_the_emails_someone_else_asks_for_whatever_page_
     also spent the email kept for Alice's own address: every email she had was a dead end. Now the
     page redeems a link wherever it lands (the link names its pool and client), and the email kept
     for her own address opens the first allowed page."""
-    cognito = pool_cognito(server)
-    cognito.sign_up(
-        ClientId=server.pool.client_id,
-        Username=ALICE,
-        Password="Aa1-" + "x" * 24,
-        UserAttributes=[{"Name": "email", "Value": ALICE}],
-    )
-    app = PasswordlessClient(cognito, server.pool.client_id)
+    sign_up(server, ALICE)
+    app = passwordless(server)
     for _ in range(3):
         app.request_link(app.start(ALICE), f"{server.url}/?region=x")  # allowed: the query is free
         served_clock.advance(61)
@@ -593,15 +576,9 @@ def test_a_stand_in_handed_out_before_sign_up_cannot_spend_the_owners_mailbox(se
     it ran as an unknown user named alice@example.com, spending Alice's burst and own email. (Cognito
     treats a typed UUID as a user name of its own, with no address; the local pool now does too once
     the name it stood for exists.)"""
-    cognito = pool_cognito(server)
-    app = PasswordlessClient(cognito, server.pool.client_id)
+    app = passwordless(server)
     stand_in = app.start(ALICE)["ChallengeParameters"]["USERNAME"]  # before Alice exists
-    cognito.sign_up(
-        ClientId=server.pool.client_id,
-        Username=ALICE,
-        Password="Aa1-" + "x" * 24,
-        UserAttributes=[{"Name": "email", "Value": ALICE}],
-    )
+    sign_up(server, ALICE)
     alice = []
     for _ in range(10):
         outcome(lambda: app.request_code(app.start(stand_in)))  # Mallory
@@ -786,14 +763,8 @@ def test_the_newest_email_signs_in_whatever_page_someone_else_chose_for_it(serve
     allowed redirectUri that is no sign-in page (an origin entry allows any path). Each spent the
     mailbox's 3 and the email kept for Alice's address; for 45 minutes Alice's requests got nothing
     and every email she had opened the dead page. Now every email also opens the first allowed page."""
-    cognito = pool_cognito(server)
-    cognito.sign_up(
-        ClientId=server.pool.client_id,
-        Username=ALICE,
-        Password="Aa1-" + "x" * 24,
-        UserAttributes=[{"Name": "email", "Value": ALICE}],
-    )
-    app = PasswordlessClient(cognito, server.pool.client_id)
+    sign_up(server, ALICE)
+    app = passwordless(server)
     for _minute in range(20):
         outcome(lambda: app.request_link(app.start(ALICE), f"{server.url}/no-such-page"))  # Mallory, whenever there is room
         outcome(lambda: app.request_link(app.start(ALICE), f"{server.url}/"))  # Alice
