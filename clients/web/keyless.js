@@ -16,8 +16,9 @@
 // Tokens are kept in memory unless you pass a `tokenStorage`.
 
 const TARGET = "AWSCognitoIdentityProviderService.";
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
-const CLIENT_ID = /^[A-Za-z0-9]{1,128}$/;
+/** What an AWS region and an app client id look like (checked before any address is built from them). */
+export const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+export const CLIENT_ID = /^[A-Za-z0-9]{1,128}$/;
 const MAX_DEVICE_SECRETS = 5; // recent requests whose links this browser would open without a click
 
 /**

@@ -5,7 +5,7 @@
 // an opened link is redeemed only on the person's click ("Sign in as j***@e***.com"), never on load,
 // focus or a timer; except in the very browser that asked for it, which proves so with a device
 // secret kept in localStorage (only its hash went out with the request) and is signed in at once.
-import { Keyless, claimsOf, readLink } from "./keyless.js";
+import { CLIENT_ID, Keyless, REGION, claimsOf, readLink } from "./keyless.js";
 
 const STANDARD_CLAIMS = new Set([
   "sub", "iss", "aud", "client_id", "token_use", "auth_time", "exp", "iat", "nbf", "jti", "origin_jti", "event_id",
@@ -37,7 +37,7 @@ async function loadConfig(forLink) {
   const region = query.get("region");
   const clientId = query.get("clientId");
   if (region || clientId) {
-    if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region || "") || !/^[A-Za-z0-9]{1,128}$/.test(clientId || "")) {
+    if (!REGION.test(region || "") || !CLIENT_ID.test(clientId || "")) {
       throw new ConfigError("Give both region (e.g. eu-west-1) and clientId (the app client id) in the address.");
     }
     return { endpoint: `https://cognito-idp.${region}.amazonaws.com/`, region, clientId, local: false };
@@ -168,7 +168,7 @@ async function submitCode(input = "code-input", button = "submit-code") {
 function redeemAt(link) {
   if (config.local) return link.p === config.userPoolId && link.c === config.clientId ? config : null;
   const region = link.p.split("_")[0];
-  if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region) || !/^[A-Za-z0-9]{1,128}$/.test(link.c)) return null;
+  if (!REGION.test(region) || !CLIENT_ID.test(link.c)) return null;
   return { endpoint: `https://cognito-idp.${region}.amazonaws.com/`, region, clientId: link.c, local: false };
 }
 

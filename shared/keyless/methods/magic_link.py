@@ -28,7 +28,7 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from itsdangerous import BadData, Serializer, URLSafeSerializer
 from itsdangerous.encoding import base64_encode
@@ -118,13 +118,14 @@ def device_hash_of(secret: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(secret.encode("ascii")).digest()).rstrip(b"=").decode()
 
 
-def is_device_hash(value: object) -> bool:
+def is_device_hash(value: object) -> TypeGuard[str]:
+    """A device hash, or a device secret: both are 32 bytes in base64url without padding."""
     return isinstance(value, str) and bool(_DEVICE_VALUE.fullmatch(value))
 
 
 def device_binding(key: bytes, device_hash: object) -> str:
     """What the table keeps of a device hash (keyed); "" for anything that is not one."""
-    if not isinstance(device_hash, str) or not is_device_hash(device_hash):
+    if not is_device_hash(device_hash):
         return ""
     return hmac.new(key, b"keyless.link-device|" + device_hash.encode(), hashlib.sha256).hexdigest()
 
@@ -132,7 +133,7 @@ def device_binding(key: bytes, device_hash: object) -> str:
 def device_proof(key: bytes, client_metadata: Mapping[str, str]) -> str:
     """The device binding the secret in this answer's ClientMetadata proves; "" without a well-formed one."""
     secret = client_metadata.get(protocol.META_DEVICE_SECRET, "")
-    return device_binding(key, device_hash_of(secret)) if _DEVICE_VALUE.fullmatch(secret) else ""
+    return device_binding(key, device_hash_of(secret)) if is_device_hash(secret) else ""
 
 
 def read(token: str, keys: Iterable[bytes]) -> tuple[LinkClaims, bytes]:
