@@ -27,12 +27,14 @@ from typing import TypeGuard
 
 from botocore.exceptions import ClientError, ParamValidationError
 
-from localpool.attributes import EmailCodes, attribute_changes, check_writable, code_delivery
+from localpool.attributes import EmailCodes, attribute_changes, check_in_schema, check_writable, code_delivery
 from localpool.deployment import ACCOUNT, Deployment
 from localpool.errors import CognitoError, invalid_lambda_response, invalid_parameter, not_authorized
 from localpool.orchestrator import CustomAuth, PoolUser, is_string_map, trigger_event
+from localpool.passwords import check_password
 from localpool.tokens import TokenService
 from localpool.triggers import TriggerRunner
+from localpool.validation import validate
 
 NO_CLIENT = "CLIENT_ID_NOT_APPLICABLE"  # callerContext.clientId of admin calls
 COGNITO_SENDER = "no-reply@verificationemail.com"
@@ -87,6 +89,11 @@ class LocalUserPoolApi:
 
     # --- dispatch -------------------------------------------------------------------------------
 
+    @classmethod
+    def operations(cls) -> list[str]:
+        """Every operation the pool serves."""
+        return sorted({name.removeprefix("op_") for name in dir(cls) if name.startswith("op_")} | set(STORE_OPERATIONS))
+
     def call(self, operation: str, body: object, signed: bool) -> dict:
         method = getattr(self, f"op_{operation}", None) if operation.isalnum() else None
         if method is None and operation not in STORE_OPERATIONS:
@@ -97,6 +104,7 @@ class LocalUserPoolApi:
             raise CognitoError("SerializationException", "The request body must be a JSON object.")
         if operation in SIGNED_OPERATIONS and not signed:
             raise CognitoError("MissingAuthenticationTokenException", "Missing Authentication Token", status=403)
+        validate(operation, body)
         if method is not None:
             return method(body)
         self._check_pool(body)
@@ -108,6 +116,9 @@ class LocalUserPoolApi:
         self._check_client(body)
         if "UserAttributes" in body:
             self._check_writable(attribute_changes(body))
+        if "Password" not in body:  # Cognito's passwordless sign-up is its own (Essentials) sign-in, not this pool's
+            raise invalid_parameter("A password is required: this user pool does not offer passwordless sign-up.")
+        self._check_password(_string(body, "Password"))
         params = {k: body[k] for k in ("ClientId", "Username", "Password", "UserAttributes") if k in body}
         # As the pool compares names (ALICE@ is alice@ unless it is case-sensitive): moto compares exactly.
         if self._directory.find(_string(body, "Username")) is not None:
@@ -155,6 +166,10 @@ class LocalUserPoolApi:
 
     def op_AdminCreateUser(self, body: Mapping) -> dict:
         self._check_pool(body)
+        if "UserAttributes" in body:
+            check_in_schema(attribute_changes(body), self.deployment.custom_attributes)
+        if "TemporaryPassword" in body:
+            self._check_password(_string(body, "TemporaryPassword"))
         params = {k: v for k, v in body.items() if k not in ("ClientMetadata", "ValidationData")}
         created = self._store("admin_create_user", params)["User"]
         user_name = created["Username"]
@@ -174,7 +189,9 @@ class LocalUserPoolApi:
         unless the same call sets email_verified=true (Cognito's documented way to skip that)."""
         self._check_pool(body)
         user = self._find(_string(body, "Username"))
-        self._change_attributes(user, attribute_changes(body))
+        changes = attribute_changes(body)
+        check_in_schema(changes, self.deployment.custom_attributes)
+        self._change_attributes(user, changes)
         return {}
 
     def op_AdminUserGlobalSignOut(self, body: Mapping) -> dict:
@@ -370,6 +387,10 @@ class LocalUserPoolApi:
         holder = self._directory.find(email)
         if holder is not None and holder.user_name != user.user_name:
             raise CognitoError("AliasExistsException", "An account with the given email already exists.")
+
+    def _check_password(self, password: str) -> None:
+        pool = self._store("describe_user_pool", {"UserPoolId": self.pool_id})["UserPool"]
+        check_password(password, pool.get("Policies", {}).get("PasswordPolicy", {}))
 
     def _check_writable(self, changes: Mapping[str, str]) -> None:
         check_writable(changes, self.deployment.custom_attributes, self.client.write_attributes)

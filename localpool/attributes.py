@@ -33,13 +33,18 @@ def attribute_changes(body: Mapping, name: str = "UserAttributes") -> dict[str, 
     return {a["Name"]: a.get("Value", "") for a in value}
 
 
+def check_in_schema(names: Iterable[str], custom_attributes: frozenset[str]) -> None:
+    """Each attribute must be a standard one or one of the pool's own (custom:...)."""
+    for name in names:
+        if name not in STANDARD_ATTRIBUTES and name not in custom_attributes:
+            raise invalid_parameter(f"Attributes did not conform to the schema: {name}: Attribute does not exist in the schema.")
+
+
 def check_writable(names: Iterable[str], custom_attributes: frozenset[str], write_attributes: tuple[str, ...] | None) -> None:
     """Each attribute must exist in the pool and be one the app client may write (all but `sub`
     when the client names none)."""
     names = list(names)
-    for name in names:
-        if name not in STANDARD_ATTRIBUTES and name not in custom_attributes:
-            raise invalid_parameter(f"Attributes did not conform to the schema: {name}: Attribute does not exist in the schema.")
+    check_in_schema(names, custom_attributes)
     for name in names:
         if name == "sub" or (write_attributes is not None and name not in write_attributes):
             raise not_authorized("A client attempted to write unauthorized attribute")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 import threading
 import time
@@ -29,6 +30,7 @@ from localpool.triggers import TriggerRunner
 CUSTOM_CHALLENGE = "CUSTOM_CHALLENGE"
 MAX_STAND_INS = 10_000  # stand-in names remembered, newest kept
 SDK_VERSION = "aws-sdk-unknown-unknown"
+SESSION_EXPIRED = "Invalid session for the user, session is expired."
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ class CustomAuth:
         self._lock = threading.Lock()
         self._uuid_user_names = uuid_user_names
         self._stand_in_key = secrets.token_bytes(32)
+        self._session_key = secrets.token_bytes(32)
         self._stood_in_for: dict[str, str] = {}  # stand-in -> the name it stands for
 
     # --- the two API calls -------------------------------------------------------------------
@@ -252,7 +255,10 @@ class CustomAuth:
         return self._clock() + client.auth_session_validity_minutes * 60
 
     def _store_session(self, session: AuthSession) -> str:
-        token = secrets.token_urlsafe(96)
+        """A session string that still says when it expired once its session is purged, as Cognito's
+        do (they carry their own expiry): random, then the expiry and a MAC of both under a process key."""
+        nonce, expiry = secrets.token_urlsafe(96), str(math.ceil(session.expires_at * 1000))  # milliseconds
+        token = f"{nonce}.{expiry}.{self._session_mac(nonce, expiry)}"
         with self._lock:
             now = self._clock()
             for stale in [t for t, s in self._sessions.items() if s.expires_at <= now]:
@@ -264,11 +270,27 @@ class CustomAuth:
         """Each session string works once: the next answer gets a new one."""
         with self._lock:
             session = self._sessions.pop(token or "", None)
+        if session is None and self._expired_by_its_own_word(token):
+            raise not_authorized(SESSION_EXPIRED)
         if session is None or session.client_id != client.client_id:
             raise not_authorized("Invalid session for the user.")
         if session.expires_at <= self._clock():
-            raise not_authorized("Invalid session for the user, session is expired.")
+            raise not_authorized(SESSION_EXPIRED)
         return session
+
+    def _expired_by_its_own_word(self, token: str) -> bool:
+        """A purged session string of this pool whose expiry has passed."""
+        nonce, _, rest = (token or "").partition(".")
+        expiry, _, mac = rest.partition(".")
+        if not hmac.compare_digest(mac.encode(), self._session_mac(nonce, expiry).encode()):
+            return False
+        try:
+            return int(expiry) <= self._clock() * 1000
+        except ValueError:
+            return False
+
+    def _session_mac(self, nonce: str, expiry: str) -> str:
+        return hmac.new(self._session_key, f"{nonce}.{expiry}".encode(), hashlib.sha256).hexdigest()
 
     @staticmethod
     def _check_can_sign_in(user: PoolUser) -> None:

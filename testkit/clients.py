@@ -24,16 +24,19 @@ def pool_cognito(
     retry: bool = True,
     aws_access_key_id: str | None = None,
     aws_secret_access_key: str | None = None,
+    parameter_validation: bool = True,
 ) -> Any:
     """boto3's cognito-idp client for a served pool, signing with the pool's own credentials unless
     others are given. retry=False: every error is seen at once (boto3 retries LimitExceededException,
-    with back-off)."""
+    with back-off). parameter_validation=False: requests boto3 would refuse are sent, for the pool to refuse."""
     own = server.pool.credentials
     return boto3.client(
         "cognito-idp",
         endpoint_url=server.url,
         region_name=REGION,
-        config=Config(retries={"total_max_attempts": 1 if not retry else 3, "mode": "standard"}),
+        config=Config(
+            retries={"total_max_attempts": 1 if not retry else 3, "mode": "standard"}, parameter_validation=parameter_validation
+        ),
         aws_access_key_id=own.access_key_id if aws_access_key_id is None else aws_access_key_id,
         aws_secret_access_key=own.secret_access_key if aws_secret_access_key is None else aws_secret_access_key,
     )

@@ -165,6 +165,18 @@ def test_expired_session(server, served_clock):
     assert code == "NotAuthorizedException" and message.startswith("Invalid session for the user")
 
 
+def test_expired_session_is_told_as_expired_after_other_sign_ins_purge_it(server, served_clock):
+    sign_up(server, ALICE)
+    client = passwordless(server)
+    sent = client.request_code(client.start(ALICE))
+    served_clock.advance(15 * 60 + 1)
+    client.start(ALICE)  # a new sign-in purges the expired session
+    expired = refused(lambda: client.answer_code(sent, code_in(last_mail(server))))
+    assert expired == ("NotAuthorizedException", "Invalid session for the user, session is expired.")
+    forged = {**sent, "Session": sent["Session"].rsplit(".", 1)[0] + "." + "0" * 64}
+    assert refused(lambda: client.answer_code(forged, "123456")) == ("NotAuthorizedException", "Invalid session for the user.")
+
+
 def test_unknown_user_with_prevent_user_existence_errors(server):
     sign_up(server, ALICE)
     client = passwordless(server)
@@ -481,7 +493,7 @@ def raw(server, body: bytes, target: str | None, headers: dict | None = None, me
         (b"[1, 2]", "AWSCognitoIdentityProviderService.InitiateAuth", "SerializationException"),
         (b"{}", None, "UnknownOperationException"),
         (b"{}", "AWSCognitoIdentityProviderService.__init__", "UnknownOperationException"),
-        (b'{"ClientId": 5}', "AWSCognitoIdentityProviderService.InitiateAuth", "InvalidParameterException"),
+        (b'{"ClientId": 5}', "AWSCognitoIdentityProviderService.InitiateAuth", "SerializationException"),
         (b'{"UserPoolId": "x"}', "AWSCognitoIdentityProviderService.ListUsers", "MissingAuthenticationTokenException"),
     ],
     ids=["bad-json", "not-an-object", "no-target", "private-name", "wrong-type", "admin-call-unsigned"],

@@ -144,7 +144,8 @@ def test_own_origin_and_cors_origin_are_answered_with_their_own_name(serve_pool)
 
 
 def test_requests_without_an_origin_get_no_cors_headers(server):
-    status, headers, answer = post(server.url, "InitiateAuth", {"ClientId": "nope"})
+    unknown_client = {"ClientId": "nope", "AuthFlow": "CUSTOM_AUTH", "AuthParameters": {"USERNAME": "a"}}
+    status, headers, answer = post(server.url, "InitiateAuth", unknown_client)
     assert status == 400 and answer["__type"] == "ResourceNotFoundException"
     assert "Access-Control-Allow-Origin" not in headers
 

@@ -1,0 +1,26 @@
+"""The pool's password policy, checked as Cognito checks it, with Cognito's messages (apps show them)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from localpool.errors import CognitoError
+
+# The special characters Cognito's password policy counts (its developer guide's list, and the space).
+SYMBOLS = frozenset("^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ")
+DEFAULT_MINIMUM_LENGTH = 8
+
+
+def check_password(password: str, policy: Mapping[str, Any]) -> None:
+    """InvalidPasswordException "Password did not conform with policy: ..." for the first rule broken."""
+    rules = (
+        (len(password) >= int(policy.get("MinimumLength", DEFAULT_MINIMUM_LENGTH)), "Password not long enough"),
+        (not policy.get("RequireNumbers") or any(c.isdigit() for c in password), "Password must have numeric characters"),
+        (not policy.get("RequireLowercase") or any(c.islower() for c in password), "Password must have lowercase characters"),
+        (not policy.get("RequireUppercase") or any(c.isupper() for c in password), "Password must have uppercase characters"),
+        (not policy.get("RequireSymbols") or any(c in SYMBOLS for c in password), "Password must have symbol characters"),
+    )
+    for kept, broken in rules:
+        if not kept:
+            raise CognitoError("InvalidPasswordException", f"Password did not conform with policy: {broken}")
