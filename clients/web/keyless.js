@@ -159,12 +159,16 @@ export class Keyless {
 
   /**
    * What a link opened at `href` is, without sending anything. Call redeem() at once only when
-   * fromThisBrowser; otherwise on the person's click (a mail scanner opens links too).
+   * fromThisBrowser; otherwise on the person's click (a mail scanner opens links too). A link of
+   * another app client throws KeylessError "WrongClient", before anything is sent.
    * @param {string} href the page's address, with the link's secret after '#'
    */
   openLink(href) {
     const secret = decodeURIComponent(new URL(href).hash.slice(1));
     const link = readLink(secret);
+    // A link names (signed) the app client it was issued for; redeemed at another, it would sign the
+    // person in to an app they never asked to enter.
+    if (link.c !== this.clientId) throw new KeylessError("WrongClient", "This link was issued for another app.");
     // Only the secret this link was asked for with (its tag `d`), not any this browser keeps: a link
     // someone else asked for (their own account's, say) waits for a click here too.
     const kept = this.#deviceSecrets(link.c).find((entry) => typeof link.d === "string" && entry.tag === link.d);

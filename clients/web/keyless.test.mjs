@@ -71,6 +71,14 @@ test("a link opened elsewhere names whom it signs in, and redeems only when aske
   await assert.rejects(aBrowser().openLink(linkIn(await newestMailTo(email))).redeem(), { type: "NotAuthorizedException" });
 });
 
+test("a link of another app client is refused before anything is sent", async () => {
+  const email = await aUser();
+  await aBrowser().requestLink(email, page);
+  const otherApp = new Keyless({ endpoint: page, clientId: "another0app0client0id0", storage: memoryStorage() });
+  const link = linkIn(await newestMailTo(email));
+  assert.throws(() => otherApp.openLink(link), { type: "WrongClient" });
+});
+
 test("the code in a link's email signs in the window that asked after someone else used the link", async () => {
   const email = await aUser();
   const asking = aBrowser();
