@@ -9,7 +9,7 @@ through TriggerRunner, as Cognito calls them:
 - AdminCreateUser: PreSignUp_AdminCreateUser (its auto* flags ignored, no PostConfirmation).
 - ConfirmSignUp, AdminConfirmSignUp: PostConfirmation_ConfirmSignUp.
 - InitiateAuth / RespondToAuthChallenge: the custom auth triggers, then PreTokenGeneration (via
-  the TokenService's claims hook); REFRESH_TOKEN_AUTH: PreTokenGeneration.
+  the TokenService's claims hook); REFRESH_TOKEN_AUTH and GetTokensFromRefreshToken: PreTokenGeneration.
 
 Attribute changes follow the template's pool and client: the client's WriteAttributes, the pool's
 AutoVerifiedAttributes and UserAttributeUpdateSettings (a new email waits for its code).
@@ -31,7 +31,7 @@ from localpool.attributes import EmailCodes, attribute_changes, check_writable, 
 from localpool.deployment import ACCOUNT, Deployment
 from localpool.errors import CognitoError, invalid_lambda_response, invalid_parameter, not_authorized
 from localpool.orchestrator import CustomAuth, PoolUser, is_string_map, trigger_event
-from localpool.tokens import TokenService
+from localpool.tokens import TOKEN_PATTERN, TokenService
 from localpool.triggers import TriggerRunner
 
 NO_CLIENT = "CLIENT_ID_NOT_APPLICABLE"  # callerContext.clientId of admin calls
@@ -207,6 +207,7 @@ class LocalUserPoolApi:
             raise CognitoError("ResourceNotFoundException", f"User pool client {body.get('ClientId')} does not exist.")
         described = self._store("describe_user_pool_client", dict(body))["UserPoolClient"]
         described["AuthSessionValidity"] = self.client.auth_session_validity_minutes
+        described.update(self._tokens.settings(self.client.client_id).describe())
         return {"UserPoolClient": described}
 
     def op_ListUserPools(self, body: Mapping) -> dict:
@@ -225,6 +226,9 @@ class LocalUserPoolApi:
         if flow == "CUSTOM_AUTH":  # CustomAuth checks the client allows it
             return self._auth.initiate_auth(self.client, parameters.get("USERNAME", ""))
         if flow in ("REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"):
+            if self._tokens.settings(self.client.client_id).rotates:
+                # Cognito: a client that rotates refresh tokens refreshes with GetTokensFromRefreshToken only.
+                raise invalid_parameter(f"{flow} flow not enabled for this client")
             token = parameters.get("REFRESH_TOKEN", "")
             if not token:
                 raise invalid_parameter("Missing required parameter REFRESH_TOKEN")
@@ -285,10 +289,37 @@ class LocalUserPoolApi:
         self._tokens.sign_out(claims["username"])
         return {}
 
-    def op_RevokeToken(self, body: Mapping) -> dict:
+    def op_GetTokensFromRefreshToken(self, body: Mapping) -> dict:
+        """New ID and access tokens, and on a client that rotates them a new refresh token; unlike
+        InitiateAuth's, this call's ClientMetadata reaches PreTokenGeneration."""
         self._check_client(body)
-        self._tokens.revoke(_string(body, "Token"), self.client.client_id)
+        token = self._token_parameter(body, "RefreshToken")
+        metadata = _string_map(body, "ClientMetadata")
+        return {"AuthenticationResult": self._tokens.refresh(token, self.client.client_id, self._directory.find, metadata)}
+
+    def op_RevokeToken(self, body: Mapping) -> dict:
+        """As AWS documents it: only refresh tokens are revoked, on clients with revocation enabled; a
+        token that is none of this client's refresh tokens changes nothing (200, as the revocation endpoint answers)."""
+        self._check_client(body)
+        token = self._token_parameter(body, "Token")
+        if not self._tokens.settings(self.client.client_id).revocation:
+            raise CognitoError("UnsupportedOperationException", "Token revocation isn't enabled for this app client.")
+        if self._tokens.jwt_use(token) is not None:
+            raise CognitoError("UnsupportedTokenTypeException", "Only refresh tokens can be revoked.")
+        self._tokens.revoke(token, self.client.client_id)
         return {}
+
+    @staticmethod
+    def _token_parameter(body: Mapping, name: str) -> str:
+        """A token parameter, refused as Cognito refuses one outside the API's declared pattern."""
+        token = _string(body, name)
+        if not TOKEN_PATTERN.fullmatch(token):
+            field = name[0].lower() + name[1:]
+            raise invalid_parameter(
+                f"1 validation error detected: Value at '{field}' failed to satisfy constraint: "
+                f"Member must satisfy regular expression pattern: {TOKEN_PATTERN.pattern}"
+            )
+        return token
 
     # --- triggers -----------------------------------------------------------------------------------
 
