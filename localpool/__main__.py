@@ -18,6 +18,8 @@ from moto import mock_aws
 
 from localpool.deployment import parse_parameters
 from localpool.server import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STATE_DIR, LOOPBACK_HOSTS, create_server, normalise_origin
+from localpool.template import ParameterError
+from localpool.tokens import ClientSettingsError
 
 REMOTE_WARNING = (
     "WARNING: --host {host} makes the local user pool reachable from other machines. Its /mailbox page "
@@ -122,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:
             print(f"Cannot listen on {args.host}:{args.port}: {exc.strerror}. Try --port.", file=sys.stderr)
             return 1
+        except (ParameterError, ClientSettingsError) as exc:  # what CloudFormation or Cognito would refuse
+            print(f"Cannot deploy template.yaml: {exc}", file=sys.stderr)
+            return 2
         _echo(banner(server))
         signal.signal(signal.SIGTERM, _stop)  # `kill` stops it as cleanly as Ctrl+C
         try:

@@ -9,7 +9,7 @@ through TriggerRunner, as Cognito calls them:
 - AdminCreateUser: PreSignUp_AdminCreateUser (its auto* flags ignored, no PostConfirmation).
 - ConfirmSignUp, AdminConfirmSignUp: PostConfirmation_ConfirmSignUp.
 - InitiateAuth / RespondToAuthChallenge: the custom auth triggers, then PreTokenGeneration (via
-  the TokenService's claims hook); REFRESH_TOKEN_AUTH: PreTokenGeneration.
+  the TokenService's claims hook); REFRESH_TOKEN_AUTH and GetTokensFromRefreshToken: PreTokenGeneration.
 
 Attribute changes follow the template's pool and client: the client's WriteAttributes, the pool's
 AutoVerifiedAttributes and UserAttributeUpdateSettings (a new email waits for its code).
@@ -224,6 +224,7 @@ class LocalUserPoolApi:
             raise CognitoError("ResourceNotFoundException", f"User pool client {body.get('ClientId')} does not exist.")
         described = self._store("describe_user_pool_client", dict(body))["UserPoolClient"]
         described["AuthSessionValidity"] = self.client.auth_session_validity_minutes
+        described.update(self._tokens.settings(self.client.client_id).describe())
         return {"UserPoolClient": described}
 
     def op_ListUserPools(self, body: Mapping) -> dict:
@@ -242,6 +243,9 @@ class LocalUserPoolApi:
         if flow == "CUSTOM_AUTH":  # CustomAuth checks the client allows it
             return self._auth.initiate_auth(self.client, parameters.get("USERNAME", ""))
         if flow in ("REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"):
+            if self._tokens.settings(self.client.client_id).rotates:
+                # Cognito: a client that rotates refresh tokens refreshes with GetTokensFromRefreshToken only.
+                raise invalid_parameter(f"{flow} flow not enabled for this client")
             token = parameters.get("REFRESH_TOKEN", "")
             if not token:
                 raise invalid_parameter("Missing required parameter REFRESH_TOKEN")
@@ -302,9 +306,24 @@ class LocalUserPoolApi:
         self._tokens.sign_out(claims["username"])
         return {}
 
-    def op_RevokeToken(self, body: Mapping) -> dict:
+    def op_GetTokensFromRefreshToken(self, body: Mapping) -> dict:
+        """New ID and access tokens, and on a client that rotates them a new refresh token; unlike
+        InitiateAuth's, this call's ClientMetadata reaches PreTokenGeneration."""
         self._check_client(body)
-        self._tokens.revoke(_string(body, "Token"), self.client.client_id)
+        token = _string(body, "RefreshToken")
+        metadata = _string_map(body, "ClientMetadata")
+        return {"AuthenticationResult": self._tokens.refresh(token, self.client.client_id, self._directory.find, metadata)}
+
+    def op_RevokeToken(self, body: Mapping) -> dict:
+        """As AWS documents it: only refresh tokens are revoked, on clients with revocation enabled; a
+        token that is none of this client's refresh tokens changes nothing (200, as the revocation endpoint answers)."""
+        self._check_client(body)
+        token = _string(body, "Token")
+        if not self._tokens.settings(self.client.client_id).revocation:
+            raise CognitoError("UnsupportedOperationException", "Token revocation isn't enabled for this app client.")
+        if self._tokens.jwt_use(token) is not None:
+            raise CognitoError("UnsupportedTokenTypeException", "Only refresh tokens can be revoked.")
+        self._tokens.revoke(token, self.client.client_id)
         return {}
 
     # --- triggers -----------------------------------------------------------------------------------

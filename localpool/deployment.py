@@ -20,7 +20,7 @@ from localpool.attributes import STANDARD_ATTRIBUTES
 from localpool.mailbox import Mailbox
 from localpool.orchestrator import AppClient, CustomAuth
 from localpool.template import Template, load_handler
-from localpool.tokens import RsaKey, TokenService
+from localpool.tokens import ClientTokenSettings, RsaKey, TokenService
 from localpool.triggers import TIMEOUT_SECONDS, Handler, TriggerRunner
 from localpool.users import CognitoDirectory
 
@@ -53,6 +53,9 @@ class Deployment:
     verify_before_update: tuple[str, ...] = ()  # UserAttributeUpdateSettings.AttributesRequireVerificationBeforeUpdate
     username_attributes: tuple[str, ...] = ()
     custom_attributes: frozenset[str] = frozenset()  # "custom:<name>" for the schema's own attributes
+    token_settings: ClientTokenSettings = field(
+        default_factory=ClientTokenSettings
+    )  # the app client's token lifetimes, revocation, rotation
 
     def handlers(self) -> dict[str, Handler]:
         """Trigger slot -> the real handler of the function the template puts in it."""
@@ -71,7 +74,7 @@ def deploy(
     moto_fixes.apply()
     parameters = {"SenderEmail": LOCAL_SENDER, **(parameters or {})}
     template = template or Template(parameters=parameters)
-    template.parameters.update(parameters)
+    template.set_parameters(parameters)
     # The template makes a deployment name the pages links open; locally, the local pool's own.
     template.parameters["AllowedRedirectOrigins"] = template.parameters.get("AllowedRedirectOrigins") or LOCAL_REDIRECTS
     session = boto3.session.Session(region_name=region)
@@ -80,7 +83,7 @@ def deploy(
     table_name = _create_table(session, template, physical)
     secret_id = _create_secret(session, template, physical, signing_key)
     session.client("ses").verify_email_identity(EmailAddress=template.parameters["SenderEmail"])
-    pool_id, client = _create_pool(session, template, physical)
+    pool_id, client, token_settings = _create_pool(session, template, physical)
     environment = _function_environment(template, physical, region)
     ((_, pool_resource),) = template.resources_of_type("AWS::Cognito::UserPool").items()
     props = pool_resource["Properties"]
@@ -101,6 +104,7 @@ def deploy(
         custom_attributes=frozenset(
             f"custom:{a['Name']}" for a in props.get("Schema", []) if a["Name"] not in STANDARD_ATTRIBUTES
         ),
+        token_settings=token_settings,
     )
 
 
@@ -152,7 +156,8 @@ def _create_secret(session, template: Template, physical: dict, value: str | Non
     return created["ARN"]
 
 
-def _create_pool(session, template: Template, physical: dict) -> tuple[str, AppClient]:
+def _create_pool(session, template: Template, physical: dict) -> tuple[str, AppClient, ClientTokenSettings]:
+    """The pool and its app client, whose token settings are checked (as Cognito checks them) before it is made."""
     pools = template.resources_of_type("AWS::Cognito::UserPool")
     clients = template.resources_of_type("AWS::Cognito::UserPoolClient")
     ((pool_logical, pool),) = pools.items()
@@ -175,6 +180,7 @@ def _create_pool(session, template: Template, physical: dict) -> tuple[str, AppC
     physical[f"{pool_logical}.Arn"] = created["Arn"]
 
     client_props = template.resolve(client_resource["Properties"], physical, session.region_name, ACCOUNT)
+    token_settings = ClientTokenSettings.from_client(client_props)
     attribute_lists = {k: client_props[k] for k in ("ReadAttributes", "WriteAttributes") if k in client_props}
     made = cognito.create_user_pool_client(
         UserPoolId=pool_id,
@@ -182,7 +188,7 @@ def _create_pool(session, template: Template, physical: dict) -> tuple[str, AppC
         GenerateSecret=False,
         ExplicitAuthFlows=client_props.get("ExplicitAuthFlows", []),
         PreventUserExistenceErrors=client_props.get("PreventUserExistenceErrors", "LEGACY"),
-        EnableTokenRevocation=bool(client_props.get("EnableTokenRevocation", True)),
+        EnableTokenRevocation=token_settings.revocation,
         **attribute_lists,
     )["UserPoolClient"]
     physical[client_logical] = made["ClientId"]
@@ -200,7 +206,7 @@ def _create_pool(session, template: Template, physical: dict) -> tuple[str, AppC
         explicit_auth_flows=tuple(client_props.get("ExplicitAuthFlows", [])),
         write_attributes=tuple(client_props["WriteAttributes"]) if "WriteAttributes" in client_props else None,
     )
-    return pool_id, client
+    return pool_id, client, token_settings
 
 
 def _function_environment(template: Template, physical: dict, region: str) -> dict[str, str]:
@@ -258,6 +264,7 @@ def local_pool(
     runner = TriggerRunner(handlers if handlers is not None else deployment.handlers(), timeout_seconds=timeout_seconds)
     issuer = f"https://cognito-idp.{deployment.region}.amazonaws.com/{deployment.pool_id}"
     tokens = tokens or TokenService(issuer, RsaKey.load_or_create(None), RsaKey.load_or_create(None, "access"))
+    tokens.configure_client(deployment.client.client_id, deployment.token_settings)
     kwargs = {"clock": clock} if clock else {}
     uuid_user_names = bool(deployment.username_attributes)
     auth = CustomAuth(deployment.pool_id, deployment.region, directory, runner, tokens, uuid_user_names=uuid_user_names, **kwargs)

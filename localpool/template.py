@@ -84,12 +84,17 @@ class Template:
         self.path = path
         # bandit B506 (unsafe yaml.load) does not apply: _CfnLoader is a SafeLoader.
         self.body = yaml.load(path.read_text(), Loader=_CfnLoader)  # nosec B506
+        self.parameters = {name: str(spec.get("Default", "")) for name, spec in self.body.get("Parameters", {}).items()}
+        self.set_parameters(parameters or {})
+        self.resources: dict = self.body["Resources"]
+
+    def set_parameters(self, parameters: Mapping[str, str]) -> None:
+        """Give parameters values, each checked against its declaration as CloudFormation checks it."""
         specs = self.body.get("Parameters", {})
-        self.parameters = {name: str(spec.get("Default", "")) for name, spec in specs.items()} | dict(parameters or {})
-        for name, value in (parameters or {}).items():
+        for name, value in parameters.items():
             if name in specs:
                 check_parameter(name, str(value), specs[name])
-        self.resources: dict = self.body["Resources"]
+        self.parameters.update(parameters)
 
     def functions(self) -> dict[str, FunctionSpec]:
         globals_ = self.body.get("Globals", {}).get("Function", {})

@@ -668,3 +668,12 @@ def test_parameters_cloudformation_would_refuse_are_refused(name, value, message
     with pytest.raises(ParameterError) as refused_parameter:
         Template(parameters={name: value})
     assert str(refused_parameter.value).startswith(message)
+
+
+def test_make_dev_refuses_such_a_parameter_in_one_line(tmp_path, capsys):
+    from localpool.__main__ import main
+
+    assert main(["--port", "0", "--state-dir", str(tmp_path), "--parameter", "AuthSessionValidity=1"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("Cannot deploy template.yaml: Parameter 'AuthSessionValidity' must be a number not less than 3")
+    assert "Traceback" not in error
