@@ -223,7 +223,7 @@ class LocalUserPoolApi:
         flow = _string(body, "AuthFlow")
         parameters = _string_map(body, "AuthParameters")
         if flow == "CUSTOM_AUTH":  # CustomAuth checks the client allows it
-            return self._auth.initiate_auth(self.client, parameters.get("USERNAME", ""))
+            return self._auth.initiate_auth(self.client, parameters.get("USERNAME", ""), _string_map(body, "ClientMetadata"))
         if flow in ("REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"):
             token = parameters.get("REFRESH_TOKEN", "")
             if not token:
