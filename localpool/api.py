@@ -8,8 +8,9 @@ through TriggerRunner, as Cognito calls them:
   when the user was confirmed automatically.
 - AdminCreateUser: PreSignUp_AdminCreateUser (its auto* flags ignored, no PostConfirmation).
 - ConfirmSignUp, AdminConfirmSignUp: PostConfirmation_ConfirmSignUp.
-- InitiateAuth / RespondToAuthChallenge: the custom auth triggers, then PreTokenGeneration (via
-  the TokenService's claims hook); REFRESH_TOKEN_AUTH: PreTokenGeneration.
+- InitiateAuth / RespondToAuthChallenge, and their Admin twins: PreAuthentication, the custom auth
+  triggers, PostAuthentication, then PreTokenGeneration (via the TokenService's claims hook);
+  REFRESH_TOKEN_AUTH: PreTokenGeneration.
 
 Attribute changes follow the template's pool and client: the client's WriteAttributes, the pool's
 AutoVerifiedAttributes and UserAttributeUpdateSettings (a new email waits for its code).
@@ -35,6 +36,7 @@ from localpool.tokens import TokenService
 from localpool.triggers import TriggerRunner
 
 NO_CLIENT = "CLIENT_ID_NOT_APPLICABLE"  # callerContext.clientId of admin calls
+MAX_PAGE = 60  # the most a listing's Limit asks for
 COGNITO_SENDER = "no-reply@verificationemail.com"
 
 # Cognito authorizes these with IAM (a SigV4-signed request); browsers call the others unsigned.
@@ -42,10 +44,12 @@ SIGNED_OPERATIONS = frozenset(
     {
         "AdminCreateUser", "AdminConfirmSignUp", "AdminGetUser", "AdminUpdateUserAttributes", "AdminAddUserToGroup",
         "AdminDeleteUser", "AdminSetUserPassword", "AdminUserGlobalSignOut", "ListUsers", "ListUserPools", "DescribeUserPool",
-        "ListUserPoolClients", "DescribeUserPoolClient",
+        "ListUserPoolClients", "DescribeUserPoolClient", "AdminDisableUser", "AdminEnableUser", "ListGroups",
+        "AdminListGroupsForUser", "AdminInitiateAuth", "AdminRespondToAuthChallenge",
     }
 )  # fmt: skip
-# Operations moto's cognito-idp answers as Cognito would, once the pool id is checked.
+# Operations moto's cognito-idp answers as Cognito would, once the pool id is checked and the
+# Username is the user's own name (moto matches names and aliases exactly, the pool ignores case).
 STORE_OPERATIONS = {
     "AdminGetUser": "admin_get_user",
     "AdminAddUserToGroup": "admin_add_user_to_group",
@@ -100,7 +104,10 @@ class LocalUserPoolApi:
         if method is not None:
             return method(body)
         self._check_pool(body)
-        return self._store(STORE_OPERATIONS[operation], body)
+        params = dict(body)
+        if "Username" in body:
+            params["Username"] = self._find(_string(body, "Username")).user_name
+        return self._store(STORE_OPERATIONS[operation], params)
 
     # --- users ------------------------------------------------------------------------------------
 
@@ -168,6 +175,35 @@ class LocalUserPoolApi:
         self._store("admin_delete_user", {"UserPoolId": self.pool_id, "Username": user.user_name})
         self._tokens.sign_out(user.user_name)
         return {}
+
+    def op_DeleteUser(self, body: Mapping) -> dict:
+        """The access token's user deletes themself: AdminDeleteUser of that user."""
+        user = self._caller(body)
+        return self.op_AdminDeleteUser({"UserPoolId": self.pool_id, "Username": user.user_name})
+
+    def op_AdminDisableUser(self, body: Mapping) -> dict:
+        """The user can no longer sign in or refresh ("User is disabled."), and their tokens end, as
+        AdminUserGlobalSignOut ends them (Cognito documents that the access tokens are revoked)."""
+        self._check_pool(body)
+        user = self._find(_string(body, "Username"))
+        self._store("admin_disable_user", {"UserPoolId": self.pool_id, "Username": user.user_name})
+        self._tokens.sign_out(user.user_name)
+        return {}
+
+    def op_AdminEnableUser(self, body: Mapping) -> dict:
+        self._check_pool(body)
+        user = self._find(_string(body, "Username"))
+        self._store("admin_enable_user", {"UserPoolId": self.pool_id, "Username": user.user_name})
+        return {}
+
+    def op_ListGroups(self, body: Mapping) -> dict:
+        self._check_pool(body)
+        return self._store_page("list_groups", body)
+
+    def op_AdminListGroupsForUser(self, body: Mapping) -> dict:
+        self._check_pool(body)
+        user = self._find(_string(body, "Username"))
+        return self._store_page("admin_list_groups_for_user", {**body, "Username": user.user_name})
 
     def op_AdminUpdateUserAttributes(self, body: Mapping) -> dict:
         """As moto does it, but a new email in a pool that verifies it first waits for its code,
@@ -242,6 +278,15 @@ class LocalUserPoolApi:
             _string_map(body, "ChallengeResponses"),
             _string_map(body, "ClientMetadata"),
         )
+
+    def op_AdminInitiateAuth(self, body: Mapping) -> dict:
+        """Server-side sign-in (signed): InitiateAuth's flows and rounds, in the pool named."""
+        self._check_pool(body)
+        return self.op_InitiateAuth(body)
+
+    def op_AdminRespondToAuthChallenge(self, body: Mapping) -> dict:
+        self._check_pool(body)
+        return self.op_RespondToAuthChallenge(body)
 
     def op_GetUser(self, body: Mapping) -> dict:
         claims = self._tokens.read_access_token(_string(body, "AccessToken"))
@@ -418,6 +463,22 @@ class LocalUserPoolApi:
         self._cognito.admin_update_user_attributes(
             UserPoolId=self.pool_id, Username=user_name, UserAttributes=[{"Name": k, "Value": v} for k, v in attributes.items()]
         )
+
+    def _store_page(self, method: str, params: Mapping) -> dict:
+        """A listing with Cognito's Limit (at most 60; moto takes any) and NextToken (one moto does not
+        know is Cognito's InvalidParameterException, not moto's own InvalidToken)."""
+        limit = params.get("Limit")
+        if isinstance(limit, int) and limit > MAX_PAGE:  # a negative or non-number Limit: boto3's own check refuses it
+            raise invalid_parameter(
+                f"1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: "
+                f"Member must have value less than or equal to {MAX_PAGE}"
+            )
+        try:
+            return self._store(method, params)
+        except CognitoError as exc:
+            if exc.error_type == "InvalidToken":
+                raise invalid_parameter("Invalid NextToken.") from None
+            raise
 
     def _store(self, method: str, params: Mapping) -> dict:
         """Call moto's cognito-idp; its errors are Cognito's errors."""

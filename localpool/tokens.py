@@ -120,10 +120,12 @@ class TokenService:
     def refresh(self, refresh_token: str, client_id: str, find_user: Callable[[str], PoolUser | None]) -> dict:
         with self._lock:
             grant = self._grants.get(refresh_token or "")
-        if grant is None or grant.revoked or grant.client_id != client_id:
+        if grant is None or grant.client_id != client_id:
             raise not_authorized("Invalid Refresh Token")
         user = find_user(grant.user_name)
-        if user is None or not user.enabled:
+        if user is not None and not user.enabled:  # before `revoked`: AdminDisableUser also signs the user out
+            raise not_authorized("User is disabled.")
+        if user is None or grant.revoked:
             raise not_authorized("Invalid Refresh Token")
         return self._tokens(user, client_id, "TokenGeneration_RefreshTokens", {}, grant.origin_jti, grant.auth_time)
 

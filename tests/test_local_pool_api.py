@@ -447,8 +447,8 @@ def test_admin_and_listing_operations(server):
 
 def test_unsupported_operation_and_flows(server):
     cognito = pool_cognito(server)
-    code, message = refused(lambda: cognito.admin_disable_user(UserPoolId=server.pool.pool_id, Username=ALICE))
-    assert code == "UnknownOperationException" and "AdminDisableUser" in message
+    code, message = refused(lambda: cognito.delete_user_pool(UserPoolId=server.pool.pool_id))
+    assert code == "UnknownOperationException" and "DeleteUserPool" in message
     code, message = refused(
         lambda: cognito.initiate_auth(
             ClientId=server.pool.client_id, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={"USERNAME": ALICE}
