@@ -8,8 +8,9 @@ through TriggerRunner, as Cognito calls them:
   when the user was confirmed automatically.
 - AdminCreateUser: PreSignUp_AdminCreateUser (its auto* flags ignored, no PostConfirmation).
 - ConfirmSignUp, AdminConfirmSignUp: PostConfirmation_ConfirmSignUp.
-- InitiateAuth / RespondToAuthChallenge: the custom auth triggers, then PreTokenGeneration (via
-  the TokenService's claims hook); REFRESH_TOKEN_AUTH and GetTokensFromRefreshToken: PreTokenGeneration.
+- InitiateAuth / RespondToAuthChallenge, and their Admin twins: PreAuthentication, the custom auth
+  triggers, PostAuthentication, then PreTokenGeneration (via the TokenService's claims hook);
+  REFRESH_TOKEN_AUTH and GetTokensFromRefreshToken: PreTokenGeneration.
 
 Attribute changes follow the template's pool and client: the client's WriteAttributes, the pool's
 AutoVerifiedAttributes and UserAttributeUpdateSettings (a new email waits for its code).
@@ -32,7 +33,7 @@ from localpool.deployment import ACCOUNT, Deployment
 from localpool.errors import CognitoError, invalid_lambda_response, invalid_parameter, not_authorized
 from localpool.orchestrator import CustomAuth, PoolUser, is_string_map, trigger_event
 from localpool.passwords import check_password
-from localpool.tokens import TokenService
+from localpool.tokens import ACCESS_SCOPE, TokenService
 from localpool.triggers import TriggerRunner
 from localpool.validation import validate
 
@@ -44,10 +45,12 @@ SIGNED_OPERATIONS = frozenset(
     {
         "AdminCreateUser", "AdminConfirmSignUp", "AdminGetUser", "AdminUpdateUserAttributes", "AdminAddUserToGroup",
         "AdminDeleteUser", "AdminSetUserPassword", "AdminUserGlobalSignOut", "ListUsers", "ListUserPools", "DescribeUserPool",
-        "ListUserPoolClients", "DescribeUserPoolClient",
+        "ListUserPoolClients", "DescribeUserPoolClient", "AdminDisableUser", "AdminEnableUser", "ListGroups",
+        "AdminListGroupsForUser", "AdminInitiateAuth", "AdminRespondToAuthChallenge",
     }
 )  # fmt: skip
-# Operations moto's cognito-idp answers as Cognito would, once the pool id is checked.
+# Operations moto's cognito-idp answers as Cognito would, once the pool id is checked and the
+# Username is the user's own name (moto matches names and aliases exactly, the pool ignores case).
 STORE_OPERATIONS = {
     "AdminGetUser": "admin_get_user",
     "AdminAddUserToGroup": "admin_add_user_to_group",
@@ -108,7 +111,10 @@ class LocalUserPoolApi:
         if method is not None:
             return method(body)
         self._check_pool(body)
-        return self._store(STORE_OPERATIONS[operation], body)
+        params = dict(body)
+        if "Username" in body:
+            params["Username"] = self._find(_string(body, "Username")).user_name
+        return self._store(STORE_OPERATIONS[operation], params)
 
     # --- users ------------------------------------------------------------------------------------
 
@@ -184,6 +190,35 @@ class LocalUserPoolApi:
         self._tokens.sign_out(user.user_name)
         return {}
 
+    def op_DeleteUser(self, body: Mapping) -> dict:
+        """The access token's user deletes themself: AdminDeleteUser of that user."""
+        user = self._caller(body)
+        return self.op_AdminDeleteUser({"UserPoolId": self.pool_id, "Username": user.user_name})
+
+    def op_AdminDisableUser(self, body: Mapping) -> dict:
+        """The user can no longer sign in or refresh ("User is disabled."), and their tokens end, as
+        AdminUserGlobalSignOut ends them (Cognito documents that the access tokens are revoked)."""
+        self._check_pool(body)
+        user = self._find(_string(body, "Username"))
+        self._store("admin_disable_user", {"UserPoolId": self.pool_id, "Username": user.user_name})
+        self._tokens.sign_out(user.user_name)
+        return {}
+
+    def op_AdminEnableUser(self, body: Mapping) -> dict:
+        self._check_pool(body)
+        user = self._find(_string(body, "Username"))
+        self._store("admin_enable_user", {"UserPoolId": self.pool_id, "Username": user.user_name})
+        return {}
+
+    def op_ListGroups(self, body: Mapping) -> dict:
+        self._check_pool(body)
+        return self._store("list_groups", body)
+
+    def op_AdminListGroupsForUser(self, body: Mapping) -> dict:
+        self._check_pool(body)
+        user = self._find(_string(body, "Username"))
+        return self._store("admin_list_groups_for_user", {**body, "Username": user.user_name})
+
     def op_AdminUpdateUserAttributes(self, body: Mapping) -> dict:
         """As moto does it, but a new email in a pool that verifies it first waits for its code,
         unless the same call sets email_verified=true (Cognito's documented way to skip that)."""
@@ -241,7 +276,7 @@ class LocalUserPoolApi:
         flow = _string(body, "AuthFlow")
         parameters = _string_map(body, "AuthParameters")
         if flow == "CUSTOM_AUTH":  # CustomAuth checks the client allows it
-            return self._auth.initiate_auth(self.client, parameters.get("USERNAME", ""))
+            return self._auth.initiate_auth(self.client, parameters.get("USERNAME", ""), _string_map(body, "ClientMetadata"))
         if flow in ("REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"):
             if self._tokens.settings(self.client.client_id).rotates:
                 # Cognito: a client that rotates refresh tokens refreshes with GetTokensFromRefreshToken only.
@@ -264,11 +299,17 @@ class LocalUserPoolApi:
             _string_map(body, "ClientMetadata"),
         )
 
+    def op_AdminInitiateAuth(self, body: Mapping) -> dict:
+        """Server-side sign-in (signed): InitiateAuth's flows and rounds, in the pool named."""
+        self._check_pool(body)
+        return self.op_InitiateAuth(body)
+
+    def op_AdminRespondToAuthChallenge(self, body: Mapping) -> dict:
+        self._check_pool(body)
+        return self.op_RespondToAuthChallenge(body)
+
     def op_GetUser(self, body: Mapping) -> dict:
-        claims = self._tokens.read_access_token(_string(body, "AccessToken"))
-        user = self._directory.find(claims["username"])
-        if user is None:
-            raise not_authorized("User does not exist.")
+        user = self._caller(body)
         attributes = [{"Name": k, "Value": v} for k, v in user.attributes.items()]
         return {"Username": user.user_name, "UserAttributes": attributes}
 
@@ -302,8 +343,7 @@ class LocalUserPoolApi:
         return {}
 
     def op_GlobalSignOut(self, body: Mapping) -> dict:
-        claims = self._tokens.read_access_token(_string(body, "AccessToken"))
-        self._tokens.sign_out(claims["username"])
+        self._tokens.sign_out(self._access_claims(body)["username"])
         return {}
 
     def op_GetTokensFromRefreshToken(self, body: Mapping) -> dict:
@@ -416,11 +456,18 @@ class LocalUserPoolApi:
 
     def _caller(self, body: Mapping) -> PoolUser:
         """The user of the request's access token."""
-        claims = self._tokens.read_access_token(_string(body, "AccessToken"))
-        user = self._directory.find(claims["username"])
+        user = self._directory.find(self._access_claims(body)["username"])
         if user is None:
             raise not_authorized("User does not exist.")
         return user
+
+    def _access_claims(self, body: Mapping) -> dict:
+        """The request's access token, which must carry the scope that lets users manage themselves
+        (a V2 PreTokenGeneration may have suppressed it)."""
+        claims = self._tokens.read_access_token(_string(body, "AccessToken"))
+        if ACCESS_SCOPE not in str(claims.get("scope", "")).split():
+            raise not_authorized("Access Token does not have required scopes")
+        return claims
 
     # --- helpers ----------------------------------------------------------------------------------
 
@@ -460,13 +507,16 @@ class LocalUserPoolApi:
         )
 
     def _store(self, method: str, params: Mapping) -> dict:
-        """Call moto's cognito-idp; its errors are Cognito's errors."""
+        """Call moto's cognito-idp; its errors are Cognito's errors (a NextToken moto does not know is
+        Cognito's InvalidParameterException, not moto's own InvalidToken)."""
         try:
             answer = getattr(self._cognito, method)(**params)
         except ParamValidationError as exc:
             raise invalid_parameter(str(exc).replace("\n", " ")) from None
         except ClientError as exc:
             error = exc.response.get("Error", {})
+            if error.get("Code") == "InvalidToken":
+                raise invalid_parameter("Invalid NextToken.") from None
             raise CognitoError(error.get("Code", "InternalErrorException"), error.get("Message", "")) from None
         answer.pop("ResponseMetadata", None)
         return answer

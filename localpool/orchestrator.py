@@ -4,11 +4,15 @@ InitiateAuth -> DefineAuthChallenge (session []) -> CreateAuthChallenge -> chall
 RespondToAuthChallenge -> VerifyAuthChallengeResponse -> one entry appended to the session ->
 DefineAuthChallenge -> another round, tokens, or "Incorrect username or password.".
 
+Around the rounds, when the pool fills those slots: PreAuthentication once per InitiateAuth, before
+the first DefineAuthChallenge (its ClientMetadata as validationData), and PostAuthentication once
+DefineAuthChallenge issues tokens, before PreTokenGeneration. A raise in either refuses the sign-in.
+
 What Cognito does and this reproduces: every answer carries a new session string, usable once and
-only for the app client's AuthSessionValidity; InitiateAuth's ClientMetadata reaches none of these
-triggers, RespondToAuthChallenge's reaches all of them; with PreventUserExistenceErrors an unknown
-user runs the same rounds with userNotFound = true. The triggers are called through TriggerRunner
-(timeouts, retries, error shapes) with events shaped like Cognito's.
+only for the app client's AuthSessionValidity; InitiateAuth's ClientMetadata reaches none of the
+challenge triggers, RespondToAuthChallenge's reaches all of them; with PreventUserExistenceErrors an
+unknown user runs the same rounds with userNotFound = true. The triggers are called through
+TriggerRunner (timeouts, retries, error shapes) with events shaped like Cognito's.
 """
 
 from __future__ import annotations
@@ -104,9 +108,9 @@ class CustomAuth:
 
     # --- the two API calls -------------------------------------------------------------------
 
-    def initiate_auth(self, client: AppClient, username: str) -> dict:
-        """InitiateAuth(AuthFlow=CUSTOM_AUTH). Its ClientMetadata is not passed: Cognito gives it to
-        none of the custom auth triggers."""
+    def initiate_auth(self, client: AppClient, username: str, client_metadata: Mapping[str, str] | None = None) -> dict:
+        """InitiateAuth or AdminInitiateAuth (AuthFlow=CUSTOM_AUTH). Its ClientMetadata reaches only
+        PreAuthentication (as validationData): Cognito gives it to none of the custom auth triggers."""
         client.check_flow("CUSTOM_AUTH")
         if not username:
             raise invalid_parameter("Missing required parameter USERNAME")
@@ -128,6 +132,7 @@ class CustomAuth:
             expires_at=self._session_expiry(client),
         )
         session.public_name = self.stand_in_name(username) if user is None and self._uuid_user_names else session.user_name
+        self._pre_authentication(session, user, client_metadata)
         return self._next(client, session, user, {})
 
     def stand_in_name(self, username: str) -> str:
@@ -209,6 +214,7 @@ class CustomAuth:
                 raise not_authorized()
             # The triggers may have changed the user (Verify sets email_verified): tokens show it now.
             user = self.directory.find(user.user_name) or user
+            self._post_authentication(session, user, client_metadata)
             return {
                 "ChallengeParameters": {},
                 "AuthenticationResult": self._tokens.issue(
@@ -244,6 +250,20 @@ class CustomAuth:
             "Session": token,
             "ChallengeParameters": {**public, "USERNAME": session.public_name or session.user_name},
         }
+
+    def _pre_authentication(self, session: AuthSession, user: PoolUser | None, client_metadata: Mapping[str, str] | None) -> None:
+        """Once per sign-in, not per round. Its answer carries nothing Cognito reads: only a raise counts."""
+        if not self._run.has("PreAuthentication"):
+            return
+        request = {"validationData": dict(client_metadata) if client_metadata else None, "userNotFound": session.user_not_found}
+        self._run("PreAuthentication", self._event("PreAuthentication_Authentication", session, user, request, {}))
+
+    def _post_authentication(self, session: AuthSession, user: PoolUser, client_metadata: Mapping[str, str]) -> None:
+        """No newDeviceUsed: Cognito sets it only for pools that remember devices, which this one does not."""
+        if not self._run.has("PostAuthentication"):
+            return
+        request = {"clientMetadata": dict(client_metadata)}
+        self._run("PostAuthentication", self._event("PostAuthentication_Authentication", session, user, request, {}))
 
     def _event(self, source: str, session: AuthSession, user: PoolUser | None, request: dict, response: dict) -> dict:
         request = {"userAttributes": _event_attributes(user), **request}

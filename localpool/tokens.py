@@ -269,6 +269,11 @@ class TokenService:
         now = self._clock()
         rotating_out = False
         with self._lock:
+            given = self._grants.get(refresh_token)
+        owner = find_user(given.user_name) if given is not None and given.client_id == client_id else None
+        if owner is not None and not owner.enabled:  # before revocation: AdminDisableUser also signs the user out
+            raise not_authorized("User is disabled.")
+        with self._lock:
             grant = self._usable_grant(refresh_token, client_id, now)
             # Under the lock: two requests at once cannot both use a token whose grace period is 0.
             if grace is not None and grant.rotated_out_until is None:

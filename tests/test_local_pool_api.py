@@ -219,6 +219,22 @@ def signed_in(server, client=None) -> dict:
     return client.answer_code(sent, code_in(last_mail(server)))["AuthenticationResult"]
 
 
+def test_an_access_token_without_the_admin_scope_manages_nothing(serve_pool):
+    """As Cognito: GetUser, UpdateUserAttributes, GlobalSignOut and the like need aws.cognito.signin.user.admin."""
+    suppress = {"accessTokenGeneration": {"scopesToSuppress": ["aws.cognito.signin.user.admin"]}}
+    trigger = Recorder(lambda event: {"claimsAndScopeOverrideDetails": suppress})
+    server = serve_pool(template=template_with(pre_token_version="V2_0"), handlers={"PreTokenGeneration": trigger})
+    sign_up(server, ALICE)
+    access_token = signed_in(server)["AccessToken"]
+    assert "scope" not in verified_claims(server, access_token) or verified_claims(server, access_token)["scope"] == ""
+    cognito, without_scope = pool_cognito(server), ("NotAuthorizedException", "Access Token does not have required scopes")
+    assert refused(lambda: cognito.get_user(AccessToken=access_token)) == without_scope
+    name = [{"Name": "name", "Value": "Mallory"}]
+    assert refused(lambda: cognito.update_user_attributes(AccessToken=access_token, UserAttributes=name)) == without_scope
+    assert refused(lambda: cognito.global_sign_out(AccessToken=access_token)) == without_scope
+    assert refused(lambda: cognito.delete_user(AccessToken=access_token)) == without_scope
+
+
 @pytest.mark.parametrize("version", ["V1_0", "V2_0"])
 def test_refresh_runs_pre_token_generation_again(serve_pool, version):
     sources: list[str] = []
@@ -459,8 +475,8 @@ def test_admin_and_listing_operations(server):
 
 def test_unsupported_operation_and_flows(server):
     cognito = pool_cognito(server)
-    code, message = refused(lambda: cognito.admin_disable_user(UserPoolId=server.pool.pool_id, Username=ALICE))
-    assert code == "UnknownOperationException" and "AdminDisableUser" in message
+    code, message = refused(lambda: cognito.delete_user_pool(UserPoolId=server.pool.pool_id))
+    assert code == "UnknownOperationException" and "DeleteUserPool" in message
     code, message = refused(
         lambda: cognito.initiate_auth(
             ClientId=server.pool.client_id, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={"USERNAME": ALICE}
