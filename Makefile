@@ -23,7 +23,10 @@ NPM_KITS := clients/aws-passwordless clients/amplify
 	cd $* && npm ci --no-audit --no-fund --ignore-scripts
 	touch $@
 
-install: $(VENV)/.installed $(NPM_KITS:%=%/node_modules/.installed)
+# The peer `make bench` compares cold starts with (issue 12): AWS's passwordless triggers, run under node.
+NPM_BENCH := bench/peer
+
+install: $(VENV)/.installed $(NPM_KITS:%=%/node_modules/.installed) $(NPM_BENCH:%=%/node_modules/.installed)
 
 # Every test: all but the timing comparisons on one worker per core, then those in one process alone.
 test: install
@@ -40,6 +43,7 @@ invoke: install
 	@$(PY) -m localpool.invoke "$(FUNCTION)" "$(EVENT)"
 
 # Benchmarks (issue 5): one table, also written to bench/results/latest.md. ARGS="--rounds 3" etc.
+# ARGS="--no-peer" leaves out the peer's cold starts (bench/peer).
 bench: install
 	$(PY) -m bench $(ARGS)
 

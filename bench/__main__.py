@@ -7,11 +7,13 @@ cold starts are compared with baselines measured in the same rounds, because the
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 # Before keyless is imported: in this process the tracer stays off (the cold processes have it on).
@@ -21,7 +23,7 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Keyless")
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
-from bench import calls, cold, cost, package, throughput, warm  # noqa: E402
+from bench import calls, cold, cost, package, peer, throughput, warm  # noqa: E402
 from bench.functions import ROOT, BenchFunction, deployed, discover, heaviest, record  # noqa: E402
 from bench.report import Row, as_markdown, as_text, number  # noqa: E402
 from bench.stats import Spread  # noqa: E402
@@ -33,6 +35,7 @@ TARGET_DEFINE = 1.5  # x a process that imports only the Powertools Logger
 TARGET_OTHERS = 1.25  # x import boto3 + the function's clients
 TARGET_WARM_P50_MS = 1.0
 TARGET_COLD_CPU_SECONDS = 1.0  # cold CPU x (1769 / MemorySize)
+TARGET_PEER = 1.0  # x the peer's trigger in the same slot (issue 12)
 MEMORY_STEP_MB = 128
 # Lambda's arm64 vCPU is not this machine's core: MemorySize is chosen so the worst measured cold CPU
 # stays under the target divided by this margin.
@@ -52,6 +55,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-build", action="store_true", help="skip sam build (no package sizes; cold starts from source)")
     parser.add_argument("--functions", default="", help="comma-separated logical ids (default: every function in template.yaml)")
+    parser.add_argument(
+        "--no-peer", action="store_true", help=f"skip the peer's cold starts ({peer.PACKAGE}'s triggers under node)"
+    )
     parser.add_argument(
         "--output", type=Path, default=RESULTS, help=f"Markdown copy of the table (default {RESULTS.relative_to(ROOT)})"
     )
@@ -137,7 +143,15 @@ def main(argv: list[str] | None = None) -> int:
         log(f"cold starts ({layout.mode}) ...")
         aws = cold.LocalAws(template)
         try:
-            bench = cold.ColdBench(layout, measured, {name: run.path for name, run in chosen.items()}, aws)
+            peer_stack, peer_triggers = None, {}
+            why_not = "--no-peer" if args.no_peer else peer.unavailable()
+            if why_not:
+                notes.append(f"The peer ({peer.PACKAGE}) was not measured: {why_not}.")
+            else:
+                peer_stack = peer.PeerStack(aws.url, Path(build_root))
+                peer_triggers = peer.counterparts(template, measured)
+            events = {name: run.path for name, run in chosen.items()}
+            bench = cold.ColdBench(layout, measured, events, aws, peer_stack, peer_triggers)
             bench.run(args.rounds, progress=log)
         finally:
             aws.stop()
@@ -156,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # --- the table ---------------------------------------------------------------------------------
     rows += cold_rows(bench, measured, chosen)
+    rows += peer_rows(bench, measured, chosen)
     rows += warm_rows(measured, warm_results)
     rows += call_rows(scenarios, warm_results)
     rows += size_rows(sizes)
@@ -170,6 +185,15 @@ def main(argv: list[str] | None = None) -> int:
         f"Cold starts: {layout.describe()}; {args.rounds} timed rounds after one untimed round, every variant once per "
         "round, interleaved; AWS answered by moto's server on 127.0.0.1. Ratios are per round (function / its "
         "baseline in the same round): median, with the range in Notes.",
+        *(
+            [
+                f"Peer: {peer.describe()}, each trigger from node_modules as a cold node process in the same rounds, "
+                "its magic-link step against the same moto server (AWS deploys it as an esbuild bundle, the SDK from "
+                "Lambda's runtime). Ratios are Keyless / peer per round: median, range in Notes."
+            ]
+            if bench.peer_variants
+            else []
+        ),
         f"Warm: {args.warm_repeats} repeats of {args.warm_calls} timed calls after 100 untimed ones, one container "
         "each, AWS answered by botocore's Stubber (the tracer is off in this process).",
     ]
@@ -299,6 +323,95 @@ def cold_rows(bench: cold.ColdBench, functions: list[BenchFunction], chosen: dic
                 met=scaled < TARGET_COLD_CPU_SECONDS,
                 notes=f"{cpu.high:.3f} s x 1769/{memory} = {scaled:.2f} s at the template's {memory} MB; "
                 f"smallest 128-MB step under 1 s / {MEMORY_HEADROOM} headroom: {suggested_memory(cpu.high)} MB",
+            )
+        )
+    return rows
+
+
+def _peer_ratios(ours: cold.Variant, theirs: cold.Variant, seconds: Callable[[cold.Sample], float]) -> Spread:
+    return Spread.of([seconds(o) / seconds(t) for o, t in zip(ours.samples, theirs.samples, strict=True)])
+
+
+def _own_seconds(sample: cold.Sample) -> float:
+    return sample.wall - sample.report.get("aws_wait_seconds", 0.0)
+
+
+def _load_seconds(sample: cold.Sample) -> float:
+    """The module's import and the SDK clients it builds. The peer builds them as its module loads;
+    Keyless imports boto3 but builds the session and clients on first use, inside the event."""
+    return sample.report["import_seconds"] + sample.report.get("client_seconds", 0.0)
+
+
+def _keyless_load_text(variant: cold.Variant) -> str:
+    imports = Spread.of([s.report["import_seconds"] * 1000 for s in variant.samples]).median
+    clients = Spread.of([s.report.get("client_seconds", 0.0) * 1000 for s in variant.samples]).median
+    if not clients:
+        return f"Keyless: the handler's import {number(imports, 'ms')} (it builds no AWS client)"
+    return (
+        f"Keyless: the handler's import {number(imports, 'ms')} + its boto3 session and clients "
+        f"{number(clients, 'ms')}, built at first use (in the event)"
+    )
+
+
+def peer_rows(bench: cold.ColdBench, functions: list[BenchFunction], chosen: dict) -> list[Row]:
+    """Each Keyless function against the peer's trigger in the same slot, measured in the same rounds."""
+    rows = []
+    for function in functions:
+        theirs = bench.peer_variants.get(function.name)
+        if theirs is None:
+            continue
+        trigger = bench.peer_triggers[function.name]
+        ours = bench.variants[function.name]
+        reports = [s.report for s in theirs.samples]
+        errors = sorted({f"{r['error']} ({r.get('message', '')})" for r in reports if r.get("error")})
+        loads = Spread.of([_load_seconds(s) * 1000 for s in theirs.samples])
+        waits = Spread.of([r.get("aws_wait_seconds", 0.0) * 1000 for r in reports])
+        operations = ", ".join(reports[0].get("operations", [])) or "none"
+        rows.append(
+            Row(
+                "1 cold start: peer",
+                trigger.label,
+                ms(theirs.spread("wall")),
+                "ms",
+                notes=f"import with its SDK clients {number(loads.median, 'ms')}; "
+                f"AWS SDK loaded: {'yes' if reports[0].get('sdk_loaded') else 'no'}; calls to local AWS: {operations} "
+                f"(wait {number(waits.median, 'ms')}); CPU {number(theirs.spread('cpu').median * 1000, 'ms')}; "
+                f"peak memory {number(theirs.spread('peak_rss_mb').median, 'MB')}; "
+                f"answer {json.dumps(reports[0].get('response'), separators=(',', ':'))}"
+                + (f"; ANSWERED WITH {', '.join(errors)}" if errors else ""),
+            )
+        )
+        subject = f"{function.short} ({chosen[function.name].name}) vs peer {trigger.slot}"
+        own = _peer_ratios(ours, theirs, _own_seconds)
+        whole = _peer_ratios(ours, theirs, lambda s: s.wall)
+        peer_own = Spread.of([_own_seconds(s) * 1000 for s in theirs.samples])
+        rows.append(
+            Row(
+                "1 cold start, own vs peer",
+                subject,
+                Spread.of([_own_seconds(s) * 1000 for s in ours.samples]),
+                "ms",
+                f"peer own: {number(peer_own.median, 'ms')}",
+                own.median,
+                f"<= {TARGET_PEER}x",
+                own.median <= TARGET_PEER,
+                f"ratio range {own.low:.2f}-{own.high:.2f}x; spawn to exit, minus each side's local AWS wait "
+                f"(with it: {whole.median:.2f}x)",
+            )
+        )
+        load = _peer_ratios(ours, theirs, _load_seconds)
+        rows.append(
+            Row(
+                "1 cold start, import + SDK clients vs peer",
+                subject,
+                Spread.of([_load_seconds(s) * 1000 for s in ours.samples]),
+                "ms",
+                f"peer: {number(loads.median, 'ms')}",
+                load.median,
+                f"<= {TARGET_PEER}x",
+                load.median <= TARGET_PEER,
+                f"ratio range {load.low:.2f}-{load.high:.2f}x; {_keyless_load_text(ours)}; "
+                "peer: its module, which builds its SDK clients as it loads",
             )
         )
     return rows

@@ -1,7 +1,8 @@
 """Cold starts: each run is a fresh Python process that imports a function's handler and answers its
 sample event, with AWS answered by moto's server on 127.0.0.1 (AWS_ENDPOINT_URL); beside it, in the
 same rounds, the baselines: `python -c pass`, a process that imports only the Powertools Logger,
-and one that imports boto3 and creates the clients the function created.
+and one that imports boto3 and creates the clients the function created; and the peer's trigger in
+the function's slot, a node process (bench/peer.py).
 
 Two ways to lay out the code, printed with the table:
 - "lambda": the `sam build` output of this run, as Lambda mounts it: the function's folder first on
@@ -28,6 +29,10 @@ from pathlib import Path
 import boto3
 
 from bench.functions import DUMMY_CREDENTIALS, ROOT, BenchFunction, clear_table, environment
+from bench.peer import COLDRUN as PEER_COLDRUN
+from bench.peer import FOLDER as PEER_FOLDER
+from bench.peer import MEMORY_MB as PEER_MEMORY_MB
+from bench.peer import PeerStack, PeerTrigger
 from bench.stats import Spread
 from localpool.deployment import ACCOUNT, REGION, SAMPLE_SIGNING_KEY, Deployment, deploy
 from localpool.samples import answer_for_sample_pools
@@ -157,12 +162,25 @@ class Variant:
 
 
 class ColdBench:
-    def __init__(self, layout: Layout, functions: list[BenchFunction], events: dict[str, Path], aws: LocalAws):
+    def __init__(
+        self,
+        layout: Layout,
+        functions: list[BenchFunction],
+        events: dict[str, Path],
+        aws: LocalAws,
+        peer: PeerStack | None = None,
+        peer_triggers: dict[str, PeerTrigger] | None = None,
+    ):
+        """peer_triggers: function name -> the peer's trigger in the same slot, run in the same
+        rounds on `peer` (the peer's resources on aws's server)."""
         self.layout = layout
         self.functions = functions
         self.events = events
         self.aws = aws
+        self.peer = peer
+        self.peer_triggers = peer_triggers if peer is not None and peer_triggers else {}
         self.variants: dict[str, Variant] = {}
+        self.peer_variants: dict[str, Variant] = {}  # by the Keyless function's name
 
     # --- the processes ---------------------------------------------------------------------------
 
@@ -245,7 +263,25 @@ class ColdBench:
         label = f"import boto3 + clients({listed or 'none'}) + Powertools"
         return self._add(Variant(label, lambda r: [*self._python(), str(COLDRUN), "stack", str(r), listed], self._baseline_env))
 
-    def _run(self, variant: Variant) -> Sample:
+    def peer_variant(self, function: BenchFunction) -> Variant:
+        """The peer's trigger in the function's slot: a cold node process (bench/peer/coldrun.mjs)."""
+        trigger = self.peer_triggers[function.name]
+        peer = self.peer
+        assert peer is not None  # peer_triggers is empty without it
+
+        def argv(result: Path) -> list[str]:
+            event = str(peer.event_path(trigger))
+            return ["node", str(PEER_COLDRUN), str(result), str(trigger.path), event, trigger.slot, str(PEER_MEMORY_MB)]
+
+        def env() -> dict[str, str]:
+            peer.prepare(trigger)
+            extra = peer.environment(trigger) | {"AWS_EXECUTION_ENV": "AWS_Lambda_nodejs22.x"}
+            return self._lambda_env(trigger.slot, PEER_MEMORY_MB, PEER_FOLDER, extra)
+
+        return self.peer_variants.setdefault(function.name, Variant(f"peer {trigger.slot}", argv, env))
+
+    def run_once(self, variant: Variant) -> Sample:
+        """One process of the variant (its env() prepares the state it finds), measured."""
         with tempfile.TemporaryDirectory(prefix="keyless-bench-") as folder:
             result = Path(folder) / "result.json"
             env = variant.env()
@@ -263,20 +299,22 @@ class ColdBench:
         self.logger_variant()
         for function in self.functions:
             self.function_variant(function)
-        first = {f.name: self._run(self.variants[f.name]) for f in self.functions}
+            if function.name in self.peer_triggers:
+                self.peer_variant(function)
+        first = {f.name: self.run_once(self.variants[f.name]) for f in self.functions}
         self.first_reports = {name: sample.report for name, sample in first.items()}
         for function in self.functions:
             report = first[function.name].report
             if report.get("boto3_loaded"):
                 self.boto3_variant(report.get("services", []))
                 self.stack_variant(report.get("services", []))
-        for variant in list(self.variants.values()):
+        for variant in [*self.variants.values(), *self.peer_variants.values()]:
             if variant.key not in first:
-                self._run(variant)  # untimed, like the functions' first run
+                self.run_once(variant)  # untimed, like the functions' first run
         for index in range(rounds):
             progress(f"  cold round {index + 1}/{rounds}")
-            for variant in self.variants.values():
-                variant.samples.append(self._run(variant))
+            for variant in [*self.variants.values(), *self.peer_variants.values()]:
+                variant.samples.append(self.run_once(variant))
 
     def baseline_for(self, function: BenchFunction) -> Variant:
         report = self.first_reports[function.name]

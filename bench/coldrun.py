@@ -35,15 +35,22 @@ class _Context:
 
 
 class _AwsWatch:
-    """Time spent waiting for the (local) AWS answer, and the clients created. Hooked into botocore
-    only if the function itself loaded it, so a function without boto3 stays without it."""
+    """Time spent waiting for the (local) AWS answer, the clients created and the time spent
+    building them and their session (a peer that builds its clients as it loads pays that in its
+    import). Hooked into boto3 and botocore only if the function itself loaded them, so a function
+    without boto3 stays without it."""
 
     def __init__(self):
         self.wait_seconds = 0.0
         self.calls = 0
         self.services: list[str] = []
+        self.client_seconds = 0.0
         endpoint = sys.modules.get("botocore.endpoint")
         client = sys.modules.get("botocore.client")
+        session = sys.modules.get("boto3.session")
+        if session is not None:
+            for name in ("__init__", "client"):
+                setattr(session.Session, name, self._timed(getattr(session.Session, name)))
         if endpoint is not None:
             send = endpoint.Endpoint._send
 
@@ -64,6 +71,16 @@ class _AwsWatch:
                 return create(this, service_name, *args, **kwargs)
 
             client.ClientCreator.create_client = recorded_create
+
+    def _timed(self, build):
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return build(*args, **kwargs)
+            finally:
+                self.client_seconds += time.perf_counter() - started
+
+        return timed
 
 
 def _function(args: list[str], report: dict) -> None:
@@ -88,6 +105,7 @@ def _function(args: list[str], report: dict) -> None:
         import_seconds=imported - started,
         aws_wait_seconds=watch.wait_seconds,
         aws_calls=watch.calls,
+        client_seconds=watch.client_seconds,
         services=sorted(set(watch.services)),
     )
 

@@ -1,16 +1,18 @@
 """The benchmark code runs on a tiny sample and prints well-formed numbers (no timing assertions),
-and DefineAuthChallenge's cold process loads no boto3 (a property, not a timing)."""
+DefineAuthChallenge's cold process loads no boto3 (a property, not a timing), and the peer's rows
+(AWS's passwordless triggers under node) are well formed."""
 
 from __future__ import annotations
 
 import math
 import re
+import shutil
 
 import pytest
 
 from bench import __main__ as bench_main
-from bench import cold, warm
-from bench.functions import deployed, discover, heaviest, record
+from bench import cold, peer, warm
+from bench.functions import EventRun, deployed, discover, heaviest, record
 from bench.report import Row, as_markdown, as_text
 from bench.stats import Spread, percentile
 from localpool.deployment import REGION
@@ -87,6 +89,7 @@ def test_whole_run_on_a_tiny_sample_prints_a_well_formed_table(tmp_path, capsys)
         str(output),
         "--functions",
         "DefineAuthChallengeFunction,CreateAuthChallengeFunction,VerifyAuthChallengeFunction",
+        "--no-peer",  # one node process per peer trigger and round: test_peer_rows_are_well_formed has one
     ]
     assert bench_main.main(args) == 0
     printed = capsys.readouterr().out
@@ -111,3 +114,63 @@ def test_whole_run_on_a_tiny_sample_prints_a_well_formed_table(tmp_path, capsys)
     assert "FAILED" not in markdown, "every sign-in the benchmark drives succeeds"
     call_rows = [line for line in markdown.splitlines() if line.startswith("| 3 AWS calls")]
     assert call_rows and not any("| NO |" in line for line in call_rows), "call counts as designed"
+    assert "amazon-cognito-passwordless-auth) was not measured: --no-peer." in markdown
+
+
+def test_peer_rows_are_well_formed(tmp_path):
+    """One cold node process of the peer's Verify (its magic-link check against moto's server) beside
+    one of Keyless's Verify, and the rows make bench prints from them (no timing assertions)."""
+    if shutil.which("node") is None:
+        pytest.skip("node is not on PATH: the peer's triggers run under node")
+    assert peer.unavailable() == "", "make install runs npm ci in bench/peer"
+    template = Template()
+    functions = discover(template)
+    triggers = peer.counterparts(template, functions)
+    assert {name: trigger.slot for name, trigger in triggers.items()} == {
+        "DefineAuthChallengeFunction": "DefineAuthChallenge",
+        "CreateAuthChallengeFunction": "CreateAuthChallenge",
+        "VerifyAuthChallengeFunction": "VerifyAuthChallengeResponse",
+        "PreSignUpFunction": "PreSignUp",
+        "PreTokenGenerationFunction": "PreTokenGeneration",
+    }
+    verify = next(f for f in functions if f.name == "VerifyAuthChallengeFunction")
+    event = next(path for path in verify.events if path.stem == "code_wrong")
+    aws = cold.LocalAws(template)
+    try:
+        bench = cold.ColdBench(
+            cold.source_layout(), [verify], {verify.name: event}, aws, peer.PeerStack(aws.url, tmp_path), triggers
+        )
+        for variant in (bench.function_variant(verify), bench.peer_variant(verify)):
+            variant.samples.append(bench.run_once(variant))
+    finally:
+        aws.stop()
+
+    ours = bench.variants[verify.name].samples[0].report
+    assert ours["answered"] is True and ours["client_seconds"] > 0, ours
+    theirs = bench.peer_variants[verify.name].samples[0].report
+    assert theirs["answered"] is True and theirs["error"] == "", theirs
+    assert theirs["response"] == {"answerCorrect": True}, "the peer took the link it made as right"
+    assert theirs["operations"] == ["DynamoDB_20120810.UpdateItem", "TrentService.GetPublicKey"]
+    assert theirs["sdk_loaded"] is True and theirs["import_seconds"] > 0 and 0 < theirs["peak_rss_mb"] < 1024
+
+    rows = bench_main.peer_rows(bench, [verify], {verify.name: EventRun(event, True, "")})
+    assert [row.figure for row in rows] == [
+        "1 cold start: peer",
+        "1 cold start, own vs peer",
+        "1 cold start, import + SDK clients vs peer",
+    ]
+    assert rows[0].subject == "amazon-cognito-passwordless-auth verify-auth-challenge-response (magic link right)"
+    for row in rows[1:]:
+        assert row.subject == "VerifyAuthChallenge (code_wrong) vs peer VerifyAuthChallengeResponse"
+        assert row.ratio is not None and 0 < row.ratio < math.inf and row.target == "<= 1.0x"
+        assert row.met is (row.ratio <= 1.0)
+    markdown = as_markdown(rows)
+    assert all(line.count(" | ") == 9 for line in markdown.splitlines()[2:]), markdown
+    assert "ANSWERED WITH" not in markdown and "nan" not in markdown.lower()
+    # The versions measured are the pinned ones (the SDK's version moves the peer's figures).
+    assert re.fullmatch(
+        r"amazon-cognito-passwordless-auth 0\.17\.0 under node v\d+\.\d+\.\d+, @aws-sdk/client-dynamodb 3\.1169\.0, "
+        r"@aws-sdk/client-kms 3\.1164\.0, @aws-sdk/client-ses 3\.1169\.0, @aws-sdk/client-sns 3\.1169\.0, "
+        r"@aws-sdk/lib-dynamodb 3\.1169\.0",
+        peer.describe(),
+    ), peer.describe()
