@@ -88,6 +88,14 @@ def is_custom_resource_event(event: object) -> bool:
     return isinstance(event, dict) and "RequestType" in event and "ResponseURL" in event
 
 
+def is_answer(event: object, result: object) -> bool:
+    """A trigger answers Cognito with the event and its response object; EmailEvents, which SNS
+    invokes, with an object of its own."""
+    if isinstance(event, dict) and "triggerSource" in event:
+        return isinstance(result, dict) and isinstance(result.get("response"), dict)
+    return isinstance(result, dict)
+
+
 class RecordingSession:
     """What SignInRuntime builds its clients from: real clients (moto answers) that record each call."""
 
@@ -220,7 +228,7 @@ def record(function: BenchFunction, region: str, deployment) -> list[EventRun]:
         with all_api_calls() as seen, quiet(), no_network():
             try:
                 result = handler(event, LambdaContext(function_name=function.name))
-                answered, error = isinstance(result, dict) and isinstance(result.get("response"), dict), ""
+                answered, error = is_answer(event, result), ""
             except Exception as exc:
                 answered, error = False, type(exc).__name__
         runtime.reset()

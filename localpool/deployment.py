@@ -1,6 +1,8 @@
-"""template.yaml deployed onto moto: the table, the signing key, the sender, the user pool and its
-app client are created from the template's own resource definitions, and each function's
-environment is resolved as CloudFormation would resolve it. Call inside moto's mock_aws()."""
+"""template.yaml deployed onto moto: the table, the signing key, the sender, the SES configuration
+set, the user pool and its app client are created from the template's own resource definitions, and
+each function's environment is resolved as CloudFormation would resolve it. Call inside moto's
+mock_aws(). Not created: what only AWS acts on (the email events' topic, its key and the set's
+event destination: moto's SES reports no bounces or complaints), nor the functions themselves."""
 
 from __future__ import annotations
 
@@ -83,6 +85,7 @@ def deploy(
     table_name = _create_table(session, template, physical)
     secret_id = _create_secret(session, template, physical, signing_key)
     session.client("ses").verify_email_identity(EmailAddress=template.parameters["SenderEmail"])
+    _create_configuration_sets(session, template, physical)
     pool_id, client, token_settings = _create_pool(session, template, physical)
     environment = _function_environment(template, physical, region)
     ((_, pool_resource),) = template.resources_of_type("AWS::Cognito::UserPool").items()
@@ -154,6 +157,17 @@ def _create_secret(session, template: Template, physical: dict, value: str | Non
     )
     physical[logical] = created["ARN"]
     return created["ARN"]
+
+
+def _create_configuration_sets(session, template: Template, physical: dict) -> None:
+    """The SES configuration sets the template creates (when its conditions hold), so the functions
+    send with the set's name as deployed ones do."""
+    for logical, resource in template.resources_of_type("AWS::SES::ConfigurationSet").items():
+        if "Condition" in resource and not template.condition(resource["Condition"]):
+            continue
+        name = (resource.get("Properties") or {}).get("Name") or f"keyless-local-{logical.lower()}"
+        session.client("sesv2").create_configuration_set(ConfigurationSetName=name)
+        physical[logical] = name
 
 
 def _create_pool(session, template: Template, physical: dict) -> tuple[str, AppClient, ClientTokenSettings]:

@@ -154,8 +154,9 @@ class Template:
             if fn == "Fn::GetAtt":
                 return physical.get(f"{arg[0]}.{arg[1]}") or lookup(arg[0])
             if fn == "Fn::Sub":
-                text = arg if isinstance(arg, str) else arg[0]
-                return re.sub(r"\$\{([^}!]+)\}", lambda m: lookup(m.group(1)), text)
+                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1] if len(arg) > 1 else {})
+                given = {name: str(self.resolve(v, physical, region, account)) for name, v in variables.items()}
+                return re.sub(r"\$\{([^}!]+)\}", lambda m: given[m.group(1)] if m.group(1) in given else lookup(m.group(1)), text)
         if isinstance(value, dict):
             return {k: self.resolve(v, physical, region, account) for k, v in value.items()}
         if isinstance(value, list):

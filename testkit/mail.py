@@ -1,9 +1,11 @@
-"""Reading the sign-in emails a run sent, wherever they went.
+"""Reading the sign-in emails a run sent, wherever they went, and SES's reports about them.
 
 Three places hold them: moto's SES store, for a deployment driven in process (sent_emails, emails_to,
 last_link, last_code); the served local pool's /mailbox, read over HTTP as a developer's script
 would (mailbox); the local pool's own mailbox, read in process where HTTP would be in the way of a
-measurement (newest_local_mail). link_in and code_in read a mailbox entry either way.
+measurement (newest_local_mail). link_in and code_in read a mailbox entry either way. ses_report is
+what SES would publish about an email (moto's SES reports nothing): a sample of events/email_events/
+about another address and time.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import html
 import json
 import re
 import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from localpool.deployment import REGION
@@ -99,3 +103,23 @@ def code_in(mail: dict[str, Any]) -> str:
 def wrong(code: str) -> str:
     """A code of the same length that is certainly not `code`."""
     return f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
+
+
+# --- SES's reports (bounces, complaints) -------------------------------------------------------------
+
+EMAIL_EVENTS = Path(__file__).resolve().parent.parent / "events" / "email_events"
+
+
+def ses_report(sample: str, address: str, reported_at: float) -> dict[str, Any]:
+    """The SNS event of events/email_events/<sample>.json, its SES event now about an email to
+    `address` that the ISP reported at `reported_at` (seconds since the epoch)."""
+    event = json.loads((EMAIL_EVENTS / f"{sample}.json").read_text())
+    sns = event["Records"][0]["Sns"]
+    message = json.loads(sns["Message"])
+    report = message["bounce"] if "bounce" in message else message["complaint"]
+    report["timestamp"] = datetime.fromtimestamp(reported_at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    for recipient in report.get("bouncedRecipients", []) + report.get("complainedRecipients", []):
+        recipient["emailAddress"] = address
+    message["mail"]["destination"] = [address]
+    sns["Message"] = json.dumps(message)
+    return event

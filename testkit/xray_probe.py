@@ -1,5 +1,6 @@
 """Run by tests/test_trace_hygiene.py in a fresh process with tracing on, as in Lambda: every trigger
-of template.yaml through the local user pool on moto, happy and failing paths, while the X-Ray SDK
+of template.yaml through the local user pool on moto, happy and failing paths, and EmailEvents on an
+SES report and a malformed one (as SNS would call it), while the X-Ray SDK
 sends its segments to the test's UDP listener (AWS_XRAY_DAEMON_ADDRESS). A script, not a test module:
 tracing is global state, so the run needs a process of its own.
 
@@ -81,9 +82,12 @@ def record_what_the_emitter_is_handed(into: list[dict]) -> None:
 
 
 def main(result_path: str) -> None:
+    from keyless.core.errors import MalformedEvent
     from keyless_client import PasswordlessClient, link_secret
     from localpool.errors import CognitoError
     from localpool.server import build_pool
+    from localpool.template import load_handler
+    from localpool.triggers import LambdaContext
 
     found: dict[str, list[str]] = {"addresses": list(USERS), "answers": [], "links": [], "hashes": [], "keys": []}
     outcomes: dict[str, str] = {}
@@ -102,7 +106,8 @@ def main(result_path: str) -> None:
 
     with mock_aws():
         template = template_without_capture_settings()
-        pool = build_pool("http://127.0.0.1:9", None, template=template, parameters=PARAMETERS, clock=Clock(), timeout_seconds=60)
+        clock = Clock()
+        pool = build_pool("http://127.0.0.1:9", None, template=template, parameters=PARAMETERS, clock=clock, timeout_seconds=60)
         record_what_the_emitter_is_handed(handed_to_emitter)
         faults = Faults(pool.aws_session)
         api = pool.api
@@ -170,8 +175,20 @@ def main(result_path: str) -> None:
         faults.fail("dynamodb", None, "InternalServerError", failure)  # its next call, whichever
         expect_error("DynamoDB fails on the answer", lambda: client.answer_code(sent, code))
         assert faults.unused() == [], "an injected failure was never reached"
-
         calls = list(pool.runner.calls)
+
+        # SES reports that an address hard-bounced (the event holds it), then sends a report that
+        # cannot be read: EmailEvents, which SNS calls, records the one and refuses the other.
+        email_events = load_handler(template.functions()["EmailEventsFunction"])
+        report = mail.ses_report("bounce_permanent", SES_USER, clock())
+        answer = email_events(report, LambdaContext(function_name="EmailEvents"))
+        outcomes["bounce report"] = f"{answer['suppressed']} suppressed"
+        report["Records"][0]["Sns"]["Message"] = report["Records"][0]["Sns"]["Message"].replace('"Permanent"', "null")
+        try:
+            email_events(report, LambdaContext(function_name="EmailEvents"))
+        except MalformedEvent as refused:
+            outcomes["malformed report"] = type(refused).__name__
+        calls += ["EmailEvents", "EmailEvents"]
 
     with open(result_path, "w") as out:
         json.dump({"secrets": found, "outcomes": outcomes, "trigger_calls": calls, "handed_to_emitter": handed_to_emitter}, out)

@@ -2,8 +2,9 @@
 
 The actions are not listed by hand. Every path of every function that reaches AWS runs here: the
 triggers through the local user pool over HTTP (sign-up, link and code sign-ins, a wrong code, an
-email SES refuses, a missing profile, a refresh), the custom resource through its own handler
-(create, update, delete). A botocore hook records each call with the function whose handler made it
+email SES refuses, a missing profile, a refresh), EmailEvents on a hard bounce SES reports (and the
+request it then sends nothing for), the custom resource through its own handler (create, update,
+delete). A botocore hook records each call with the function whose handler made it
 (found on the call stack). template.yaml must grant each function exactly what was recorded: nothing
 missing (AccessDenied in production), nothing unused (more than a compromised function needs).
 """
@@ -26,7 +27,7 @@ from testkit.clients import passwordless, refresh, sign_up
 from testkit.clock import Clock
 from testkit.custom_resource import CloudFormationResponses, busy_pool, resource_event
 from testkit.faults import on_every_new_session
-from testkit.mail import last_code, last_link, wrong
+from testkit.mail import last_code, last_link, ses_report, wrong
 
 TEMPLATE = Template()
 LOCAL_POOL = Path(__file__).resolve().parent.parent / "localpool"
@@ -139,6 +140,11 @@ def drive_the_triggers(serve_pool) -> None:
         with pytest.raises(Exception, match="temporarily unavailable"):
             app.request_code(app.start(address))
     ses.verify_email_identity(EmailAddress=sender)
+
+    # SES reports that Bob's address hard-bounced: EmailEvents records it, and Bob's next request
+    # reads it (as every request does) and sends nothing.
+    load_handler(FUNCTIONS["EmailEventsFunction"])(ses_report("bounce_permanent", BOB, clock()), LambdaContext("EmailEvents"))
+    app.request_code(app.start(BOB))
 
     # A profile that provisioning never wrote: the next token generation creates it.
     table = boto3.client("dynamodb", region_name=REGION)

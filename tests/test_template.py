@@ -29,8 +29,8 @@ def test_runtime_and_timeout_fit_cognito(logical_id):
     props = TEMPLATE.resources[logical_id]["Properties"]
     runtime = props.get("Runtime", TEMPLATE.body["Globals"]["Function"]["Runtime"])
     assert runtime in ("python3.12", "python3.13")
-    if "Cognito" in json.dumps(TEMPLATE.body["Resources"]):  # trigger functions answer within Cognito's 5 s
-        assert spec.timeout < 5 or logical_id.startswith("Attach")
+    if logical_id in TEMPLATE.trigger_slots().values():  # the triggers answer within Cognito's 5 s
+        assert spec.timeout < 5
 
 
 def test_app_client_is_passwordless():
@@ -190,3 +190,52 @@ def test_a_created_pool_is_on_the_lite_plan_unless_its_tokens_need_essentials():
         template = Template(parameters={"PreTokenGenerationVersion": version})
         props = template.resources["UserPool"]["Properties"]
         assert template.resolve(props["UserPoolTier"], {}) == tier
+
+
+# --- email health: bounces and complaints ------------------------------------------------------------
+
+CREATED_SET = {"EmailConfigurationSet": "keyless-created-set"}
+
+
+@pytest.mark.parametrize("own_set", ["", "operators-own-set"])
+def test_the_sign_in_emails_use_keyless_s_configuration_set_unless_the_operator_names_one(own_set):
+    template = Template(parameters={"SesConfigurationSet": own_set})
+    used = own_set or CREATED_SET["EmailConfigurationSet"]
+    variable = template.functions()["CreateAuthChallengeFunction"].environment["SES_CONFIGURATION_SET"]
+    assert template.resolve(variable, CREATED_SET) == used
+    assert template.condition("CreateSesConfigurationSet") is not bool(own_set)
+    for logical_id in ("EmailConfigurationSet", "EmailEventDestination"):
+        assert template.resources[logical_id]["Condition"] == "CreateSesConfigurationSet"
+    output = template.body["Outputs"]["SesConfigurationSetName"]["Value"]
+    assert template.resolve(output, CREATED_SET) == used
+    # Whichever set it is, only SES, for that set of this account, may publish to the events' topic.
+    (statement,) = template.resources["EmailEventsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == (
+        "Allow",
+        {"Service": "ses.amazonaws.com"},
+        "sns:Publish",
+    )
+    assert template.resolve(statement["Condition"], CREATED_SET, "us-east-1", "123456789012") == {
+        "StringEquals": {
+            "AWS:SourceAccount": "123456789012",
+            "AWS:SourceArn": f"arn:aws:ses:us-east-1:123456789012:configuration-set/{used}",
+        }
+    }
+
+
+def test_bounces_and_complaints_reach_email_events_through_an_encrypted_topic():
+    destination = TEMPLATE.resources["EmailEventDestination"]["Properties"]
+    assert destination["ConfigurationSetName"] == {"Ref": "EmailConfigurationSet"}
+    events = destination["EventDestination"]
+    assert events["Enabled"] is True and sorted(events["MatchingEventTypes"]) == ["bounce", "complaint"]
+    assert events["SnsDestination"] == {"TopicARN": {"Ref": "EmailEventsTopic"}}
+    assert TEMPLATE.resources["EmailEventsTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "EmailEventsKey"}
+    key = TEMPLATE.resources["EmailEventsKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    (ses,) = [s for s in key["KeyPolicy"]["Statement"] if s["Principal"] == {"Service": "ses.amazonaws.com"}]
+    assert sorted(ses["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    function = TEMPLATE.resources["EmailEventsFunction"]["Properties"]
+    assert list(function["Events"].values()) == [{"Type": "SNS", "Properties": {"Topic": {"Ref": "EmailEventsTopic"}}}]
+    assert TEMPLATE.body["Outputs"]["EmailEventsTopicArn"]["Value"] == {"Ref": "EmailEventsTopic"}
+    assert function["Environment"]["Variables"]["EMAIL_SUPPRESSION_DAYS"] == {"Ref": "EmailSuppressionDays"}
+    assert TEMPLATE.body["Parameters"]["EmailSuppressionDays"]["Default"] == 14

@@ -5,7 +5,8 @@ SDK sends to the daemon's address is read here, on a UDP socket of this test.
 The run (testkit/xray_probe.py): sign-ups (PreSignUp, PostConfirmation), a code sign-in with a wrong
 then the right code, a link sign-in with a tampered then the right link (DefineAuthChallenge,
 CreateAuthChallenge, VerifyAuthChallengeResponse, PreTokenGeneration), the send limit, SES refusing
-the email with the address in its message, DynamoDB failing on a send and on an answer.
+the email with the address in its message, DynamoDB failing on a send and on an answer; EmailEvents on
+an SES report of a hard bounce (the address in the event) and on one it cannot read.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from localpool.template import Template
 from testkit.xray_probe import END_OF_RUN
 
 ROOT = Path(__file__).resolve().parent.parent
-TRACED = {"CreateAuthChallenge", "VerifyAuthChallengeResponse", "PostConfirmation", "PreTokenGeneration"}
+TRACED = {"CreateAuthChallenge", "VerifyAuthChallengeResponse", "PostConfirmation", "PreTokenGeneration", "EmailEvents"}
 UNTRACED = {"PreSignUp", "DefineAuthChallenge"}  # no AWS calls, no X-Ray SDK loaded
 # AWS calls the traced functions make on this run, as X-Ray names them (endpoint prefix, operation).
 EXPECTED_CALLS = {
@@ -191,6 +192,8 @@ def test_the_run_did_what_it_says(run):
         "SES refuses": "UserLambdaValidationException",
         "DynamoDB fails on send": "UserLambdaValidationException",
         "DynamoDB fails on the answer": "UserLambdaValidationException",
+        "bounce report": "1 suppressed",
+        "malformed report": "MalformedEvent",
     }
     assert set(run.trigger_calls) >= TRACED | UNTRACED
     found = run.secrets

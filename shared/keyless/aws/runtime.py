@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
-from keyless.core.settings import ClaimsSettings, ProfileSettings, SendSettings, SignInSettings
+from keyless.core.settings import ClaimsSettings, EmailEventsSettings, ProfileSettings, SendSettings, SignInSettings
 
 # Each part is imported where it is built: a function loads only the modules it uses (PreTokenGeneration
 # never loads the mailer or the signing keys), which keeps cold starts short.
@@ -27,11 +27,13 @@ if TYPE_CHECKING:
     from mypy_boto3_sesv2 import SESV2Client
 
     from keyless.aws.directory import UserDirectory
+    from keyless.aws.email_events import EmailEvents
     from keyless.aws.mailer import Mailer
     from keyless.aws.signing_keys import SigningKeys
     from keyless.profiles.provisioning import Provisioner
     from keyless.store.profiles import ProfileStore
     from keyless.store.sign_in import SignInStore
+    from keyless.store.suppressions import SuppressionStore
 
 # Cognito gives a trigger 5 s; a hung connection must fail fast enough to answer inside that.
 # parameter_validation off: every request is built here from typed values, and AWS validates it
@@ -102,6 +104,13 @@ class SignInRuntime:
         return SignInStore(self.dynamodb, self.settings.table_name)
 
     @functools.cached_property
+    def suppressions(self) -> SuppressionStore:
+        """Addresses that get no sign-in email for a while (CreateAuthChallenge reads them)."""
+        from keyless.store.suppressions import SuppressionStore
+
+        return SuppressionStore(self.dynamodb, self.settings.table_name)
+
+    @functools.cached_property
     def keys(self) -> SigningKeys:
         from keyless.aws.signing_keys import SigningKeys
 
@@ -141,6 +150,18 @@ class SignInRuntime:
     @functools.cached_property
     def claims_settings(self) -> ClaimsSettings:
         return ClaimsSettings.from_env()
+
+    @functools.cached_property
+    def email_events(self) -> EmailEvents:
+        """EmailEvents: SES's bounce and complaint events, recorded as suppressions (its own settings,
+        the same table and signing key as the sign-in functions)."""
+        from keyless.aws.email_events import EmailEvents
+        from keyless.aws.signing_keys import SigningKeys
+        from keyless.store.suppressions import SuppressionStore
+
+        s = EmailEventsSettings.from_env()
+        keys = SigningKeys(s.signing_key_secret_id, self.secretsmanager, s.key_cache_seconds, self.clock)
+        return EmailEvents(SuppressionStore(self.dynamodb, s.table_name), keys, s.suppression_seconds, self.now)
 
     def now(self) -> int:
         return int(self.clock())

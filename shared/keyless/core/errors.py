@@ -24,9 +24,9 @@ class UserFacingError(Exception):
 
 
 class MalformedEvent(UserFacingError):
-    def __init__(self, detail: str):
-        super().__init__(INVALID_REQUEST)
-        self.detail = detail  # for the log line only
+    def __init__(self, detail: str, message: str = INVALID_REQUEST):
+        super().__init__(message)
+        self.detail = detail  # for the log line (and the message of an event no user sees)
 
 
 class RateLimited(UserFacingError):

@@ -132,12 +132,16 @@ def _sign_in_fields(env: Env) -> dict[str, Any]:
     return {
         "table_name": required(env, "TABLE_NAME"),
         "signing_key_secret_id": required(env, "SIGNING_KEY_SECRET_ID"),
-        "key_cache_seconds": whole_number(env, "SIGNING_KEY_CACHE_SECONDS", 3600, 0, 86400),
+        "key_cache_seconds": _key_cache_seconds(env),
         "code_length": whole_number(env, "CODE_LENGTH", 6, 6, 8),
         "max_wrong_codes": whole_number(env, "MAX_WRONG_CODES", 10, 1, 1000),
         "wrong_code_window_seconds": whole_number(env, "WRONG_CODE_WINDOW_SECONDS", 86400, 60, 30 * 86400),
         "same_device_links_only": flag(env, "SAME_DEVICE_LINKS_ONLY", False),
     }
+
+
+def _key_cache_seconds(env: Env) -> int:
+    return whole_number(env, "SIGNING_KEY_CACHE_SECONDS", 3600, 0, 86400)
 
 
 @dataclass(frozen=True)
@@ -320,6 +324,27 @@ class AttachSettings:
         return cls(table_name=required(env, "TABLE_NAME"))
 
 
+@dataclass(frozen=True)
+class EmailEventsSettings:
+    """EmailEvents: where an address's suppression is kept (hashed under the signing key, as every
+    address in the table), and how long a hard bounce or a complaint stops sign-in emails to it."""
+
+    VARIABLES: ClassVar = ("TABLE_NAME", "SIGNING_KEY_SECRET_ID", "SIGNING_KEY_CACHE_SECONDS", "EMAIL_SUPPRESSION_DAYS")
+    table_name: str
+    signing_key_secret_id: str
+    key_cache_seconds: int
+    suppression_seconds: int
+
+    @classmethod
+    def from_env(cls, env: Env = os.environ) -> EmailEventsSettings:
+        return cls(
+            table_name=required(env, "TABLE_NAME"),
+            signing_key_secret_id=required(env, "SIGNING_KEY_SECRET_ID"),
+            key_cache_seconds=_key_cache_seconds(env),
+            suppression_seconds=whole_number(env, "EMAIL_SUPPRESSION_DAYS", 14, 1, 365) * 86400,
+        )
+
+
 # What each function of template.yaml reads.
 FUNCTIONS: dict[str, tuple[type, ...]] = {
     "DefineAuthChallengeFunction": (DefineSettings,),
@@ -329,5 +354,6 @@ FUNCTIONS: dict[str, tuple[type, ...]] = {
     "PostConfirmationFunction": (ProfileSettings,),
     "PreTokenGenerationFunction": (ProfileSettings, ClaimsSettings),
     "AttachTriggersFunction": (AttachSettings,),
+    "EmailEventsFunction": (EmailEventsSettings,),
 }
 OPERATOR_VARIABLES = ("EMAIL_TEMPLATES_DIR",)  # CreateAuthChallenge: a folder of the operator's own templates

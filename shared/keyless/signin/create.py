@@ -6,7 +6,8 @@ hash of the address it goes to), then the mailbox's (a small burst per window, s
 whose address lands in that mailbox). Every email carries a link when links are offered, so whoever
 owns the mailbox can sign in with the newest email even while someone else keeps asking for emails.
 An unknown user (PreventUserExistenceErrors) goes through the same writes and an imitation of the
-send's timing, so neither the answers nor the limits nor the latency tell them apart.
+send's timing, so neither the answers nor the limits nor the latency tell them apart. So does a
+user whose address hard-bounced or complained lately (keyless.aws.email_events): no email goes to it.
 """
 
 from __future__ import annotations
@@ -108,6 +109,12 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
     now = runtime.now()
     key = runtime.keys.current()
     user = pseudonyms.sign_in_user(event, key, names.case_sensitive)
+    # An address that hard-bounced or complained lately gets no email, and whoever asked is answered
+    # as an unknown user is (the same writes, answer and send time). Read for every address, an
+    # unknown one's too, so the calls tell nothing either (an unknown plain name has no address: no
+    # read, as no mailbox write); read before anything is reserved, so a failed read leaves nothing
+    # to give back.
+    suppressed = bool(address) and runtime.suppressions.is_suppressed(pseudonyms.suppression(key, address), now)
     # A mailbox's own address keeps one email per window that others cannot spend (below). With links
     # any browser may open, every email is one its owner can use (it opens the first allowed page too),
     # so each counts as that email; with codes only (or links only for the asking browser), an email
@@ -167,9 +174,10 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
             if "reservedAt" not in fields:
                 runtime.store.record_own_email(user, flow, now)
                 touched += ("reservedAt",)
-    outgoing = _outgoing(asked, method, "" if event.user_not_found else address, proofs, redirect_uri, settings)
+    recipient = "" if event.user_not_found or suppressed else address
+    outgoing = _outgoing(asked, method, recipient, proofs, redirect_uri, settings)
     try:
-        _deliver(outgoing, runtime, user)
+        _deliver(outgoing, runtime, user, suppressed and not event.user_not_found)
     except MaybeSent:
         # SES may have taken it: counted as sent, so the link it carries works and the limits hold.
         logger.warning("email may have been sent: counted as sent", extra={"user": user, "method": asked.name})
@@ -265,11 +273,15 @@ def _refuse_too_soon(user: str, method: str, limit: str, outcome: TooSoon) -> No
     raise errors.RateLimited(outcome.retry_after_seconds)
 
 
-def _deliver(outgoing: Outgoing, runtime: SignInRuntime, user: str) -> None:
+def _deliver(outgoing: Outgoing, runtime: SignInRuntime, user: str, suppressed: bool) -> None:
     method = outgoing.method
     if not outgoing.recipient:
         runtime.mailer.imitate_send()
-        logger.info("no email: unknown user or no address", extra={"user": user, "method": method.name})
+        if suppressed:
+            count("EmailSuppressed", method=method.name)
+            logger.info("no email: the address hard-bounced or complained lately", extra={"user": user, "method": method.name})
+        else:
+            logger.info("no email: unknown user or no address", extra={"user": user, "method": method.name})
         return
     runtime.mailer.send(outgoing.kind, outgoing.recipient, outgoing.lifetime_seconds, outgoing.default_link, **outgoing.values)
     count(method.sent_metric)

@@ -64,6 +64,12 @@ def mailbox(key: bytes, address: str) -> str:
     return keyed(key, "mailbox", mailbox_form(address))
 
 
+def suppression(key: bytes, address: str) -> str:
+    """An address that hard-bounced or complained, as its suppression is kept (a purpose of its own,
+    so the table cannot join it with the `recipient` of a user's sign-in item)."""
+    return keyed(key, "suppression", address_form(address))
+
+
 def unknown_user(key: bytes, user_name: str, case_sensitive: bool) -> str:
     """An unknown user (no sub) as the table and logs know them: the name as typed, keyed, and as
     the pool compares names (on a case-sensitive pool "bob" and "BOB" are two names, like "alice" and

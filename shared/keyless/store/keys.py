@@ -26,3 +26,9 @@ def profile_key(sub: str) -> dict[str, dict[str, str]]:
 def attachment_key(pool_id: str) -> dict[str, dict[str, str]]:
     """The triggers an attached pool's slots held before Keyless: ATTACHMENT#<pool id>."""
     return _key(f"ATTACHMENT#{pool_id}", "TRIGGERS")
+
+
+def suppression_key(address: str) -> dict[str, dict[str, str]]:
+    """An address that gets no sign-in email for a while (it hard-bounced or complained):
+    SUPPRESSION#<keyed address>."""
+    return _key(f"SUPPRESSION#{address}", "EMAIL")
