@@ -32,7 +32,7 @@ from localpool.attributes import EmailCodes, attribute_changes, check_in_schema,
 from localpool.deployment import ACCOUNT, Deployment
 from localpool.errors import CognitoError, invalid_lambda_response, invalid_parameter, not_authorized
 from localpool.orchestrator import CustomAuth, PoolUser, is_string_map, trigger_event
-from localpool.passwords import check_password
+from localpool.passwords import check_password, temporary_password
 from localpool.tokens import ACCESS_SCOPE, TokenService
 from localpool.triggers import TriggerRunner
 from localpool.validation import validate
@@ -174,13 +174,24 @@ class LocalUserPoolApi:
         self._check_pool(body)
         if "UserAttributes" in body:
             check_in_schema(attribute_changes(body), self.deployment.custom_attributes)
+        policy = self._password_policy()
         if "TemporaryPassword" in body:
-            self._check_password(_string(body, "TemporaryPassword"))
+            check_password(_string(body, "TemporaryPassword"), policy)
+        temporary = body.get("TemporaryPassword") or temporary_password(policy)
         params = {k: v for k, v in body.items() if k not in ("ClientMetadata", "ValidationData")}
-        created = self._store("admin_create_user", params)["User"]
+        created = self._store("admin_create_user", {**params, "TemporaryPassword": temporary})["User"]
         user_name = created["Username"]
+        attributes = self._attributes(user_name)
         # Cognito ignores the auto* flags of this call: the answer is checked, not applied.
-        self._pre_sign_up("PreSignUp_AdminCreateUser", user_name, self._attributes(user_name), body, NO_CLIENT)
+        self._pre_sign_up("PreSignUp_AdminCreateUser", user_name, attributes, body, NO_CLIENT)
+        # Cognito's invitation (its default text), unless suppressed; by SMS (its default medium) there is none here.
+        if (
+            body.get("MessageAction") != "SUPPRESS"
+            and "EMAIL" in body.get("DesiredDeliveryMediums", [])
+            and "email" in attributes
+        ):
+            invitation = f"Your username is {body['Username']} and temporary password is {temporary}."
+            self._send_cognito_email(attributes["email"], "Your temporary password", invitation)
         return {"User": created}
 
     def op_AdminDeleteUser(self, body: Mapping) -> dict:
@@ -448,8 +459,11 @@ class LocalUserPoolApi:
             raise CognitoError("AliasExistsException", "An account with the given email already exists.")
 
     def _check_password(self, password: str) -> None:
+        check_password(password, self._password_policy())
+
+    def _password_policy(self) -> dict:
         pool = self._store("describe_user_pool", {"UserPoolId": self.pool_id})["UserPool"]
-        check_password(password, pool.get("Policies", {}).get("PasswordPolicy", {}))
+        return dict(pool.get("Policies", {}).get("PasswordPolicy", {}))
 
     def _check_writable(self, changes: Mapping[str, str]) -> None:
         check_writable(changes, self.deployment.custom_attributes, self.client.write_attributes)

@@ -275,7 +275,14 @@ def local_pool(
     """The custom auth flow of the deployed pool, wired to the template's real handlers."""
     session = boto3.session.Session(region_name=deployment.region)
     directory = CognitoDirectory(session.client("cognito-idp"), deployment.pool_id)
-    runner = TriggerRunner(handlers if handlers is not None else deployment.handlers(), timeout_seconds=timeout_seconds)
+    specs = deployment.template.functions()
+    functions = {
+        slot: (specs[logical].logical_id, specs[logical].memory_size)
+        for slot, logical in deployment.template.trigger_slots().items()
+    }
+    runner = TriggerRunner(
+        handlers if handlers is not None else deployment.handlers(), timeout_seconds=timeout_seconds, functions=functions
+    )
     issuer = f"https://cognito-idp.{deployment.region}.amazonaws.com/{deployment.pool_id}"
     tokens = tokens or TokenService(issuer, RsaKey.load_or_create(None), RsaKey.load_or_create(None, "access"))
     tokens.configure_client(deployment.client.client_id, deployment.token_settings)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+import string
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,3 +26,13 @@ def check_password(password: str, policy: Mapping[str, Any]) -> None:
     for kept, broken in rules:
         if not kept:
             raise CognitoError("InvalidPasswordException", f"Password did not conform with policy: {broken}")
+
+
+def temporary_password(policy: Mapping[str, Any]) -> str:
+    """What Cognito makes when AdminCreateUser names no TemporaryPassword: random, and within the policy."""
+    length = max(int(policy.get("MinimumLength", DEFAULT_MINIMUM_LENGTH)), 16)
+    kinds = (string.ascii_lowercase, string.ascii_uppercase, string.digits, "^$*.!@#%&")
+    chosen = [secrets.choice(kind) for kind in kinds]  # one of each, whatever the policy requires
+    chosen += [secrets.choice("".join(kinds)) for _ in range(length - len(chosen))]
+    secrets.SystemRandom().shuffle(chosen)
+    return "".join(chosen)

@@ -47,8 +47,17 @@ class LambdaContext:
 class TriggerRunner:
     """Runs the pool's triggers by slot name (PreSignUp, DefineAuthChallenge, ...)."""
 
-    def __init__(self, handlers: Mapping[str, Handler], timeout_seconds: float = TIMEOUT_SECONDS, max_calls: int = MAX_CALLS):
+    def __init__(
+        self,
+        handlers: Mapping[str, Handler],
+        timeout_seconds: float = TIMEOUT_SECONDS,
+        max_calls: int = MAX_CALLS,
+        functions: Mapping[str, tuple[str, int]] | None = None,
+    ):
+        """functions: slot -> (function name, MemorySize) for the Lambda context, as the template deploys them
+        (a slot it does not name: the slot's name and 128 MB)."""
         self._handlers = dict(handlers)
+        self._functions = dict(functions or {})
         self._timeout = timeout_seconds
         self._max_calls = max_calls
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="trigger")
@@ -63,7 +72,8 @@ class TriggerRunner:
         for _ in range(self._max_calls):
             with self._lock:
                 self.calls.append(slot)
-            context = LambdaContext(function_name=slot, deadline_seconds=self._timeout)
+            name, memory = self._functions.get(slot, (slot, 128))
+            context = LambdaContext(function_name=name, memory_limit_in_mb=memory, deadline_seconds=self._timeout)
             future = self._pool.submit(handler, copy.deepcopy(event), context)
             try:
                 result = future.result(timeout=self._timeout)

@@ -29,6 +29,7 @@ from testkit.mail import code_in, link_in, mailbox, wrong
 
 ROOT = Path(__file__).resolve().parent.parent
 ALICE = "alice@example.com"
+BOB = "bob@example.com"
 
 
 # --- helpers ----------------------------------------------------------------------------------------
@@ -331,6 +332,23 @@ def test_every_slot_of_the_template_is_wired(server):
         assert (slot in called) == (slot in slots), slot
 
 
+def test_a_trigger_is_called_with_its_functions_lambda_context(serve_pool):
+    """As Lambda: the context names the function the template puts in the slot, with its MemorySize."""
+    contexts: list = []
+
+    def define(event, context):
+        contexts.append(context)
+        event["response"] = {"challengeName": "CUSTOM_CHALLENGE", "issueTokens": False, "failAuthentication": False}
+        return event
+
+    server = serve_pool(handlers={"DefineAuthChallenge": define})
+    passwordless(server).start(ALICE)
+    spec = Template().functions()["DefineAuthChallengeFunction"]
+    assert contexts[0].function_name == "DefineAuthChallengeFunction"
+    assert contexts[0].memory_limit_in_mb == spec.memory_size
+    assert contexts[0].invoked_function_arn.endswith(":function:DefineAuthChallengeFunction")
+
+
 @pytest.mark.parametrize("version", ["V1_0", "V2_0"])
 def test_the_templates_pre_token_generation_in_each_version(serve_pool, version):
     server = serve_pool(template=Template(parameters={"PreTokenGenerationVersion": version}))
@@ -420,6 +438,41 @@ def test_admin_create_user_ignores_the_auto_flags(serve_pool):
     assert post.events == []
     attributes = {a["Name"]: a["Value"] for a in created["Attributes"]}
     assert attributes.get("email_verified", "false") == "false"
+
+
+def test_admin_confirm_sign_up_runs_post_confirmation_once(serve_pool):
+    post = Recorder()
+    server = serve_pool(handlers={"PreSignUp": Recorder(), "PostConfirmation": post})  # PreSignUp confirms nobody
+    assert request_sign_up(server)["UserConfirmed"] is False
+    cognito = pool_cognito(server, retry=False)
+    cognito.admin_confirm_sign_up(UserPoolId=server.pool.pool_id, Username=ALICE, ClientMetadata={"by": "support"})
+    assert [(e["triggerSource"], e["callerContext"]["clientId"]) for e in post.events] == [
+        ("PostConfirmation_ConfirmSignUp", "CLIENT_ID_NOT_APPLICABLE")
+    ]
+    assert post.events[0]["request"]["clientMetadata"] == {"by": "support"}
+    again = refused(lambda: cognito.admin_confirm_sign_up(UserPoolId=server.pool.pool_id, Username=ALICE))
+    assert again == ("NotAuthorizedException", "User cannot be confirmed. Current status is CONFIRMED")
+    assert len(post.events) == 1
+
+
+def test_admin_create_user_emails_cognitos_invitation_unless_suppressed(server):
+    from localpool.passwords import check_password
+
+    cognito, pool_id = pool_cognito(server), server.pool.pool_id
+    email = [{"Name": "email", "Value": ALICE}]
+    cognito.admin_create_user(UserPoolId=pool_id, Username=ALICE, UserAttributes=email, DesiredDeliveryMediums=["EMAIL"])
+    invitation = last_mail(server)
+    assert invitation["source"] == "cognito" and invitation["subject"] == "Your temporary password"
+    password = re.fullmatch(rf"Your username is {re.escape(ALICE)} and temporary password is (\S+)\.", invitation["text"].strip())
+    check_password(password.group(1), cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]["Policies"]["PasswordPolicy"])
+    cognito.admin_create_user(
+        UserPoolId=pool_id, Username=BOB, UserAttributes=[{"Name": "email", "Value": BOB}]
+    )  # SMS by default
+    cognito.admin_create_user(
+        UserPoolId=pool_id, Username="carol@example.com", UserAttributes=[{"Name": "email", "Value": "carol@example.com"}],
+        DesiredDeliveryMediums=["EMAIL"], MessageAction="SUPPRESS",
+    )  # fmt: skip
+    assert [m["to"] for m in mailbox(server)] == [[ALICE]]
 
 
 def test_confirm_sign_up_with_the_emailed_code(serve_pool):

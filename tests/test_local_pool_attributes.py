@@ -320,3 +320,11 @@ def test_a_triggers_own_admin_sign_out_on_moto_ends_the_local_tokens(server):
     trigger_cognito = server.pool.aws_session.client("cognito-idp")  # the session the functions' clients come from
     trigger_cognito.admin_user_global_sign_out(UserPoolId=server.pool.pool_id, Username=ALICE)
     assert_signed_out(server, tokens)
+
+
+def test_only_email_is_verified_here(server):
+    """A known difference (docs/local-user-pool.md): no SMS, so phone numbers are not verified locally."""
+    access_token = signed_in(server)["AccessToken"]
+    cognito = pool_cognito(server, retry=False)
+    answer = refused(lambda: cognito.get_user_attribute_verification_code(AccessToken=access_token, AttributeName="phone_number"))
+    assert answer == ("InvalidParameterException", "The local user pool verifies email only, not phone_number.")

@@ -65,6 +65,17 @@ def test_lengths_ranges_patterns_and_enums(server):
         "at 'userAttributes.2.member.name' failed to satisfy constraint: Member must have length less than or equal to 32"
     )
     assert pool_cognito(server).list_users(UserPoolId=server.pool.pool_id)["Users"] == []  # nobody was created
+    metadata = {"note": "x" * 131_073}  # a map's entries: worded as AWS words them for other services' maps
+    answer = refused(
+        lambda: cognito.initiate_auth(
+            ClientId=server.pool.client_id, AuthFlow="CUSTOM_AUTH", AuthParameters={"USERNAME": ALICE}, ClientMetadata=metadata
+        )
+    )
+    assert answer == (
+        "InvalidParameterException",
+        "1 validation error detected: Value at 'clientMetadata' failed to satisfy constraint: "
+        "Map value must satisfy constraint: [Member must have length less than or equal to 131072]",
+    )
 
 
 def test_sensitive_values_are_not_repeated(server):
