@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 
 from localpool.attributes import EmailCodes, attribute_changes, check_in_schema, check_writable, code_delivery
 from localpool.deployment import ACCOUNT, Deployment
-from localpool.errors import CognitoError, invalid_lambda_response, invalid_parameter, not_authorized
+from localpool.errors import CognitoError, code_mismatch, invalid_lambda_response, invalid_parameter, not_authorized
 from localpool.orchestrator import CustomAuth, PoolUser, is_string_map, trigger_event
 from localpool.passwords import check_password, temporary_password
 from localpool.tokens import ACCESS_SCOPE, TokenService
@@ -107,7 +107,7 @@ class LocalUserPoolApi:
             raise CognitoError("SerializationException", "The request body must be a JSON object.")
         if operation in SIGNED_OPERATIONS and not signed:
             raise CognitoError("MissingAuthenticationTokenException", "Missing Authentication Token", status=403)
-        validate(operation, body)
+        body = validate(operation, body)
         if method is not None:
             return method(body)
         self._check_pool(body)
@@ -126,14 +126,7 @@ class LocalUserPoolApi:
             raise invalid_parameter("A password is required: this user pool does not offer passwordless sign-up.")
         self._check_password(_string(body, "Password"))
         params = {k: body[k] for k in ("ClientId", "Username", "Password", "UserAttributes") if k in body}
-        # As the pool compares names (ALICE@ is alice@ unless it is case-sensitive): moto compares exactly.
-        if self._directory.find(_string(body, "Username")) is not None:
-            taken = (
-                "An account with the given email already exists."
-                if self.deployment.username_attributes
-                else "User already exists"
-            )
-            raise CognitoError("UsernameExistsException", taken)
+        self._check_name_free(_string(body, "Username"))
         self._store("sign_up", params)
         user_name = self._find(_string(body, "Username")).user_name  # the sub on a pool of email user names
         attributes = self._attributes(user_name)
@@ -153,8 +146,11 @@ class LocalUserPoolApi:
 
     def op_ConfirmSignUp(self, body: Mapping) -> dict:
         self._check_client(body)
-        user = self._find(_string(body, "Username"))
+        user = self._directory.find(_string(body, "Username"))
         code = _string(body, "ConfirmationCode")
+        if user is None and self.client.prevent_user_existence_errors:
+            raise code_mismatch()  # as for a wrong code: the answer tells nobody who has an account
+        user = user or self._find(_string(body, "Username"))
         _check_unconfirmed(user)
         self._sign_up_codes.redeem(user.user_name, code, self._clock())
         self._cognito.admin_confirm_sign_up(UserPoolId=self.pool_id, Username=user.user_name)
@@ -172,6 +168,9 @@ class LocalUserPoolApi:
 
     def op_AdminCreateUser(self, body: Mapping) -> dict:
         self._check_pool(body)
+        if body.get("MessageAction") == "RESEND":
+            return self._resend_invitation(body)
+        self._check_name_free(_string(body, "Username"))
         if "UserAttributes" in body:
             check_in_schema(attribute_changes(body), self.deployment.custom_attributes)
         policy = self._password_policy()
@@ -184,15 +183,32 @@ class LocalUserPoolApi:
         attributes = self._attributes(user_name)
         # Cognito ignores the auto* flags of this call: the answer is checked, not applied.
         self._pre_sign_up("PreSignUp_AdminCreateUser", user_name, attributes, body, NO_CLIENT)
-        # Cognito's invitation (its default text), unless suppressed; by SMS (its default medium) there is none here.
-        if (
-            body.get("MessageAction") != "SUPPRESS"
-            and "EMAIL" in body.get("DesiredDeliveryMediums", [])
-            and "email" in attributes
-        ):
+        if body.get("MessageAction") != "SUPPRESS":
+            self._invite(body, attributes, temporary)
+        return {"User": created}
+
+    def _resend_invitation(self, body: Mapping) -> dict:
+        """MessageAction RESEND: a new temporary password and the invitation again, for a user who has
+        not yet set a password; PreSignUp does not run (no user is created)."""
+        user = self._find(_string(body, "Username"))
+        if user.status != "FORCE_CHANGE_PASSWORD":
+            raise CognitoError(
+                "UnsupportedUserStateException", f"Resend not possible. {body['Username']} status is not FORCE_CHANGE_PASSWORD."
+            )
+        temporary = temporary_password(self._password_policy())
+        self._store(
+            "admin_set_user_password",
+            {"UserPoolId": self.pool_id, "Username": user.user_name, "Password": temporary, "Permanent": False},
+        )
+        self._invite(body, dict(user.attributes), temporary)
+        got = self._store("admin_get_user", {"UserPoolId": self.pool_id, "Username": user.user_name})
+        return {"User": {"Attributes": got.pop("UserAttributes", []), **got}}  # AdminGetUser's answer as a UserType
+
+    def _invite(self, body: Mapping, attributes: Mapping[str, str], temporary: str) -> None:
+        """Cognito's invitation, its default text, by email (SMS, Cognito's default medium, is not sent here)."""
+        if "EMAIL" in body.get("DesiredDeliveryMediums", []) and "email" in attributes:
             invitation = f"Your username is {body['Username']} and temporary password is {temporary}."
             self._send_cognito_email(attributes["email"], "Your temporary password", invitation)
-        return {"User": created}
 
     def op_AdminDeleteUser(self, body: Mapping) -> dict:
         self._check_pool(body)
@@ -266,8 +282,7 @@ class LocalUserPoolApi:
 
     def op_DescribeUserPoolClient(self, body: Mapping) -> dict:
         self._check_pool(body)
-        if body.get("ClientId") != self.client.client_id:
-            raise CognitoError("ResourceNotFoundException", f"User pool client {body.get('ClientId')} does not exist.")
+        self._check_client(body)
         described = self._store("describe_user_pool_client", dict(body))["UserPoolClient"]
         described["AuthSessionValidity"] = self.client.auth_session_validity_minutes
         described.update(self._tokens.settings(self.client.client_id).describe())
@@ -289,6 +304,7 @@ class LocalUserPoolApi:
         if flow == "CUSTOM_AUTH":  # CustomAuth checks the client allows it
             return self._auth.initiate_auth(self.client, parameters.get("USERNAME", ""), _string_map(body, "ClientMetadata"))
         if flow in ("REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"):
+            self.client.check_flow("REFRESH_TOKEN_AUTH")
             if self._tokens.settings(self.client.client_id).rotates:
                 # Cognito: a client that rotates refresh tokens refreshes with GetTokensFromRefreshToken only.
                 raise invalid_parameter(f"{flow} flow not enabled for this client")
@@ -350,7 +366,7 @@ class LocalUserPoolApi:
         elif proved.address == user.attributes.get("email"):
             self._set_attributes(user.user_name, {"email_verified": "true"})
         else:  # the email changed since this code was sent: it proves an address the user no longer has
-            raise CognitoError("CodeMismatchException", "Invalid verification code provided, please try again.")
+            raise code_mismatch()
         return {}
 
     def op_GlobalSignOut(self, body: Mapping) -> dict:
@@ -450,6 +466,17 @@ class LocalUserPoolApi:
         self._send_cognito_email(address, "Your verification code", f"Your verification code is {code}. ")
         return code_delivery(address)
 
+    def _check_name_free(self, username: str) -> None:
+        """A new user's name may not be one the pool already knows (as it compares names: in any case
+        unless it is case-sensitive)."""
+        if self._directory.find(username) is not None:
+            taken = (
+                "An account with the given email already exists."
+                if self.deployment.username_attributes
+                else "User already exists"
+            )
+            raise CognitoError("UsernameExistsException", taken)
+
     def _check_email_free(self, user: PoolUser, email: str) -> None:
         """In a pool whose users sign in with their email address, an address belongs to one user."""
         if "email" not in self.deployment.username_attributes:
@@ -487,9 +514,7 @@ class LocalUserPoolApi:
 
     def _send_confirmation_code(self, user_name: str, email: str) -> dict:
         """What Cognito does when the pool verifies email addresses: email a code for ConfirmSignUp."""
-        code = self._sign_up_codes.issue(user_name, email, pending=False, now=self._clock())
-        self._send_cognito_email(email, "Your verification code", f"Your verification code is {code}. ")
-        return code_delivery(email)
+        return self._email_code(email, self._sign_up_codes.issue(user_name, email, pending=False, now=self._clock()))
 
     def _check_client(self, body: Mapping) -> None:
         client_id = body.get("ClientId")

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from localpool.errors import CognitoError, invalid_parameter, not_authorized
+from localpool.errors import CognitoError, code_mismatch, invalid_parameter, not_authorized
 
 STANDARD_ATTRIBUTES = frozenset(
     {
@@ -98,7 +98,7 @@ class EmailCodes:
         with self._lock:
             found = self._codes.get(user_name)
             if found is None:
-                raise CognitoError("CodeMismatchException", "Invalid verification code provided, please try again.")
+                raise code_mismatch()
             if found.code is None:
                 raise _attempt_limit()
             if not hmac.compare_digest(found.code.encode(), code.strip().encode()):
@@ -106,7 +106,7 @@ class EmailCodes:
                 if found.wrong_answers >= MAX_WRONG_CODES:
                     found.code = None
                     raise _attempt_limit()
-                raise CognitoError("CodeMismatchException", "Invalid verification code provided, please try again.")
+                raise code_mismatch()
             if found.expires_at <= now:
                 raise CognitoError("ExpiredCodeException", "Invalid code provided, please request a code again.")
             del self._codes[user_name]

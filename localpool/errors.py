@@ -26,3 +26,7 @@ def invalid_parameter(message: str) -> CognitoError:
 
 def invalid_lambda_response(message: str = "Unrecognizable lambda output") -> CognitoError:
     return CognitoError("InvalidLambdaResponseException", message)
+
+
+def code_mismatch() -> CognitoError:
+    return CognitoError("CodeMismatchException", "Invalid verification code provided, please try again.")

@@ -8,12 +8,64 @@ import secrets
 import string
 
 from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool
+from moto.core.exceptions import JsonRESTError
+
+from localpool.errors import CognitoError
+from localpool.passwords import check_password
 
 
 def apply() -> None:
     _own_email_is_no_alias_clash()
     _global_sign_out_whatever_name_signed_in()
     _pool_ids_shaped_like_cognitos()
+    _names_compared_as_the_pool_compares_them()
+    _the_pools_password_policy_with_cognitos_messages()
+
+
+def _names_compared_as_the_pool_compares_them() -> None:
+    """In a pool whose user names are not case-sensitive, a user is found by its name or its sign-in
+    alias (the email) in any case, however it was first typed: SignUp and AdminCreateUser see
+    "Alice@Example.com" taken by "alice@example.com", and every admin call finds either (moto
+    compares exactly)."""
+    original = CognitoIdpUserPool._get_user
+    if getattr(original, "_keyless_fixed", False):
+        return
+
+    @functools.wraps(original)
+    def _get_user(self, username):
+        found = original(self, username)
+        if found is not None or self.extended_config.get("UsernameConfiguration", {}).get("CaseSensitive", True):
+            return found
+        wanted = username.casefold()
+        aliases = self.extended_config.get("UsernameAttributes", [])
+        for user in self.users.values():
+            names = [user.username, *(user.attribute_lookup.get(alias, "") for alias in aliases)]
+            if any(name.casefold() == wanted for name in names if name):
+                return user
+        return None
+
+    _get_user._keyless_fixed = True  # type: ignore[attr-defined]
+    CognitoIdpUserPool._get_user = _get_user  # type: ignore[method-assign]  # the fix
+
+
+def _the_pools_password_policy_with_cognitos_messages() -> None:
+    """Passwords moto checks itself (SignUp, AdminSetUserPassword) are checked as Cognito checks them:
+    the pool's policy, Cognito's messages, up to the API's 256 characters (moto: its own message, at
+    most 98 characters)."""
+    original = CognitoIdpBackend._validate_password
+    if getattr(original, "_keyless_fixed", False):
+        return
+
+    @functools.wraps(original)
+    def _validate_password(self, user_pool_id, password):
+        pool = self.describe_user_pool(user_pool_id)
+        try:
+            check_password(password, pool.extended_config.get("Policies", {}).get("PasswordPolicy", {}))
+        except CognitoError as refused:
+            raise JsonRESTError(error_type=refused.error_type, message=refused.message) from None
+
+    _validate_password._keyless_fixed = True  # type: ignore[attr-defined]
+    CognitoIdpBackend._validate_password = _validate_password  # type: ignore[method-assign]  # the fix
 
 
 def _pool_ids_shaped_like_cognitos() -> None:

@@ -118,7 +118,7 @@ class CustomAuth:
         if user is None:
             # A stand-in typed back is the name it stands for, as a known user's USERNAME is the user,
             # while that name has no account; once it has one, the stand-in is a name of its own.
-            original = self._stood_in_for.get(username.strip().lower())
+            original = self._stood_in_for.get(username.lower())
             if original is not None and self.directory.find(original) is None:
                 username = original
         if user is None and not client.prevent_user_existence_errors:
@@ -139,13 +139,14 @@ class CustomAuth:
         """What Cognito documents for an unknown user of the SRP flow: "the same ... internal user id
         in UUID format for the same user name and user pool combination", so an unknown address
         gets a USERNAME shaped like a known one's (a version 4 UUID). Keyed per pool, so it cannot
-        be computed outside; spelled as the directory matches names (case and spaces ignored)."""
-        message = f"{self.pool_id}\n{username.strip().lower()}".encode()
+        be computed outside; spelled as the directory matches names (in any case)."""
+        message = f"{self.pool_id}\n{username.casefold()}".encode()
         digest = hmac.new(self._stand_in_key, message, hashlib.sha256).digest()
         name = str(uuid.UUID(bytes=digest[:16], version=4))
-        if len(self._stood_in_for) >= MAX_STAND_INS:
-            self._stood_in_for.pop(next(iter(self._stood_in_for)))  # the oldest
-        self._stood_in_for[name] = username
+        with self._lock:
+            if len(self._stood_in_for) >= MAX_STAND_INS:
+                self._stood_in_for.pop(next(iter(self._stood_in_for)))  # the oldest
+            self._stood_in_for[name] = username
         return name
 
     def respond_to_auth_challenge(

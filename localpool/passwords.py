@@ -15,12 +15,19 @@ DEFAULT_MINIMUM_LENGTH = 8
 
 
 def check_password(password: str, policy: Mapping[str, Any]) -> None:
-    """InvalidPasswordException "Password did not conform with policy: ..." for the first rule broken."""
+    """InvalidPasswordException "Password did not conform with policy: ..." for the first rule broken
+    (letters and digits are Basic Latin ones, as Cognito's policy counts them)."""
     rules = (
         (len(password) >= int(policy.get("MinimumLength", DEFAULT_MINIMUM_LENGTH)), "Password not long enough"),
-        (not policy.get("RequireNumbers") or any(c.isdigit() for c in password), "Password must have numeric characters"),
-        (not policy.get("RequireLowercase") or any(c.islower() for c in password), "Password must have lowercase characters"),
-        (not policy.get("RequireUppercase") or any(c.isupper() for c in password), "Password must have uppercase characters"),
+        (not policy.get("RequireNumbers") or any(c in string.digits for c in password), "Password must have numeric characters"),
+        (
+            not policy.get("RequireLowercase") or any(c in string.ascii_lowercase for c in password),
+            "Password must have lowercase characters",
+        ),
+        (
+            not policy.get("RequireUppercase") or any(c in string.ascii_uppercase for c in password),
+            "Password must have uppercase characters",
+        ),
         (not policy.get("RequireSymbols") or any(c in SYMBOLS for c in password), "Password must have symbol characters"),
     )
     for kept, broken in rules:

@@ -271,6 +271,7 @@ def normalise_origin(origin: str) -> str:
 class RequestHandler(BaseHTTPRequestHandler):
     server: LocalPoolServer
     protocol_version = "HTTP/1.1"
+    timeout = 30  # seconds a client may take to send what it announced, so none holds a thread forever
     # Headers and body go out as two writes; with Nagle's algorithm and delayed ACKs a kept-alive
     # client would wait ~40 ms for every body.
     disable_nagle_algorithm = True
@@ -436,12 +437,20 @@ class RequestHandler(BaseHTTPRequestHandler):
 
 
 def _json(raw: bytes) -> object:
+    """The request body: JSON in UTF-8, as AWS's JSON protocols take it (no NaN or Infinity, no lone
+    surrogates); anything else, however deep or long, is a SerializationException, never a crash."""
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        parsed = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+        json.dumps(parsed, ensure_ascii=False).encode("utf-8")  # refuses lone surrogates ("\ud800")
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeError are ValueErrors
         raise CognitoError("SerializationException", "The request body is not valid JSON.") from None
+    return parsed
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _json_value(value: object) -> object:

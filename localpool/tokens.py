@@ -28,7 +28,6 @@ from localpool.errors import CognitoError, not_authorized
 from localpool.orchestrator import PoolUser
 
 ACCESS_SCOPE = "aws.cognito.signin.user.admin"
-# What the API accepts as a token (RevokeToken's Token, GetTokensFromRefreshToken's RefreshToken).
 UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 DAY = UNIT_SECONDS["days"]
 
@@ -52,11 +51,10 @@ class RsaKey:
                 raise ValueError(f"{path} does not hold an RSA key; delete it to make a new one")
             return cls(kept)
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-            path.touch(mode=0o600)
-            path.write_bytes(pem)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        path.touch(mode=0o600)
+        path.write_bytes(pem)
         return cls(key)
 
     def jwk(self) -> dict:

@@ -41,16 +41,18 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
 _JAVA_CLASSES = {"w": "A-Za-z0-9_", "d": "0-9", "s": "\\t\\n\\x0B\\f\\r ", "S": "\\x00-\\x08\\x0E-\\x1F\\x21-\\U0010FFFF"}
 
 
-def validate(operation: str, body: Mapping[str, Any]) -> None:
-    """Raise Cognito's InvalidParameterException (or SerializationException) for `body`, the JSON request
-    of `operation`, if the service's model refuses it."""
+def validate(operation: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """`body`, the JSON request of `operation`, with only the members the service's model names and
+    that are not null (as AWS's JSON protocols read a request); Cognito's InvalidParameterException
+    (or SerializationException) if the model refuses it."""
     shape = _input_shape(operation)
     if shape is None:
-        return
+        return dict(body)
     problems = list(_check_structure(shape, body, ""))
     if problems:
         count = f"{len(problems)} validation error{'s' if len(problems) > 1 else ''} detected"
         raise invalid_parameter(f"{count}: {'; '.join(problems)}")
+    return {name: value for name, value in body.items() if name in shape.members and value is not None}
 
 
 @functools.cache

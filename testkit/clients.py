@@ -3,6 +3,9 @@ reading what it refused."""
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -95,3 +98,21 @@ def refused(call: Callable[[], Any]) -> tuple[str, str]:
 def verifications(server: LocalPoolServer) -> int:
     """How many times the pool has run VerifyAuthChallengeResponse: a link is redeemed only there."""
     return server.pool.runner.calls.count("VerifyAuthChallengeResponse")
+
+
+def post(
+    url: str, operation: str, body: dict | bytes, headers: dict | None = None, method: str = "POST"
+) -> tuple[int, dict, dict]:
+    """One raw request to the endpoint: (status, headers, JSON answer or {})."""
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(url + "/", data=data if method == "POST" else None, method=method)
+    request.add_header("Content-Type", "application/x-amz-json-1.1")
+    request.add_header("X-Amz-Target", "AWSCognitoIdentityProviderService." + operation)
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request) as response:
+            status, answer_headers, raw = response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        status, answer_headers, raw = exc.code, dict(exc.headers), exc.read()
+    return status, answer_headers, json.loads(raw) if raw.strip() else {}

@@ -227,7 +227,7 @@ def test_an_access_token_without_the_admin_scope_manages_nothing(serve_pool):
     server = serve_pool(template=template_with(pre_token_version="V2_0"), handlers={"PreTokenGeneration": trigger})
     sign_up(server, ALICE)
     access_token = signed_in(server)["AccessToken"]
-    assert "scope" not in verified_claims(server, access_token) or verified_claims(server, access_token)["scope"] == ""
+    assert verified_claims(server, access_token)["scope"] == ""
     cognito, without_scope = pool_cognito(server), ("NotAuthorizedException", "Access Token does not have required scopes")
     assert refused(lambda: cognito.get_user(AccessToken=access_token)) == without_scope
     name = [{"Name": "name", "Value": "Mallory"}]
@@ -475,6 +475,30 @@ def test_admin_create_user_emails_cognitos_invitation_unless_suppressed(server):
     assert [m["to"] for m in mailbox(server)] == [[ALICE]]
 
 
+def test_resending_an_invitation_replaces_the_temporary_password_and_creates_nobody(serve_pool):
+    pre = Recorder()
+    server = serve_pool(handlers={"PreSignUp": pre})
+    cognito, pool_id = pool_cognito(server, retry=False), server.pool.pool_id
+    email = [{"Name": "email", "Value": ALICE}]
+    created = cognito.admin_create_user(
+        UserPoolId=pool_id, Username=ALICE, UserAttributes=email, DesiredDeliveryMediums=["EMAIL"]
+    )
+    first = last_mail(server)["text"]
+    resent = cognito.admin_create_user(
+        UserPoolId=pool_id, Username=ALICE, MessageAction="RESEND", DesiredDeliveryMediums=["EMAIL"]
+    )
+    second = last_mail(server)["text"]
+    assert second != first and second.startswith(f"Your username is {ALICE} and temporary password is ")
+    assert resent["User"]["Username"] == created["User"]["Username"] and resent["User"]["UserStatus"] == "FORCE_CHANGE_PASSWORD"
+    assert len(cognito.list_users(UserPoolId=pool_id)["Users"]) == 1 and len(pre.events) == 1
+    nobody = refused(lambda: cognito.admin_create_user(UserPoolId=pool_id, Username="nobody@example.com", MessageAction="RESEND"))
+    assert nobody == ("UserNotFoundException", "User does not exist.")
+    sign_up(server, BOB)  # confirmed: nothing to resend
+    confirmed = refused(lambda: cognito.admin_create_user(UserPoolId=pool_id, Username=BOB, MessageAction="RESEND"))
+    assert confirmed == ("UnsupportedUserStateException", f"Resend not possible. {BOB} status is not FORCE_CHANGE_PASSWORD.")
+    assert len(cognito.list_users(UserPoolId=pool_id)["Users"]) == 2
+
+
 def test_confirm_sign_up_with_the_emailed_code(serve_pool):
     post = Recorder()
     server = serve_pool(template=template_with(auto_verified=["email"]), handlers={"PreSignUp": None, "PostConfirmation": post})
@@ -564,8 +588,25 @@ def raw(server, body: bytes, target: str | None, headers: dict | None = None, me
         (b"{}", "AWSCognitoIdentityProviderService.__init__", "UnknownOperationException"),
         (b'{"ClientId": 5}', "AWSCognitoIdentityProviderService.InitiateAuth", "SerializationException"),
         (b'{"UserPoolId": "x"}', "AWSCognitoIdentityProviderService.ListUsers", "MissingAuthenticationTokenException"),
+        (b"[" * 200_000, "AWSCognitoIdentityProviderService.InitiateAuth", "SerializationException"),
+        (b'{"ClientId": 9' + b"9" * 5000 + b"}", "AWSCognitoIdentityProviderService.InitiateAuth", "SerializationException"),
+        (b'{"ClientId": "\\ud800"}', "AWSCognitoIdentityProviderService.InitiateAuth", "SerializationException"),
+        (b'{"ClientId": NaN}', "AWSCognitoIdentityProviderService.InitiateAuth", "SerializationException"),
+        ('{"ClientId": "x"}'.encode("utf-16"), "AWSCognitoIdentityProviderService.InitiateAuth", "SerializationException"),
     ],
-    ids=["bad-json", "not-an-object", "no-target", "private-name", "wrong-type", "admin-call-unsigned"],
+    ids=[
+        "bad-json",
+        "not-an-object",
+        "no-target",
+        "private-name",
+        "wrong-type",
+        "admin-call-unsigned",
+        "nested-deeper-than-python",
+        "number-longer-than-python-reads",
+        "lone-surrogate",
+        "nan",
+        "utf-16",
+    ],
 )
 def test_bad_requests_get_cognito_errors(server, body, target, expected):
     status, headers, payload = raw(server, body, target, {"Origin": server.url})
@@ -693,22 +734,23 @@ def test_dev_command_prints_where_everything_is(tmp_path):
         assert re.search(r"AWS_ACCESS_KEY_ID=LOCAL\w+ AWS_SECRET_ACCESS_KEY=\S+", text)
 
 
-def test_the_same_address_in_another_case_cannot_sign_up_again(server):
+@pytest.mark.parametrize("first", [ALICE, "Alice@Example.com"])
+def test_the_same_address_in_another_case_cannot_sign_up_again(server, first):
     """Issue 13, point 1: Cognito refuses the sign-up (user names are case-insensitive on this pool);
-    moto alone created a second confirmed user, in which later upper-case sign-ins landed."""
-    sub = sign_up(server, ALICE)
-    assert refused(lambda: sign_up(server, ALICE.upper())) == (
-        "UsernameExistsException",
-        "An account with the given email already exists.",
-    )
-    assert refused(lambda: sign_up(server, ALICE)) == (
-        "UsernameExistsException",
-        "An account with the given email already exists.",
-    )
-    cognito = pool_cognito(server)
+    moto alone created a second confirmed user, in which later sign-ins in the other case landed,
+    whichever spelling came first."""
+    sub = sign_up(server, first)
+    taken = ("UsernameExistsException", "An account with the given email already exists.")
+    for again in (ALICE, ALICE.upper(), "Alice@Example.com"):
+        assert refused(lambda again=again: sign_up(server, again)) == taken
+    cognito = pool_cognito(server, retry=False)
+    create = lambda: cognito.admin_create_user(UserPoolId=server.pool.pool_id, Username=ALICE.upper())  # noqa: E731
+    assert refused(create) == taken
     assert [u["Username"] for u in cognito.list_users(UserPoolId=server.pool.pool_id)["Users"]] == [sub]
     client = passwordless(server)
-    assert client.start(ALICE.upper())["ChallengeParameters"]["USERNAME"] == sub  # and sign-ins land in her account
+    for spelling in (ALICE, ALICE.upper(), "Alice@Example.com"):  # and sign-ins land in her account
+        assert client.start(spelling)["ChallengeParameters"]["USERNAME"] == sub
+    assert cognito.admin_get_user(UserPoolId=server.pool.pool_id, Username=ALICE.upper())["Username"] == sub
 
 
 def test_pool_ids_have_cognitos_shape(server):

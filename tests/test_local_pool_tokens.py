@@ -340,6 +340,15 @@ def test_refresh_token_auth_is_refused_on_a_client_that_rotates(serve_pool):
     assert new_tokens(server, tokens["RefreshToken"])["RefreshToken"]  # the refused call used nothing up
 
 
+def test_refresh_token_auth_needs_the_client_to_allow_it(serve_pool):
+    server = serve_pool(template=client_template(ExplicitAuthFlows=["ALLOW_CUSTOM_AUTH"]))
+    tokens = signed_in(server)
+    assert refused(lambda: refresh(server, tokens["RefreshToken"])) == (
+        "InvalidParameterException",
+        "REFRESH_TOKEN_AUTH flow not enabled for this client",
+    )
+
+
 def test_a_failed_refresh_does_not_use_up_the_refresh_token(serve_pool):
     trigger = PreTokenGeneration()
     server = serve_pool(template=rotating(grace=0), handlers={"PreTokenGeneration": trigger})

@@ -10,9 +10,10 @@ import pytest
 from botocore import xform_name
 
 from localpool.api import LocalUserPoolApi
-from testkit.clients import pool_cognito, refused, sign_up
+from testkit.clients import pool_cognito, post, refused, sign_up
 
 ALICE = "alice@example.com"
+BOB = "bob@example.com"
 GOOD_PASSWORD = "Aa1-" + "x" * 24  # the template's policy: 16 characters, lower, upper, digit
 MODEL = botocore.session.get_session().get_service_model("cognito-idp")
 
@@ -160,3 +161,52 @@ def test_attributes_outside_the_schema_are_refused_by_admin_calls_too(server):
     )
     kept = cognito.admin_get_user(UserPoolId=server.pool.pool_id, Username=ALICE)["UserAttributes"]
     assert {a["Name"] for a in kept}.isdisjoint({"custom:plan", "name"})
+
+
+def test_one_password_policy_everywhere(server):
+    """SignUp, AdminCreateUser and AdminSetUserPassword check the pool's policy alike, with Cognito's
+    messages, up to the API's 256 characters; only Basic Latin letters and digits count."""
+    cognito = pool_cognito(server, retry=False)
+    long_password = "Aa1-" + "x" * 200
+    cognito.sign_up(ClientId=server.pool.client_id, Username=ALICE, Password=long_password)  # moto alone: 98 at most
+    no_digit = ("InvalidPasswordException", "Password did not conform with policy: Password must have numeric characters")
+    pool_id = server.pool.pool_id
+    assert (
+        refused(lambda: cognito.admin_set_user_password(UserPoolId=pool_id, Username=ALICE, Password="Aa--" + "x" * 20))
+        == no_digit
+    )
+    latin_upper = ("InvalidPasswordException", "Password did not conform with policy: Password must have uppercase characters")
+    assert (
+        refused(lambda: cognito.sign_up(ClientId=server.pool.client_id, Username=BOB, Password="Éa1-" + "x" * 20)) == latin_upper
+    )
+    cognito.admin_set_user_password(UserPoolId=pool_id, Username=ALICE, Password="Bb2-" + "y" * 20, Permanent=True)
+
+
+def test_members_the_model_does_not_name_and_nulls_are_ignored(server):
+    """As AWS's JSON protocols read a request: an unknown member or a null value is as if absent."""
+    request = {
+        "ClientId": server.pool.client_id,
+        "Username": ALICE,
+        "Password": GOOD_PASSWORD,
+        "UserAttributes": None,
+        "Extra": 1,
+    }
+    status, _, answer = post(server.url, "SignUp", request)
+    assert status == 200 and answer["UserConfirmed"] is True
+    start = {
+        "ClientId": server.pool.client_id,
+        "AuthFlow": "CUSTOM_AUTH",
+        "AuthParameters": {"USERNAME": ALICE},
+        "ClientMetadata": None,
+    }
+    status, _, answer = post(server.url, "InitiateAuth", {**start, "Bogus": {"deep": [1]}})
+    assert status == 200 and answer["ChallengeName"] == "CUSTOM_CHALLENGE"
+
+
+def test_confirm_sign_up_tells_nobody_who_has_an_account(server):
+    """PreventUserExistenceErrors: an unknown user's confirmation is refused as a wrong code is."""
+    cognito = pool_cognito(server, retry=False)
+    answer = refused(
+        lambda: cognito.confirm_sign_up(ClientId=server.pool.client_id, Username="nobody@example.com", ConfirmationCode="123456")
+    )
+    assert answer == ("CodeMismatchException", "Invalid verification code provided, please try again.")
