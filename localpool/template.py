@@ -3,6 +3,8 @@ which function sits in which user pool trigger slot. What runs locally is what d
 
 from __future__ import annotations
 
+import copy
+import functools
 import importlib.util
 import re
 from collections.abc import Mapping
@@ -38,6 +40,14 @@ def _tag(loader: yaml.Loader, suffix: str, node: yaml.Node) -> dict:
 
 
 _CfnLoader.add_multi_constructor("!", _tag)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(path: Path, mtime_ns: int, size: int) -> dict:
+    """The template's body, parsed once per version of the file: parsing takes a quarter of a second,
+    and every local deployment (most tests) reads it. Callers get a deep copy (a few milliseconds)."""
+    # bandit B506 (unsafe yaml.load) does not apply: _CfnLoader is a SafeLoader.
+    return yaml.load(path.read_text(), Loader=_CfnLoader)  # nosec B506
 
 
 @dataclass(frozen=True)
@@ -82,8 +92,8 @@ def check_parameter(name: str, value: str, spec: Mapping[str, Any]) -> None:
 class Template:
     def __init__(self, path: Path = TEMPLATE, parameters: Mapping[str, str] | None = None):
         self.path = path
-        # bandit B506 (unsafe yaml.load) does not apply: _CfnLoader is a SafeLoader.
-        self.body = yaml.load(path.read_text(), Loader=_CfnLoader)  # nosec B506
+        stat = path.stat()
+        self.body = copy.deepcopy(_parsed(path, stat.st_mtime_ns, stat.st_size))
         self.parameters = {name: str(spec.get("Default", "")) for name, spec in self.body.get("Parameters", {}).items()}
         self.set_parameters(parameters or {})
         self.resources: dict = self.body["Resources"]
