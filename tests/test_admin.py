@@ -131,6 +131,8 @@ def test_invite_creates_the_user_without_cognitos_message_and_its_welcome_link_s
     assert before["status"] == "CONFIRMED" and before.get("email_verified") != "true", (
         "the link proves the address, not the invite"
     )
+    limits = local(server, pool_state_dir, "status", ALICE).result
+    assert (limits["nextEmailInSeconds"], limits["mailboxEmails"]["inWindow"]) == (60, 0), "the user's email, not the mailbox's"
 
     app = passwordless(server)
     link = link_in(mails[0])
