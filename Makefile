@@ -7,7 +7,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build looks for the exact Lambda runtime's interpreter on PATH (pyenv machines).
 export PYENV_VERSION ?= 3.11.7:3.12.1:3.13.0
 
-.PHONY: install dev test lint build validate invoke bench security lock clean
+.PHONY: install dev test lint build validate invoke admin bench security lock clean
 
 $(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,17 +42,21 @@ invoke: install
 	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=<LogicalId or folder> EVENT=events/<folder>/<name>.json"; exit 2; }
 	@$(PY) -m localpool.invoke "$(FUNCTION)" "$(EVENT)"
 
+# Operator commands (README, Operator commands): make admin ARGS="--stack keyless status jane@example.com"
+admin: install
+	@$(PY) -m keyless_admin $(ARGS)
+
 # Benchmarks (issue 5): one table, also written to bench/results/latest.md. ARGS="--rounds 3" etc.
 # ARGS="--no-peer" leaves out the peer's cold starts (bench/peer).
 bench: install
 	$(PY) -m bench $(ARGS)
 
 # Style and types (run by .ci/run): ruff's rules and formatting (pyproject.toml), mypy on the product
-# code and the local pool.
+# code, the local pool and the operator commands.
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared/keyless functions localpool clients/python
+	$(VENV)/bin/mypy shared/keyless functions localpool clients/python keyless_admin
 
 validate: install
 	$(VENV)/bin/sam validate --lint
@@ -67,7 +71,7 @@ $(TOOLS_VENV)/.installed: Makefile
 	touch $@
 
 security: validate $(TOOLS_VENV)/.installed
-	$(TOOLS_VENV)/bin/bandit --quiet --recursive --severity-level medium shared/keyless functions localpool bench clients/python
+	$(TOOLS_VENV)/bin/bandit --quiet --recursive --severity-level medium shared/keyless functions localpool bench clients/python keyless_admin
 	$(TOOLS_VENV)/bin/checkov --config-file .checkov.yaml --file template.yaml
 	@# Known vulnerabilities in what the layer ships. pip-audit fails on any it finds; a package it
 	@# cannot look up (no route to the vulnerability service) is listed as skipped, not hidden.

@@ -3,10 +3,12 @@
 POST / with `X-Amz-Target: AWSCognitoIdentityProviderService.<Operation>` and an
 `application/x-amz-json-1.1` body, answered as Cognito answers (errors as `__type` + `message`),
 so boto3, the AWS CLI, the JavaScript SDK and browsers need only the endpoint URL. Admin operations
-must be signed (SigV4) with the pool's own credentials. Unlike Cognito's, the endpoint answers web
-pages only from its own origin and those named with --cors-origin: any page the developer opens
-could otherwise drive it. Build it with create_server() inside moto's mock_aws(): template.yaml is
-deployed onto moto and the triggers are the template's real handlers.
+must be signed (SigV4) with the pool's own credentials, and so must POST /keyless-admin: an
+operator's command (`python -m keyless_admin --local`), run in this process, where the pool's AWS
+is. Unlike Cognito's, the endpoint answers web pages only from its own origin and those named with
+--cors-origin: any page the developer opens could otherwise drive it. Build it with create_server()
+inside moto's mock_aws(): template.yaml is deployed onto moto and the triggers are the template's
+real handlers.
 """
 
 from __future__ import annotations
@@ -29,7 +31,11 @@ from urllib.parse import urlsplit
 
 import boto3
 
+from keyless.core.addresses import mask
 from keyless.signin.redirects import parse_allowlist
+from keyless_admin.commands import AdminError, KeylessPool
+from keyless_admin.commands import run as run_admin_command
+from keyless_admin.local import ADMIN_PATH
 from localpool.api import COGNITO_SENDER, SIGNED_OPERATIONS, LocalUserPoolApi
 from localpool.claims import claims_hook
 from localpool.deployment import Deployment, deploy_and_start, local_pool
@@ -114,6 +120,21 @@ class LocalPool:
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "claims_supported": ["sub", "email", "email_verified", "cognito:username", "cognito:groups"],
         }
+
+    def admin(self, command: str, email: str) -> dict:
+        """An operator's command (keyless_admin), with the functions' runtime (this process's moto, the
+        mailbox, the pool's clock) and Cognito's calls through this pool's own endpoint, so they run
+        its triggers and end its tokens as any admin call does."""
+        from keyless.aws import runtime
+
+        cognito = boto3.session.Session().client(
+            "cognito-idp",
+            endpoint_url=self.url,
+            region_name=self.deployment.region,
+            aws_access_key_id=self.credentials.access_key_id,
+            aws_secret_access_key=self.credentials.secret_access_key,
+        )
+        return run_admin_command(KeylessPool(self.pool_id, self.client_id, cognito, runtime.default_runtime()), command, email)
 
     def demo_config(self) -> dict:
         return {"endpoint": self.url, "region": self.deployment.region, "userPoolId": self.pool_id, "clientId": self.client_id}
@@ -327,6 +348,9 @@ class RequestHandler(BaseHTTPRequestHandler):
         )
 
     def do_POST(self):
+        if urlsplit(self.path).path == ADMIN_PATH:
+            self._admin()
+            return
         started = time.perf_counter()
         pool = self.server.pool
         calls_before = len(pool.runner.calls)
@@ -359,6 +383,32 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.server.echo(
                 f"{operation or target or '?'} -> {int(status)} {outcome} ({(time.perf_counter() - started) * 1000:.0f} ms){note}"
             )
+
+    def _admin(self) -> None:
+        """An operator's command from `python -m keyless_admin --local`: {"command", "email"}, signed
+        with the pool's admin credentials; the answer is the command's, or {"__type", "message"}."""
+        pool = self.server.pool
+        command, user = "?", "***"
+        try:
+            raw = self._body()
+            verify(pool.credentials, self.command, self.path, self.headers.items(), raw)
+            request = _json(raw)
+            if not isinstance(request, dict) or not all(isinstance(request.get(k), str) for k in ("command", "email")):
+                raise CognitoError("SerializationException", 'Send {"command": "<command>", "email": "<address>"}.')
+            command, user = request["command"], mask(request["email"])
+            status: int = HTTPStatus.OK
+            payload, outcome = pool.admin(command, request["email"]), "ok"
+        except AdminError as exc:
+            status, payload, outcome = HTTPStatus.BAD_REQUEST, {"__type": exc.code, "message": exc.message}, exc.code
+        except CognitoError as exc:
+            status, payload, outcome = exc.status, exc.as_body(), exc.error_type
+        except Exception:
+            log.error("local user pool: keyless_admin %s failed\n%s", command, traceback.format_exc())
+            status, outcome = HTTPStatus.INTERNAL_SERVER_ERROR, "InternalErrorException"
+            payload = {"__type": outcome, "message": "The command failed; the local user pool's terminal shows why."}
+        self._send(status, json.dumps(payload).encode(), "application/json", {"Cache-Control": "no-store"})
+        if self.server.echo is not None:
+            self.server.echo(f"keyless_admin {command} {user} -> {outcome}")
 
     def _body(self) -> bytes:
         try:

@@ -190,8 +190,8 @@ DISPOSABLE = "0-mail.com"  # in shared/keyless/signup/data/disposable_domains.tx
 APP = "https://app.example.com/welcome"
 
 
-# The function names the functions run under here (a Lambda context's function_name) -> logical id.
-CALLED_AS = dict(TEMPLATE.trigger_slots()) | {"EmailEvents": "EmailEventsFunction"}
+# Trigger slot -> the logical id of the function in it (the name its Lambda context carries here).
+CALLED_AS = dict(TEMPLATE.trigger_slots())
 
 
 @dataclass(frozen=True)
@@ -305,7 +305,7 @@ def run() -> Run:
 
         # Carol's address hard-bounced (AddressesSuppressed): her next email is withheld (EmailSuppressed).
         email_events = recording("EmailEventsFunction", load_handler(FUNCTIONS["EmailEventsFunction"]), raised)
-        email_events(ses_report("bounce_permanent", CAROL, clock()), LambdaContext(function_name="EmailEvents"))
+        email_events(ses_report("bounce_permanent", CAROL, clock()), LambdaContext(function_name="EmailEventsFunction"))
         app.request_code(app.start(CAROL))
 
         # SES refuses Dan's email (a failure: EmailSendFailures), then takes one without answering
@@ -427,7 +427,7 @@ def test_a_refusal_is_a_lambda_error_but_not_a_failure(run):
     filters = metric_filters()
     assert run.errors
     for record in run.errors:
-        function = CALLED_AS[record["function_name"]]
+        function = record["function_name"]
         (counted,) = [
             f
             for f in filters.values()
@@ -592,7 +592,7 @@ def test_the_runbook_lifts_the_suppressions_recorded_during_an_outage(deployment
     now = int(clock())
     for address, reported_at in ((ALICE, now - 600), (BOB, now - 2 * 86400)):
         make_user(address)
-        email_events(ses_report("bounce_permanent", address, reported_at), LambdaContext(function_name="EmailEvents"))
+        email_events(ses_report("bounce_permanent", address, reported_at), LambdaContext(function_name="EmailEventsFunction"))
     outage = (now - 3600, now)
     exec(runbook_block("lift-suppressions", **{"TABLE": deployment.table_name, "FROM, TO": outage}), {})
     for address in (ALICE, BOB):

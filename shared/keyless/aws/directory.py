@@ -59,6 +59,11 @@ class UserDirectory:
     def claim_account(self, user_pool_id: str, user_name: str) -> None:
         """Whatever a registrant set up before the owner proved the address stops working: the
         password is replaced with one nobody keeps, and every session is signed out."""
+        self.set_unusable_password(user_pool_id, user_name)
+        self._client.admin_user_global_sign_out(UserPoolId=user_pool_id, Username=user_name)
+
+    def set_unusable_password(self, user_pool_id: str, user_name: str) -> None:
+        """A permanent password nobody keeps (the user is CONFIRMED, as after a passwordless sign-up)."""
         for length in PASSWORD_LENGTHS:
             try:
                 self._client.admin_set_user_password(
@@ -68,7 +73,6 @@ class UserDirectory:
             except Exception as exc:
                 if error_code(exc) != "InvalidPasswordException" or length == PASSWORD_LENGTHS[-1]:
                     raise
-        self._client.admin_user_global_sign_out(UserPoolId=user_pool_id, Username=user_name)
 
     def mark_email_verified(self, user_pool_id: str, user_name: str, address: str, unverify_phone: bool = False) -> None:
         """Verified: this address, the one the proof reached (sent together, so a change made in

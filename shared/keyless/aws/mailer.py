@@ -5,7 +5,8 @@ EMAIL_TEMPLATES_DIR (default: email_templates/ beside this file), with the place
 $link and/or $code, $expires_in_minutes (and in magic_link_code $code_expires_in_minutes) and $fallback. The kinds: magic_link (a link), magic_link_code
 (a link, and a code for the window that asked; a replaced folder without it uses email_otp's), email_otp (a
 code and a link, so an owner whose own requests are rate-limited by someone else's can still use the
-newest email), email_otp_only (a code, when links are not offered). $fallback is the `fallback` part
+newest email), email_otp_only (a code, when links are not offered), welcome (an operator's invitation
+with a link, keyless_admin; a replaced folder without it uses magic_link's). $fallback is the `fallback` part
 (with $default_link) when the link opens a page other than the first allowed one, else empty:
 whoever asked for an email chose its page, so every email also opens the one page the operator
 named first. Values are HTML-escaped in the HTML part, and the subject is one line, so no value can
@@ -32,9 +33,9 @@ if TYPE_CHECKING:
     from mypy_boto3_sesv2 import SESV2Client
 
 DEFAULT_TEMPLATES = Path(__file__).with_name("email_templates")
-KINDS = ("magic_link", "magic_link_code", "email_otp", "email_otp_only")
+KINDS = ("magic_link", "magic_link_code", "email_otp", "email_otp_only", "welcome")
 # Kinds added since operators began replacing the folder: without their files, this kind's are used.
-STAND_INS = {"magic_link_code": "email_otp"}
+STAND_INS = {"magic_link_code": "email_otp", "welcome": "magic_link"}
 FALLBACK = "fallback"  # optional in a replaced folder: without it, emails carry no second link
 
 

@@ -11,6 +11,8 @@ A method's module offers:
                                     whether an answer is this sign-in's proof (VerifyAuthChallengeResponse)
   recognizes(answer) -> bool        the answer has this method's shape (a round that takes several
                                     methods' answers hands it to the one that recognizes it)
+  pending_until(item, now) -> int   until when the proof the item holds still works (0: none does),
+                                    for an operator's status and sign-out (keyless_admin)
 
 This package's own module is pure data, so DefineAuthChallenge reads it without loading any method's
 code (or boto3). Adding a method: its module, its line in METHODS, and its name in the template's

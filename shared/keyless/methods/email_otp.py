@@ -77,6 +77,12 @@ def email_kind(with_link: bool) -> str:
     return "email_otp" if with_link else "email_otp_only"
 
 
+def pending_until(item: dict[str, Any], now: int) -> int:
+    """When the newest email's code expires, while it is unused and unexpired; else 0."""
+    expires_at = int(item.get("codeExpiresAt", 0))
+    return expires_at if item.get("codeHash") and "codeUsedAt" not in item and expires_at > now else 0
+
+
 def public_parameters(item: dict[str, Any], flow: str, settings: SignInSettings, attempts_left: int) -> dict[str, str]:
     """When this sign-in's code expires (the epoch if a newer email replaced it: no answer can succeed
     then, and the shapes stay the same), its length, and the answers left in this sign-in."""

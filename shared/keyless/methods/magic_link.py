@@ -182,16 +182,23 @@ def token_hash(key: bytes, token: str) -> str:
 def issue(request: Issue) -> Issued:
     """Every sign-in email carries a link while links are offered, codes' emails included: it is how an
     owner whose own requests someone else holds up signs in with the newest email."""
-    event, expires_at = request.event, request.now + request.settings.link_lifetime_seconds
+    event = request.event
     subject = Subject(event.user_name, "" if event.user_not_found else event.sub, event.user_pool_id, event.client_id)
     device_hash = event.client_metadata.get(protocol.META_DEVICE_HASH, "")
-    token = issue_token(request.key, subject, expires_at, request.sent_to, request.now, device_hash)
-    device = device_binding(request.key, device_hash)
+    return issue_link(request.key, subject, request.now, request.settings.link_lifetime_seconds, request.sent_to, device_hash)
+
+
+def issue_link(key: bytes, subject: Subject, now: int, lifetime_seconds: int, shown_as: str, device_hash: str = "") -> Issued:
+    """A link for `subject`, and what the table keeps of it; also the welcome link an operator's
+    invitation carries (keyless_admin), which no sign-in asked for and no device is bound to."""
+    expires_at = now + lifetime_seconds
+    token = issue_token(key, subject, expires_at, shown_as, now, device_hash)
+    device = device_binding(key, device_hash)
     return Issued(
-        {"linkHash": token_hash(request.key, token), "linkExpiresAt": expires_at, **({"linkDevice": device} if device else {})},
+        {"linkHash": token_hash(key, token), "linkExpiresAt": expires_at, **({"linkDevice": device} if device else {})},
         token,
         email={},
-        lifetime_seconds=request.settings.link_lifetime_seconds,
+        lifetime_seconds=lifetime_seconds,
     )
 
 
@@ -200,6 +207,12 @@ EMAIL_KIND_WITH_CODE = "magic_link_code"  # a link, and a code for the window th
 
 def email_kind(with_link: bool) -> str:
     return "magic_link"
+
+
+def pending_until(item: dict[str, Any], now: int) -> int:
+    """When the newest email's link expires, while it is unused and unexpired; else 0."""
+    expires_at = int(item.get("linkExpiresAt", 0))
+    return expires_at if item.get("linkHash") and "linkUsedAt" not in item and expires_at > now else 0
 
 
 def public_parameters(item: dict[str, Any], flow: str, settings: SignInSettings, attempts_left: int) -> dict[str, str]:

@@ -120,23 +120,18 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
     # so each counts as that email; with codes only (or links only for the asking browser), an email
     # someone else asked for is no use to the owner.
     primary = bool(address) and pseudonyms.is_primary(address)
-    common: dict = {
-        # Where users type their address, show where it went; where they type a user name, a known
-        # user's masked address would tell them apart from unknown names, so nobody's is shown.
-        "sentTo": addresses.mask(address) if names.are_addresses else "***",
-        "recipient": pseudonyms.recipient(key, address),
-        "keyId": pseudonyms.key_id(key),
-        # The item outlives whatever it holds: the link, the code, the send limit, the wrong-code count.
-        "expiresAt": now + _longest_window(settings) + TTL_MARGIN_SECONDS,
-        **({"reservedAt": now} if primary and settings.any_browser_links else {}),
-    }
+    # Where users type their address, show where it went; where they type a user name, a known user's
+    # masked address would tell them apart from unknown names, so nobody's is shown.
+    sent_to = addresses.mask(address) if names.are_addresses else "***"
+    common = email_fields(address, sent_to, key, now, settings)
+    if primary and settings.any_browser_links:
+        common["reservedAt"] = now
     for method in _round_methods(asked, redirect_uri, settings):
         fields: dict = {"method": method.name, **common}
-        proofs = _issue_proofs(method, redirect_uri, Issue(event, flow, key, now, settings, sent_to=common["sentTo"]))
+        proofs = _issue_proofs(method, redirect_uri, Issue(event, flow, key, now, settings, sent_to=sent_to))
         for issued in proofs.values():
             fields.update(issued.fields)
-        # A new email replaces the old one's proofs, which stop working: only the newest email works.
-        removed = tuple(name for other in methods.METHODS.values() for name in other.logic().FIELDS if name not in fields)
+        removed = superseded(fields)
         budget = settings.wrong_codes_budget if method.guessable else None
         outcome = runtime.store.reserve_send(user, flow, now, settings.email_cooldown_seconds, fields, removed, budget)
         if not (isinstance(outcome, CodesLocked) and method is not asked):
@@ -152,9 +147,7 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
     if isinstance(outcome, TooSoon):
         _refuse_too_soon(user, asked.name, "user", outcome)
     assert isinstance(outcome, Reserved)
-    # What the reservation wrote, given back if nothing is sent (the TTL is left as it is: a wrong
-    # code counted meanwhile may have pushed it further).
-    touched = tuple(name for name in (*fields, "sentAt", "sendId", *removed) if name != "expiresAt")
+    touched = reserved_fields(fields, removed)
 
     slot = None
     if address:  # users without an address get no email, and share no mailbox
@@ -189,6 +182,35 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
             runtime.store.release_mailbox(mailbox, flow, slot.previous)
         raise
     return _sent_response(method, flow, fields, settings, user)
+
+
+def email_fields(address: str, sent_to: str, key: bytes, now: int, settings: SendSettings) -> dict:
+    """What the write of every email stores besides its proofs: where it went (as shown, and keyed),
+    under which key, and how long the item lives."""
+    return {
+        "sentTo": sent_to,
+        "recipient": pseudonyms.recipient(key, address),
+        "keyId": pseudonyms.key_id(key),
+        # The item outlives whatever it holds: the link, the code, the send limit, the wrong-code count.
+        "expiresAt": now + _longest_window(settings) + TTL_MARGIN_SECONDS,
+    }
+
+
+def proof_fields() -> tuple[str, ...]:
+    """Every field of the sign-in item that holds a proof (a link or a code), whatever the method."""
+    return tuple(name for method in methods.METHODS.values() for name in method.logic().FIELDS)
+
+
+def superseded(fields: dict) -> tuple[str, ...]:
+    """The proof fields a new email's write removes: it replaces the old email's proofs, which stop
+    working (only the newest email works)."""
+    return tuple(name for name in proof_fields() if name not in fields)
+
+
+def reserved_fields(fields: dict, removed: tuple[str, ...]) -> tuple[str, ...]:
+    """What a reservation wrote, given back if nothing is sent (the TTL is left as it is: a wrong code
+    counted meanwhile may have pushed it further)."""
+    return tuple(name for name in (*fields, "sentAt", "sendId", *removed) if name != "expiresAt")
 
 
 def _round_methods(asked: methods.Method, redirect_uri: str, settings: SendSettings) -> tuple[methods.Method, ...]:

@@ -16,6 +16,7 @@ USER#<sub> / SIGNIN (an unknown user: USER#unknown-<keyed name>), one per user:
   reservedAt                the last email to this user, when their address is its mailbox's own
                             (each such user keeps one email a window, whatever others spent)
   expiresAt                 DynamoDB TTL
+  revokedAt                 when an operator last ended the user's pending links and codes (keyless_admin)
 MAILBOX#<keyed mailbox> / SENDS, one per mailbox (every user whose address lands in it):
   sends                     times of the latest emails (at most the burst), oldest first
   lastSentAt, sendId, expiresAt
@@ -474,6 +475,56 @@ class SignInStore:
             if not condition_failed(exc):
                 raise
 
+    # --- an operator's changes (keyless_admin) ----------------------------------------------------
+
+    def revoke_proofs(self, user: str, proof_fields: tuple[str, ...], revocation_id: str, now: int) -> dict[str, Any]:
+        """Every pending link and code of this user stops working, in one write: the stored proofs go,
+        and the sendId moves on, so a send still in flight can no longer give an older proof back
+        (release_send holds only for the reservation's owner). Nothing is written for a user without an
+        item. Returns the item as it was ({} when there was none)."""
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=sign_in_key(user),
+                UpdateExpression="SET #sendId = :revoked, #revokedAt = :now REMOVE " + ", ".join(f"#{n}" for n in proof_fields),
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames=expression_names("sendId", "revokedAt", *proof_fields),
+                ExpressionAttributeValues={":revoked": to_attribute(revocation_id), ":now": to_attribute(now)},
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not condition_failed(exc):
+                raise
+            return {}
+        return from_item(response.get("Attributes"))
+
+    def clear_wrong_codes(self, user: str) -> dict[str, Any]:
+        """The user's wrong-code budget starts again: no wrong code counts, nor the current code's typos.
+        The version moves on, so a count computed from the old list meanwhile is redone on the cleared
+        one (_rewrite_wrong_codes). Nothing is written for a user without an item. Returns the item as
+        it was ({} when there was none)."""
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=sign_in_key(user),
+                UpdateExpression="SET #wrongCodes = :none, #wrongSeq = if_not_exists(#wrongSeq, :zero) + :one REMOVE #codeWrongs",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames=expression_names("wrongCodes", "wrongSeq", "codeWrongs"),
+                ExpressionAttributeValues={":none": {"L": []}, ":zero": to_attribute(0), ":one": to_attribute(1)},
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not condition_failed(exc):
+                raise
+            return {}
+        return from_item(response.get("Attributes"))
+
+    # --- reading --------------------------------------------------------------------------------
+
     def read(self, user: str) -> dict[str, Any]:
         response = self._client.get_item(TableName=self._table, Key=sign_in_key(user), ConsistentRead=True)
+        return from_item(response.get("Item"))
+
+    def read_mailbox(self, mailbox: str) -> dict[str, Any]:
+        response = self._client.get_item(TableName=self._table, Key=mailbox_key(mailbox), ConsistentRead=True)
         return from_item(response.get("Item"))

@@ -13,7 +13,7 @@ A report is one conditional write that only moves the end later, so the same rep
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -57,5 +57,8 @@ class SuppressionStore:
     def is_suppressed(self, address: str, now: int) -> bool:
         """`address` (a keyed pseudonym) gets no sign-in email at `now`. An eventually consistent
         read: a report recorded within the last second may be missed once."""
-        item = from_item(self._client.get_item(TableName=self._table, Key=suppression_key(address)).get("Item"))
-        return int(item.get("expiresAt", 0)) > now
+        return int(self.read(address).get("expiresAt", 0)) > now
+
+    def read(self, address: str) -> dict[str, Any]:
+        """The suppression of `address` (a keyed pseudonym) as stored, ended or not; {} when there is none."""
+        return from_item(self._client.get_item(TableName=self._table, Key=suppression_key(address)).get("Item"))
