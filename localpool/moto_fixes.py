@@ -1,5 +1,5 @@
-"""Where moto's Cognito answers unlike Cognito in a way the triggers would notice, made to answer
-like Cognito. Applied by deploy(), idempotently."""
+"""Where moto answers unlike AWS in a way the triggers would notice (its Cognito, its Secrets
+Manager), made to answer like AWS. Applied by deploy(), idempotently."""
 
 from __future__ import annotations
 
@@ -8,12 +8,34 @@ import secrets
 import string
 
 from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool
+from moto.secretsmanager.models import SecretsManagerBackend
 
 
 def apply() -> None:
     _own_email_is_no_alias_clash()
     _global_sign_out_whatever_name_signed_in()
     _pool_ids_shaped_like_cognitos()
+    _moving_awscurrent_moves_the_current_version()
+
+
+def _moving_awscurrent_moves_the_current_version() -> None:
+    """After UpdateSecretVersionStage moves AWSCURRENT (a rotation's last step), the next
+    PutSecretValue makes the version that carried it AWSPREVIOUS, as on AWS. moto moves the label
+    but keeps its own record of the current version, so that PutSecretValue left two versions
+    labelled AWSCURRENT."""
+    original = SecretsManagerBackend.update_secret_version_stage
+    if getattr(original, "_keyless_fixed", False):
+        return
+
+    @functools.wraps(original)
+    def update_secret_version_stage(self, secret_id, version_stage, remove_from_version_id, move_to_version_id):
+        answer = original(self, secret_id, version_stage, remove_from_version_id, move_to_version_id)
+        if version_stage == "AWSCURRENT" and move_to_version_id:
+            self.secrets[secret_id].set_default_version_id(move_to_version_id)
+        return answer
+
+    update_secret_version_stage._keyless_fixed = True  # type: ignore[attr-defined]
+    SecretsManagerBackend.update_secret_version_stage = update_secret_version_stage  # type: ignore[method-assign]  # the fix
 
 
 def _pool_ids_shaped_like_cognitos() -> None:
