@@ -483,9 +483,7 @@ def call_rows(scenarios: list[calls.Scenario], warm_results: dict[str, list[warm
         plain = _count(request, lambda op: not is_once_per_container(op))
         writes, reads, emails = _count(request, calls.is_write), _count(request, calls.is_read), _count(request, is_email)
         ok = writes == 2 and reads == 1 and emails == 1 and plain == 4
-        target = (
-            "1 suppression read + 2 conditional writes (user, mailbox) + 1 email (+ key, pool's name settings once per container)"
-        )
+        target = "1 suppression read + 2 conditional writes (user, mailbox) + 1 email (+ keys, pool's name settings once per container)"
         rows.append(
             Row("3 AWS calls: request", label, float(n_request), "calls", target=target, met=ok, notes=_ops_text(request))
         )
@@ -536,6 +534,7 @@ def call_rows(scenarios: list[calls.Scenario], warm_results: dict[str, list[warm
         if not fetches:
             continue
         current = fetches.get("secretsmanager.GetSecretValue[AWSCURRENT]", 0)
+        pseudonym = fetches.get("secretsmanager.GetSecretValue[pseudonym key AWSCURRENT]", 0)
         rows.append(
             Row(
                 "3 signing key fetches per container",
@@ -543,7 +542,7 @@ def call_rows(scenarios: list[calls.Scenario], warm_results: dict[str, list[warm
                 float(current),
                 "calls",
                 target="<= 1",
-                met=current <= 1,
+                met=current <= 1 and pseudonym <= 1,  # the pseudonym key, read as the signing key is
                 notes=", ".join(f"{op.split('.', 1)[1]} x{n}" for op, n in sorted(fetches.items())),
             )
         )

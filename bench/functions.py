@@ -212,8 +212,11 @@ def no_network() -> Iterator[None]:
 
 
 def record(function: BenchFunction, region: str, deployment) -> list[EventRun]:
-    """Run each sample event once on a clean table and in a fresh container (runtime), so that no
-    event sees the state another one left. Call inside deployed()."""
+    """Run each sample event once on a clean table, with the signing key's rotation just begun, and
+    in a fresh container (runtime), so that no event sees the state another one left. Call inside
+    deployed()."""
+    from localpool.samples import answer_for_sample_secret
+
     handler = load_handler(function.spec)
     table = shared_session(region).client("dynamodb")
     runs = []
@@ -223,6 +226,7 @@ def record(function: BenchFunction, region: str, deployment) -> list[EventRun]:
             runs.append(EventRun(path, False, "a CloudFormation custom resource event (answers over https)"))
             continue
         clear_table(table, deployment.table_name)
+        answer_for_sample_secret(deployment)
         session = RecordingSession(region)
         runtime.reset(session=session)
         with all_api_calls() as seen, quiet(), no_network():

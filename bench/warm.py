@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -44,8 +45,12 @@ class StubbedSession:
             client.meta.events.register("before-parameter-build", self._counter(service))
 
     def _counter(self, service: str):
+        pseudonym_key = os.environ.get("PSEUDONYM_KEY_SECRET_ID")  # its reads apart from the signing key's
+
         def count(model, params, **_kwargs):
             stage = f"[{params['VersionStage']}]" if isinstance(params, dict) and params.get("VersionStage") else ""
+            if stage and pseudonym_key and params.get("SecretId") == pseudonym_key:
+                stage = f"[pseudonym key {stage[1:]}"
             self.api_calls[f"{service}.{model.name}{stage}"] += 1
 
         return count

@@ -91,8 +91,8 @@ def invite(pool: KeylessPool, email: str) -> dict[str, Any]:
             "this deployment offers no link that opens in any browser (SignInMethods, SameDeviceLinksOnly): "
             "nothing was created; create the user (AdminCreateUser) and let them sign in from the app",
         )
-    key, now = runtime.keys.current(), runtime.now()
-    suppression = runtime.suppressions.read(pseudonyms.suppression(key, address))
+    now = runtime.now()
+    suppression = runtime.suppressions.read(pseudonyms.suppression(runtime.pseudonym_key.current(), address))
     if int(suppression.get("expiresAt", 0)) > now:
         raise AdminError(
             "AddressSuppressed",
@@ -105,7 +105,7 @@ def invite(pool: KeylessPool, email: str) -> dict[str, Any]:
     user = _create(pool, address)
     UserDirectory(pool.cognito).set_unusable_password(pool.pool_id, user.name)
 
-    shown_as = mask(address)
+    shown_as, key = mask(address), runtime.keys.current()  # the link is signed as a sign-in's is
     subject = magic_link.Subject(user.name, user.sub, pool.pool_id, pool.client_id)
     issued = magic_link.issue_link(key, subject, now, settings.link_lifetime_seconds, shown_as)
     fields = {"method": methods.MAGIC_LINK.name, **email_fields(address, shown_as, key, now, settings), **issued.fields}
@@ -160,7 +160,7 @@ def unlock(pool: KeylessPool, email: str) -> dict[str, Any]:
     """The user's wrong-code budget starts again: they may ask for and answer codes at once."""
     user = find_user(pool, _checked(email))
     runtime, settings = pool.runtime, pool.runtime.send_settings
-    key_id, now = pseudonyms.key_id(runtime.keys.current()), runtime.now()
+    key_id, now = pseudonyms.key_id(runtime.pseudonym_key.current()), runtime.now()
     before = runtime.store.clear_wrong_codes(user.sub)
     counted = settings.wrong_codes_budget.recent(wrong_codes_counted(before, key_id), now)
     return {
@@ -178,7 +178,7 @@ def status(pool: KeylessPool, email: str) -> dict[str, Any]:
     address = _checked(email)
     user = find_user(pool, address)
     runtime, settings = pool.runtime, pool.runtime.send_settings
-    key, now = runtime.keys.current(), runtime.now()
+    key, now = runtime.pseudonym_key.current(), runtime.now()  # what addresses and counts are keyed under
     item = runtime.store.read(user.sub)
     wrong = settings.wrong_codes_budget
     counted = wrong.recent(wrong_codes_counted(item, pseudonyms.key_id(key)), now)

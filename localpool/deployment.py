@@ -1,8 +1,10 @@
-"""template.yaml deployed onto moto: the table, the signing key, the sender, the SES configuration
-set, the user pool and its app client are created from the template's own resource definitions, and
-each function's environment is resolved as CloudFormation would resolve it. Call inside moto's
-mock_aws(). Not created: what only AWS acts on (the email events' topic, its key and the set's
-event destination: moto's SES reports no bounces or complaints), nor the functions themselves."""
+"""template.yaml deployed onto moto: the table, the signing and pseudonym keys, the sender, the SES
+configuration set, the user pool and its app client are created from the template's own resource
+definitions, and each function's environment is resolved as CloudFormation would resolve it. The
+signing key's rotation schedule names its rotation function, which RotateSecret then runs
+(localpool.rotation). Call inside moto's mock_aws(). Not created: what only AWS acts on (the email
+events' topic, its key and the set's event destination: moto's SES reports no bounces or
+complaints), nor the functions themselves."""
 
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ from dataclasses import dataclass, field
 
 import boto3
 from moto.dynamodb.models import DynamoDBBackend
+from moto.secretsmanager.models import secretsmanager_backends
 
-from localpool import moto_fixes
+from localpool import moto_fixes, rotation
 from localpool.attributes import STANDARD_ATTRIBUTES
 from localpool.mailbox import Mailbox
 from localpool.orchestrator import AppClient, CustomAuth
@@ -83,7 +86,8 @@ def deploy(
     physical: dict[str, str] = {}
 
     table_name = _create_table(session, template, physical)
-    secret_id = _create_secret(session, template, physical, signing_key)
+    secret_id = _create_secrets(session, template, physical, signing_key)
+    _schedule_rotations(session, template, physical)
     session.client("ses").verify_email_identity(EmailAddress=template.parameters["SenderEmail"])
     _create_configuration_sets(session, template, physical)
     pool_id, client, token_settings = _create_pool(session, template, physical)
@@ -149,14 +153,35 @@ def _create_table(session, template: Template, physical: dict) -> str:
     return name
 
 
-def _create_secret(session, template: Template, physical: dict, value: str | None) -> str:
-    ((logical, resource),) = template.resources_of_type("AWS::SecretsManager::Secret").items()
-    length = int(resource["Properties"].get("GenerateSecretString", {}).get("PasswordLength", 64))
-    created = session.client("secretsmanager").create_secret(
-        Name=f"keyless-local-{logical.lower()}", SecretString=value or secrets.token_urlsafe(length)[:length]
-    )
-    physical[logical] = created["ARN"]
-    return created["ARN"]
+SIGNING_KEY_SECRET = "SigningKeySecret"
+
+
+def _create_secrets(session, template: Template, physical: dict, signing_key: str | None) -> str:
+    """Every secret of the template, with a random value as GenerateSecretString makes one (the
+    signing key: `signing_key` when given). Returns the signing key's ARN."""
+    for logical, resource in template.resources_of_type("AWS::SecretsManager::Secret").items():
+        length = int(resource["Properties"].get("GenerateSecretString", {}).get("PasswordLength", 64))
+        given = signing_key if logical == SIGNING_KEY_SECRET else None
+        created = session.client("secretsmanager").create_secret(
+            Name=f"keyless-local-{logical.lower()}", SecretString=given or secrets.token_urlsafe(length)[:length]
+        )
+        physical[logical] = created["ARN"]
+    return physical[SIGNING_KEY_SECRET]
+
+
+def _schedule_rotations(session, template: Template, physical: dict) -> None:
+    """The template's rotation schedules: RotateSecret on their secret runs their function's handler."""
+    backend = secretsmanager_backends[ACCOUNT][session.region_name]
+    functions = template.functions()
+    for resource in template.resources_of_type("AWS::SecretsManager::RotationSchedule").values():
+        props = resource["Properties"]
+        spec = functions[props["RotationLambdaARN"]["Fn::GetAtt"][0]]
+        function_arn = f"arn:aws:lambda:{session.region_name}:{ACCOUNT}:function:keyless-local-{spec.logical_id}"
+        physical[f"{spec.logical_id}.Arn"] = function_arn
+        days = int(template.resolve(props["RotationRules"]["AutomaticallyAfterDays"], physical))
+        handler = rotation.lazy(functools.partial(load_handler, spec))
+        rotating = rotation.Rotation(function_arn, spec.logical_id, handler, spec.timeout)
+        rotation.schedule(backend, template.resolve(props["SecretId"], physical), rotating, days)
 
 
 def _create_configuration_sets(session, template: Template, physical: dict) -> None:

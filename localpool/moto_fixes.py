@@ -9,6 +9,7 @@ import string
 
 from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool
 from moto.core.exceptions import JsonRESTError
+from moto.secretsmanager.models import SecretsManagerBackend
 
 from localpool.errors import CognitoError
 from localpool.passwords import check_password
@@ -20,6 +21,7 @@ def apply() -> None:
     _pool_ids_shaped_like_cognitos()
     _names_compared_as_the_pool_compares_them()
     _the_pools_password_policy_with_cognitos_messages()
+    _moving_awscurrent_moves_the_current_version()
 
 
 def _names_compared_as_the_pool_compares_them() -> None:
@@ -126,3 +128,23 @@ def _global_sign_out_whatever_name_signed_in() -> None:
 
     admin_user_global_sign_out._keyless_fixed = True  # type: ignore[attr-defined]
     CognitoIdpBackend.admin_user_global_sign_out = admin_user_global_sign_out  # type: ignore[method-assign]  # the fix
+
+
+def _moving_awscurrent_moves_the_current_version() -> None:
+    """After UpdateSecretVersionStage moves AWSCURRENT (a rotation's last step), the next
+    PutSecretValue makes the version that carried it AWSPREVIOUS, as on AWS. moto moves the label
+    but keeps its own record of the current version, so that PutSecretValue left two versions
+    labelled AWSCURRENT."""
+    original = SecretsManagerBackend.update_secret_version_stage
+    if getattr(original, "_keyless_fixed", False):
+        return
+
+    @functools.wraps(original)
+    def update_secret_version_stage(self, secret_id, version_stage, remove_from_version_id, move_to_version_id):
+        answer = original(self, secret_id, version_stage, remove_from_version_id, move_to_version_id)
+        if version_stage == "AWSCURRENT" and move_to_version_id:
+            self.secrets[secret_id].set_default_version_id(move_to_version_id)
+        return answer
+
+    update_secret_version_stage._keyless_fixed = True  # type: ignore[attr-defined]
+    SecretsManagerBackend.update_secret_version_stage = update_secret_version_stage  # type: ignore[method-assign]  # the fix

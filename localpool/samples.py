@@ -1,6 +1,8 @@
-"""The sign-in state the sample events in events/ assume: their user's newest code, stored as
+"""The state the sample events in events/ assume: their user's newest code, stored as
 CreateAuthChallenge stores it (the product's own code computes it), so that a sample's right answer
-is right under `make invoke` and in the tests. The samples are signed with SAMPLE_SIGNING_KEY."""
+is right under `make invoke` and in the tests; and a rotation of the signing key just begun, as
+Secrets Manager begins one before it invokes the rotation function with the samples of
+events/rotate_signing_key/. The samples are signed with SAMPLE_SIGNING_KEY."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import time
 
 import boto3
 from moto.cognitoidp.models import cognitoidp_backends
+from moto.secretsmanager.models import FakeSecret, secretsmanager_backends
 
 from keyless.methods import email_otp
 from keyless.signin import pseudonyms
@@ -21,10 +24,15 @@ CODE = "123456"
 EXPIRES_AT = 4102444800  # 2100-01-01: the samples never expire
 # The pools the sample events name; the deployed pool answers for them (moto cannot be given an id).
 POOL_IDS = ("us-east-1_EXAMPLE12", "us-east-1_Example1")
+# The signing key's secret and the new version the rotation samples name (as CloudFormation names a
+# secret: logical id and random suffixes); the deployed secret answers for it.
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:SigningKeySecret-AbCdEf012345-Gh1jKl"
+ROTATION_TOKEN = "c7a1e2d4-5b6f-4a3e-9d8c-7b6a5f4e3d21"
 
 
 def seed(deployment: Deployment) -> None:
     answer_for_sample_pools(deployment)
+    answer_for_sample_secret(deployment)
     key = SAMPLE_SIGNING_KEY.encode()
     store = SignInStore(boto3.session.Session(region_name=deployment.region).client("dynamodb"), deployment.table_name)
     fields = {
@@ -45,3 +53,19 @@ def answer_for_sample_pools(deployment: Deployment) -> None:
     pools = cognitoidp_backends[ACCOUNT][deployment.region].user_pools
     for pool_id in POOL_IDS:
         pools[pool_id] = pools[deployment.pool_id]
+
+
+def answer_for_sample_secret(deployment: Deployment) -> None:
+    """The rotation samples' secret is the deployed signing key, whose rotation has just begun: the
+    samples' version exists, labelled AWSPENDING, with no key yet (what RotateSecret does before
+    createSecret). Again on each call: the samples start from there."""
+    secrets = secretsmanager_backends[ACCOUNT][deployment.region].secrets
+    secret = secrets[deployment.secret_id]
+    assert isinstance(secret, FakeSecret)
+    dict.__setitem__(secrets, SECRET_ARN.rsplit(":", 1)[1], secret)  # moto finds a full ARN by its last part
+    secret.remove_version_stages_from_old_versions(["AWSPENDING"])
+    secret.versions[ROTATION_TOKEN] = {
+        "createdate": int(time.time()),
+        "version_id": ROTATION_TOKEN,
+        "version_stages": ["AWSPENDING"],
+    }

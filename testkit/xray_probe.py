@@ -84,6 +84,7 @@ def record_what_the_emitter_is_handed(into: list[dict]) -> None:
 def main(result_path: str) -> None:
     from keyless.core.errors import MalformedEvent
     from keyless_client import PasswordlessClient, link_secret
+    from localpool import rotation
     from localpool.errors import CognitoError
     from localpool.server import build_pool
     from localpool.template import load_handler
@@ -114,7 +115,12 @@ def main(result_path: str) -> None:
         client = PasswordlessClient(Cognito(api), pool.client_id)
         aws = boto3.session.Session(region_name=pool.deployment.region)
         secret_id = pool.deployment.secret_id
-        found["keys"].append(aws.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"])
+
+        def key(secret: str) -> None:
+            found["keys"].append(aws.client("secretsmanager").get_secret_value(SecretId=secret)["SecretString"])
+
+        key(secret_id)
+        key(pool.deployment.environment["PSEUDONYM_KEY_SECRET_ID"])
 
         def code_for(address: str) -> str:
             code = mail.code_in(mail.newest_local_mail(pool, address))
@@ -189,6 +195,14 @@ def main(result_path: str) -> None:
         except MalformedEvent as refused:
             outcomes["malformed report"] = type(refused).__name__
         calls += ["EmailEvents", "EmailEvents"]
+
+        # The signing key rotates: Secrets Manager runs RotateSigningKey's four steps (localpool.rotation).
+        aws.client("secretsmanager").rotate_secret(SecretId=secret_id)
+        key(secret_id)
+        outcomes["key rotation"] = (
+            type(rotation.ROTATIONS[secret_id].failure).__name__ if rotation.ROTATIONS[secret_id].failure else "new key current"
+        )
+        calls += ["RotateSigningKey"] * 4
 
     with open(result_path, "w") as out:
         json.dump({"secrets": found, "outcomes": outcomes, "trigger_calls": calls, "handed_to_emitter": handed_to_emitter}, out)

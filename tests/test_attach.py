@@ -434,18 +434,22 @@ def test_the_custom_resource_attaches_the_same_functions_as_the_created_pool():
     assert resource["Properties"]["PreTokenGenerationVersion"] == {"Ref": "PreTokenGenerationVersion"}
     pool_config = TEMPLATE.resources["UserPool"]["Properties"]["LambdaConfig"]["PreTokenGenerationConfig"]
     assert pool_config["LambdaVersion"] == {"Ref": "PreTokenGenerationVersion"}
-    permissions = {
-        r["Properties"]["FunctionName"]["Fn::GetAtt"][0] for r in TEMPLATE.resources_of_type("AWS::Lambda::Permission").values()
-    }
+    permissions = {r["Properties"]["FunctionName"]["Fn::GetAtt"][0] for r in cognito_permissions().values()}
     assert permissions == set(triggers.values())
     assert set(resource["DependsOn"]) == {
         f"{function.removesuffix('Function')}InvokePermission" for function in triggers.values()
     }
 
 
+def cognito_permissions() -> dict[str, dict]:
+    """The Lambda permissions Cognito invokes the triggers with (others: Secrets Manager's rotation)."""
+    permissions = TEMPLATE.resources_of_type("AWS::Lambda::Permission").items()
+    return {k: v for k, v in permissions if v["Properties"]["Principal"] == "cognito-idp.amazonaws.com"}
+
+
 def test_everything_that_names_the_pool_follows_the_condition():
     assert TEMPLATE.resources["UserPool"]["Condition"] == "CreateUserPool"
-    for logical_id, permission in TEMPLATE.resources_of_type("AWS::Lambda::Permission").items():
+    for logical_id, permission in cognito_permissions().items():
         source = permission["Properties"]["SourceArn"]["Fn::If"]
         assert source[0] == "CreateUserPool" and source[1] == {"Fn::GetAtt": ["UserPool", "Arn"]}, logical_id
         assert source[2]["Fn::Sub"].endswith(":userpool/${UserPoolId}"), logical_id

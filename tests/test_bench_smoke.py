@@ -64,8 +64,9 @@ def test_recorded_event_replays_warm_through_the_stubber(logical_id):
         assert chosen is not None and chosen.calls, [(r.name, r.error) for r in runs]
         result = warm.measure(function, chosen, REGION, calls=20, warmup=2)
     assert result.calls == 20 and 0 < result.p50_ms <= result.p99_ms and math.isfinite(result.p99_ms)
-    # The signing key is read once for the whole container, however many invocations.
+    # The signing and pseudonym keys are read once for the whole container, however many invocations.
     assert result.api_calls.get("secretsmanager.GetSecretValue[AWSCURRENT]") == 1
+    assert result.api_calls.get("secretsmanager.GetSecretValue[pseudonym key AWSCURRENT]") == 1
     assert result.log_bytes_per_call > 0
 
 

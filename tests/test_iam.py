@@ -3,7 +3,8 @@
 The actions are not listed by hand. Every path of every function that reaches AWS runs here: the
 triggers through the local user pool over HTTP (sign-up, link and code sign-ins, a wrong code, an
 email SES refuses, a missing profile, a refresh), EmailEvents on a hard bounce SES reports (and the
-request it then sends nothing for), the custom resource through its own handler (create, update,
+request it then sends nothing for), a rotation of the signing key (RotateSecret, which runs
+RotateSigningKey's four steps), the custom resource through its own handler (create, update,
 delete). A botocore hook records each call with the function whose handler made it
 (found on the call stack). template.yaml must grant each function exactly what was recorded: nothing
 missing (AccessDenied in production), nothing unused (more than a compromised function needs).
@@ -20,6 +21,7 @@ from typing import Any
 import boto3
 import pytest
 
+from keyless.aws import runtime
 from localpool.deployment import REGION
 from localpool.template import Template, load_handler
 from localpool.triggers import LambdaContext
@@ -76,6 +78,8 @@ class CallRecorder:
         self.actions: dict[str, set[str]] = defaultdict(set)
         self.table_calls: dict[str, set[tuple[str, str]]] = defaultdict(set)  # (action, partition key)
         self.written_attributes: dict[tuple[str, str], set[str]] = defaultdict(set)  # (function, key) -> names
+        self.secret_calls: dict[str, set[tuple[str, str]]] = defaultdict(set)  # (action, secret ARN)
+        self.physical: dict[str, str] = {}  # the deployment's resources: logical id -> ARN or name
 
     def calling_function(self) -> str | None:
         """The template function whose handler is on the stack; None for the local pool's own calls
@@ -97,6 +101,8 @@ class CallRecorder:
             return
         action = f"{model.service_model.signing_name}:{model.name}"
         self.actions[function].add(action)
+        if "SecretId" in params:
+            self.secret_calls[function].add((action, params["SecretId"]))
         keys = [params.get("Key") or params.get("Item") or {}]
         for request in (params.get("RequestItems") or {}).values():  # BatchGetItem
             keys.extend(request.get("Keys", []))
@@ -115,7 +121,8 @@ def recorder():
         yield recorder
 
 
-def drive_the_triggers(serve_pool) -> None:
+def drive_the_triggers(serve_pool) -> dict[str, str]:
+    """Returns the deployment's resources (logical id -> ARN or name)."""
     clock = Clock()
     server = serve_pool(clock=clock, parameters={"DefaultGroup": "members"})
     app = passwordless(server)
@@ -151,6 +158,17 @@ def drive_the_triggers(serve_pool) -> None:
     table.delete_item(TableName=server.pool.deployment.table_name, Key={"pk": {"S": f"PROFILE#{alice}"}, "sk": {"S": "PROFILE"}})
     refresh(server, tokens["AuthenticationResult"]["RefreshToken"])
 
+    # The signing key rotates (its schedule, or rotate-secret): RotateSigningKey's four steps. Then
+    # a code under the new key, each trigger in a container of its own, as on Lambda (here the
+    # functions share one runtime, so Verify would find the keys Create read before it).
+    boto3.client("secretsmanager", region_name=REGION).rotate_secret(SecretId=server.pool.deployment.secret_id)
+    clock.advance(61)
+    runtime.reset(session=server.pool.aws_session, clock=clock)  # a new CreateAuthChallenge container
+    challenge = app.request_code(app.start(ALICE))
+    runtime.reset(session=server.pool.aws_session, clock=clock)  # a new VerifyAuthChallengeResponse container
+    app.answer_code(challenge, last_code(ALICE))
+    return server.pool.deployment.physical
+
 
 def last_link_after(app, address: str, redirect_uri: str) -> str:
     app.request_link(app.start(address), redirect_uri)
@@ -171,7 +189,7 @@ def drive_the_custom_resource() -> None:
 
 @pytest.fixture
 def recorded(recorder, serve_pool) -> CallRecorder:
-    drive_the_triggers(serve_pool)
+    recorder.physical = drive_the_triggers(serve_pool)
     drive_the_custom_resource()
     return recorder
 
@@ -227,6 +245,32 @@ def test_no_wildcard_actions_or_resources(logical_id):
     for statement in statements(logical_id):
         assert all("*" not in action for action in listed(statement["Action"]))
         assert all(resource != "*" for resource in listed(statement["Resource"]))
+
+
+def test_each_secret_statement_names_exactly_the_secrets_its_code_uses(recorded):
+    """The signing key is read by the functions that sign and check links and codes, and written
+    only by RotateSigningKey; the pseudonym key is read, never written; EmailEvents never reads the
+    signing key."""
+    for logical_id in FUNCTIONS:
+        for statement in statements(logical_id):
+            actions = [a for a in listed(statement["Action"]) if a.startswith("secretsmanager:")]
+            if not actions:
+                continue
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            granted = {recorded.physical[resource["Ref"]] for resource in resources}
+            for action in actions:
+                used = {secret for called, secret in recorded.secret_calls[logical_id] if called == action}
+                assert used == granted, (logical_id, action)
+    writes = {
+        logical_id
+        for logical_id in FUNCTIONS
+        for action, _secret in recorded.secret_calls[logical_id]
+        if action != "secretsmanager:GetSecretValue" and action != "secretsmanager:DescribeSecret"
+    }
+    assert writes == {"RotateSigningKeyFunction"}
+    signing_key, pseudonym_key = recorded.physical["SigningKeySecret"], recorded.physical["PseudonymKeySecret"]
+    assert {secret for _action, secret in recorded.secret_calls["RotateSigningKeyFunction"]} == {signing_key}
+    assert {secret for _action, secret in recorded.secret_calls["EmailEventsFunction"]} == {pseudonym_key}
 
 
 def test_ses_is_limited_to_the_sender():

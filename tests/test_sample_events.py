@@ -2,7 +2,8 @@
 `make invoke` would run it (the function's memory and timeout in its context), and gets a
 well-formed answer; the sign-in samples get the right one. The custom resource samples answer
 CloudFormation over HTTP: that answer is caught in this process (testkit.custom_resource) and checked.
-The SES samples (SNS events, answered with what was recorded) get what each records."""
+The SES samples (SNS events, answered with what was recorded) get what each records; the rotation
+samples (Secrets Manager's steps) do what each step does, after the steps before it."""
 
 from __future__ import annotations
 
@@ -50,6 +51,14 @@ EXPECTED = {
     "verify_auth_challenge/link_answer_in_round_two_tampered": {"answerCorrect": False},
     "verify_auth_challenge/unknown_user_code": {"answerCorrect": False},
 }
+# Secrets Manager's rotation steps, in their order: what each answers after the ones before it, on a
+# deployment whose rotation has just begun (localpool.samples).
+ROTATION_STEPS = {
+    "create_secret": "stored a new key",
+    "set_secret": "nothing to set: the functions read the key from the secret",
+    "test_secret": "pending key is usable",
+    "finish_secret": "new key is current",
+}
 # What CloudFormation is told. The samples name the deployed pool (localpool.samples), each on a
 # fresh deployment: Create and Update attach to it; Delete takes away what the create sample attached.
 EXPECTED_ANSWERS = {
@@ -81,6 +90,9 @@ def test_sample_event(path: Path, sample_deployment):
     if path.parent.name in CUSTOM_RESOURCES:
         check_custom_resource_sample(path, sample_deployment)
         return
+    if path.parent.name == "rotate_signing_key":
+        check_rotation_sample(path, sample_deployment)
+        return
     spec = FUNCTIONS_BY_FOLDER[path.parent.name]
     event = json.loads(path.read_text())
     result = load_handler(spec)(json.loads(path.read_text()), context_for(spec))
@@ -94,6 +106,25 @@ def test_sample_event(path: Path, sample_deployment):
     expected = EXPECTED.get(f"{path.parent.name}/{path.stem}")
     if expected is not None:
         assert {k: result["response"].get(k) for k in expected} == expected
+
+
+def check_rotation_sample(path: Path, deployment) -> None:
+    """Secrets Manager invokes the steps in order with one token: the samples of the steps before
+    this one run first. Only finishSecret moves AWSCURRENT, to the key createSecret stored."""
+    spec = FUNCTIONS_BY_FOLDER[path.parent.name]
+    handler = load_handler(spec)
+    steps = list(ROTATION_STEPS)
+    for earlier in steps[: steps.index(path.stem)]:
+        handler(json.loads((path.parent / f"{earlier}.json").read_text()), context_for(spec))
+    event = json.loads(path.read_text())
+    assert handler(event, context_for(spec)) == {"step": event["Step"], "outcome": ROTATION_STEPS[path.stem]}
+    secrets_manager = boto3.client("secretsmanager", region_name=deployment.region)
+    stages = secrets_manager.describe_secret(SecretId=deployment.secret_id)["VersionIdsToStages"][samples.ROTATION_TOKEN]
+    current = secrets_manager.get_secret_value(SecretId=deployment.secret_id, VersionStage="AWSCURRENT")["SecretString"]
+    if path.stem == "finish_secret":
+        assert stages == ["AWSCURRENT"] and current != SAMPLE_SIGNING_KEY
+    else:
+        assert stages == ["AWSPENDING"] and current == SAMPLE_SIGNING_KEY
 
 
 def check_custom_resource_sample(path: Path, deployment) -> None:

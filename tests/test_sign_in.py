@@ -490,10 +490,13 @@ def test_key_rotated_twice_retires_old_links(client, make_user, deployment):
     assert_refused(lambda: client.sign_in_with_link(link))
 
 
-def test_signing_key_is_read_once_per_container(client, make_user, faults):
+def test_signing_and_pseudonym_keys_are_read_once_per_container(client, make_user, faults, deployment):
     make_user(ALICE)
     for email in ("a1@example.com", "a2@example.com", "a3@example.com"):
         make_user(email)
         client.request_code(client.start(email))
-    reads = faults.count("secretsmanager", "GetSecretValue", when=lambda params: params.get("VersionStage") == "AWSCURRENT")
-    assert reads == 1
+    reads = {
+        secret: faults.count("secretsmanager", "GetSecretValue", when=lambda params, s=secret: params["SecretId"] == s)
+        for secret in (deployment.secret_id, deployment.environment["PSEUDONYM_KEY_SECRET_ID"])
+    }
+    assert list(reads.values()) == [1, 1]

@@ -239,3 +239,23 @@ def test_bounces_and_complaints_reach_email_events_through_an_encrypted_topic():
     assert TEMPLATE.body["Outputs"]["EmailEventsTopicArn"]["Value"] == {"Ref": "EmailEventsTopic"}
     assert function["Environment"]["Variables"]["EMAIL_SUPPRESSION_DAYS"] == {"Ref": "EmailSuppressionDays"}
     assert TEMPLATE.body["Parameters"]["EmailSuppressionDays"]["Default"] == 14
+
+
+def test_the_signing_key_rotates_on_the_parameter_s_schedule_and_only_secrets_manager_runs_the_rotation():
+    (schedule,) = TEMPLATE.resources_of_type("AWS::SecretsManager::RotationSchedule").values()
+    assert schedule["Properties"] == {
+        "SecretId": {"Ref": "SigningKeySecret"},
+        "RotationLambdaARN": {"Fn::GetAtt": ["RotateSigningKeyFunction", "Arn"]},
+        "RotationRules": {"AutomaticallyAfterDays": {"Ref": "SigningKeyRotationDays"}},
+        "RotateImmediatelyOnUpdate": True,
+    }
+    assert schedule["DependsOn"] == "RotateSigningKeyPermission"  # the first rotation runs at creation
+    assert TEMPLATE.resources["RotateSigningKeyPermission"]["Properties"] == {
+        "FunctionName": {"Fn::GetAtt": ["RotateSigningKeyFunction", "Arn"]},
+        "Action": "lambda:InvokeFunction",
+        "Principal": "secretsmanager.amazonaws.com",
+        "SourceAccount": {"Ref": "AWS::AccountId"},
+        "SourceArn": {"Ref": "SigningKeySecret"},
+    }
+    # The pseudonym key is a secret of its own, which nothing rotates.
+    assert set(TEMPLATE.resources_of_type("AWS::SecretsManager::Secret")) == {"SigningKeySecret", "PseudonymKeySecret"}

@@ -6,7 +6,8 @@ The run (testkit/xray_probe.py): sign-ups (PreSignUp, PostConfirmation), a code 
 then the right code, a link sign-in with a tampered then the right link (DefineAuthChallenge,
 CreateAuthChallenge, VerifyAuthChallengeResponse, PreTokenGeneration), the send limit, SES refusing
 the email with the address in its message, DynamoDB failing on a send and on an answer; EmailEvents on
-an SES report of a hard bounce (the address in the event) and on one it cannot read.
+an SES report of a hard bounce (the address in the event) and on one it cannot read; a rotation of the
+signing key (RotateSigningKey's four steps). The keys (both, and the rotated one) must not leave.
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ from localpool.template import Template
 from testkit.xray_probe import END_OF_RUN
 
 ROOT = Path(__file__).resolve().parent.parent
-TRACED = {"CreateAuthChallenge", "VerifyAuthChallengeResponse", "PostConfirmation", "PreTokenGeneration", "EmailEvents"}
+TRACED = {
+    "CreateAuthChallenge", "VerifyAuthChallengeResponse", "PostConfirmation", "PreTokenGeneration", "EmailEvents",
+    "RotateSigningKey",
+}  # fmt: skip
 UNTRACED = {"PreSignUp", "DefineAuthChallenge"}  # no AWS calls, no X-Ray SDK loaded
 # AWS calls the traced functions make on this run, as X-Ray names them (endpoint prefix, operation).
 EXPECTED_CALLS = {
@@ -37,6 +41,7 @@ EXPECTED_CALLS = {
     ("dynamodb", "UpdateItem"),
     ("dynamodb", "PutItem"),
     ("cognito-idp", "AdminUpdateUserAttributes"),
+    ("secretsmanager", "PutSecretValue"),
 }
 LABELS = {"links": "link secret", "hashes": "code or link hash", "keys": "signing key"}
 
@@ -194,10 +199,11 @@ def test_the_run_did_what_it_says(run):
         "DynamoDB fails on the answer": "UserLambdaValidationException",
         "bounce report": "1 suppressed",
         "malformed report": "MalformedEvent",
+        "key rotation": "new key current",
     }
     assert set(run.trigger_calls) >= TRACED | UNTRACED
     found = run.secrets
-    assert len(found["answers"]) >= 3 and len(found["links"]) == 2 and len(found["hashes"]) >= 3 and len(found["keys"]) == 1
+    assert len(found["answers"]) >= 3 and len(found["links"]) == 2 and len(found["hashes"]) >= 3 and len(found["keys"]) == 3
 
 
 def test_no_datagram_holds_an_address_code_link_hash_or_key(run):

@@ -85,6 +85,7 @@ def test_foreign_challenge_metadata_is_not_ours():
 BASE_ENV = {
     "TABLE_NAME": "t",
     "SIGNING_KEY_SECRET_ID": "s",
+    "PSEUDONYM_KEY_SECRET_ID": "p",
     "SENDER_EMAIL": "no-reply@example.com",
     "ALLOWED_REDIRECT_ORIGINS": "https://app.example.com",
 }
@@ -101,6 +102,7 @@ def test_settings_defaults():
     [
         {"TABLE_NAME": ""},
         {"SIGNING_KEY_SECRET_ID": " "},
+        {"PSEUDONYM_KEY_SECRET_ID": ""},
         {"CODE_LENGTH": "5"},
         {"CODE_LENGTH": "9"},
         {"CODE_LENGTH": "six"},

@@ -247,7 +247,7 @@ PLACEHOLDERS = {"magic_link": "$link", "email_otp": "$code $link", "email_otp_on
 
 def mailer_of(ses, env: dict) -> Mailer:
     """The mailer CreateAuthChallenge's runtime builds from these settings, sending through `ses`."""
-    settings = SendSettings.from_env({"TABLE_NAME": "t", "SIGNING_KEY_SECRET_ID": "s", "SENDER_EMAIL": "no-reply@example.com",
+    settings = SendSettings.from_env({"TABLE_NAME": "t", "SIGNING_KEY_SECRET_ID": "s", "PSEUDONYM_KEY_SECRET_ID": "p", "SENDER_EMAIL": "no-reply@example.com",
                                       "APP_NAME": "Acme", "ALLOWED_REDIRECT_ORIGINS": "https://app.example.com", **env})  # fmt: skip
 
     class Session:

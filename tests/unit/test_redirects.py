@@ -320,6 +320,7 @@ def test_a_bad_allowlist_entry_is_refused(value):
 SIGN_IN_ENV = {
     "TABLE_NAME": "t",
     "SIGNING_KEY_SECRET_ID": "s",
+    "PSEUDONYM_KEY_SECRET_ID": "p",
     "SENDER_EMAIL": "no-reply@example.com",
 }
 

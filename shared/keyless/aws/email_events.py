@@ -32,7 +32,7 @@ from keyless.core.observability import count, logger
 from keyless.signin import pseudonyms
 
 if TYPE_CHECKING:
-    from keyless.aws.signing_keys import SigningKeys
+    from keyless.aws.signing_keys import PseudonymKey
     from keyless.store.suppressions import SuppressionStore
 
 BOUNCE = "bounce"
@@ -59,9 +59,9 @@ class Reading:
 
 
 class EmailEvents:
-    def __init__(self, store: SuppressionStore, keys: SigningKeys, period_seconds: int, now: Callable[[], int]):
+    def __init__(self, store: SuppressionStore, key: PseudonymKey, period_seconds: int, now: Callable[[], int]):
         self._store = store
-        self._keys = keys
+        self._key = key
         self._period = period_seconds
         self._now = now
 
@@ -72,7 +72,7 @@ class EmailEvents:
         reading = read(event)
         suppressed = unchanged = 0
         if reading.reports:
-            key, now = self._keys.current(), self._now()
+            key, now = self._key.current(), self._now()
             for report in reading.reports:
                 until = report.reported_at + self._period
                 if until > now and self._store.suppress(

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
-from keyless.core.settings import ClaimsSettings, EmailEventsSettings, ProfileSettings, SendSettings, SignInSettings
+from keyless.core.settings import (
+    ClaimsSettings,
+    EmailEventsSettings,
+    ProfileSettings,
+    RotationSettings,
+    SendSettings,
+    SignInSettings,
+)
 
 # Each part is imported where it is built: a function loads only the modules it uses (PreTokenGeneration
 # never loads the mailer or the signing keys), which keeps cold starts short.
@@ -28,8 +35,9 @@ if TYPE_CHECKING:
 
     from keyless.aws.directory import UserDirectory
     from keyless.aws.email_events import EmailEvents
+    from keyless.aws.key_rotation import KeyRotation
     from keyless.aws.mailer import Mailer
-    from keyless.aws.signing_keys import SigningKeys
+    from keyless.aws.signing_keys import PseudonymKey, SigningKeys
     from keyless.profiles.provisioning import Provisioner
     from keyless.store.profiles import ProfileStore
     from keyless.store.sign_in import SignInStore
@@ -118,6 +126,13 @@ class SignInRuntime:
         return SigningKeys(self.settings.signing_key_secret_id, client, self.settings.key_cache_seconds, self.clock)
 
     @functools.cached_property
+    def pseudonym_key(self) -> PseudonymKey:
+        """What the table's pseudonyms of addresses and names are keyed under (never rotated)."""
+        from keyless.aws.signing_keys import PseudonymKey
+
+        return PseudonymKey(self.settings.pseudonym_key_secret_id, self.secretsmanager, self.settings.key_cache_seconds)
+
+    @functools.cached_property
     def mailer(self) -> Mailer:
         from keyless.aws.mailer import Mailer, Templates
 
@@ -154,14 +169,21 @@ class SignInRuntime:
     @functools.cached_property
     def email_events(self) -> EmailEvents:
         """EmailEvents: SES's bounce and complaint events, recorded as suppressions (its own settings,
-        the same table and signing key as the sign-in functions)."""
+        the same table and pseudonym key as the sign-in functions)."""
         from keyless.aws.email_events import EmailEvents
-        from keyless.aws.signing_keys import SigningKeys
+        from keyless.aws.signing_keys import PseudonymKey
         from keyless.store.suppressions import SuppressionStore
 
         s = EmailEventsSettings.from_env()
-        keys = SigningKeys(s.signing_key_secret_id, self.secretsmanager, s.key_cache_seconds, self.clock)
-        return EmailEvents(SuppressionStore(self.dynamodb, s.table_name), keys, s.suppression_seconds, self.now)
+        key = PseudonymKey(s.pseudonym_key_secret_id, self.secretsmanager, s.key_cache_seconds)
+        return EmailEvents(SuppressionStore(self.dynamodb, s.table_name), key, s.suppression_seconds, self.now)
+
+    @functools.cached_property
+    def key_rotation(self) -> KeyRotation:
+        """RotateSigningKey: Secrets Manager's rotation steps for the signing key (its own settings)."""
+        from keyless.aws.key_rotation import KeyRotation
+
+        return KeyRotation(self.secretsmanager, RotationSettings.from_env().signing_key_secret_id)
 
     def now(self) -> int:
         return int(self.clock())

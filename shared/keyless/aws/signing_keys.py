@@ -1,8 +1,13 @@
-"""The signing key, from Secrets Manager, cached per container by Powertools parameters.
+"""The keys, from Secrets Manager, cached per container by Powertools parameters.
 
-Rotation: `put-secret-value` (or a rotation function) makes the new value AWSCURRENT and the old one
-AWSPREVIOUS. Links and codes are signed with the current key and checked against both, so rotating
-does not break what was already sent. The previous key is fetched only when the current one fails.
+The signing key: rotation (the rotation function on its schedule, keyless.aws.key_rotation, or
+`put-secret-value`) makes the new value AWSCURRENT and the old one AWSPREVIOUS. Links and codes are
+signed with the current key and checked against both, so rotating does not break what was already
+sent. The previous key is fetched only when the current one fails.
+
+The pseudonym key (PseudonymKey): what addresses and names are keyed under in the table
+(keyless.signin.pseudonyms). It is never rotated, so a signing key rotation leaves every budget,
+count and suppression as it was.
 
 A warm container may still hold the old key as current after a rotation, and then meets links and
 codes another container signed with the new one. refresh() reads the keys again at once (at most
@@ -85,13 +90,37 @@ class SigningKeys:
             yield previous
 
     def _fetch(self, provider: SecretsProvider, stage: str, force: bool = False) -> bytes:
-        try:
-            value = provider.get(self._secret_id, max_age=self._cache_seconds, force_fetch=force, VersionStage=stage)
-        except GetParameterError as exc:
-            original = exc.__cause__ or exc.__context__  # Powertools re-raises inside its except block
-            kind = SigningKeyMissing if error_code(original) == "ResourceNotFoundException" else SigningKeyError
-            raise kind(f"signing key {stage} could not be read") from exc
-        key = value.encode() if isinstance(value, str) else bytes(value or b"")
-        if len(key) < MIN_KEY_BYTES:
-            raise SigningKeyError(f"signing key {stage} is shorter than {MIN_KEY_BYTES} bytes")
-        return key
+        return _read_key(provider, self._secret_id, stage, self._cache_seconds, force, "signing key")
+
+
+class PseudonymKey:
+    """The key the table's pseudonyms are made with: read like the signing key, never rotated."""
+
+    def __init__(self, secret_id: str, client: SecretsManagerClient, cache_seconds: int):
+        self._provider = SecretsProvider(boto3_client=client)
+        self._secret_id = secret_id
+        self._cache_seconds = cache_seconds
+
+    def current(self) -> bytes:
+        return _read_key(self._provider, self._secret_id, CURRENT, self._cache_seconds, False, "pseudonym key")
+
+
+def usable_key(value: object) -> bytes:
+    """The key a secret's value holds; SigningKeyError when it is too short to be one (never quoting it)."""
+    key = value.encode() if isinstance(value, str) else bytes(value) if isinstance(value, bytes) else b""
+    if len(key) < MIN_KEY_BYTES:
+        raise SigningKeyError(f"a key is at least {MIN_KEY_BYTES} bytes")
+    return key
+
+
+def _read_key(provider: SecretsProvider, secret_id: str, stage: str, max_age: int, force: bool, what: str) -> bytes:
+    try:
+        value = provider.get(secret_id, max_age=max_age, force_fetch=force, VersionStage=stage)
+    except GetParameterError as exc:
+        original = exc.__cause__ or exc.__context__  # Powertools re-raises inside its except block
+        kind = SigningKeyMissing if error_code(original) == "ResourceNotFoundException" else SigningKeyError
+        raise kind(f"{what} {stage} could not be read") from exc
+    try:
+        return usable_key(value)
+    except SigningKeyError:
+        raise SigningKeyError(f"{what} {stage} is shorter than {MIN_KEY_BYTES} bytes") from None

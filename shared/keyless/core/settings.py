@@ -108,11 +108,12 @@ class SignInSettings:
     """What checking an answer needs (VerifyAuthChallengeResponse); sending one adds SendSettings'."""
 
     VARIABLES: ClassVar[tuple[str, ...]] = (
-        "TABLE_NAME", "SIGNING_KEY_SECRET_ID", "SIGNING_KEY_CACHE_SECONDS", "CODE_LENGTH", "MAX_WRONG_CODES",
-        "WRONG_CODE_WINDOW_SECONDS", "SAME_DEVICE_LINKS_ONLY",
+        "TABLE_NAME", "SIGNING_KEY_SECRET_ID", "PSEUDONYM_KEY_SECRET_ID", "SIGNING_KEY_CACHE_SECONDS", "CODE_LENGTH",
+        "MAX_WRONG_CODES", "WRONG_CODE_WINDOW_SECONDS", "SAME_DEVICE_LINKS_ONLY",
     )  # fmt: skip
     table_name: str
     signing_key_secret_id: str
+    pseudonym_key_secret_id: str  # what the table's pseudonyms are keyed under: never rotated
     key_cache_seconds: int
     code_length: int
     max_wrong_codes: int
@@ -132,6 +133,7 @@ def _sign_in_fields(env: Env) -> dict[str, Any]:
     return {
         "table_name": required(env, "TABLE_NAME"),
         "signing_key_secret_id": required(env, "SIGNING_KEY_SECRET_ID"),
+        "pseudonym_key_secret_id": required(env, "PSEUDONYM_KEY_SECRET_ID"),
         "key_cache_seconds": _key_cache_seconds(env),
         "code_length": whole_number(env, "CODE_LENGTH", 6, 6, 8),
         "max_wrong_codes": whole_number(env, "MAX_WRONG_CODES", 10, 1, 1000),
@@ -326,12 +328,12 @@ class AttachSettings:
 
 @dataclass(frozen=True)
 class EmailEventsSettings:
-    """EmailEvents: where an address's suppression is kept (hashed under the signing key, as every
+    """EmailEvents: where an address's suppression is kept (hashed under the pseudonym key, as every
     address in the table), and how long a hard bounce or a complaint stops sign-in emails to it."""
 
-    VARIABLES: ClassVar = ("TABLE_NAME", "SIGNING_KEY_SECRET_ID", "SIGNING_KEY_CACHE_SECONDS", "EMAIL_SUPPRESSION_DAYS")
+    VARIABLES: ClassVar = ("TABLE_NAME", "PSEUDONYM_KEY_SECRET_ID", "SIGNING_KEY_CACHE_SECONDS", "EMAIL_SUPPRESSION_DAYS")
     table_name: str
-    signing_key_secret_id: str
+    pseudonym_key_secret_id: str
     key_cache_seconds: int
     suppression_seconds: int
 
@@ -339,10 +341,22 @@ class EmailEventsSettings:
     def from_env(cls, env: Env = os.environ) -> EmailEventsSettings:
         return cls(
             table_name=required(env, "TABLE_NAME"),
-            signing_key_secret_id=required(env, "SIGNING_KEY_SECRET_ID"),
+            pseudonym_key_secret_id=required(env, "PSEUDONYM_KEY_SECRET_ID"),
             key_cache_seconds=_key_cache_seconds(env),
             suppression_seconds=whole_number(env, "EMAIL_SUPPRESSION_DAYS", 14, 1, 365) * 86400,
         )
+
+
+@dataclass(frozen=True)
+class RotationSettings:
+    """RotateSigningKey: the one secret it rotates (Secrets Manager names it in each event too)."""
+
+    VARIABLES: ClassVar = ("SIGNING_KEY_SECRET_ID",)
+    signing_key_secret_id: str
+
+    @classmethod
+    def from_env(cls, env: Env = os.environ) -> RotationSettings:
+        return cls(signing_key_secret_id=required(env, "SIGNING_KEY_SECRET_ID"))
 
 
 # What each function of template.yaml reads.
@@ -355,5 +369,6 @@ FUNCTIONS: dict[str, tuple[type, ...]] = {
     "PreTokenGenerationFunction": (ProfileSettings, ClaimsSettings),
     "AttachTriggersFunction": (AttachSettings,),
     "EmailEventsFunction": (EmailEventsSettings,),
+    "RotateSigningKeyFunction": (RotationSettings,),
 }
 OPERATOR_VARIABLES = ("EMAIL_TEMPLATES_DIR",)  # CreateAuthChallenge: a folder of the operator's own templates

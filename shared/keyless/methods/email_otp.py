@@ -102,15 +102,16 @@ def verify(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verdict:
     settings, now = runtime.settings, runtime.now()
     budget = settings.wrong_codes_budget
     current = runtime.keys.current()
-    key_id = pseudonyms.key_id(current)
+    # Wrong codes are counted under the pseudonym key, which a signing key rotation leaves alone.
+    count_key = pseudonyms.key_id(runtime.pseudonym_key.current())
     user = answering_user(event)
     address = event.user_name if event.user_not_found else event.email
     outcome = runtime.store.accept_code(
-        user, code_hash(current, flow, code), pseudonyms.recipient(current, address), flow, now, budget, key_id, method
+        user, code_hash(current, flow, code), pseudonyms.recipient(current, address), flow, now, budget, count_key, method
     )
     if not outcome.accepted:
         item = outcome.item
-        reason = _why_code_refused(item, flow, now, budget, key_id)
+        reason = _why_code_refused(item, flow, now, budget, count_key)
         if reason:
             return rejected(method, reason)
         key = _key_of_code(item, flow, code, runtime)
@@ -120,27 +121,27 @@ def verify(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verdict:
                 # from a wrong one, so it counts nothing (the sign-in fails; the next answer may land
                 # on a container that holds the key).
                 return rejected(method, "key_unavailable")
-            runtime.store.record_wrong_code(user, item, now, budget, key_id, now + budget.window_seconds, flow)
+            runtime.store.record_wrong_code(user, item, now, budget, count_key, now + budget.window_seconds, flow)
             return rejected(method, "wrong_code")
         if key == current:
             return rejected(method, "address_changed")  # the right code, sent to another address
         # Made with another key than this container's current one (a rotation): the same checks
         # under the key it was made with.
         outcome = runtime.store.accept_code(
-            user, code_hash(key, flow, code), pseudonyms.recipient(key, address), flow, now, budget, key_id, method
+            user, code_hash(key, flow, code), pseudonyms.recipient(key, address), flow, now, budget, count_key, method
         )
         if not outcome.accepted:
-            return rejected(method, _why_code_refused(outcome.item, flow, now, budget, key_id) or "address_changed")
+            return rejected(method, _why_code_refused(outcome.item, flow, now, budget, count_key) or "address_changed")
     if event.user_not_found:
         return rejected(method, "wrong_code")  # nobody was sent this code; a lucky guess is still wrong
-    _forgive_own_typos(runtime, user, outcome.item, key_id)
+    _forgive_own_typos(runtime, user, outcome.item, count_key)
     complete_sign_in(event, runtime, user, flow, method)
     return accepted(method)
 
 
-def _why_code_refused(item: dict[str, Any], flow: str, now: int, budget: Budget, key_id: str) -> str:
+def _why_code_refused(item: dict[str, Any], flow: str, now: int, budget: Budget, count_key: str) -> str:
     """Why an answer cannot be right whatever the code; "" when only the code itself can be wrong."""
-    if budget.retry_after(wrong_codes_counted(item, key_id), now):
+    if budget.retry_after(wrong_codes_counted(item, count_key), now):
         return "too_many_wrong_codes"
     if item.get("codeFlow") != flow or not item.get("codeHash"):
         return "superseded"
@@ -170,10 +171,10 @@ def _held_key_ids(runtime: SignInRuntime) -> set[str]:
     return {pseudonyms.key_id(key) for key in runtime.keys.candidates()}
 
 
-def _forgive_own_typos(runtime: SignInRuntime, user: str, item: dict[str, Any], key_id: str) -> None:
+def _forgive_own_typos(runtime: SignInRuntime, user: str, item: dict[str, Any], count_key: str) -> None:
     """Best effort, after the proof was accepted: if it cannot be done now, the typos keep counting
     (never fewer guesses for anyone), and the sign-in goes on."""
     try:
-        runtime.store.forgive_own_typos(user, item, key_id)
+        runtime.store.forgive_own_typos(user, item, count_key)
     except (ClientError, BotoCoreError, RuntimeError) as exc:
         logger.error("typos not forgiven", extra={"user": user, "error_code": error_code(exc) or type(exc).__name__})

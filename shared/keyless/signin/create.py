@@ -107,14 +107,17 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
     address = event.email if not event.user_not_found else event.user_name if names.are_addresses else ""
     _check_address_rules(address, event.user_not_found, runtime)
     now = runtime.now()
-    key = runtime.keys.current()
-    user = pseudonyms.sign_in_user(event, key, names.case_sensitive)
+    key = runtime.keys.current()  # signs this email's proofs
+    # What outlives a signing key rotation (the unknown user's item, the wrong-code count, the
+    # mailbox's budget, a suppression) is keyed under the pseudonym key instead (keyless.signin.pseudonyms).
+    pseudonym_key = runtime.pseudonym_key.current()
+    user = pseudonyms.sign_in_user(event, pseudonym_key, names.case_sensitive)
     # An address that hard-bounced or complained lately gets no email, and whoever asked is answered
     # as an unknown user is (the same writes, answer and send time). Read for every address, an
     # unknown one's too, so the calls tell nothing either (an unknown plain name has no address: no
     # read, as no mailbox write); read before anything is reserved, so a failed read leaves nothing
     # to give back.
-    suppressed = bool(address) and runtime.suppressions.is_suppressed(pseudonyms.suppression(key, address), now)
+    suppressed = bool(address) and runtime.suppressions.is_suppressed(pseudonyms.suppression(pseudonym_key, address), now)
     # A mailbox's own address keeps one email per window that others cannot spend (below). With links
     # any browser may open, every email is one its owner can use (it opens the first allowed page too),
     # so each counts as that email; with codes only (or links only for the asking browser), an email
@@ -133,7 +136,9 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
             fields.update(issued.fields)
         removed = superseded(fields)
         budget = settings.wrong_codes_budget if method.guessable else None
-        outcome = runtime.store.reserve_send(user, flow, now, settings.email_cooldown_seconds, fields, removed, budget)
+        outcome = runtime.store.reserve_send(
+            user, flow, now, settings.email_cooldown_seconds, fields, removed, budget, pseudonyms.key_id(pseudonym_key)
+        )
         if not (isinstance(outcome, CodesLocked) and method is not asked):
             break  # else: over the wrong-code budget, the link's email goes without its code
     if isinstance(outcome, AlreadyReserved):
@@ -151,7 +156,7 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
 
     slot = None
     if address:  # users without an address get no email, and share no mailbox
-        mailbox = pseudonyms.mailbox(key, address)
+        mailbox = pseudonyms.mailbox(pseudonym_key, address)
         expires_at = now + settings.email_burst_window_seconds + TTL_MARGIN_SECONDS
         slot = runtime.store.reserve_mailbox(
             mailbox, flow, now, settings.email_cooldown_seconds, settings.mailbox_budget, expires_at
@@ -327,7 +332,7 @@ def _ask_again(event: TriggerEvent, flow: str, method: methods.Method, runtime: 
     table). The table is read only for what the client is shown: where the email went, and when its
     proof expires; if a newer email replaced it, no answer can succeed, and the shapes stay the same."""
     case_sensitive = runtime.directory.user_names(event.user_pool_id).case_sensitive
-    user = pseudonyms.sign_in_user(event, runtime.keys.current(), case_sensitive)
+    user = pseudonyms.sign_in_user(event, runtime.pseudonym_key.current(), case_sensitive)
     settings = runtime.send_settings
     left = max(0, settings.max_code_attempts - protocol.wrong_answers(event.session, method.name))
     return _sent_response(method, flow, runtime.store.read(user), settings, user, left)

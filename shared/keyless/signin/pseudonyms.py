@@ -1,8 +1,14 @@
 """Keyed pseudonyms of addresses and names, for the table and the logs.
 
 A bare hash of an address is no pseudonym: whoever reads the table or the logs can hash a guessed
-address and compare. These are HMACs under the signing key, so only the functions can compute them.
-They change when the key rotates, which only resets what they key (a send budget, say).
+address and compare. These are HMACs under a key only the functions hold, so only they can compute
+them. Which key:
+- what must outlive a signing key rotation (an unknown user's item and its wrong-code budget, a
+  mailbox's budget, a suppression, the id of the key wrong codes are counted under) is keyed under
+  the pseudonym key, which is never rotated: a rotation gives no guesser fresh guesses and no bad
+  address fresh emails;
+- what belongs to one link or code (`recipient`, `key_id` of the key that made it) is keyed under
+  the signing key that signed it, and checked with that key.
 
 Comparison rules, one place for all of them:
 - the same address: trimmed and lower-cased (`address_form`);
@@ -51,7 +57,8 @@ def is_primary(address: str) -> bool:
 
 
 def key_id(key: bytes) -> str:
-    """Names a signing key (which one made a stored hash) without telling anything about it."""
+    """Names a key without telling anything about it: the signing key a stored hash was made with, the
+    pseudonym key wrong codes were counted under."""
     return keyed(key, "key-id", "")[:12]
 
 

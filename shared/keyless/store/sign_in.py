@@ -4,14 +4,15 @@ Two kinds of item, both keyed by pseudonyms that hold no address:
 
 USER#<sub> / SIGNIN (an unknown user: USER#unknown-<keyed name>), one per user:
   sentAt, sendId            when the last email was reserved, and by which sign-in flow
-  method, sentTo, keyId     what was sent, to which masked address, under which signing key
+  method, sentTo, keyId     what was sent, to which masked address, under which signing key (its key_id)
   recipient                 keyed hash of the address the email went to (pseudonyms.recipient)
   linkHash, linkExpiresAt, linkUsedAt, linkUsedBy
   codeHash, codeFlow, codeExpiresAt, codeUsedAt, codeUsedBy
   codeWrongs                wrong answers to the current code (the user's own typos, if it is proved)
   wrongCodes, wrongSeq      times of the latest wrong codes (at most the budget's limit), and a version
-  wrongKey                  the key the wrong codes were counted under (a rotation starts a new count
-                            for everyone alike: unknown users' items are keyed under the key)
+  wrongKey                  the pseudonym key the wrong codes were counted under: a signing key rotation
+                            keeps the count; a new pseudonym key starts a new one for everyone alike
+                            (unknown users' items are keyed under it)
   provenMethod, provenAt    the last proof accepted (the sign_in_method claim comes from here)
   reservedAt                the last email to this user, when their address is its mailbox's own
                             (each such user keeps one email a window, whatever others spent)
@@ -48,15 +49,15 @@ LINK_USED = ("linkUsedAt", "linkUsedBy")
 CODE_USED = ("codeUsedAt", "codeUsedBy")
 
 
-def wrong_codes_counted(item: dict[str, Any], key_id: str) -> list[int]:
-    """The wrong codes that count now: those counted under the current key."""
-    return list(item.get("wrongCodes", [])) if item.get("wrongKey") == key_id else []
+def wrong_codes_counted(item: dict[str, Any], count_key: str) -> list[int]:
+    """The wrong codes that count now: those counted under the current pseudonym key (its key_id)."""
+    return list(item.get("wrongCodes", [])) if item.get("wrongKey") == count_key else []
 
 
 def _wrong_codes_condition(budget: Budget) -> str:
     """DynamoDB condition: one more code may be tried (see Budget.condition), counting only the wrong
-    codes counted under the current key."""
-    return f"(attribute_not_exists(#wrongKey) OR #wrongKey <> :keyId OR {budget.condition('#wrongCodes')})"
+    codes counted under the current pseudonym key (:countKey)."""
+    return f"(attribute_not_exists(#wrongKey) OR #wrongKey <> :countKey OR {budget.condition('#wrongCodes')})"
 
 
 @dataclass(frozen=True)
@@ -117,10 +118,11 @@ class SignInStore:
         fields: dict[str, Any],
         removed: tuple[str, ...] = (),
         codes_budget: Budget | None = None,
+        count_key: str = "",
     ):
         """Atomically claim this user's one email per cooldown, writing the new link or code with it.
-        With `codes_budget`, the claim also fails while the user's wrong codes (counted under the key
-        named fields["keyId"]) are over the budget."""
+        With `codes_budget`, the claim also fails while the user's wrong codes (counted under
+        `count_key`, the pseudonym key's id) are over the budget."""
         names = dict(fields, sentAt=now, sendId=send_id)
         update = "SET " + ", ".join(f"#{name} = :{name}" for name in names)
         if removed:
@@ -129,9 +131,11 @@ class SignInStore:
         values = {**{f":{name}": to_attribute(value) for name, value in names.items()}, ":cutoff": to_attribute(now - cooldown)}
         budget_names: tuple[str, ...] = ()
         if codes_budget is not None:
+            if not count_key:
+                raise ValueError("a wrong-code budget needs the key its count is kept under")
             condition += " AND " + _wrong_codes_condition(codes_budget)
-            values.update(codes_budget.values(now))
-            budget_names = ("wrongCodes", "wrongKey")  # ":keyId" is fields["keyId"], the key of this send
+            values.update({**codes_budget.values(now), ":countKey": to_attribute(count_key)})
+            budget_names = ("wrongCodes", "wrongKey")
         try:
             response = self._client.update_item(
                 TableName=self._table,
@@ -298,7 +302,7 @@ class SignInStore:
         )
 
     def accept_code(
-        self, user: str, code_hash: str, recipient: str, flow: str, now: int, budget: Budget, key_id: str, method: str
+        self, user: str, code_hash: str, recipient: str, flow: str, now: int, budget: Budget, count_key: str, method: str
     ) -> Outcome:
         """Mark the newest code used, once, if it is this flow's, went to `recipient`, and the user's
         wrong codes are within the budget (over it, even the right code is refused). The link of the
@@ -313,7 +317,7 @@ class SignInStore:
             values={
                 ":hash": to_attribute(code_hash),
                 ":recipient": to_attribute(recipient),
-                ":keyId": to_attribute(key_id),
+                ":countKey": to_attribute(count_key),
                 **budget.values(now),
             },
             method=method,
@@ -381,7 +385,7 @@ class SignInStore:
                     raise
 
     def record_wrong_code(
-        self, user: str, item: dict[str, Any], now: int, budget: Budget, key_id: str, expires_at: int, flow: str
+        self, user: str, item: dict[str, Any], now: int, budget: Budget, count_key: str, expires_at: int, flow: str
     ) -> None:
         """Count one wrong code against the user's budget, and as a typo of this sign-in's code (its
         owner may be forgiven it) only while that code is still the current one: a wrong answer
@@ -391,11 +395,11 @@ class SignInStore:
 
         def counted(state: dict[str, Any]) -> _WrongCodes:
             typo_of = flow if state.get("codeFlow") == flow else ""
-            return _WrongCodes(budget.with_event(wrong_codes_counted(state, key_id), now), typo_of=typo_of)
+            return _WrongCodes(budget.with_event(wrong_codes_counted(state, count_key), now), typo_of=typo_of)
 
-        self._rewrite_wrong_codes(user, item, key_id, expires_at, counted)
+        self._rewrite_wrong_codes(user, item, count_key, expires_at, counted)
 
-    def forgive_own_typos(self, user: str, item: dict[str, Any], key_id: str) -> None:
+    def forgive_own_typos(self, user: str, item: dict[str, Any], count_key: str) -> None:
         """After a right code: the wrong answers given to that same code (only its own session could
         answer it: the user's typos) no longer count. Wrong codes given to earlier codes still do.
         Once: the count of typos goes with them, so a retried call forgives nothing more."""
@@ -404,16 +408,16 @@ class SignInStore:
             typos = int(state.get("codeWrongs", 0))
             if not typos:
                 return None
-            times = wrong_codes_counted(state, key_id)
+            times = wrong_codes_counted(state, count_key)
             return _WrongCodes(times[: max(0, len(times) - typos)], forgive=True)
 
-        self._rewrite_wrong_codes(user, item, key_id, int(item.get("expiresAt", 0)), forgiven)
+        self._rewrite_wrong_codes(user, item, count_key, int(item.get("expiresAt", 0)), forgiven)
 
     def _rewrite_wrong_codes(
         self,
         user: str,
         item: dict[str, Any],
-        key_id: str,
+        count_key: str,
         expires_at: int,
         change: Callable[[dict[str, Any]], _WrongCodes | None],
     ) -> None:
@@ -424,12 +428,12 @@ class SignInStore:
             if changed is None:
                 return
             version = item.get("wrongSeq")
-            update = "SET #wrongCodes = :times, #wrongSeq = :next, #wrongKey = :keyId, #expiresAt = :expiresAt"
+            update = "SET #wrongCodes = :times, #wrongSeq = :next, #wrongKey = :countKey, #expiresAt = :expiresAt"
             condition = "attribute_not_exists(#wrongSeq)" if version is None else "#wrongSeq = :version"
             values = {
                 ":times": to_attribute(changed.times),
                 ":next": to_attribute(int(version or 0) + 1),
-                ":keyId": to_attribute(key_id),
+                ":countKey": to_attribute(count_key),
                 ":expiresAt": to_attribute(max(int(item.get("expiresAt", 0)), expires_at)),
                 **({":version": to_attribute(int(version))} if version is not None else {}),
             }
