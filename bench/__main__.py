@@ -299,6 +299,21 @@ def cold_rows(bench: cold.ColdBench, functions: list[BenchFunction], chosen: dic
                     "imports and logic and botocore's first requests",
                 )
             )
+        stock = bench.stock_baseline_for(function)
+        if stock is not None:
+            above_stock = _paired_ratios(variant, stock, own=True)
+            rows.append(
+                Row(
+                    "1 cold start, own vs boto3 + clients on botocore's full data",
+                    subject,
+                    own_walls,
+                    "ms",
+                    f"{stock.key}: {number(stock.spread('wall').median * 1000, 'ms')}",
+                    above_stock.median,
+                    notes=f"ratio range {above_stock.low:.2f}-{above_stock.high:.2f}x; botocore as pip installs it, "
+                    "where the layer's keeps only the data the functions use (shared/slim_botocore.py)",
+                )
+            )
         if no_boto3:
             loaded = any(r.get("boto3_loaded") for r in reports)
             rows.append(

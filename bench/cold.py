@@ -83,6 +83,9 @@ class Layout:
     layer_path: Path
     function_path: Callable[[BenchFunction], Path]
     no_bytecode_cache: bool
+    # botocore as pip installs it (all of its data), ahead of the layer for a second boto3 baseline:
+    # the layer's botocore keeps only what the functions use (shared/slim_botocore.py).
+    stock_botocore: Path | None = None
 
     def describe(self) -> str:
         version = subprocess.run(
@@ -94,7 +97,8 @@ class Layout:
             if self.no_bytecode_cache
             else ", .pyc cache as usual"
         )
-        return f"{self.mode}: Python {version}, {where}{cache}"
+        stock = ", a boto3 baseline also on botocore's full data (pip's)" if self.stock_botocore else ""
+        return f"{self.mode}: Python {version}, {where}{cache}{stock}"
 
 
 def source_layout() -> Layout:
@@ -120,7 +124,27 @@ def lambda_layout(build_dir: Path, runtime: str) -> Layout | None:
     if probe.returncode != 0 or not python:
         return None
     # The layer ships its compiled bytecode (shared/Makefile); nothing else may add a cache.
-    return Layout("lambda", python, layer, lambda f: build_dir / f.name, True)
+    return Layout("lambda", python, layer, lambda f: build_dir / f.name, True, stock_botocore(layer, python, version))
+
+
+def stock_botocore(layer: Path, python: str, version: str) -> Path | None:
+    """The layer's botocore version as pip installs it, compiled as the layer is, beside the build; None
+    if pip cannot fetch it (the boto3 baseline on botocore's full data is then left out)."""
+    from bench.package import SAM_ENV
+
+    (dist,) = layer.glob("botocore-*.dist-info")
+    target = layer.parent.parent / "StockBotocore"
+    pinned = dist.name.removeprefix("botocore-").removesuffix(".dist-info")
+    platform = ["--platform", "manylinux2014_aarch64", "--implementation", "cp", "--python-version", version]
+    install = [python, "-m", "pip", "install", "--quiet", "--no-compile", "--no-deps", "--target", str(target)]
+    fetched = subprocess.run(
+        [*install, *platform, "--only-binary=:all:", f"botocore=={pinned}"], capture_output=True, env=os.environ | SAM_ENV
+    )
+    if fetched.returncode != 0:
+        return None
+    compiled = [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(target)]
+    subprocess.run(compiled, capture_output=True, check=True)
+    return target
 
 
 @dataclass(frozen=True)
@@ -266,6 +290,23 @@ class ColdBench:
         label = f"import boto3 + clients({listed or 'none'})"
         return self._add(Variant(label, lambda r: [*self._python(), str(COLDRUN), "boto3", str(r), listed], self._baseline_env))
 
+    def stock_variant(self, services: list[str]) -> Variant | None:
+        """import boto3 + the clients, with botocore's full data (what a function on boto3 as pip
+        installs it pays), when the layout has it."""
+        stock = self.layout.stock_botocore
+        if stock is None:
+            return None
+        listed = ",".join(services)
+        label = f"import boto3 + clients({listed or 'none'}), botocore's full data"
+        layer = os.pathsep.join([str(stock), str(self.layout.layer_path)])
+        return self._add(
+            Variant(
+                label,
+                lambda r: [*self._python(), str(COLDRUN), "boto3", str(r), listed],
+                lambda: self._baseline_env() | {"PYTHONPATH": layer},
+            )
+        )
+
     def stack_variant(self, services: list[str]) -> Variant:
         listed = ",".join(services)
         label = f"import boto3 + clients({listed or 'none'}) + Powertools Logger, Metrics"
@@ -316,6 +357,7 @@ class ColdBench:
             if report.get("boto3_loaded"):
                 self.boto3_variant(report.get("services", []))
                 self.stack_variant(report.get("services", []))
+                self.stock_variant(report.get("services", []))
                 self.function_variant(function, traced=True)
         every = [*self.variants.values(), *self.traced_variants.values(), *self.peer_variants.values()]
         for variant in every:
@@ -331,6 +373,10 @@ class ColdBench:
         if not report.get("boto3_loaded"):
             return self.variants["import Logger"]
         return self.boto3_variant(report.get("services", []))
+
+    def stock_baseline_for(self, function: BenchFunction) -> Variant | None:
+        report = self.first_reports[function.name]
+        return self.stock_variant(report.get("services", [])) if report.get("boto3_loaded") else None
 
     def stack_baseline_for(self, function: BenchFunction) -> Variant | None:
         """boto3, the clients and Powertools as the function sets them up with tracing off: what is
