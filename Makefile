@@ -56,7 +56,7 @@ bench: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared/keyless functions localpool clients/python keyless_admin
+	$(VENV)/bin/mypy shared/keyless shared/slim_botocore.py functions localpool clients/python keyless_admin
 
 validate: install
 	$(VENV)/bin/sam validate --lint
@@ -71,7 +71,7 @@ $(TOOLS_VENV)/.installed: Makefile
 	touch $@
 
 security: validate $(TOOLS_VENV)/.installed
-	$(TOOLS_VENV)/bin/bandit --quiet --recursive --severity-level medium shared/keyless functions localpool bench clients/python keyless_admin
+	$(TOOLS_VENV)/bin/bandit --quiet --recursive --severity-level medium shared/keyless shared/slim_botocore.py functions localpool bench clients/python keyless_admin
 	$(TOOLS_VENV)/bin/checkov --config-file .checkov.yaml --file template.yaml
 	@# Known vulnerabilities in what the layer ships. pip-audit fails on any it finds; a package it
 	@# cannot look up (no route to the vulnerability service) is listed as skipped, not hidden.

@@ -1,8 +1,10 @@
 """Cold starts: each run is a fresh Python process that imports a function's handler and answers its
-sample event, with AWS answered by moto's server on 127.0.0.1 (AWS_ENDPOINT_URL); beside it, in the
-same rounds, the baselines: `python -c pass`, a process that imports only the Powertools Logger,
-and one that imports boto3 and creates the clients the function created; and the peer's trigger in
-the function's slot, a node process (bench/peer.py).
+sample event, with AWS answered by moto's server on 127.0.0.1 (AWS_ENDPOINT_URL), with the
+environment template.yaml gives it by default (tracing off) and, for the functions that call AWS,
+once more with the Tracing parameter Active; beside it, in the same rounds, the baselines:
+`python -c pass`, a process that imports only the Powertools Logger, and one that imports boto3 and
+creates the clients the function created; and the peer's trigger in the function's slot, a node
+process (bench/peer.py).
 
 Two ways to lay out the code, printed with the table:
 - "lambda": the `sam build` output of this run, as Lambda mounts it: the function's folder first on
@@ -40,8 +42,8 @@ from localpool.template import Template
 
 COLDRUN = Path(__file__).with_name("coldrun.py")
 PROCESS_TIMEOUT_SECONDS = 60
-# A sampled trace, as Lambda sets it with Tracing: Active (the X-Ray SDK then records, and sends
-# over UDP to a daemon address where nothing listens).
+# A sampled trace, as Lambda sets it with Tracing: Active (with tracing on, the X-Ray SDK then
+# records, and sends over UDP to a daemon address where nothing listens).
 TRACE_ID = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
 
 
@@ -83,6 +85,9 @@ class Layout:
     layer_path: Path
     function_path: Callable[[BenchFunction], Path]
     no_bytecode_cache: bool
+    # botocore as pip installs it (all of its data), ahead of the layer for a second boto3 baseline:
+    # the layer's botocore keeps only what the functions use (shared/slim_botocore.py).
+    stock_botocore: Path | None = None
 
     def describe(self) -> str:
         version = subprocess.run(
@@ -94,7 +99,8 @@ class Layout:
             if self.no_bytecode_cache
             else ", .pyc cache as usual"
         )
-        return f"{self.mode}: Python {version}, {where}{cache}"
+        stock = ", a boto3 baseline also on botocore's full data (pip's)" if self.stock_botocore else ""
+        return f"{self.mode}: Python {version}, {where}{cache}{stock}"
 
 
 def source_layout() -> Layout:
@@ -120,7 +126,27 @@ def lambda_layout(build_dir: Path, runtime: str) -> Layout | None:
     if probe.returncode != 0 or not python:
         return None
     # The layer ships its compiled bytecode (shared/Makefile); nothing else may add a cache.
-    return Layout("lambda", python, layer, lambda f: build_dir / f.name, True)
+    return Layout("lambda", python, layer, lambda f: build_dir / f.name, True, stock_botocore(layer, python, version))
+
+
+def stock_botocore(layer: Path, python: str, version: str) -> Path | None:
+    """The layer's botocore version as pip installs it, compiled as the layer is, beside the build; None
+    if pip cannot fetch it (the boto3 baseline on botocore's full data is then left out)."""
+    from bench.package import SAM_ENV
+
+    (dist,) = layer.glob("botocore-*.dist-info")
+    target = layer.parent.parent / "StockBotocore"
+    pinned = dist.name.removeprefix("botocore-").removesuffix(".dist-info")
+    platform = ["--platform", "manylinux2014_aarch64", "--implementation", "cp", "--python-version", version]
+    install = [python, "-m", "pip", "install", "--quiet", "--no-compile", "--no-deps", "--target", str(target)]
+    fetched = subprocess.run(
+        [*install, *platform, "--only-binary=:all:", f"botocore=={pinned}"], capture_output=True, env=os.environ | SAM_ENV
+    )
+    if fetched.returncode != 0:
+        return None
+    compiled = [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(target)]
+    subprocess.run(compiled, capture_output=True, check=True)
+    return target
 
 
 @dataclass(frozen=True)
@@ -182,6 +208,7 @@ class ColdBench:
         self.peer = peer
         self.peer_triggers = peer_triggers if peer is not None and peer_triggers else {}
         self.variants: dict[str, Variant] = {}
+        self.traced_variants: dict[str, Variant] = {}  # by function name: the Tracing parameter Active
         self.peer_variants: dict[str, Variant] = {}  # by the Keyless function's name
 
     # --- the processes ---------------------------------------------------------------------------
@@ -215,12 +242,14 @@ class ColdBench:
             env["PYTHONDONTWRITEBYTECODE"] = "1"
         return env | extra
 
-    def _function_env(self, function: BenchFunction) -> dict[str, str]:
+    def _function_env(self, function: BenchFunction, traced: bool = False) -> dict[str, str]:
         deployment = self.aws.deployment()
         template = deployment.template
         resolved = {
             k: str(template.resolve(v, deployment.physical, REGION, ACCOUNT)) for k, v in function.spec.environment.items()
         }
+        if traced:  # what the template sets with Tracing: Active
+            resolved["POWERTOOLS_TRACE_DISABLED"] = "false"
         env = self._lambda_env(function.name, function.spec.memory_size, self.layout.function_path(function), resolved)
         env["_HANDLER"] = function.spec.handler
         return env
@@ -231,7 +260,7 @@ class ColdBench:
     def _baseline_env(self) -> dict[str, str]:
         return self._lambda_env("Baseline", 1024, None, {})
 
-    def function_variant(self, function: BenchFunction) -> Variant:
+    def function_variant(self, function: BenchFunction, traced: bool = False) -> Variant:
         def argv(result: Path) -> list[str]:
             spec = function.spec
             return [
@@ -245,6 +274,9 @@ class ColdBench:
                 str(spec.memory_size),
             ]
 
+        if traced:
+            variant = Variant(f"{function.name} (tracing on)", argv, lambda: self._function_env(function, traced=True))
+            return self.traced_variants.setdefault(function.name, variant)
         return self._add(Variant(function.name, argv, lambda: self._function_env(function)))
 
     def pass_variant(self) -> Variant:
@@ -260,9 +292,26 @@ class ColdBench:
         label = f"import boto3 + clients({listed or 'none'})"
         return self._add(Variant(label, lambda r: [*self._python(), str(COLDRUN), "boto3", str(r), listed], self._baseline_env))
 
+    def stock_variant(self, services: list[str]) -> Variant | None:
+        """import boto3 + the clients, with botocore's full data (what a function on boto3 as pip
+        installs it pays), when the layout has it."""
+        stock = self.layout.stock_botocore
+        if stock is None:
+            return None
+        listed = ",".join(services)
+        label = f"import boto3 + clients({listed or 'none'}), botocore's full data"
+        layer = os.pathsep.join([str(stock), str(self.layout.layer_path)])
+        return self._add(
+            Variant(
+                label,
+                lambda r: [*self._python(), str(COLDRUN), "boto3", str(r), listed],
+                lambda: self._baseline_env() | {"PYTHONPATH": layer},
+            )
+        )
+
     def stack_variant(self, services: list[str]) -> Variant:
         listed = ",".join(services)
-        label = f"import boto3 + clients({listed or 'none'}) + Powertools"
+        label = f"import boto3 + clients({listed or 'none'}) + Powertools Logger, Metrics"
         return self._add(Variant(label, lambda r: [*self._python(), str(COLDRUN), "stack", str(r), listed], self._baseline_env))
 
     def peer_variant(self, function: BenchFunction) -> Variant:
@@ -310,12 +359,15 @@ class ColdBench:
             if report.get("boto3_loaded"):
                 self.boto3_variant(report.get("services", []))
                 self.stack_variant(report.get("services", []))
-        for variant in [*self.variants.values(), *self.peer_variants.values()]:
+                self.stock_variant(report.get("services", []))
+                self.function_variant(function, traced=True)
+        every = [*self.variants.values(), *self.traced_variants.values(), *self.peer_variants.values()]
+        for variant in every:
             if variant.key not in first:
                 self.run_once(variant)  # untimed, like the functions' first run
         for index in range(rounds):
             progress(f"  cold round {index + 1}/{rounds}")
-            for variant in [*self.variants.values(), *self.peer_variants.values()]:
+            for variant in every:
                 variant.samples.append(self.run_once(variant))
 
     def baseline_for(self, function: BenchFunction) -> Variant:
@@ -324,8 +376,12 @@ class ColdBench:
             return self.variants["import Logger"]
         return self.boto3_variant(report.get("services", []))
 
+    def stock_baseline_for(self, function: BenchFunction) -> Variant | None:
+        report = self.first_reports[function.name]
+        return self.stock_variant(report.get("services", [])) if report.get("boto3_loaded") else None
+
     def stack_baseline_for(self, function: BenchFunction) -> Variant | None:
-        """boto3, the clients and Powertools as the function sets them up: what is left above it is
-        Keyless's own code and botocore's first calls."""
+        """boto3, the clients and Powertools as the function sets them up with tracing off: what is
+        left above it is Keyless's own code and botocore's first calls."""
         report = self.first_reports[function.name]
         return self.stack_variant(report.get("services", [])) if report.get("boto3_loaded") else None

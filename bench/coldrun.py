@@ -9,8 +9,8 @@ peak memory.
     coldrun.py function <result.json> <handler module.function> <event.json> <function name> <memory MB>
     coldrun.py logger   <result.json>       # a process that only imports the Powertools Logger
     coldrun.py boto3    <result.json> <service,service,...>   # import boto3 and create those clients
-    coldrun.py stack    <result.json> <service,service,...>   # the same, plus Powertools Logger, Metrics
-                                                              # and Tracer (botocore patched), as the functions use them
+    coldrun.py stack    <result.json> <service,service,...>   # the same, plus Powertools Logger and Metrics,
+                                                              # as the functions use them with tracing off
 """
 
 import json
@@ -112,6 +112,12 @@ def _function(args: list[str], report: dict) -> None:
     )
 
 
+def _botocore_patched() -> bool:
+    """Whether something (the X-Ray SDK, through wrapt) replaced botocore's API call method."""
+    client = sys.modules.get("botocore.client")
+    return client is not None and type(vars(client.BaseClient)["_make_api_call"]).__name__ != "function"
+
+
 def _peak_rss_mb() -> float | None:
     """This process's own peak resident memory. (getrusage's ru_maxrss would not do: Linux carries
     it over from the parent through fork and exec, so a child of a big process reports the parent.)"""
@@ -138,14 +144,15 @@ def main() -> None:
         for service in filter(None, (args[0] if args else "").split(",")):
             boto3.client(service)
         if mode == "stack":
-            from aws_lambda_powertools import Logger, Metrics, Tracer
+            from aws_lambda_powertools import Logger, Metrics
 
             Logger()
             Metrics(namespace="Bench")
-            Tracer(patch_modules=["botocore"])
     else:
         raise SystemExit(f"unknown mode {mode}")
     report["boto3_loaded"] = "boto3" in sys.modules
+    report["xray_loaded"] = any(name.startswith("aws_xray_sdk") for name in sys.modules)
+    report["botocore_patched"] = _botocore_patched()
     report["peak_rss_mb"] = _peak_rss_mb()
     with open(result_path, "w", encoding="utf-8") as stream:
         json.dump(report, stream)

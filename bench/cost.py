@@ -80,10 +80,14 @@ def per_million(sign_in: Round, functions: dict[str, FunctionCost], cold: bool =
         "SES": emails * price("ses_email"),
         "Secrets Manager": secrets * price("secrets_api_call"),
         "KMS": kms * price("kms_request"),
-        "X-Ray (5 % sampled)": sum(invocations.values()) * XRAY_SAMPLED_SHARE * price("xray_trace"),
         "CloudWatch Logs": log_bytes / 1e9 * price("logs_gb"),
     }
     return {name: value * million for name, value in lines.items()}
+
+
+def xray_per_million(sign_in: Round) -> float:
+    """What X-Ray adds per million sign-ins when the Tracing parameter is Active (off, nothing)."""
+    return sum(sign_in.invocations.values()) * XRAY_SAMPLED_SHARE * price("xray_trace") * 1e6
 
 
 def reference_per_million(operations: dict[str, int]) -> float:

@@ -1,5 +1,6 @@
-"""Run by tests/test_trace_hygiene.py in a fresh process with tracing on, as in Lambda: every trigger
-of template.yaml through the local user pool on moto, happy and failing paths, and EmailEvents on an
+"""Run by tests/test_trace_hygiene.py in a fresh process with tracing on (the template's Tracing
+parameter Active, as an operator turns it on), as in Lambda: every trigger of template.yaml through
+the local user pool on moto, happy and failing paths, and EmailEvents on an
 SES report and a malformed one (as SNS would call it), while the X-Ray SDK
 sends its segments to the test's UDP listener (AWS_XRAY_DAEMON_ADDRESS). A script, not a test module:
 tracing is global state, so the run needs a process of its own.
@@ -29,7 +30,8 @@ from testkit.faults import Faults
 
 END_OF_RUN = b"keyless-xray-probe: end of run"
 APP = "https://app.example.com/"
-PARAMETERS = {"AllowedRedirectOrigins": "https://app.example.com"}
+# Tracing is off by default: the template then tells the code (POWERTOOLS_TRACE_DISABLED) not to load the tracer.
+PARAMETERS = {"AllowedRedirectOrigins": "https://app.example.com", "Tracing": "Active"}
 # Unusual local parts, so finding one anywhere in a trace can only be a leak.
 CODE_USER = "tracing.code.qx7@example.com"
 LINK_USER = "tracing.link.qx7@example.com"

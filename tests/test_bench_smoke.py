@@ -116,6 +116,11 @@ def test_whole_run_on_a_tiny_sample_prints_a_well_formed_table(tmp_path, capsys)
     call_rows = [line for line in markdown.splitlines() if line.startswith("| 3 AWS calls")]
     assert call_rows and not any("| NO |" in line for line in call_rows), "call counts as designed"
     assert "amazon-cognito-passwordless-auth) was not measured: --no-peer." in markdown
+    # Both ways: the default (tracing off) loads no X-Ray SDK; Create and Verify once more with it on.
+    untraced = [line for line in markdown.splitlines() if line.startswith("| 1 cold start, tracing off: X-Ray SDK")]
+    assert len(untraced) == 3 and all("| yes |" in line and "not loaded, botocore not patched" in line for line in untraced)
+    traced = [line for line in markdown.splitlines() if line.startswith("| 1 cold start, own, tracing on |")]
+    assert len(traced) == 2 and all("X-Ray SDK loaded, botocore patched" in line for line in traced)
 
 
 def test_peer_rows_are_well_formed(tmp_path):

@@ -259,3 +259,38 @@ def test_the_signing_key_rotates_on_the_parameter_s_schedule_and_only_secrets_ma
     }
     # The pseudonym key is a secret of its own, which nothing rotates.
     assert set(TEMPLATE.resources_of_type("AWS::SecretsManager::Secret")) == {"SigningKeySecret", "PseudonymKeySecret"}
+
+
+def _sam_transform(parameters: dict[str, str]) -> dict:
+    """template.yaml as the SAM transform hands it to CloudFormation (code locations stubbed: the
+    transform only checks their form)."""
+    from samtranslator.translator.transform import transform
+    from samtranslator.yaml_helper import yaml_parse
+
+    class NoManagedPolicies:
+        def load(self) -> dict:
+            return {}
+
+    body = yaml_parse((ROOT / "template.yaml").read_text())
+    for resource in body["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = "s3://bucket/function.zip"
+        elif resource["Type"] == "AWS::Serverless::LayerVersion":
+            resource["Properties"]["ContentUri"] = "s3://bucket/layer.zip"
+    return transform(body, parameters, NoManagedPolicies())
+
+
+@pytest.mark.parametrize("parameters, active", [({}, False), ({"Tracing": "Active"}, True)])
+def test_tracing_is_off_unless_the_parameter_turns_it_on(parameters, active):
+    """Off (the default): no TracingConfig, no X-Ray write permission, and the code told not to load the
+    tracer. The code's side: tests/test_trace_hygiene.py."""
+    resources = _sam_transform(parameters)["Resources"]
+    template = Template(parameters=parameters)
+    for logical_id, spec in template.functions().items():
+        function = resources[logical_id]["Properties"]
+        managed = resources[f"{logical_id}Role"]["Properties"]["ManagedPolicyArns"]
+        assert template.resolve(function.get("TracingConfig", {}).get("Mode", "PassThrough"), {}) == (
+            "Active" if active else "PassThrough"
+        )
+        assert any("Xray" in arn for arn in managed) is active
+        assert template.resolve(spec.environment["POWERTOOLS_TRACE_DISABLED"], {}) == ("false" if active else "true")

@@ -76,18 +76,19 @@ class Daemon:
         self._thread.join(timeout=10)
 
 
-def lambda_environment(daemon: Daemon, task_root: Path) -> dict[str, str]:
+def lambda_environment(daemon_address: str, task_root: Path) -> dict[str, str]:
     """What Lambda gives a traced function, as the X-Ray SDK and Powertools' Tracer read it:
     LAMBDA_TASK_ROOT (the SDK takes its Lambda context; Powertools keeps tracing on), the trace header
     of a sampled invocation, the daemon's address. No POWERTOOLS_TRACER_CAPTURE_* settings: the code's
-    own are tested."""
+    own are tested. POWERTOOLS_TRACE_DISABLED starts true: the probe's deployment sets it from the
+    template's Tracing parameter, which the probe turns on, so traces arrive only through it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_TRACER_", "AWS_SAM_LOCAL", "AWS_CHALICE"))}
     env.update(
         LAMBDA_TASK_ROOT=str(task_root),
         AWS_LAMBDA_FUNCTION_NAME="keyless-trace-hygiene",
         _X_AMZN_TRACE_ID=f"Root=1-{secrets.token_hex(4)}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=1",
-        AWS_XRAY_DAEMON_ADDRESS=daemon.address,
-        POWERTOOLS_TRACE_DISABLED="false",
+        AWS_XRAY_DAEMON_ADDRESS=daemon_address,
+        POWERTOOLS_TRACE_DISABLED="true",
         POWERTOOLS_SERVICE_NAME="keyless",
         POWERTOOLS_METRICS_NAMESPACE="Keyless",
         AWS_ACCESS_KEY_ID="testing",
@@ -117,7 +118,7 @@ def run(tmp_path_factory) -> Run:
         probe = subprocess.run(
             [sys.executable, "-m", "testkit.xray_probe", str(folder / "result.json")],
             cwd=ROOT,
-            env=lambda_environment(daemon, folder),
+            env=lambda_environment(daemon.address, folder),
             capture_output=True,
             text=True,
             timeout=300,
@@ -245,3 +246,42 @@ def test_template_turns_capture_off_for_every_function():
     variables = Template().body["Globals"]["Function"]["Environment"]["Variables"]
     assert str(variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"]).lower() == "false"
     assert str(variables["POWERTOOLS_TRACER_CAPTURE_ERROR"]).lower() == "false"
+
+
+LOAD_PROBE = """
+import importlib.util, json, sys
+for name, path in {handlers!r}.items():
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+import botocore.client
+print(json.dumps({{
+    "xray": sorted(m for m in sys.modules if m.startswith("aws_xray_sdk")),
+    "patched": type(vars(botocore.client.BaseClient)["_make_api_call"]).__name__ != "function",
+}}))
+"""
+
+
+@pytest.mark.parametrize("parameters, traced", [({}, False), ({"Tracing": "Active"}, True)])
+def test_off_by_default_the_xray_sdk_never_loads_and_botocore_is_not_patched(parameters, traced, tmp_path):
+    """Every function's handler loaded as in Lambda (a sampled trace header, a daemon address) with the
+    environment the template gives it: unless the Tracing parameter turns it on, nothing of the X-Ray
+    SDK is imported and botocore's calls are not wrapped (the SDK replaces BaseClient._make_api_call
+    with a wrapt wrapper)."""
+    template = Template(parameters=parameters)
+    functions = template.functions()
+    handlers = {f"function_{name}": str(spec.code_uri / "app.py") for name, spec in functions.items()}
+    (disabled,) = {template.resolve(spec.environment["POWERTOOLS_TRACE_DISABLED"], {}) for spec in functions.values()}
+    # Nothing is sent while handlers load: the daemon address only has to be there, as in Lambda.
+    env = lambda_environment("127.0.0.1:2000", tmp_path) | {"POWERTOOLS_TRACE_DISABLED": disabled}
+    probe = subprocess.run(
+        [sys.executable, "-c", LOAD_PROBE.format(handlers=handlers)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    loaded = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert bool(loaded["xray"]) is traced and loaded["patched"] is traced

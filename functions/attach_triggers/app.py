@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from keyless.attach import pool
-from keyless.core.observability import logger
-from keyless.core.tracing import tracer
+from keyless.core.observability import logger, traced
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,6 +14,6 @@ if TYPE_CHECKING:
 
 # Not a Cognito trigger: pool.run is its own error boundary (it always answers CloudFormation).
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@traced
 def handler(event: dict[str, Any], context: LambdaContext) -> None:
     pool.run(event, context, pool.from_environment)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from keyless.aws.runtime import default_runtime
-from keyless.core.tracing import traced_entry_point
+from keyless.core.triggers import traced_entry_point
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -6,14 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 from keyless.aws.runtime import default_runtime
 from keyless.core import events, triggers
-from keyless.core.tracing import traced_entry_point
 from keyless.profiles.claims import pre_token_generation
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
-@traced_entry_point
+@triggers.traced_entry_point
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return events.answer(
         event, pre_token_generation(events.parse_token_generation(event, triggers.PRE_TOKEN_GENERATION), default_runtime())

@@ -1,4 +1,6 @@
 """The Tracer of the functions that call AWS; it patches botocore so each AWS call is a subsegment.
+Imported only when tracing is on (keyless.core.observability.traced): importing it loads the X-Ray
+SDK and patches botocore.
 
 Traces must carry nothing secret or personal, and by default they would: Powertools records each
 handler's whole return value (the event, so the address, the user's answer, the code's hash) and each
@@ -21,7 +23,6 @@ from aws_xray_sdk.core import xray_recorder
 from aws_xray_sdk.core.emitters.udp_emitter import PROTOCOL_DELIMITER, PROTOCOL_HEADER, UDPEmitter
 
 from keyless.core.observability import logger
-from keyless.core.triggers import entry_point
 
 
 class PrivateTracer(Tracer):
@@ -59,8 +60,3 @@ def _scrubbed(document: dict) -> dict:
 xray_recorder.configure(emitter=ScrubbingEmitter())
 # Only botocore: every AWS call becomes a subsegment; patching all supported libraries costs ~5 ms of cold start.
 tracer = PrivateTracer(patch_modules=["botocore"])
-
-
-def traced_entry_point(handler):
-    """entry_point with the tracer, for the functions that call AWS."""
-    return entry_point(handler, tracer)

@@ -8,7 +8,7 @@ import functools
 
 from keyless.core import errors
 from keyless.core.aws_errors import failure_details
-from keyless.core.observability import logger, metrics
+from keyless.core.observability import logger, metrics, traced
 from keyless.core.settings import ConfigurationError
 
 # Every trigger source Keyless answers, named here only (each handler refuses the others).
@@ -56,12 +56,13 @@ def safe(handler):
     return wrapper
 
 
-def entry_point(handler, tracer=None):
+def entry_point(handler):
     """The decorators every trigger handler wears, outermost first: the Lambda context in every log
-    line, the tracer's segment (functions that call AWS), metrics flushed, only safe errors out."""
-    wrapped = metrics.log_metrics(safe(handler))
-    if tracer is not None:
-        # The response is the whole event (address, answer, code hash) and errors carry messages:
-        # neither goes in a trace (keyless.tracing).
-        wrapped = tracer.capture_lambda_handler(wrapped, capture_response=False, capture_error=False)
-    return logger.inject_lambda_context(wrapped)
+    line, metrics flushed, only safe errors out."""
+    return logger.inject_lambda_context(metrics.log_metrics(safe(handler)))
+
+
+def traced_entry_point(handler):
+    """entry_point for the functions that call AWS: inside the X-Ray tracer's segment (each AWS call
+    a subsegment) when tracing is on."""
+    return logger.inject_lambda_context(traced(metrics.log_metrics(safe(handler))))
