@@ -19,7 +19,8 @@ from botocore.exceptions import ClientError, NoCredentialsError
 
 from keyless.aws.runtime import SignInRuntime
 from keyless.core.aws_errors import error_code
-from keyless.core.settings import ConfigurationError, SendSettings
+from keyless.core.settings import ConfigurationError
+from keyless.core.settings.sign_in import SendSettings
 from keyless_admin.commands import AdminError, KeylessPool
 
 if TYPE_CHECKING:

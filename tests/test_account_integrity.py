@@ -249,7 +249,7 @@ def test_the_profile_says_when_the_address_was_first_proved(server, served_clock
 
 def test_auto_confirmation_is_a_setting(monkeypatch):
     from keyless.core import events
-    from keyless.core.settings import SignUpSettings
+    from keyless.core.settings.sign_up import SignUpSettings
     from keyless.signup import rules
 
     event = {

@@ -11,8 +11,9 @@ import boto3
 import pytest
 
 from keyless.aws import runtime
-from keyless.core import errors, events, triggers
-from keyless.core.settings import ClaimsSettings, ConfigurationError
+from keyless.core import errors, token_events, triggers
+from keyless.core.settings import ConfigurationError
+from keyless.core.settings.profiles import ClaimsSettings
 from keyless.profiles import claims
 from localpool.deployment import REGION
 from localpool.errors import CognitoError
@@ -42,14 +43,14 @@ RESERVED = [
 ]  # fmt: skip
 
 
-def parsed(name: str, **changes) -> events.TokenGenerationEvent:
+def parsed(name: str, **changes) -> token_events.TokenGenerationEvent:
     event = copy.deepcopy(SAMPLES[name])
     for key, value in changes.items():
         if key == "clientMetadata":
             event["request"]["clientMetadata"] = value
         else:
             event[key] = value
-    return events.parse_token_generation(event, triggers.PRE_TOKEN_GENERATION)
+    return token_events.parse_token_generation(event, triggers.PRE_TOKEN_GENERATION)
 
 
 def v2_details(response: dict) -> tuple[dict, dict]:
@@ -153,7 +154,7 @@ def test_groups_from_roles_replace_the_groups_and_keep_the_iam_roles(name):
         "iamRolesToOverride": ["arn:aws:iam::1:role/r"],
         "preferredRole": "arn:aws:iam::1:role/r",
     }
-    request = events.parse_token_generation(event, triggers.PRE_TOKEN_GENERATION)
+    request = token_events.parse_token_generation(event, triggers.PRE_TOKEN_GENERATION)
     settings = ClaimsSettings(mapping=MAPPING, groups_from_roles=True)
     response = claims.token_response(request, {**PROFILE, "roles": ["admin", "admin", "user"]}, settings)
     details = response.get("claimsOverrideDetails") or response["claimsAndScopeOverrideDetails"]

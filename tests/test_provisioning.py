@@ -10,7 +10,8 @@ import boto3
 import pytest
 
 from keyless.core import errors
-from keyless.core.settings import ConfigurationError, ProfileSettings
+from keyless.core.settings import ConfigurationError
+from keyless.core.settings.profiles import ProfileSettings
 from keyless.profiles import provisioning
 from keyless.store.profiles import ProfileStore
 from localpool.deployment import REGION

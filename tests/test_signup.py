@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from keyless.core import errors
-from keyless.core.settings import ConfigurationError, SignUpSettings
+from keyless.core.settings import ConfigurationError
+from keyless.core.settings.sign_up import SignUpSettings
 from keyless.signup import rules as signup_rules
 from localpool.errors import CognitoError
 from localpool.template import Template, load_handler

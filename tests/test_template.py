@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -176,11 +177,56 @@ def test_the_readme_documents_every_parameter():
 
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
 def test_each_function_is_given_exactly_the_variables_its_settings_read(logical_id):
-    from keyless.core.settings import FUNCTIONS as READS
+    from keyless.core.settings.functions import FUNCTIONS as READS
 
     given = {name for name in FUNCTIONS[logical_id].environment if not name.startswith("POWERTOOLS_")}
     read = {name for settings_class in READS[logical_id] for name in settings_class.VARIABLES}
     assert given == read
+
+
+RECORDS_PROBE = """
+import dataclasses, json, sys
+sys.path[:0] = [{shared!r}, {code!r}]
+from types import SimpleNamespace
+import app
+context = SimpleNamespace(function_name="f", memory_limit_in_mb=256, invoked_function_arn="arn", aws_request_id="1")
+app.handler(json.load(open({event!r})), context)
+modules = [m for name, m in list(sys.modules.items()) if name.startswith("keyless") and m is not None]
+print(json.dumps(sorted(
+    f"{{v.__module__}}.{{v.__qualname__}}" for m in modules for v in vars(m).values()
+    if isinstance(v, type) and dataclasses.is_dataclass(v) and v.__module__ == m.__name__
+)))
+"""
+# What the two triggers measured against the Logger-only baseline (make bench) share: the event they read.
+TRIGGER_RECORDS = {"keyless.core.events.SessionEntry", "keyless.core.events.TriggerEvent", "keyless.methods.Method"}
+
+
+@pytest.mark.parametrize(
+    ("logical_id", "event", "own_records"),
+    [
+        ("DefineAuthChallengeFunction", "define_auth_challenge/first_round.json", {"keyless.signin.define.Decision"}),
+        ("PreSignUpFunction", "pre_sign_up/sign_up.json", {"keyless.signup.rules.SignUpRules"}),
+    ],
+)
+def test_the_triggers_that_call_no_aws_define_only_the_records_they_use(logical_id, event, own_records):
+    """A frozen dataclass costs cold-start time to define (issue 12): after its first call, each of these
+    functions has defined only its own settings classes and the records its own code uses."""
+    from keyless.core.settings.functions import FUNCTIONS as READS
+
+    settings = {
+        f"{base.__module__}.{base.__qualname__}"
+        for settings_class in READS[logical_id]
+        for base in settings_class.__mro__
+        if dataclasses.is_dataclass(base)
+    }
+    probe = RECORDS_PROBE.format(
+        shared=str(ROOT / "shared"), code=str(FUNCTIONS[logical_id].code_uri), event=str(ROOT / "events" / event)
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")} | {"POWERTOOLS_METRICS_NAMESPACE": "Keyless"}
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", probe], capture_output=True, text=True, env=env, timeout=60, check=True, cwd=ROOT
+    )
+    assert set(json.loads(out.stdout.strip().splitlines()[-1])) == settings | TRIGGER_RECORDS | own_records
 
 
 def test_a_created_pool_is_on_the_lite_plan_unless_its_tokens_need_essentials():

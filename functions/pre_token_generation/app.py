@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from keyless.aws.runtime import default_runtime
-from keyless.core import events, triggers
+from keyless.core import events, token_events, triggers
 from keyless.profiles.claims import pre_token_generation
 
 if TYPE_CHECKING:
@@ -15,5 +15,5 @@ if TYPE_CHECKING:
 @triggers.traced_entry_point
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return events.answer(
-        event, pre_token_generation(events.parse_token_generation(event, triggers.PRE_TOKEN_GENERATION), default_runtime())
+        event, pre_token_generation(token_events.parse_token_generation(event, triggers.PRE_TOKEN_GENERATION), default_runtime())
     )

@@ -4,8 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from keyless.core import events, settings
+from keyless.core import events
 from keyless.core.errors import MalformedEvent
+from keyless.core.settings import ConfigurationError
+from keyless.core.settings.sign_in import SendSettings
 
 SAMPLE = json.loads((Path(__file__).resolve().parents[2] / "events/create_auth_challenge/send_code.json").read_text())
 CREATE = ("CreateAuthChallenge_Authentication",)
@@ -92,7 +94,7 @@ BASE_ENV = {
 
 
 def test_settings_defaults():
-    s = settings.SendSettings.from_env(BASE_ENV)
+    s = SendSettings.from_env(BASE_ENV)
     assert (s.link_lifetime_seconds, s.code_length, s.max_code_attempts, s.email_cooldown_seconds) == (900, 6, 3, 60)
     assert s.methods == ("MAGIC_LINK", "EMAIL_OTP")
 
@@ -115,10 +117,10 @@ def test_settings_defaults():
     ],
 )
 def test_misconfiguration_fails_fast(override):
-    with pytest.raises(settings.ConfigurationError):
-        settings.SendSettings.from_env({**BASE_ENV, **override})
+    with pytest.raises(ConfigurationError):
+        SendSettings.from_env({**BASE_ENV, **override})
 
 
 def test_codes_only_needs_no_redirect_origins():
-    s = settings.SendSettings.from_env({**BASE_ENV, "ALLOWED_REDIRECT_ORIGINS": "", "SIGN_IN_METHODS": "EMAIL_OTP"})
+    s = SendSettings.from_env({**BASE_ENV, "ALLOWED_REDIRECT_ORIGINS": "", "SIGN_IN_METHODS": "EMAIL_OTP"})
     assert s.methods == ("EMAIL_OTP",)

@@ -5,7 +5,7 @@ import pytest
 from keyless.aws.mailer import Mailer, Templates, UndeliverableAddress
 from keyless.aws.runtime import SignInRuntime
 from keyless.core import addresses
-from keyless.core.settings import SendSettings
+from keyless.core.settings.sign_in import SendSettings
 
 
 @pytest.mark.parametrize(

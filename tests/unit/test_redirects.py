@@ -1,6 +1,7 @@
 import pytest
 
-from keyless.core import settings
+from keyless.core.settings import ConfigurationError
+from keyless.core.settings.sign_in import SendSettings
 from keyless.signin.redirects import RedirectNotAllowed, check_redirect, default_redirect, origin_of, parse_allowlist
 
 ALLOWED = parse_allowlist("https://app.example.com, http://localhost:3000")
@@ -327,13 +328,13 @@ SIGN_IN_ENV = {
 
 @pytest.mark.parametrize("value", BAD_ENTRIES)
 def test_a_bad_allowlist_entry_is_a_configuration_error_naming_the_variable(value):
-    with pytest.raises(settings.ConfigurationError, match="ALLOWED_REDIRECT_ORIGINS"):
-        settings.SendSettings.from_env({**SIGN_IN_ENV, "ALLOWED_REDIRECT_ORIGINS": f"https://ok.example.com,{value}"})
+    with pytest.raises(ConfigurationError, match="ALLOWED_REDIRECT_ORIGINS"):
+        SendSettings.from_env({**SIGN_IN_ENV, "ALLOWED_REDIRECT_ORIGINS": f"https://ok.example.com,{value}"})
 
 
 def test_settings_accept_origins_and_path_prefixes():
     value = "https://app.example.com/auth/callback, https://www.example.com, http://localhost:9229"
-    allowed = settings.SendSettings.from_env({**SIGN_IN_ENV, "ALLOWED_REDIRECT_ORIGINS": value}).allowed_origins
+    allowed = SendSettings.from_env({**SIGN_IN_ENV, "ALLOWED_REDIRECT_ORIGINS": value}).allowed_origins
     assert check_redirect("https://app.example.com/auth/callback/done", allowed)
     assert check_redirect("https://www.example.com/anything", allowed)
     assert check_redirect("http://localhost:9229/", allowed)

@@ -34,7 +34,7 @@ from botocore.exceptions import ClientError
 
 from keyless.core.aws_errors import error_code, failure_details
 from keyless.core.observability import logger
-from keyless.core.settings import AttachSettings
+from keyless.core.settings.attach import AttachSettings
 from keyless.store.attachments import AttachmentStore
 
 if TYPE_CHECKING:

@@ -16,17 +16,8 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
-from keyless.core.settings import (
-    ClaimsSettings,
-    EmailEventsSettings,
-    ProfileSettings,
-    RotationSettings,
-    SendSettings,
-    SignInSettings,
-)
-
-# Each part is imported where it is built: a function loads only the modules it uses (PreTokenGeneration
-# never loads the mailer or the signing keys), which keeps cold starts short.
+# Each part, and each function's settings, is imported where it is built: a function loads only the
+# modules it uses (PreTokenGeneration never loads the mailer or the signing keys), which keeps cold starts short.
 if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -38,6 +29,8 @@ if TYPE_CHECKING:
     from keyless.aws.key_rotation import KeyRotation
     from keyless.aws.mailer import Mailer
     from keyless.aws.signing_keys import PseudonymKey, SigningKeys
+    from keyless.core.settings.profiles import ClaimsSettings, ProfileSettings
+    from keyless.core.settings.sign_in import SendSettings, SignInSettings
     from keyless.profiles.provisioning import Provisioner
     from keyless.store.profiles import ProfileStore
     from keyless.store.sign_in import SignInStore
@@ -68,11 +61,15 @@ class SignInRuntime:
     @functools.cached_property
     def settings(self) -> SignInSettings:
         """What checking an answer needs (every sign-in function)."""
+        from keyless.core.settings.sign_in import SignInSettings
+
         return self._settings or SignInSettings.from_env()
 
     @functools.cached_property
     def send_settings(self) -> SendSettings:
         """What sending a sign-in email needs (CreateAuthChallenge)."""
+        from keyless.core.settings.sign_in import SendSettings
+
         return self._settings if isinstance(self._settings, SendSettings) else SendSettings.from_env()
 
     @property
@@ -148,6 +145,8 @@ class SignInRuntime:
 
     @functools.cached_property
     def profile_settings(self) -> ProfileSettings:
+        from keyless.core.settings.profiles import ProfileSettings
+
         return ProfileSettings.from_env()
 
     @functools.cached_property
@@ -164,6 +163,8 @@ class SignInRuntime:
 
     @functools.cached_property
     def claims_settings(self) -> ClaimsSettings:
+        from keyless.core.settings.profiles import ClaimsSettings
+
         return ClaimsSettings.from_env()
 
     @functools.cached_property
@@ -172,6 +173,7 @@ class SignInRuntime:
         the same table and pseudonym key as the sign-in functions)."""
         from keyless.aws.email_events import EmailEvents
         from keyless.aws.signing_keys import PseudonymKey
+        from keyless.core.settings.email_events import EmailEventsSettings
         from keyless.store.suppressions import SuppressionStore
 
         s = EmailEventsSettings.from_env()
@@ -182,6 +184,7 @@ class SignInRuntime:
     def key_rotation(self) -> KeyRotation:
         """RotateSigningKey: Secrets Manager's rotation steps for the signing key (its own settings)."""
         from keyless.aws.key_rotation import KeyRotation
+        from keyless.core.settings.rotation import RotationSettings
 
         return KeyRotation(self.secretsmanager, RotationSettings.from_env().signing_key_secret_id)
 

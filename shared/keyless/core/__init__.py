@@ -12,6 +12,7 @@ __all__ = [
     "observability",
     "protocol",
     "settings",
+    "token_events",
     "tracing",
     "triggers",
 ]

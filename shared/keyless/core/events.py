@@ -1,8 +1,8 @@
 """Reading Cognito trigger events defensively.
 
-Every trigger turns the raw event into one of these frozen records before any logic runs; a missing
-key, a wrong type or a foreign triggerSource raises MalformedEvent (a short, safe message) instead of
-a KeyError deep inside the logic. Pure Python: DefineAuthChallenge uses it, so no boto3 here.
+Every trigger turns the raw event into one of these frozen records before any logic runs (PreTokenGeneration
+reads its own parts on top, in token_events); a missing key, a wrong type or a foreign triggerSource raises
+MalformedEvent (a short, safe message) instead of a KeyError deep inside the logic. Pure Python: DefineAuthChallenge uses it, so no boto3 here.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class TriggerEvent:
         return self.user_attributes.get("email_verified", "").lower() == "true"
 
 
-def _require_mapping(value: Any, name: str, *, optional: bool = False) -> Mapping[str, Any]:
+def require_mapping(value: Any, name: str, *, optional: bool = False) -> Mapping[str, Any]:
     if value is None and optional:
         return {}
     if not isinstance(value, Mapping):
@@ -70,7 +70,7 @@ def _require_mapping(value: Any, name: str, *, optional: bool = False) -> Mappin
     return value
 
 
-def _string(value: Any, name: str, *, optional: bool = False, limit: int = MAX_STRING) -> str:
+def string_field(value: Any, name: str, *, optional: bool = False, limit: int = MAX_STRING) -> str:
     if value is None and optional:
         return ""
     if not isinstance(value, str):
@@ -82,10 +82,10 @@ def _string(value: Any, name: str, *, optional: bool = False, limit: int = MAX_S
 
 def _string_map(value: Any, name: str) -> dict[str, str]:
     """Cognito sends string-to-string maps; null means empty. Oversized values are refused."""
-    mapping = _require_mapping(value, name, optional=True)
+    mapping = require_mapping(value, name, optional=True)
     if len(mapping) > 100:
         raise MalformedEvent(f"{name} has too many entries")
-    return {_string(k, name): _string(v, name) for k, v in mapping.items()}
+    return {string_field(k, name): string_field(v, name) for k, v in mapping.items()}
 
 
 def _flag(value: Any, name: str) -> bool:
@@ -103,11 +103,11 @@ def _session(value: Any) -> tuple[SessionEntry, ...]:
         raise MalformedEvent("session is not a list")
     entries = []
     for raw in value:
-        raw = _require_mapping(raw, "session entry")
+        raw = require_mapping(raw, "session entry")
         parsed = parse_challenge_metadata(raw.get("challengeMetadata"))
         entries.append(
             SessionEntry(
-                challenge_name=_string(raw.get("challengeName"), "challengeName"),
+                challenge_name=string_field(raw.get("challengeName"), "challengeName"),
                 challenge_result=_flag(raw.get("challengeResult"), "challengeResult"),
                 step=parsed[0] if parsed else None,
                 flow=parsed[1] if parsed else None,
@@ -117,7 +117,7 @@ def _session(value: Any) -> tuple[SessionEntry, ...]:
 
 
 def _user_pool_id(value: Any) -> str:
-    pool_id = _string(value, "userPoolId", limit=55)
+    pool_id = string_field(value, "userPoolId", limit=55)
     if not _USER_POOL_ID.match(pool_id):
         raise MalformedEvent("userPoolId is not a user pool id")
     return pool_id
@@ -125,12 +125,12 @@ def _user_pool_id(value: Any) -> str:
 
 def parse(event: Any, trigger_sources: tuple[str, ...]) -> TriggerEvent:
     """Validate the parts of a trigger event every Keyless trigger reads."""
-    event = _require_mapping(event, "event")
-    source = _string(event.get("triggerSource"), "triggerSource", limit=64)
+    event = require_mapping(event, "event")
+    source = string_field(event.get("triggerSource"), "triggerSource", limit=64)
     if source not in trigger_sources:
         raise MalformedEvent("unexpected triggerSource")
-    request = _require_mapping(event.get("request"), "request")
-    _require_mapping(event.get("response"), "response", optional=True)
+    request = require_mapping(event.get("request"), "request")
+    require_mapping(event.get("response"), "response", optional=True)
     answer = request.get("challengeAnswer")
     if answer is not None and not isinstance(answer, str):
         raise MalformedEvent("challengeAnswer is not a string")
@@ -139,9 +139,9 @@ def parse(event: Any, trigger_sources: tuple[str, ...]) -> TriggerEvent:
     return TriggerEvent(
         trigger_source=source,
         user_pool_id=_user_pool_id(event.get("userPoolId")),
-        user_name=_string(event.get("userName"), "userName", limit=256),
-        client_id=_string(
-            _require_mapping(event.get("callerContext"), "callerContext", optional=True).get("clientId"),
+        user_name=string_field(event.get("userName"), "userName", limit=256),
+        client_id=string_field(
+            require_mapping(event.get("callerContext"), "callerContext", optional=True).get("clientId"),
             "clientId",
             optional=True,
             limit=128,
@@ -153,50 +153,6 @@ def parse(event: Any, trigger_sources: tuple[str, ...]) -> TriggerEvent:
         private_parameters=_string_map(request.get("privateChallengeParameters"), "privateChallengeParameters"),
         answer="" if too_long else answer,
         answer_too_long=too_long,
-    )
-
-
-@dataclass(frozen=True)
-class GroupConfiguration:
-    """PreTokenGeneration's request.groupConfiguration: what Cognito would put in the tokens."""
-
-    groups: tuple[str, ...] = ()
-    iam_roles: tuple[str, ...] = ()
-    preferred_role: str | None = None
-
-
-@dataclass(frozen=True)
-class TokenGenerationEvent:
-    trigger: TriggerEvent
-    version: str  # the event's own "version": "1" for V1_0, "2" / "3" for V2_0 / V3_0
-    group_configuration: GroupConfiguration
-    scopes: tuple[str, ...] | None  # V2/V3 only; None when the request has none
-
-
-def _string_list(value: Any, name: str, *, limit: int = 100) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list) or len(value) > limit:
-        raise MalformedEvent(f"{name} is not a list")
-    return tuple(_string(item, name) for item in value)
-
-
-def parse_token_generation(event: Any, trigger_sources: tuple[str, ...]) -> TokenGenerationEvent:
-    """A PreTokenGeneration event of any version: the common parts, plus groups, scopes and version."""
-    trigger = parse(event, trigger_sources)
-    request = event["request"]
-    groups = _require_mapping(request.get("groupConfiguration"), "groupConfiguration", optional=True)
-    preferred = groups.get("preferredRole")
-    scopes = request.get("scopes")
-    return TokenGenerationEvent(
-        trigger=trigger,
-        version=_string(event.get("version"), "version", optional=True, limit=8),
-        group_configuration=GroupConfiguration(
-            groups=_string_list(groups.get("groupsToOverride"), "groupsToOverride"),
-            iam_roles=_string_list(groups.get("iamRolesToOverride"), "iamRolesToOverride"),
-            preferred_role=None if preferred is None else _string(preferred, "preferredRole"),
-        ),
-        scopes=None if scopes is None else _string_list(scopes, "scopes", limit=500),
     )
 
 

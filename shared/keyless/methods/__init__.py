@@ -2,7 +2,7 @@
 
 A method's module offers:
   issue(Issue) -> Issued            the proof a sign-in email carries (stored as keyed hashes) and the
-                                    secret that goes in the email
+                                    secret that goes in the email (Issue, Issued: keyless.signin.proof)
   FIELDS                            the sign-in item's fields its proof uses (a new email replaces them)
   email_kind(with_link) -> str      which email template carries it
   public_parameters(item, flow, settings, attempts_left) -> dict
@@ -15,7 +15,7 @@ A method's module offers:
                                     for an operator's status and sign-out (keyless_admin)
 
 This package's own module is pure data, so DefineAuthChallenge reads it without loading any method's
-code (or boto3). Adding a method: its module, its line in METHODS, and its name in the template's
+code (or boto3), nor defining records only CreateAuthChallenge uses. Adding a method: its module, its line in METHODS, and its name in the template's
 SignInMethods.
 """
 
@@ -24,11 +24,6 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # keyless.core.protocol reads this module: it imports nothing of the package
-    from keyless.core.events import TriggerEvent
-    from keyless.core.settings import SendSettings
 
 
 @dataclass(frozen=True)
@@ -69,24 +64,4 @@ METHODS = {method.name: method for method in (MAGIC_LINK, EMAIL_OTP)}
 NAMES = tuple(METHODS)
 
 
-@dataclass(frozen=True)
-class Issue:
-    """What a method needs to make the proof of one email."""
-
-    event: TriggerEvent
-    flow: str
-    key: bytes
-    now: int
-    settings: SendSettings
-    sent_to: str = "***"  # the address as the user may be shown it (masked), or *** where names are no addresses
-
-
-@dataclass(frozen=True)
-class Issued:
-    fields: dict[str, Any]  # stored on the user's sign-in item: keyed hashes and expiries, never the secret
-    secret: str  # the link's token or the code: in the email only
-    email: dict[str, str]  # the email template's placeholders it fills (the link's are the page's: see create)
-    lifetime_seconds: int  # how long the proof works
-
-
-__all__ = ["EMAIL_OTP", "MAGIC_LINK", "METHODS", "NAMES", "Issue", "Issued", "Method", "email_otp", "magic_link"]
+__all__ = ["EMAIL_OTP", "MAGIC_LINK", "METHODS", "NAMES", "Method", "email_otp", "magic_link"]

@@ -17,14 +17,14 @@ from keyless.core.aws_errors import error_code
 from keyless.core.budget import Budget
 from keyless.core.events import TriggerEvent
 from keyless.core.observability import logger
-from keyless.methods import EMAIL_OTP, Issue, Issued, magic_link
+from keyless.methods import EMAIL_OTP, magic_link
 from keyless.signin import pseudonyms
-from keyless.signin.proof import Verdict, accepted, answering_user, complete_sign_in, rejected
+from keyless.signin.proof import Issue, Issued, Verdict, accepted, answering_user, complete_sign_in, rejected
 from keyless.store.sign_in import wrong_codes_counted
 
 if TYPE_CHECKING:
     from keyless.aws.runtime import SignInRuntime
-    from keyless.core.settings import SignInSettings
+    from keyless.core.settings.sign_in import SignInSettings
 
 NAME = EMAIL_OTP.name
 FIELDS = ("codeHash", "codeFlow", "codeExpiresAt", "codeUsedAt", "codeUsedBy", "codeWrongs")

@@ -35,14 +35,14 @@ from itsdangerous.encoding import base64_encode
 
 from keyless.core import protocol
 from keyless.core.events import TriggerEvent
-from keyless.methods import MAGIC_LINK, Issue, Issued
+from keyless.methods import MAGIC_LINK
 from keyless.signin import pseudonyms
-from keyless.signin.proof import Verdict, accepted, complete_sign_in, rejected
+from keyless.signin.proof import Issue, Issued, Verdict, accepted, complete_sign_in, rejected
 from keyless.signin.pseudonyms import key_id
 
 if TYPE_CHECKING:
     from keyless.aws.runtime import SignInRuntime
-    from keyless.core.settings import SignInSettings
+    from keyless.core.settings.sign_in import SignInSettings
 
 NAME = MAGIC_LINK.name
 FIELDS = ("linkHash", "linkExpiresAt", "linkUsedAt", "linkUsedBy", "linkDevice")

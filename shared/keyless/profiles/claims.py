@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from keyless import methods
 from keyless.core import triggers
-from keyless.core.events import GroupConfiguration, TokenGenerationEvent
 from keyless.core.observability import count, logger
-from keyless.core.settings import TOKEN_VERSIONS, ClaimsSettings
+from keyless.core.settings.profiles import TOKEN_VERSIONS, ClaimsSettings
+from keyless.core.token_events import GroupConfiguration, TokenGenerationEvent
 from keyless.profiles.provisioning import Provisioner
 from keyless.store.profiles import ProfileStore
 

@@ -23,7 +23,7 @@ from keyless.aws.directory import UserDirectory
 from keyless.core import triggers
 from keyless.core.events import TriggerEvent
 from keyless.core.observability import count, logger
-from keyless.core.settings import ProfileSettings
+from keyless.core.settings.profiles import ProfileSettings
 from keyless.store.profiles import ProfileStore
 
 SORT_KEY = "PROFILE"

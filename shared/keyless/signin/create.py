@@ -22,9 +22,10 @@ from keyless.aws.runtime import SignInRuntime
 from keyless.core import addresses, errors, protocol
 from keyless.core.events import TriggerEvent
 from keyless.core.observability import count, logger
-from keyless.core.settings import SendSettings
-from keyless.methods import Issue, Issued, magic_link
+from keyless.core.settings.sign_in import SendSettings
+from keyless.methods import magic_link
 from keyless.signin import pseudonyms
+from keyless.signin.proof import Issue, Issued
 from keyless.signin.redirects import RedirectNotAllowed, check_redirect, default_redirect
 from keyless.signup import rules
 from keyless.store.sign_in import AlreadyReserved, CodesLocked, Reserved, TooSoon

@@ -15,7 +15,7 @@ from keyless import methods
 from keyless.core import protocol
 from keyless.core.events import SessionEntry, TriggerEvent
 from keyless.core.observability import count
-from keyless.core.settings import DefineSettings
+from keyless.core.settings.define import DefineSettings
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,12 @@
-"""What every method's VerifyAuthChallengeResponse shares: the verdict, and what follows an accepted
-proof (the first proof of an address takes the account back for its owner, then marks exactly that
-address verified)."""
+"""What every method shares with the rounds: in CreateAuthChallenge, what making a proof takes and
+gives (Issue, Issued); in VerifyAuthChallengeResponse, the verdict, and what follows an accepted proof
+(the first proof of an address takes the account back for its owner, then marks exactly that address
+verified)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -18,6 +19,27 @@ from keyless.signin import pseudonyms
 
 if TYPE_CHECKING:
     from keyless.aws.runtime import SignInRuntime
+    from keyless.core.settings.sign_in import SendSettings
+
+
+@dataclass(frozen=True)
+class Issue:
+    """What a method needs to make the proof of one email."""
+
+    event: TriggerEvent
+    flow: str
+    key: bytes
+    now: int
+    settings: SendSettings
+    sent_to: str = "***"  # the address as the user may be shown it (masked), or *** where names are no addresses
+
+
+@dataclass(frozen=True)
+class Issued:
+    fields: dict[str, Any]  # stored on the user's sign-in item: keyed hashes and expiries, never the secret
+    secret: str  # the link's token or the code: in the email only
+    email: dict[str, str]  # the email template's placeholders it fills (the link's are the page's: see create)
+    lifetime_seconds: int  # how long the proof works
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from keyless.core import addresses, errors, settings, triggers
+from keyless.core import addresses, errors, triggers
 from keyless.core.events import TriggerEvent
 from keyless.core.observability import count, logger
+from keyless.core.settings import ConfigurationError
+from keyless.core.settings.sign_up import AddressRuleSettings, SignUpSettings
 
 # Cognito ignores the auto* flags for AdminCreateUser (the user confirms through the invitation).
 AUTO_CONFIRMED_SOURCES = (triggers.SIGN_UP, triggers.EXTERNAL_PROVIDER)
@@ -43,9 +45,9 @@ def normalize_domain(raw: str) -> str:
         try:
             domain = domain.encode("idna").decode("ascii")
         except UnicodeError as exc:
-            raise settings.ConfigurationError(f"{raw!r} is not a valid domain") from exc
+            raise ConfigurationError(f"{raw!r} is not a valid domain") from exc
     if not domain or any(not label or len(label) > 63 for label in domain.split(".")) or " " in domain:
-        raise settings.ConfigurationError(f"{raw!r} is not a valid domain")
+        raise ConfigurationError(f"{raw!r} is not a valid domain")
     return domain
 
 
@@ -55,7 +57,7 @@ def load_domain_file(path: str) -> frozenset[str]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise settings.ConfigurationError(f"disposable domain list {path} cannot be read") from exc
+        raise ConfigurationError(f"disposable domain list {path} cannot be read") from exc
     lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
     return frozenset(normalize_domain(line) for line in lines if line)
 
@@ -70,7 +72,7 @@ class SignUpRules:
     auto_confirm: bool = True  # confirm sign-ups at once (off: the pool's own confirmation applies)
 
     @classmethod
-    def from_settings(cls, rules: settings.AddressRuleSettings) -> SignUpRules:
+    def from_settings(cls, rules: AddressRuleSettings) -> SignUpRules:
         allowed, suffixes = set(), []
         for entry in rules.allowed_domains:
             if entry.startswith("*."):
@@ -86,20 +88,20 @@ class SignUpRules:
             blocked_domains=frozenset(normalize_domain(d) for d in rules.blocked_domains),
             disposable_domains=disposable,
             allow_plus_aliases=rules.allow_plus_aliases,
-            auto_confirm=isinstance(rules, settings.SignUpSettings) and rules.auto_confirm,
+            auto_confirm=isinstance(rules, SignUpSettings) and rules.auto_confirm,
         )
 
 
 @functools.cache
 def default_rules() -> SignUpRules:
     """PreSignUp's rules, read once per container."""
-    return SignUpRules.from_settings(settings.SignUpSettings.from_env())
+    return SignUpRules.from_settings(SignUpSettings.from_env())
 
 
 @functools.cache
 def address_rules() -> SignUpRules:
     """The address rules alone (CreateAuthChallenge applies them at every sign-in), read once per container."""
-    return SignUpRules.from_settings(settings.AddressRuleSettings.from_env())
+    return SignUpRules.from_settings(AddressRuleSettings.from_env())
 
 
 def _listed(domain: str, listed: Iterable[str]) -> bool:
