@@ -13,18 +13,25 @@ from keyless import methods
 
 LAYER = Path(__file__).resolve().parents[2] / "shared" / "keyless"
 SUBPACKAGES = sorted(p.name for p in LAYER.iterdir() if (p / "__init__.py").exists())
+# Every package below the layer's own, nested ones too (keyless.core.settings): "core", "core/settings", ...
+PACKAGES = sorted(p.parent.relative_to(LAYER).as_posix() for p in LAYER.rglob("*/__init__.py"))
 
 
 def modules_of(package: Path) -> set[str]:
     return {p.stem for p in package.glob("*.py") if p.stem != "__init__"}
 
 
-@pytest.mark.parametrize("name", SUBPACKAGES)
-def test_each_subpackage_lists_exactly_its_modules(name):
-    package = importlib.import_module(f"keyless.{name}")
-    assert package.__doc__, f"keyless.{name} says what it holds"
-    listed_modules = {entry for entry in package.__all__ if (LAYER / name / f"{entry}.py").exists()}
-    assert listed_modules == modules_of(LAYER / name)
+def subpackages_of(package: Path) -> set[str]:
+    return {p.parent.name for p in package.glob("*/__init__.py")}
+
+
+@pytest.mark.parametrize("path", PACKAGES)
+def test_each_subpackage_lists_exactly_its_modules(path):
+    name = "keyless." + path.replace("/", ".")
+    package = importlib.import_module(name)
+    assert package.__doc__, f"{name} says what it holds"
+    contents = modules_of(LAYER / path) | subpackages_of(LAYER / path)
+    assert {entry for entry in package.__all__ if entry in contents} == contents
 
 
 def test_the_layer_is_only_subpackages():
