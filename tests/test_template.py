@@ -255,7 +255,10 @@ def test_the_sign_in_emails_use_keyless_s_configuration_set_unless_the_operator_
     output = template.body["Outputs"]["SesConfigurationSetName"]["Value"]
     assert template.resolve(output, CREATED_SET) == used
     # Whichever set it is, only SES, for that set of this account, may publish to the events' topic.
-    (statement,) = template.resources["EmailEventsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    statement, deny = template.resources["EmailEventsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert template.resolve(deny["Condition"], CREATED_SET, "us-east-1", "123456789012") == {
+        "ArnNotEquals": {"AWS:SourceArn": f"arn:aws:ses:us-east-1:123456789012:configuration-set/{used}"}
+    }
     assert (statement["Effect"], statement["Principal"], statement["Action"]) == (
         "Allow",
         {"Service": "ses.amazonaws.com"},
@@ -280,6 +283,11 @@ def test_bounces_and_complaints_reach_email_events_through_an_encrypted_topic():
     assert key["EnableKeyRotation"] is True
     (ses,) = [s for s in key["KeyPolicy"]["Statement"] if s["Principal"] == {"Service": "ses.amazonaws.com"}]
     assert sorted(ses["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    # Only the configuration set's SES may publish a report: an Allow for it, a Deny for everyone else.
+    allow, deny = TEMPLATE.resources["EmailEventsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert allow["Effect"] == "Allow" and allow["Principal"] == {"Service": "ses.amazonaws.com"}
+    assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and deny["Action"] == "sns:Publish"
+    assert deny["Condition"]["ArnNotEquals"]["AWS:SourceArn"] == allow["Condition"]["StringEquals"]["AWS:SourceArn"]
     function = TEMPLATE.resources["EmailEventsFunction"]["Properties"]
     assert list(function["Events"].values()) == [{"Type": "SNS", "Properties": {"Topic": {"Ref": "EmailEventsTopic"}}}]
     assert TEMPLATE.body["Outputs"]["EmailEventsTopicArn"]["Value"] == {"Ref": "EmailEventsTopic"}

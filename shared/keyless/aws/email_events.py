@@ -74,9 +74,12 @@ class EmailEvents:
         if reading.reports:
             key, now = self._key.current(), self._now()
             for report in reading.reports:
-                until = report.reported_at + self._period
+                # A report dated in the future (a wrong clock, or a forged event) counts from now: no
+                # report suppresses an address for longer than the period.
+                reported_at = min(report.reported_at, now)
+                until = reported_at + self._period
                 if until > now and self._store.suppress(
-                    pseudonyms.suppression(key, report.address), report.reason, report.reported_at, until
+                    pseudonyms.suppression(key, report.address), report.reason, reported_at, until
                 ):
                     suppressed += 1
                     count("AddressesSuppressed", reason=report.reason)
