@@ -4,7 +4,7 @@ like Cognito. Applied by deploy(), idempotently."""
 from __future__ import annotations
 
 import functools
-import secrets
+import hashlib
 import string
 
 from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool
@@ -13,6 +13,8 @@ from moto.secretsmanager.models import SecretsManagerBackend
 
 from localpool.errors import CognitoError
 from localpool.passwords import check_password
+
+ID_ALPHABET = string.ascii_letters + string.digits
 
 
 def apply() -> None:
@@ -81,7 +83,10 @@ def _pool_ids_shaped_like_cognitos() -> None:
     def __init__(self, account_id, region, name, extended_config):
         original(self, account_id, region, name, extended_config)
         moto_id = self.id
-        self.id = f"{region}_" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(9))
+        # Derived from moto's id, so an id strategy that gives the same id on every start (make dev's
+        # HASH) still does, and an app configured once keeps working.
+        digest = int.from_bytes(hashlib.sha256(moto_id.encode()).digest(), "big")
+        self.id = f"{region}_" + "".join(ID_ALPHABET[(digest >> (6 * i)) % len(ID_ALPHABET)] for i in range(9))
         self.arn = self.arn.replace(moto_id, self.id)
 
     __init__._keyless_fixed = True  # type: ignore[attr-defined]

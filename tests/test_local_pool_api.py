@@ -762,6 +762,23 @@ def test_pool_ids_have_cognitos_shape(server):
     assert passwordless(server).start(ALICE)["ChallengeParameters"]["step"] == "CHOOSE_METHOD"
 
 
+def test_the_ids_are_the_same_on_every_start(monkeypatch):
+    """As make dev sets moto up (its HASH ids): the same template gives the same pool and client ids,
+    shaped as Cognito's, so an app configured once keeps working after a restart."""
+    from moto import mock_aws
+
+    from localpool.deployment import deploy
+
+    monkeypatch.setenv("MOTO_COGNITO_IDP_USER_POOL_ID_STRATEGY", "HASH")
+    monkeypatch.setenv("MOTO_COGNITO_IDP_USER_POOL_CLIENT_ID_STRATEGY", "HASH")
+    ids = []
+    for _ in range(2):
+        with mock_aws():
+            deployed = deploy()
+            ids.append((deployed.pool_id, deployed.client.client_id))
+    assert ids[0] == ids[1] and re.fullmatch(r"us-east-1_[A-Za-z0-9]{9}", ids[0][0])
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
