@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import subprocess
 import sys
@@ -798,8 +799,17 @@ def test_parameters_cloudformation_would_refuse_are_refused(name, value, message
     assert str(refused_parameter.value).startswith(message)
 
 
-def test_make_dev_refuses_such_a_parameter_in_one_line(tmp_path, capsys):
+def test_make_dev_refuses_such_a_parameter_in_one_line(tmp_path, capsys, monkeypatch):
     from localpool.__main__ import main
+
+    # main() sets these for its own process; here they must not outlive the test (moto's HASH ids would
+    # give two pools of another test the same id).
+    for name in (
+        "MOTO_COGNITO_IDP_USER_POOL_ID_STRATEGY",
+        "MOTO_COGNITO_IDP_USER_POOL_CLIENT_ID_STRATEGY",
+        "POWERTOOLS_TRACE_DISABLED",
+    ):
+        monkeypatch.setenv(name, os.environ.get(name, "HASH" if name.startswith("MOTO") else "true"))
 
     assert main(["--port", "0", "--state-dir", str(tmp_path), "--parameter", "AuthSessionValidity=1"]) == 2
     error = capsys.readouterr().err
