@@ -284,34 +284,31 @@ def cold_rows(bench: cold.ColdBench, functions: list[BenchFunction], chosen: dic
                 f"ratio range {own.low:.2f}-{own.high:.2f}x; import {number(Spread.of([r['import_seconds'] * 1000 for r in reports]).median, 'ms')}",
             )
         )
-        stack = bench.stack_baseline_for(function)
-        if stack is not None:
-            above_stack = _paired_ratios(variant, stack, own=True)
+        further = (
+            (
+                bench.stack_baseline_for(function),
+                "boto3 + Powertools",
+                "what remains is Keyless's own imports and logic and botocore's first requests",
+            ),
+            (
+                bench.stock_baseline_for(function),
+                "boto3 + clients on botocore's full data",
+                "botocore as pip installs it, where the layer's keeps only the data the functions use (shared/slim_botocore.py)",
+            ),
+        )
+        for other, against, meaning in further:
+            if other is None:
+                continue
+            ratio = _paired_ratios(variant, other, own=True)
             rows.append(
                 Row(
-                    "1 cold start, own vs boto3 + Powertools",
+                    f"1 cold start, own vs {against}",
                     subject,
                     own_walls,
                     "ms",
-                    f"{stack.key}: {number(stack.spread('wall').median * 1000, 'ms')}",
-                    above_stack.median,
-                    notes=f"ratio range {above_stack.low:.2f}-{above_stack.high:.2f}x; what remains is Keyless's own "
-                    "imports and logic and botocore's first requests",
-                )
-            )
-        stock = bench.stock_baseline_for(function)
-        if stock is not None:
-            above_stock = _paired_ratios(variant, stock, own=True)
-            rows.append(
-                Row(
-                    "1 cold start, own vs boto3 + clients on botocore's full data",
-                    subject,
-                    own_walls,
-                    "ms",
-                    f"{stock.key}: {number(stock.spread('wall').median * 1000, 'ms')}",
-                    above_stock.median,
-                    notes=f"ratio range {above_stock.low:.2f}-{above_stock.high:.2f}x; botocore as pip installs it, "
-                    "where the layer's keeps only the data the functions use (shared/slim_botocore.py)",
+                    f"{other.key}: {number(other.spread('wall').median * 1000, 'ms')}",
+                    ratio.median,
+                    notes=f"ratio range {ratio.low:.2f}-{ratio.high:.2f}x; {meaning}",
                 )
             )
         if no_boto3:

@@ -55,6 +55,7 @@ STORE_OPERATIONS = {
     "AdminGetUser": "admin_get_user",
     "AdminAddUserToGroup": "admin_add_user_to_group",
     "AdminSetUserPassword": "admin_set_user_password",
+    "AdminEnableUser": "admin_enable_user",
     "ListUsers": "list_users",
     "ListUserPoolClients": "list_user_pool_clients",
 }
@@ -211,11 +212,7 @@ class LocalUserPoolApi:
             self._send_cognito_email(attributes["email"], "Your temporary password", invitation)
 
     def op_AdminDeleteUser(self, body: Mapping) -> dict:
-        self._check_pool(body)
-        user = self._find(_string(body, "Username"))
-        self._store("admin_delete_user", {"UserPoolId": self.pool_id, "Username": user.user_name})
-        self._tokens.sign_out(user.user_name)
-        return {}
+        return self._then_sign_out(body, "admin_delete_user")
 
     def op_DeleteUser(self, body: Mapping) -> dict:
         """The access token's user deletes themself: AdminDeleteUser of that user."""
@@ -225,17 +222,7 @@ class LocalUserPoolApi:
     def op_AdminDisableUser(self, body: Mapping) -> dict:
         """The user can no longer sign in or refresh ("User is disabled."), and their tokens end, as
         AdminUserGlobalSignOut ends them (Cognito documents that the access tokens are revoked)."""
-        self._check_pool(body)
-        user = self._find(_string(body, "Username"))
-        self._store("admin_disable_user", {"UserPoolId": self.pool_id, "Username": user.user_name})
-        self._tokens.sign_out(user.user_name)
-        return {}
-
-    def op_AdminEnableUser(self, body: Mapping) -> dict:
-        self._check_pool(body)
-        user = self._find(_string(body, "Username"))
-        self._store("admin_enable_user", {"UserPoolId": self.pool_id, "Username": user.user_name})
-        return {}
+        return self._then_sign_out(body, "admin_disable_user")
 
     def op_ListGroups(self, body: Mapping) -> dict:
         self._check_pool(body)
@@ -257,9 +244,14 @@ class LocalUserPoolApi:
         return {}
 
     def op_AdminUserGlobalSignOut(self, body: Mapping) -> dict:
+        return self._then_sign_out(body, "admin_user_global_sign_out")
+
+    def _then_sign_out(self, body: Mapping, method: str) -> dict:
+        """An admin call on one user that moto answers (`method`), after which the user's refresh
+        tokens, and the access tokens they produced, end."""
         self._check_pool(body)
         user = self._find(_string(body, "Username"))
-        self._store("admin_user_global_sign_out", {"UserPoolId": self.pool_id, "Username": user.user_name})
+        self._store(method, {"UserPoolId": self.pool_id, "Username": user.user_name})
         self._tokens.sign_out(user.user_name)
         return {}
 

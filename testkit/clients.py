@@ -95,6 +95,15 @@ def refused(call: Callable[[], Any]) -> tuple[str, str]:
     return error_code(excinfo), error_message(excinfo)
 
 
+def outcome(call: Callable[[], Any]) -> str:
+    """ "sent" when the call (an email request) was answered, else the message of the error it raised."""
+    try:
+        call()
+        return "sent"
+    except ClientError as exc:
+        return str(exc.response["Error"]["Message"])
+
+
 def verifications(server: LocalPoolServer) -> int:
     """How many times the pool has run VerifyAuthChallengeResponse: a link is redeemed only there."""
     return server.pool.runner.calls.count("VerifyAuthChallengeResponse")

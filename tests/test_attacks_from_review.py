@@ -23,21 +23,13 @@ from localpool.client import InProcessCognito
 from localpool.deployment import REGION, local_pool
 from localpool.orchestrator import AppClient
 from localpool.template import Template
-from testkit.clients import passwordless, pool_cognito, refused, sign_up
+from testkit.clients import outcome, passwordless, pool_cognito, refused, sign_up
 from testkit.deployment import plain_name_pool
 from testkit.mail import code_in, emails_to, last_code, last_link, link_in, mailbox, sent_emails, wrong
 
 APP = "https://app.example.com/welcome"
 ALICE = "alice@example.com"
 PASSWORD = "Registrant-Chosen-Passw0rd"
-
-
-def outcome(call) -> str:
-    try:
-        call()
-        return "sent"
-    except ClientError as exc:
-        return exc.response["Error"]["Message"]
 
 
 def code_outcome(client, address: str) -> str:

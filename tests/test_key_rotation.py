@@ -26,7 +26,7 @@ from localpool import rotation
 from localpool.deployment import REGION
 from localpool.template import ParameterError, Template, load_handler
 from localpool.triggers import LambdaContext
-from testkit.clients import passwordless, sign_up
+from testkit.clients import outcome, passwordless, sign_up
 from testkit.mail import code_in, emails_to, last_code, last_link, newest_local_mail, ses_report, wrong
 
 APP = "https://app.example.com/welcome"
@@ -70,14 +70,6 @@ def link_key_id(link: str) -> str:
 
 def current_key_id() -> str:
     return pseudonyms.key_id(runtime.default_runtime().keys.current())
-
-
-def outcome(call) -> str:
-    try:
-        call()
-        return "sent"
-    except ClientError as exc:
-        return exc.response["Error"]["Message"]
 
 
 # --- what a rotation keeps ----------------------------------------------------------------------------

@@ -486,35 +486,35 @@ class SignInStore:
         and the sendId moves on, so a send still in flight can no longer give an older proof back
         (release_send holds only for the reservation's owner). Nothing is written for a user without an
         item. Returns the item as it was ({} when there was none)."""
-        try:
-            response = self._client.update_item(
-                TableName=self._table,
-                Key=sign_in_key(user),
-                UpdateExpression="SET #sendId = :revoked, #revokedAt = :now REMOVE " + ", ".join(f"#{n}" for n in proof_fields),
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames=expression_names("sendId", "revokedAt", *proof_fields),
-                ExpressionAttributeValues={":revoked": to_attribute(revocation_id), ":now": to_attribute(now)},
-                ReturnValues="ALL_OLD",
-            )
-        except ClientError as exc:
-            if not condition_failed(exc):
-                raise
-            return {}
-        return from_item(response.get("Attributes"))
+        return self._update_existing(
+            user,
+            "SET #sendId = :revoked, #revokedAt = :now REMOVE " + ", ".join(f"#{n}" for n in proof_fields),
+            expression_names("sendId", "revokedAt", *proof_fields),
+            {":revoked": to_attribute(revocation_id), ":now": to_attribute(now)},
+        )
 
     def clear_wrong_codes(self, user: str) -> dict[str, Any]:
         """The user's wrong-code budget starts again: no wrong code counts, nor the current code's typos.
         The version moves on, so a count computed from the old list meanwhile is redone on the cleared
         one (_rewrite_wrong_codes). Nothing is written for a user without an item. Returns the item as
         it was ({} when there was none)."""
+        return self._update_existing(
+            user,
+            "SET #wrongCodes = :none, #wrongSeq = if_not_exists(#wrongSeq, :zero) + :one REMOVE #codeWrongs",
+            expression_names("wrongCodes", "wrongSeq", "codeWrongs"),
+            {":none": {"L": []}, ":zero": to_attribute(0), ":one": to_attribute(1)},
+        )
+
+    def _update_existing(self, user: str, update: str, names: dict[str, str], values: dict[str, Any]) -> dict[str, Any]:
+        """One conditional write to the user's item, only if it exists: the item as it was ({} when there was none)."""
         try:
             response = self._client.update_item(
                 TableName=self._table,
                 Key=sign_in_key(user),
-                UpdateExpression="SET #wrongCodes = :none, #wrongSeq = if_not_exists(#wrongSeq, :zero) + :one REMOVE #codeWrongs",
+                UpdateExpression=update,
                 ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames=expression_names("wrongCodes", "wrongSeq", "codeWrongs"),
-                ExpressionAttributeValues={":none": {"L": []}, ":zero": to_attribute(0), ":one": to_attribute(1)},
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
                 ReturnValues="ALL_OLD",
             )
         except ClientError as exc:
