@@ -9,6 +9,7 @@ complaints), nor the functions themselves."""
 from __future__ import annotations
 
 import functools
+import json
 import os
 import secrets
 import threading
@@ -157,14 +158,18 @@ SIGNING_KEY_SECRET = "SigningKeySecret"
 
 
 def _create_secrets(session, template: Template, physical: dict, signing_key: str | None) -> str:
-    """Every secret of the template, with a random value as GenerateSecretString makes one (the
-    signing key: `signing_key` when given). Returns the signing key's ARN."""
+    """Every secret of the template (whose condition holds), with a random value as GenerateSecretString
+    makes one: the random string alone, or put in SecretStringTemplate's JSON object under
+    GenerateStringKey (the signing key: `signing_key` when given). Returns the signing key's ARN."""
     for logical, resource in template.resources_of_type("AWS::SecretsManager::Secret").items():
-        length = int(resource["Properties"].get("GenerateSecretString", {}).get("PasswordLength", 64))
-        given = signing_key if logical == SIGNING_KEY_SECRET else None
-        created = session.client("secretsmanager").create_secret(
-            Name=f"keyless-local-{logical.lower()}", SecretString=given or secrets.token_urlsafe(length)[:length]
-        )
+        if not template.exists(resource):
+            continue
+        generate = resource["Properties"].get("GenerateSecretString", {})
+        length = int(generate.get("PasswordLength", 64))
+        value = signing_key if logical == SIGNING_KEY_SECRET and signing_key else secrets.token_urlsafe(length)[:length]
+        if "SecretStringTemplate" in generate:
+            value = json.dumps({**json.loads(generate["SecretStringTemplate"]), generate["GenerateStringKey"]: value})
+        created = session.client("secretsmanager").create_secret(Name=f"keyless-local-{logical.lower()}", SecretString=value)
         physical[logical] = created["ARN"]
     return physical[SIGNING_KEY_SECRET]
 
@@ -174,6 +179,8 @@ def _schedule_rotations(session, template: Template, physical: dict) -> None:
     backend = secretsmanager_backends[ACCOUNT][session.region_name]
     functions = template.functions()
     for resource in template.resources_of_type("AWS::SecretsManager::RotationSchedule").values():
+        if not template.exists(resource):
+            continue
         props = resource["Properties"]
         spec = functions[props["RotationLambdaARN"]["Fn::GetAtt"][0]]
         function_arn = f"arn:aws:lambda:{session.region_name}:{ACCOUNT}:function:keyless-local-{spec.logical_id}"

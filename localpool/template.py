@@ -60,6 +60,9 @@ class FunctionSpec:
     timeout: int
 
 
+NO_VALUE = object()  # what AWS::NoValue resolves to: left out of the list or object that holds it
+
+
 class ParameterError(ValueError):
     """A parameter value CloudFormation would refuse before creating anything."""
 
@@ -156,6 +159,8 @@ class Template:
 
         if isinstance(value, dict) and len(value) == 1:
             ((fn, arg),) = value.items()
+            if fn == "Ref" and arg == "AWS::NoValue":
+                return NO_VALUE
             if fn == "Ref":
                 return lookup(arg)
             if fn == "Fn::If":
@@ -168,10 +173,15 @@ class Template:
                 given = {name: str(self.resolve(v, physical, region, account)) for name, v in variables.items()}
                 return re.sub(r"\$\{([^}!]+)\}", lambda m: given[m.group(1)] if m.group(1) in given else lookup(m.group(1)), text)
         if isinstance(value, dict):
-            return {k: self.resolve(v, physical, region, account) for k, v in value.items()}
+            resolved = {k: self.resolve(v, physical, region, account) for k, v in value.items()}
+            return {k: v for k, v in resolved.items() if v is not NO_VALUE}
         if isinstance(value, list):
-            return [self.resolve(v, physical, region, account) for v in value]
+            return [v for v in (self.resolve(v, physical, region, account) for v in value) if v is not NO_VALUE]
         return value
+
+    def exists(self, resource: Mapping[str, Any]) -> bool:
+        """The resource is created with these parameters (it has no Condition, or its condition holds)."""
+        return "Condition" not in resource or self.condition(resource["Condition"])
 
     def condition(self, name: str) -> bool:
         """A condition of the template's Conditions section, evaluated with the parameters."""

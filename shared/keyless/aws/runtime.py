@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sesv2 import SESV2Client
 
+    from keyless.aws.authenticator_keys import AuthenticatorKeys
     from keyless.aws.directory import UserDirectory
     from keyless.aws.email_events import EmailEvents
     from keyless.aws.key_rotation import KeyRotation
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from keyless.core.settings.profiles import ClaimsSettings, ProfileSettings
     from keyless.core.settings.sign_in import SendSettings, SignInSettings
     from keyless.profiles.provisioning import Provisioner
+    from keyless.store.authenticator_apps import AuthenticatorAppStore
     from keyless.store.profiles import ProfileStore
     from keyless.store.sign_in import SignInStore
     from keyless.store.suppressions import SuppressionStore
@@ -130,6 +132,20 @@ class SignInRuntime:
         return PseudonymKey(self.settings.pseudonym_key_secret_id, self.secretsmanager, self.settings.key_cache_seconds)
 
     @functools.cached_property
+    def authenticator_keys(self) -> AuthenticatorKeys:
+        """The key ring the users' authenticator secrets are sealed under (read only on their path)."""
+        from keyless.aws.authenticator_keys import AuthenticatorKeys
+
+        s = self.settings
+        return AuthenticatorKeys(s.authenticator_key_secret_id, self.secretsmanager, s.key_cache_seconds, self.clock)
+
+    @functools.cached_property
+    def authenticator_apps(self) -> AuthenticatorAppStore:
+        from keyless.store.authenticator_apps import AuthenticatorAppStore
+
+        return AuthenticatorAppStore(self.dynamodb, self.settings.table_name)
+
+    @functools.cached_property
     def mailer(self) -> Mailer:
         from keyless.aws.mailer import Mailer, Templates
 
@@ -182,11 +198,13 @@ class SignInRuntime:
 
     @functools.cached_property
     def key_rotation(self) -> KeyRotation:
-        """RotateSigningKey: Secrets Manager's rotation steps for the signing key (its own settings)."""
+        """RotateSigningKey: Secrets Manager's rotation steps for the signing key and the authenticator
+        key ring (its own settings)."""
         from keyless.aws.key_rotation import KeyRotation
         from keyless.core.settings.rotation import RotationSettings
 
-        return KeyRotation(self.secretsmanager, RotationSettings.from_env().signing_key_secret_id)
+        s = RotationSettings.from_env()
+        return KeyRotation(self.secretsmanager, s.signing_key_secret_id, s.authenticator_key_secret_id)
 
     def now(self) -> int:
         return int(self.clock())

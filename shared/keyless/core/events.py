@@ -29,6 +29,7 @@ class SessionEntry:
     challenge_result: bool
     step: str | None  # None when challengeMetadata is not one of ours
     flow: str | None
+    then: str = ""  # the method of the second step an email proof accepted in this round needs ("": none)
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ def _session(value: Any) -> tuple[SessionEntry, ...]:
                 challenge_result=_flag(raw.get("challengeResult"), "challengeResult"),
                 step=parsed[0] if parsed else None,
                 flow=parsed[1] if parsed else None,
+                then=parsed[2] if parsed else "",
             )
         )
     return tuple(entries)

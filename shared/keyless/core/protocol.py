@@ -13,14 +13,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from keyless.methods import NAMES  # the methods are named in keyless.methods, and only there
+from keyless.methods import NAMES, STEP_UPS  # the methods are named in keyless.methods, and only there
 
 CUSTOM_CHALLENGE = "CUSTOM_CHALLENGE"
 
 
-# Steps, recorded by CreateAuthChallenge in challengeMetadata as "<step>:<flow id>".
+# Steps, recorded by CreateAuthChallenge in challengeMetadata as "<step>:<flow id>", or
+# "<step>:<flow id>:<method>" when an email proof accepted in that round must be followed by a second
+# step, the round of that method's step_up (the user has one, and the operator requires it).
 CHOOSE_METHOD = "CHOOSE_METHOD"
-STEPS = (CHOOSE_METHOD, *NAMES)  # every method's name is also the step of its round
+STEPS = (CHOOSE_METHOD, *NAMES, *STEP_UPS)  # every method's name is also the step of its round
 
 # ClientMetadata keys of RespondToAuthChallenge.
 META_METHOD = "signInMethod"
@@ -53,18 +55,22 @@ PRIVATE_UNKNOWN_USER = "unknownUser"
 MAX_ROUNDS = 10
 
 
-def challenge_metadata(step: str, flow: str) -> str:
-    return f"{step}:{flow}"
+def challenge_metadata(step: str, flow: str, then: str = "") -> str:
+    return f"{step}:{flow}:{then}" if then else f"{step}:{flow}"
 
 
-def parse_challenge_metadata(metadata: object) -> tuple[str, str] | None:
-    """(step, flow) from a session entry's challengeMetadata, or None if it is not ours."""
+def parse_challenge_metadata(metadata: object) -> tuple[str, str, str] | None:
+    """(step, flow, then) from a session entry's challengeMetadata, or None if it is not ours; `then`
+    is the method of the second step an email proof of that round needs ("" when none)."""
     if not isinstance(metadata, str):
         return None
-    step, sep, flow = metadata.partition(":")
+    step, sep, rest = metadata.partition(":")
+    flow, _, then = rest.partition(":")
     if not sep or step not in STEPS or not flow:
         return None
-    return step, flow
+    if then and then not in {method.name for method in STEP_UPS.values()}:
+        return None
+    return step, flow, then
 
 
 def wants_email(client_metadata: Mapping[str, str]) -> bool:

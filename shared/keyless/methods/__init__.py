@@ -14,6 +14,10 @@ A method's module offers:
   pending_until(item, now) -> int   until when the proof the item holds still works (0: none does),
                                     for an operator's status and sign-out (keyless_admin)
 
+A method that sends no email (sends_email False: the authenticator app) has no issue() or email_kind();
+its round asks for what the user holds. A method that can also be a second step (step_up: the step of
+that round) confirms an email proof when the user has it and the operator requires it.
+
 This package's own module is pure data, so DefineAuthChallenge reads it without loading any method's
 code (or boto3), nor defining records only CreateAuthChallenge uses. Adding a method: its module, its line in METHODS, and its name in the template's
 SignInMethods.
@@ -36,6 +40,8 @@ class Method:
     sent_metric: str  # the metric counting its emails
     refused: str  # the metric's reason when the sign-in fails on this method's answers
     in_every_email: bool = False  # its proof is in every sign-in email while offered: any email's round takes it
+    sends_email: bool = True  # False: its round asks for what the user holds (no email, no send limits)
+    step_up: str = ""  # the step of its round as a second step after an email proof ("": never one)
 
     def logic(self) -> ModuleType:
         return importlib.import_module(f"keyless.methods.{self.module}")
@@ -60,8 +66,24 @@ EMAIL_OTP = Method(
     sent_metric="CodesSent",
     refused="code_attempts_exhausted",
 )
-METHODS = {method.name: method for method in (MAGIC_LINK, EMAIL_OTP)}
+TOTP = Method(
+    "TOTP",
+    "authenticator_app",
+    claim="totp",
+    asks_again=True,
+    guessable=True,
+    sent_metric="",
+    refused="totp_attempts_exhausted",
+    sends_email=False,
+    step_up="TOTP_STEP_UP",
+)
+METHODS = {method.name: method for method in (MAGIC_LINK, EMAIL_OTP, TOTP)}
 NAMES = tuple(METHODS)
+EMAIL_NAMES = tuple(name for name, method in METHODS.items() if method.sends_email)  # what SIGN_IN_METHODS lists
+# The rounds of second steps: their step -> the method whose answer they take.
+STEP_UPS = {method.step_up: method for method in METHODS.values() if method.step_up}
 
 
-__all__ = ["EMAIL_OTP", "MAGIC_LINK", "METHODS", "NAMES", "Method", "email_otp", "magic_link"]
+__all__ = [
+    "EMAIL_NAMES", "EMAIL_OTP", "MAGIC_LINK", "METHODS", "NAMES", "STEP_UPS", "TOTP", "Method", "authenticator_app", "email_otp", "magic_link",
+]  # fmt: skip

@@ -44,6 +44,9 @@ RESERVED_CLAIMS = frozenset(
 COGNITO_PREFIX = "cognito:"
 
 SIGN_IN_METHOD_CLAIM = "sign_in_method"
+# The factors this sign-in's proofs took, first first (["magic_link", "totp"]): what an "amr" claim
+# would say, which Cognito owns.
+SIGN_IN_FACTORS_CLAIM = "sign_in_factors"
 PROOF_FRESH_SECONDS = 60  # tokens follow the accepted answer within the same API call
 ROLES_FIELD = "roles"
 
@@ -69,11 +72,15 @@ def _roles(profile: Mapping[str, Any]) -> list[str]:
     return [role for role in dict.fromkeys(roles) if isinstance(role, str) and role]
 
 
-def profile_claims(profile: Mapping[str, Any], claims_settings: ClaimsSettings, sign_in_method: str = "") -> dict[str, Any]:
-    """The mapped profile fields (missing or null ones left out) and sign_in_method, JSON-typed."""
+def profile_claims(
+    profile: Mapping[str, Any], claims_settings: ClaimsSettings, sign_in_method: str = "", factors: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The mapped profile fields (missing or null ones left out), sign_in_method and sign_in_factors, JSON-typed."""
     claims = {claim: profile[name] for name, claim in claims_settings.mapping.items() if profile.get(name) is not None}
     if sign_in_method:
         claims[SIGN_IN_METHOD_CLAIM] = sign_in_method
+    if factors:
+        claims[SIGN_IN_FACTORS_CLAIM] = list(factors)
     return claims
 
 
@@ -88,6 +95,20 @@ def accepted_method(event: TokenGenerationEvent, sign_in: Mapping[str, Any], now
         return ""
     proven = methods.METHODS.get(str(sign_in.get("provenMethod", "")))
     return proven.claim if proven else ""
+
+
+def accepted_factors(event: TokenGenerationEvent, sign_in: Mapping[str, Any], now: int) -> tuple[str, ...]:
+    """The sign_in_factors claim: every method VerifyAuthChallengeResponse accepted in this sign-in,
+    the first factor first (recorded with each proof, never taken from the client); none when
+    accepted_method gives none. Factors recorded for another proof than the last one are not these."""
+    first = accepted_method(event, sign_in, now)
+    if not first:
+        return ()
+    recorded = sign_in.get("provenFactors")
+    if not isinstance(recorded, list) or not recorded or recorded[0] != sign_in.get("provenMethod"):
+        return (first,)
+    found = [methods.METHODS.get(name) if isinstance(name, str) else None for name in recorded]
+    return tuple(method.claim for method in found if method is not None)
 
 
 def scopes_for(profile: Mapping[str, Any], claims_settings: ClaimsSettings) -> list[str]:
@@ -125,10 +146,14 @@ def uses_v2(event: TokenGenerationEvent, claims_settings: ClaimsSettings) -> boo
 
 
 def token_response(
-    event: TokenGenerationEvent, profile: Mapping[str, Any], claims_settings: ClaimsSettings, sign_in_method: str = ""
+    event: TokenGenerationEvent,
+    profile: Mapping[str, Any],
+    claims_settings: ClaimsSettings,
+    sign_in_method: str = "",
+    factors: tuple[str, ...] = (),
 ) -> dict:
     """The PreTokenGeneration response for this event's version."""
-    claims = _clean(profile_claims(profile, claims_settings, sign_in_method), "claimsToAddOrOverride")
+    claims = _clean(profile_claims(profile, claims_settings, sign_in_method, factors), "claimsToAddOrOverride")
     groups = _group_override(profile, event.group_configuration) if claims_settings.groups_from_roles else None
     if not uses_v2(event, claims_settings):
         details: dict[str, Any] = {"claimsToAddOrOverride": {k: as_string(v) for k, v in claims.items()}, "claimsToSuppress": []}
@@ -166,7 +191,9 @@ def respond(
         profile = provisioner.provision(event.trigger).profile
         count("ProfilesSelfHealed")
         logger.warning("profile was missing at token generation; created", extra={"user": event.trigger.sub})
-    return token_response(event, profile, claims_settings, accepted_method(event, sign_in, now))
+    return token_response(
+        event, profile, claims_settings, accepted_method(event, sign_in, now), accepted_factors(event, sign_in, now)
+    )
 
 
 def pre_token_generation(event: TokenGenerationEvent, runtime: SignInRuntime) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from keyless.signin import pseudonyms
 from keyless.signin.proof import Issue, Issued
 from keyless.signin.redirects import RedirectNotAllowed, check_redirect, default_redirect
 from keyless.signup import rules
-from keyless.store.sign_in import AlreadyReserved, CodesLocked, Reserved, TooSoon
+from keyless.store.sign_in import AlreadyReserved, CodesLocked, Reserved, TooSoon, wrong_codes_counted
 
 TTL_MARGIN_SECONDS = 3600
 
@@ -45,29 +45,70 @@ class Outgoing:
 
 def create_challenge(event: TriggerEvent, runtime: SignInRuntime) -> dict:
     if not event.session:
-        return _choose_method(runtime)
+        return _choose_method(event, runtime)
     first, last = event.session[0], event.session[-1]
     if first.step != protocol.CHOOSE_METHOD or not first.flow:
         raise errors.MalformedEvent("session does not start with our first round")
+    if last.challenge_result and last.then:
+        return _second_step(event, first.flow, methods.METHODS[last.then], runtime)
     if last.step == protocol.CHOOSE_METHOD and len(event.session) == 1:
-        return _send(event, first.flow, runtime)
+        return _send(event, first.flow, first.then, runtime)
     if last.step in methods.METHODS and methods.METHODS[last.step].asks_again:
-        return _ask_again(event, first.flow, methods.METHODS[last.step], runtime)
+        return _ask_again(event, first.flow, last.step, methods.METHODS[last.step], runtime)
+    if last.step in methods.STEP_UPS:
+        return _ask_again(event, first.flow, last.step, methods.STEP_UPS[last.step], runtime)
     raise errors.MalformedEvent("no challenge follows this round")
 
 
-def _response(public: dict, private: dict, step: str, flow: str) -> dict:
+def _response(public: dict, private: dict, step: str, flow: str, then: str = "") -> dict:
     return {
         "publicChallengeParameters": {protocol.PARAM_STEP: step, **public},
         "privateChallengeParameters": {protocol.PRIVATE_STEP: step, protocol.PRIVATE_FLOW: flow, **private},
-        "challengeMetadata": protocol.challenge_metadata(step, flow),
+        "challengeMetadata": protocol.challenge_metadata(step, flow, then),
     }
 
 
-def _choose_method(runtime: SignInRuntime) -> dict:
+def _choose_method(event: TriggerEvent, runtime: SignInRuntime) -> dict:
     flow = secrets.token_urlsafe(16)  # names this sign-in; not a secret (it is in challengeMetadata)
     public = {protocol.PARAM_METHODS: ",".join(runtime.send_settings.methods)}
-    return _response(public, {}, protocol.CHOOSE_METHOD, flow)
+    return _response(public, {}, protocol.CHOOSE_METHOD, flow, _second_step_of(event, runtime))
+
+
+def _second_step_of(event: TriggerEvent, runtime: SignInRuntime) -> str:
+    """The method of the second step this user's email proofs need: the operator's, when the user
+    has it set up ("" otherwise). Read once, in round 1 (whose answer may be a link), and carried by
+    every later round of the sign-in in its challengeMetadata, which only the triggers see: the rounds
+    look the same to a client whether or not the user has one. Every user costs the same read, an
+    unknown one too."""
+    second = runtime.send_settings.second_step
+    if second is None:
+        return ""
+    case_sensitive = runtime.directory.user_names(event.user_pool_id).case_sensitive
+    user = pseudonyms.sign_in_user(event, runtime.pseudonym_key.current(), case_sensitive)
+    needed = second.logic().is_set_up(user, runtime)
+    return second.name if needed and not event.user_not_found else ""
+
+
+def _second_step(event: TriggerEvent, flow: str, method: methods.Method, runtime: SignInRuntime) -> dict:
+    """After an accepted email proof of a user who has the second step: its round (no email)."""
+    settings = runtime.send_settings
+    public = method.logic().public_parameters({}, flow, settings, settings.max_code_attempts)
+    return _response(public, {}, method.step_up, flow)
+
+
+def _holder_round(event: TriggerEvent, flow: str, method: methods.Method, runtime: SignInRuntime) -> dict:
+    """The round of a method that sends no email (an authenticator app's code): the same for every
+    user, one with the method set up or without, known or not. Over the wrong-code budget (which its
+    answers count against), it is refused as a code's email is."""
+    settings = runtime.send_settings
+    pseudonym_key = runtime.pseudonym_key.current()
+    user = pseudonyms.sign_in_user(event, pseudonym_key, runtime.directory.user_names(event.user_pool_id).case_sensitive)
+    wrong = wrong_codes_counted(runtime.store.read(user), pseudonyms.key_id(pseudonym_key))
+    if method.guessable and settings.wrong_codes_budget.retry_after(wrong, runtime.now()):
+        count("RateLimited", method=method.name, reason="wrong_codes")
+        raise errors.UserFacingError(errors.CODES_LOCKED if settings.links_offered else errors.CODES_LOCKED_NO_LINK)
+    public = method.logic().public_parameters({}, flow, settings, settings.max_code_attempts)
+    return _response(public, _private(user), method.name, flow)
 
 
 def _chosen_method(event: TriggerEvent, settings: SendSettings) -> methods.Method:
@@ -97,9 +138,11 @@ def _redirect_uri(event: TriggerEvent, method: methods.Method, settings: SendSet
         raise errors.UserFacingError(errors.REDIRECT_NOT_ALLOWED) from None
 
 
-def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
+def _send(event: TriggerEvent, flow: str, then: str, runtime: SignInRuntime) -> dict:
     settings = runtime.send_settings
     asked = _chosen_method(event, settings)
+    if not asked.sends_email:
+        return _holder_round(event, flow, asked, runtime)
     redirect_uri = _redirect_uri(event, asked, settings)
     names = runtime.directory.user_names(event.user_pool_id)
     # An unknown user's address is the name typed where names are addresses, so it has the limits of a
@@ -145,7 +188,9 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
     if isinstance(outcome, AlreadyReserved):
         # Cognito retried this call after the first attempt reserved (and sent); answer as it did.
         logger.info("retried send answered without a second email", extra={"user": user})
-        return _sent_response(methods.METHODS.get(outcome.item.get("method", ""), method), flow, outcome.item, settings, user)
+        return _sent_response(
+            methods.METHODS.get(outcome.item.get("method", ""), method), flow, outcome.item, settings, user, then
+        )
     if isinstance(outcome, CodesLocked):
         count("RateLimited", method=asked.name, reason="wrong_codes")
         logger.info("code refused: too many wrong codes", extra={"user": user})
@@ -187,7 +232,7 @@ def _send(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> dict:
         if isinstance(slot, Reserved):
             runtime.store.release_mailbox(mailbox, flow, slot.previous)
         raise
-    return _sent_response(method, flow, fields, settings, user)
+    return _sent_response(method, flow, fields, settings, user, then)
 
 
 def email_fields(address: str, sent_to: str, key: bytes, now: int, settings: SendSettings) -> dict:
@@ -321,19 +366,23 @@ def _private(user: str) -> dict:
 
 
 def _sent_response(
-    method: methods.Method, flow: str, item: dict, settings: SendSettings, user: str, attempts_left: int | None = None
+    method: methods.Method, flow: str, item: dict, settings: SendSettings, user: str, then: str, attempts_left: int | None = None
 ) -> dict:
     left = settings.max_code_attempts if attempts_left is None else attempts_left
     public = {protocol.PARAM_SENT_TO: item.get("sentTo", "***"), **method.logic().public_parameters(item, flow, settings, left)}
-    return _response(public, _private(user), method.name, flow)
+    return _response(public, _private(user), method.name, flow, then)
 
 
-def _ask_again(event: TriggerEvent, flow: str, method: methods.Method, runtime: SignInRuntime) -> dict:
+def _ask_again(event: TriggerEvent, flow: str, step: str, method: methods.Method, runtime: SignInRuntime) -> dict:
     """After a wrong answer: the same proof again (VerifyAuthChallengeResponse checks it against the
-    table). The table is read only for what the client is shown: where the email went, and when its
-    proof expires; if a newer email replaced it, no answer can succeed, and the shapes stay the same."""
+    table). For an email's proof, the table is read only for what the client is shown: where the email
+    went, and when its proof expires; if a newer email replaced it, no answer can succeed, and the
+    shapes stay the same. A round that sent no email reads nothing."""
     case_sensitive = runtime.directory.user_names(event.user_pool_id).case_sensitive
     user = pseudonyms.sign_in_user(event, runtime.pseudonym_key.current(), case_sensitive)
     settings = runtime.send_settings
-    left = max(0, settings.max_code_attempts - protocol.wrong_answers(event.session, method.name))
-    return _sent_response(method, flow, runtime.store.read(user), settings, user, left)
+    left = max(0, settings.max_code_attempts - protocol.wrong_answers(event.session, step))
+    if not method.sends_email:
+        public = method.logic().public_parameters({}, flow, settings, left)
+        return _response(public, {} if step != method.name else _private(user), step, flow)
+    return _sent_response(method, flow, runtime.store.read(user), settings, user, event.session[0].then, left)

@@ -1,8 +1,10 @@
 """DefineAuthChallenge: the sign-in state machine, pure logic.
 
 Only VerifyAuthChallengeResponse can make a round succeed, and it does so only for a valid link or
-code, so a successful last round means tokens. Client metadata (which the client controls) only ever
-chooses between "another round" and "fail", never tokens.
+code, so a successful last round means tokens, unless CreateAuthChallenge marked that round as one
+whose email proof needs a second step (challengeMetadata; the client never sees or sets it): then
+the second step's round comes next, and its accepted answer means tokens. Client metadata (which the
+client controls) only ever chooses between "another round" and "fail", never tokens.
 """
 
 from __future__ import annotations
@@ -66,15 +68,26 @@ def decide(session: tuple[SessionEntry, ...], client_metadata: Mapping[str, str]
     last = session[-1]
     method = _method_of(last, client_metadata)
     if last.challenge_result:
+        if last.then:
+            return NEXT_ROUND  # an email proof the user's second step must confirm (its round is next)
+        second = methods.STEP_UPS.get(last.step or "")
+        if second is not None:
+            # A second step's round follows only an accepted round that asked for it (CreateAuthChallenge
+            # makes it so); checked again, since tokens hang on it.
+            if not any(entry.challenge_result and entry.then == second.name for entry in session[:-1]):
+                return fail("unsupported_flow")
+            return Decision(issue_tokens=True, method=second.name)
         return Decision(issue_tokens=True, method=method)
     if last.step == protocol.CHOOSE_METHOD:
         if len(session) == 1 and protocol.wants_email(client_metadata):
             return NEXT_ROUND
         return fail(methods.MAGIC_LINK.refused if method == methods.MAGIC_LINK.name else "no_method_chosen", method)
-    asked = methods.METHODS.get(last.step or "")
+    asked = methods.METHODS.get(last.step or "") or methods.STEP_UPS.get(last.step or "")
     if asked is None:
         return fail("unsupported_flow")
-    if asked.asks_again and protocol.wrong_answers(session, asked.name) < max_attempts:
+    if last.step in methods.STEP_UPS:
+        method = asked.name
+    if asked.asks_again and protocol.wrong_answers(session, last.step or "") < max_attempts:
         return NEXT_ROUND
     return fail(asked.refused, method)
 

@@ -1,7 +1,7 @@
 """What every method shares with the rounds: in CreateAuthChallenge, what making a proof takes and
 gives (Issue, Issued); in VerifyAuthChallengeResponse, the verdict, and what follows an accepted proof
-(the first proof of an address takes the account back for its owner, then marks exactly that address
-verified)."""
+(the first proof of an address takes the account back for its owner, authenticator app included,
+then marks exactly that address verified)."""
 
 from __future__ import annotations
 
@@ -76,6 +76,7 @@ def complete_sign_in(event: TriggerEvent, runtime: SignInRuntime, user: str, flo
         return
     try:
         runtime.directory.claim_account(event.user_pool_id, event.user_name)
+        _forget_authenticator_app(runtime, user)
     except Exception:
         runtime.store.release_proof(user, flow)
         raise
@@ -83,6 +84,16 @@ def complete_sign_in(event: TriggerEvent, runtime: SignInRuntime, user: str, flo
     logger.info("account claimed by the first proof of its address", extra={"user": user, "method": method})
     _mark_verified(event, runtime, user)
     _record_first_proof(runtime, user)
+
+
+def _forget_authenticator_app(runtime: SignInRuntime, user: str) -> None:
+    """An authenticator app set up before the address was proved was set up by whoever registered (or
+    changed) it: it goes with the password (if that cannot be done now, the account is not claimed:
+    the registrant must not keep a way in)."""
+    if not runtime.settings.authenticator_key_secret_id:
+        return  # authenticator apps are off: none can be used
+    if runtime.authenticator_apps.remove(user):
+        logger.info("authenticator app removed: set up before the address was proved", extra={"user": user})
 
 
 def _mark_verified(event: TriggerEvent, runtime: SignInRuntime, user: str) -> None:

@@ -40,12 +40,15 @@ def verify_answer(event: TriggerEvent, runtime: SignInRuntime) -> Verdict:
         if event.client_metadata.get(protocol.META_ALREADY_HAVE_LINK) != protocol.YES:
             return rejected("", "request")  # a request for an email, not an answer: Define goes on
         step = methods.MAGIC_LINK.name
+    if step in methods.STEP_UPS:  # a second step: only its own method's answer
+        return methods.STEP_UPS[step].logic().verify_second_step(event, flow, runtime)
     return _answered(methods.METHODS[step], event.answer).logic().verify(event, flow, runtime)
 
 
 def _answered(asked: methods.Method, answer: str) -> methods.Method:
-    """The method whose answer this is: the round's own, unless it has the shape of one every email carries."""
-    if asked.logic().recognizes(answer):
+    """The method whose answer this is: the round's own, unless it has the shape of one every email
+    carries and the round is an email's (a round that sent none takes only its own method's answer)."""
+    if not asked.sends_email or asked.logic().recognizes(answer):
         return asked
     carried = (m for m in methods.METHODS.values() if m.in_every_email and m is not asked and m.logic().recognizes(answer))
     return next(carried, asked)

@@ -3,6 +3,8 @@ writes it."""
 
 from __future__ import annotations
 
+from keyless.methods import TOTP
+
 
 def _key(pk: str, sk: str) -> dict[str, dict[str, str]]:
     return {"pk": {"S": pk}, "sk": {"S": sk}}
@@ -11,6 +13,12 @@ def _key(pk: str, sk: str) -> dict[str, dict[str, str]]:
 def sign_in_key(user: str) -> dict[str, dict[str, str]]:
     """A user's sign-in state: USER#<sub> (an unknown user: USER#unknown-<keyed name>)."""
     return _key(f"USER#{user}", "SIGNIN")
+
+
+def authenticator_app_key(sub: str) -> dict[str, dict[str, str]]:
+    """A user's authenticator app (one per user): USER#<sub>, beside their sign-in state (an unknown
+    user's name has none)."""
+    return _key(f"USER#{sub}", TOTP.name)
 
 
 def mailbox_key(mailbox: str) -> dict[str, dict[str, str]]:

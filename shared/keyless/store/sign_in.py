@@ -13,7 +13,10 @@ USER#<sub> / SIGNIN (an unknown user: USER#unknown-<keyed name>), one per user:
   wrongKey                  the pseudonym key the wrong codes were counted under: a signing key rotation
                             keeps the count; a new pseudonym key starts a new one for everyone alike
                             (unknown users' items are keyed under it)
-  provenMethod, provenAt    the last proof accepted (the sign_in_method claim comes from here)
+  provenMethod, provenAt    the last proof accepted (the sign_in_method claim comes from here); a
+                            second step moves provenAt on, when its code is accepted
+  provenFlow, provenFactors the sign-in flow of that proof, and the methods accepted in that sign-in,
+                            first factor first (the sign_in_factors claim)
   reservedAt                the last email to this user, when their address is its mailbox's own
                             (each such user keeps one email a window, whatever others spent)
   expiresAt                 DynamoDB TTL
@@ -47,6 +50,20 @@ MAX_VERSION_RETRIES = 4
 MAILBOX_FIELDS = ("sends", "lastSentAt", "sendId", "expiresAt")
 LINK_USED = ("linkUsedAt", "linkUsedBy")
 CODE_USED = ("codeUsedAt", "codeUsedBy")
+
+
+# What every accepted proof records (the first factor of a sign-in): the method, when, in which flow.
+PROOF_FIELDS = ("provenMethod", "provenAt", "provenFlow", "provenFactors")
+PROOF_UPDATE = "#provenMethod = :method, #provenAt = :now, #provenFlow = :flow, #provenFactors = :factors"
+
+
+def _proof_values(method: str, flow: str, now: int) -> dict[str, Any]:
+    return {
+        ":method": to_attribute(method),
+        ":now": to_attribute(now),
+        ":flow": to_attribute(flow),
+        ":factors": to_attribute([method]),
+    }
 
 
 def wrong_codes_counted(item: dict[str, Any], count_key: str) -> list[int]:
@@ -343,21 +360,58 @@ class SignInStore:
         if also_spent is not None:
             other_at, other_by = other = also_spent
             spend_other = f", #{other_at} = if_not_exists(#{other_at}, :now), #{other_by} = if_not_exists(#{other_by}, :flow)"
+        return self._write_proof(
+            user,
+            f"SET #{used_at} = :now, #{used_by} = :flow{spend_other}, " + PROOF_UPDATE,
+            condition,
+            (*names, used_at, used_by, *other, *PROOF_FIELDS),
+            {**values, **_proof_values(method, flow, now)},
+        )
+
+    def accept_authenticator_proof(self, user: str, flow: str, now: int, budget: Budget, count_key: str, method: str) -> Outcome:
+        """Record a code of the user's authenticator app as this sign-in's proof (its first factor),
+        if the user's wrong codes are within the budget (over it, even the right code is refused).
+        The code itself was spent on the authenticator's own item (keyless.store.authenticator_apps)."""
+        return self._write_proof(
+            user,
+            "SET " + PROOF_UPDATE + ", #expiresAt = if_not_exists(#expiresAt, :expiresAt)",
+            _wrong_codes_condition(budget),
+            (*PROOF_FIELDS, "wrongCodes", "wrongKey", "expiresAt"),
+            {
+                **_proof_values(method, flow, now),
+                ":countKey": to_attribute(count_key),
+                ":expiresAt": to_attribute(now + budget.window_seconds),
+                **budget.values(now),
+            },
+        )
+
+    def accept_second_step(self, user: str, flow: str, now: int, budget: Budget, count_key: str, method: str) -> Outcome:
+        """Add a second step's method to the factors of this sign-in's proof (an email proof of the
+        same flow), within the wrong-code budget; the proof's time moves on to now (the tokens follow)."""
+        return self._write_proof(
+            user,
+            "SET #provenAt = :now, #provenFactors = list_append(if_not_exists(#provenFactors, :none), :factors)",
+            "#provenFlow = :flow AND " + _wrong_codes_condition(budget),
+            ("provenAt", "provenFactors", "provenFlow", "wrongCodes", "wrongKey"),
+            {
+                ":now": to_attribute(now),
+                ":flow": to_attribute(flow),
+                ":factors": to_attribute([method]),
+                ":none": {"L": []},
+                ":countKey": to_attribute(count_key),
+                **budget.values(now),
+            },
+        )
+
+    def _write_proof(self, user: str, update: str, condition: str, names: tuple[str, ...], values: dict) -> Outcome:
         try:
             response = self._client.update_item(
                 TableName=self._table,
                 Key=sign_in_key(user),
-                UpdateExpression=(
-                    f"SET #{used_at} = :now, #{used_by} = :flow{spend_other}, #provenMethod = :method, #provenAt = :now"
-                ),
+                UpdateExpression=update,
                 ConditionExpression=condition,
-                ExpressionAttributeNames=expression_names(*names, used_at, used_by, *other, "provenMethod", "provenAt"),
-                ExpressionAttributeValues={
-                    **values,
-                    ":now": to_attribute(now),
-                    ":flow": to_attribute(flow),
-                    ":method": to_attribute(method),
-                },
+                ExpressionAttributeNames=expression_names(*dict.fromkeys(names)),
+                ExpressionAttributeValues=values,
                 ReturnValues="ALL_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )

@@ -53,6 +53,14 @@ def flag(env: Env, name: str, default: bool) -> bool:
     return raw == "true"
 
 
+def choice(env: Env, name: str, values: tuple[str, ...]) -> str:
+    """One of `values` (the first when the variable is unset or blank)."""
+    value = env.get(name, "").strip() or values[0]
+    if value not in values:
+        raise ConfigurationError(f"{name} must be one of {', '.join(values)}")
+    return value
+
+
 def json_setting(env: Env, name: str, default: Any, expected: type, **loads: Any) -> Any:
     """A JSON value of the expected type (dict, list); the default when the variable is unset or blank."""
     raw = env.get(name, "").strip()

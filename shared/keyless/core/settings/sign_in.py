@@ -11,6 +11,7 @@ from keyless.core.budget import Budget
 from keyless.core.settings import (
     ConfigurationError,
     Env,
+    choice,
     flag,
     key_cache_seconds,
     listed,
@@ -18,7 +19,7 @@ from keyless.core.settings import (
     required,
     whole_number,
 )
-from keyless.methods import MAGIC_LINK, NAMES
+from keyless.methods import EMAIL_NAMES, MAGIC_LINK, TOTP, Method
 
 if TYPE_CHECKING:  # read where it is used: VerifyAuthChallengeResponse needs no URL parsing
     from keyless.signin.redirects import AllowedRedirect
@@ -30,11 +31,12 @@ class SignInSettings:
 
     VARIABLES: ClassVar[tuple[str, ...]] = (
         "TABLE_NAME", "SIGNING_KEY_SECRET_ID", "PSEUDONYM_KEY_SECRET_ID", "SIGNING_KEY_CACHE_SECONDS", "CODE_LENGTH",
-        "MAX_WRONG_CODES", "WRONG_CODE_WINDOW_SECONDS", "SAME_DEVICE_LINKS_ONLY",
+        "MAX_WRONG_CODES", "WRONG_CODE_WINDOW_SECONDS", "SAME_DEVICE_LINKS_ONLY", "AUTHENTICATOR_KEY_SECRET_ID",
     )  # fmt: skip
     table_name: str
     signing_key_secret_id: str
     pseudonym_key_secret_id: str  # what the table's pseudonyms are keyed under: never rotated
+    authenticator_key_secret_id: str  # the authenticator apps' key ring ("": authenticator apps are off)
     key_cache_seconds: int
     code_length: int
     max_wrong_codes: int
@@ -55,6 +57,7 @@ def _sign_in_fields(env: Env) -> dict[str, Any]:
         "table_name": required(env, "TABLE_NAME"),
         "signing_key_secret_id": required(env, "SIGNING_KEY_SECRET_ID"),
         "pseudonym_key_secret_id": required(env, "PSEUDONYM_KEY_SECRET_ID"),
+        "authenticator_key_secret_id": env.get("AUTHENTICATOR_KEY_SECRET_ID", "").strip(),
         "key_cache_seconds": key_cache_seconds(env),
         "code_length": whole_number(env, "CODE_LENGTH", 6, 6, 8),
         "max_wrong_codes": whole_number(env, "MAX_WRONG_CODES", 10, 1, 1000),
@@ -71,13 +74,14 @@ class SendSettings(SignInSettings):
         *SignInSettings.VARIABLES, "SENDER_EMAIL", "APP_NAME", "SES_CONFIGURATION_SET", "ALLOWED_REDIRECT_ORIGINS",
         "SIGN_IN_METHODS", "MAGIC_LINK_LIFETIME_SECONDS", "CODE_LIFETIME_SECONDS", "MAX_CODE_ATTEMPTS",
         "EMAIL_COOLDOWN_SECONDS", "EMAIL_BURST", "EMAIL_BURST_WINDOW_SECONDS", "LINK_EMAIL_CODE",
+        "AUTHENTICATOR_APPS", "AUTHENTICATOR_APP_SECOND_STEP",
     )  # fmt: skip
     sender_email: str
     app_name: str
     ses_configuration_set: str
     email_templates_dir: str  # "" = the bundled templates
     allowed_origins: tuple[AllowedRedirect, ...]
-    methods: tuple[str, ...]
+    methods: tuple[str, ...]  # offered in round 1: SIGN_IN_METHODS (the email methods), and AUTHENTICATOR_APPS
     link_lifetime_seconds: int
     code_lifetime_seconds: int
     max_code_attempts: int
@@ -85,6 +89,7 @@ class SendSettings(SignInSettings):
     email_burst: int
     email_burst_window_seconds: int
     link_email_code: bool  # a link's email also carries a code, for the window that asked (when codes are offered)
+    second_step: Method | None  # what every email proof of a user who has it set up must be followed by (None: nothing)
 
     @property
     def links_offered(self) -> bool:
@@ -102,9 +107,15 @@ class SendSettings(SignInSettings):
 
     @classmethod
     def from_env(cls, env: Env = os.environ) -> SendSettings:
-        methods = NAMES if "SIGN_IN_METHODS" not in env else listed(env, "SIGN_IN_METHODS")  # set and blank: none
-        if not methods or any(m not in NAMES for m in methods):
-            raise ConfigurationError(f"SIGN_IN_METHODS must list some of {', '.join(NAMES)}")
+        methods = EMAIL_NAMES if "SIGN_IN_METHODS" not in env else listed(env, "SIGN_IN_METHODS")  # set and blank: none
+        if not methods or any(m not in EMAIL_NAMES for m in methods):
+            raise ConfigurationError(f"SIGN_IN_METHODS must list some of {', '.join(EMAIL_NAMES)}")
+        sign_in_with_app = choice(env, "AUTHENTICATOR_APPS", ("Disabled", "Enabled")) == "Enabled"
+        second_step = choice(env, "AUTHENTICATOR_APP_SECOND_STEP", ("Off", "Required")) == "Required"
+        if (sign_in_with_app or second_step) and not env.get("AUTHENTICATOR_KEY_SECRET_ID", "").strip():
+            raise ConfigurationError("authenticator apps need AUTHENTICATOR_KEY_SECRET_ID")
+        if sign_in_with_app:
+            methods = (*methods, TOTP.name)
         try:
             from keyless.signin.redirects import parse_allowlist
 
@@ -128,4 +139,5 @@ class SendSettings(SignInSettings):
             email_burst=whole_number(env, "EMAIL_BURST", 3, 1, 20),
             email_burst_window_seconds=whole_number(env, "EMAIL_BURST_WINDOW_SECONDS", 900, 60, 86400),
             link_email_code=flag(env, "LINK_EMAIL_CODE", True),
+            second_step=TOTP if second_step else None,
         )

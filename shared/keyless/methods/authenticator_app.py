@@ -1,0 +1,235 @@
+"""The authenticator app: time-based codes (TOTP, RFC 6238) from an app the user enrolled
+(keyless.account.authenticator_app), checked with pyotp at the defaults every app supports: 30-second
+steps, 6 digits, SHA-1, and one step of clock skew either way.
+
+As a sign-in method (TOTP), its round asks for a code and sends no email. As a second step, its round
+(TOTP_STEP_UP) follows an accepted email proof of a user who has an app, when the operator requires it.
+
+A code is accepted once: its time step is recorded on the app's item with a write conditional on
+every earlier accepted step being older, so a replay in the same window fails, and of two answers
+with the same code only one passes. A wrong code counts against the user's wrong-code budget, which
+the email codes share (keyless.store.sign_in); over it even the right code is refused. A user with no
+app, one not confirmed yet, or an unknown user is answered after the same reads and the same check
+(against a stand-in secret), and their wrong codes count alike: always refused.
+
+The secret is sealed with AES-GCM (cryptography) under the authenticator key ring's current key
+(keyless.aws.authenticator_keys); the associated data names the user's sub and the purpose, so a
+sealed secret copied to another user's item does not open. pyotp and cryptography load only here,
+on this path.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from keyless.core import protocol
+from keyless.core.aws_errors import error_code
+from keyless.core.events import TriggerEvent
+from keyless.core.observability import logger
+from keyless.methods import TOTP
+from keyless.signin import pseudonyms
+from keyless.signin.proof import Verdict, accepted, answering_user, rejected
+from keyless.store.authenticator_apps import ACTIVE
+from keyless.store.sign_in import Outcome, wrong_codes_counted
+
+if TYPE_CHECKING:
+    import pyotp
+
+    from keyless.aws.authenticator_keys import AuthenticatorKeys
+    from keyless.aws.runtime import SignInRuntime
+    from keyless.core.settings.sign_in import SignInSettings
+
+NAME = TOTP.name
+FIELDS: tuple[str, ...] = ()  # nothing of it is on the sign-in item's emails
+DIGITS = 6
+STEP_SECONDS = 30
+SKEW_STEPS = 1  # pyotp's valid_window
+NONCE_BYTES = 12
+KDF_INFO = b"keyless.authenticator-app.v1"
+
+
+# --- the secret ------------------------------------------------------------------------------------
+
+
+def new_secret() -> str:
+    """160 random bits in base32, as every authenticator app takes them (pyotp.random_base32: `secrets`)."""
+    import pyotp
+
+    return pyotp.random_base32()
+
+
+def provisioning_uri(secret: str, account: str, issuer: str) -> str:
+    """The otpauth:// URI an app scans."""
+    return _totp(secret).provisioning_uri(name=account, issuer_name=issuer)
+
+
+def _associated_data(sub: str) -> bytes:
+    return f"keyless.authenticator-app|{sub}|totp-secret".encode()
+
+
+@functools.lru_cache(maxsize=16)
+def _cipher_key(material: bytes) -> bytes:
+    """A ring key is a string of at least 32 bytes; AES-256 takes exactly 32: HKDF-SHA256 derives them."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=KDF_INFO).derive(material)
+
+
+def seal(secret: str, sub: str, key_id: str, key: bytes) -> dict[str, str]:
+    """The item's fields for this secret: the key's id, a fresh nonce, the ciphertext (with its tag)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    sealed = AESGCM(_cipher_key(key)).encrypt(nonce, secret.encode(), _associated_data(sub))
+    return {"keyId": key_id, "nonce": _b64(nonce), "sealed": _b64(sealed)}
+
+
+class SecretUnavailable(Exception):
+    """The item's secret does not open: its key is not in the ring, or it is not this user's."""
+
+
+def unseal(item: dict[str, Any], sub: str, keys: AuthenticatorKeys) -> str:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    key = keys.key(str(item.get("keyId", "")))
+    if key is None:
+        raise SecretUnavailable("its key is not in the ring")
+    try:
+        plain = AESGCM(_cipher_key(key)).decrypt(_unb64(item["nonce"]), _unb64(item["sealed"]), _associated_data(sub))
+    except (InvalidTag, KeyError, ValueError):
+        raise SecretUnavailable("it does not open for this user") from None
+    return plain.decode()
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def _unb64(text: object) -> bytes:
+    if not isinstance(text, str):
+        raise ValueError("not base64")
+    return base64.b64decode(text, validate=True)
+
+
+# --- codes -----------------------------------------------------------------------------------------
+
+
+def _totp(secret: str) -> pyotp.TOTP:
+    import pyotp
+
+    return pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS)
+
+
+def matching_step(secret: str, code: str, now: int) -> int | None:
+    """The time step whose code this is, within one step of now (newest first); None for none. All
+    three are computed whatever matches, so the time taken tells nothing."""
+    totp = _totp(secret)
+    current = totp.timecode(now)
+    found = None
+    for step in range(current + SKEW_STEPS, current - SKEW_STEPS - 1, -1):
+        if totp.verify(code, for_time=step * STEP_SECONDS) and found is None:
+            found = step
+    return found
+
+
+@functools.cache
+def _stand_in_secret() -> str:
+    """What a code is checked against when the user has no app: the same work, and never a match that counts."""
+    return new_secret()
+
+
+def normalize_answer(answer: str) -> str | None:
+    """The code as typed, minus surrounding spaces; only six ASCII digits count."""
+    code = answer.strip()
+    if len(code) != DIGITS or not code.isascii() or not code.isdigit():
+        return None
+    return code
+
+
+def recognizes(answer: str) -> bool:
+    return normalize_answer(answer) is not None
+
+
+def pending_until(item: dict[str, Any], now: int) -> int:
+    return 0  # no email, so nothing pending on the sign-in item
+
+
+def public_parameters(item: dict[str, Any], flow: str, settings: SignInSettings, attempts_left: int) -> dict[str, str]:
+    """The same for every user, with an app or without, known or not."""
+    return {protocol.PARAM_CODE_LENGTH: str(DIGITS), protocol.PARAM_ATTEMPTS_LEFT: str(attempts_left)}
+
+
+# --- the method ------------------------------------------------------------------------------------
+
+
+def verify(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verdict:
+    """A code as the sign-in's proof (the TOTP method): recorded as its first factor."""
+    return _answer(event, flow, runtime, second_step=False)
+
+
+def verify_second_step(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verdict:
+    """A code confirming the email proof this sign-in accepted (TOTP_STEP_UP): its second factor."""
+    return _answer(event, flow, runtime, second_step=True)
+
+
+def _answer(event: TriggerEvent, flow: str, runtime: SignInRuntime, second_step: bool) -> Verdict:
+    method = NAME
+    code = None if event.answer_too_long else normalize_answer(event.answer)
+    if code is None:
+        return rejected(method, "malformed_code")  # cannot be right: not counted against the budget
+    settings, now = runtime.settings, runtime.now()
+    budget = settings.wrong_codes_budget
+    count_key = pseudonyms.key_id(runtime.pseudonym_key.current())
+    user = answering_user(event)
+    app, sign_in = runtime.authenticator_apps.read_with_sign_in(user)
+    if budget.retry_after(wrong_codes_counted(sign_in, count_key), now):
+        return rejected(method, "too_many_wrong_codes")
+    try:
+        secret = open_secret(app, user, runtime.authenticator_keys)
+    except SecretUnavailable as exc:
+        logger.error("authenticator secret unavailable", extra={"user": user, "reason": str(exc)})
+        return rejected(method, "secret_unavailable")  # it cannot tell a right code from a wrong one: nothing counted
+    step = matching_step(secret or _stand_in_secret(), code, now)
+    if step is None or secret is None or event.user_not_found or app.get("status") != ACTIVE:
+        runtime.store.record_wrong_code(user, sign_in, now, budget, count_key, now + budget.window_seconds, "")
+        return rejected(method, "wrong_code")
+    if not runtime.authenticator_apps.spend_step(user, str(app["nonce"]), step):
+        return rejected(method, "used")  # this step's code (or a later one) was accepted before
+    record = runtime.store.accept_second_step if second_step else runtime.store.accept_authenticator_proof
+    outcome: Outcome = record(user, flow, now, budget, count_key, method)
+    if not outcome.accepted:
+        over = budget.retry_after(wrong_codes_counted(outcome.item, count_key), now)
+        return rejected(method, "too_many_wrong_codes" if over else "other_sign_in")
+    _reseal_under_current_key(runtime, user, app, secret)
+    return accepted(method)
+
+
+def is_set_up(user: str, runtime: SignInRuntime) -> bool:
+    """The user has an active app (a second step is then required of their email proofs)."""
+    return runtime.authenticator_apps.read(user).get("status") == ACTIVE
+
+
+def open_secret(app: dict[str, Any], sub: str, keys: AuthenticatorKeys) -> str | None:
+    """The app's secret (pending or active); None when the user has none. The ring is read either
+    way, so a user with no app costs the same calls."""
+    keys.ring()
+    return unseal(app, sub, keys) if app else None
+
+
+def _reseal_under_current_key(runtime: SignInRuntime, user: str, app: dict[str, Any], secret: str) -> None:
+    """Best effort, after the code was accepted: a secret sealed under an older key of the ring is
+    sealed again under the current one (if it is still the one that was read)."""
+    key_id, key = runtime.authenticator_keys.current()
+    if app.get("keyId") == key_id:
+        return
+    try:
+        runtime.authenticator_apps.reseal(user, str(app["nonce"]), seal(secret, user, key_id, key))
+    except (ClientError, BotoCoreError) as exc:
+        logger.error("authenticator secret not sealed again", extra={"user": user, "error_code": error_code(exc)})
