@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from keyless.methods import NAMES, STEP_UPS  # the methods are named in keyless.methods, and only there
+from keyless.methods import METHODS, NAMES, STEP_UPS, Method  # the methods are named in keyless.methods, and only there
 
 CUSTOM_CHALLENGE = "CUSTOM_CHALLENGE"
 
@@ -71,6 +71,14 @@ def parse_challenge_metadata(metadata: object) -> tuple[str, str, str] | None:
     if then and then not in {method.name for method in STEP_UPS.values()}:
         return None
     return step, flow, then
+
+
+def round_one_method(client_metadata: Mapping[str, str]) -> Method | None:
+    """The method whose proof answers round 1 itself (the passkey), when the answer names one:
+    VerifyAuthChallengeResponse checks such an answer with that method, and DefineAuthChallenge then
+    knows the accepted proof was no email's (no second step follows it)."""
+    chosen = METHODS.get(client_metadata.get(META_METHOD, ""))
+    return chosen if chosen is not None and chosen.answers_round_one else None
 
 
 def wants_email(client_metadata: Mapping[str, str]) -> bool:

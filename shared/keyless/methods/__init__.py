@@ -13,10 +13,11 @@ A method's module offers:
                                     methods' answers hands it to the one that recognizes it)
   pending_until(item, now) -> int   until when the proof the item holds still works (0: none does),
                                     for an operator's status and sign-out (keyless_admin)
-
-A method that sends no email (sends_email False: the authenticator app) has no issue() or email_kind();
-its round asks for what the user holds. A method that can also be a second step (step_up: the step of
-that round) confirms an email proof when the user has it and the operator requires it.
+A method that sends no email (sends_email False) issues nothing and has no email_kind(); FIELDS is
+empty. The passkey answers round 1 instead (answers_round_one): its module offers round_one(event,
+runtime) -> (public, private) parameters and verify. The authenticator app's round asks for what the
+user holds; it can also be a second step (step_up: the step of that round), which confirms an email
+proof when the user has an app and the operator requires it.
 
 This package's own module is pure data, so DefineAuthChallenge reads it without loading any method's
 code (or boto3), nor defining records only CreateAuthChallenge uses. Adding a method: its module, its line in METHODS, and its name in the template's
@@ -40,7 +41,8 @@ class Method:
     sent_metric: str  # the metric counting its emails
     refused: str  # the metric's reason when the sign-in fails on this method's answers
     in_every_email: bool = False  # its proof is in every sign-in email while offered: any email's round takes it
-    sends_email: bool = True  # False: its round asks for what the user holds (no email, no send limits)
+    sends_email: bool = True  # its proof goes by email (SIGN_IN_METHODS lists these); else it has none to send
+    answers_round_one: bool = False  # the answer to round 1 is its proof (no email, no further round)
     step_up: str = ""  # the step of its round as a second step after an email proof ("": never one)
 
     def logic(self) -> ModuleType:
@@ -66,6 +68,17 @@ EMAIL_OTP = Method(
     sent_metric="CodesSent",
     refused="code_attempts_exhausted",
 )
+PASSKEY = Method(
+    "FIDO2",  # the name AWS's passwordless sample and its client (amazon-cognito-passwordless-auth) use
+    "passkey",
+    claim="passkey",
+    asks_again=False,
+    guessable=False,
+    sent_metric="",
+    refused="passkey_rejected",
+    sends_email=False,
+    answers_round_one=True,
+)
 TOTP = Method(
     "TOTP",
     "authenticator_app",
@@ -77,13 +90,25 @@ TOTP = Method(
     sends_email=False,
     step_up="TOTP_STEP_UP",
 )
-METHODS = {method.name: method for method in (MAGIC_LINK, EMAIL_OTP, TOTP)}
+METHODS = {method.name: method for method in (MAGIC_LINK, EMAIL_OTP, PASSKEY, TOTP)}
 NAMES = tuple(METHODS)
-EMAIL_NAMES = tuple(name for name, method in METHODS.items() if method.sends_email)  # what SIGN_IN_METHODS lists
+EMAIL_NAMES = tuple(name for name, method in METHODS.items() if method.sends_email)
 # The rounds of second steps: their step -> the method whose answer they take.
 STEP_UPS = {method.step_up: method for method in METHODS.values() if method.step_up}
 
 
 __all__ = [
-    "EMAIL_NAMES", "EMAIL_OTP", "MAGIC_LINK", "METHODS", "NAMES", "STEP_UPS", "TOTP", "Method", "authenticator_app", "email_otp", "magic_link",
-]  # fmt: skip
+    "EMAIL_NAMES",
+    "EMAIL_OTP",
+    "MAGIC_LINK",
+    "METHODS",
+    "NAMES",
+    "PASSKEY",
+    "STEP_UPS",
+    "TOTP",
+    "Method",
+    "authenticator_app",
+    "email_otp",
+    "magic_link",
+    "passkey",
+]

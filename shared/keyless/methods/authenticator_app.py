@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import functools
 import secrets
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -42,7 +43,10 @@ if TYPE_CHECKING:
 
     from keyless.aws.authenticator_keys import AuthenticatorKeys
     from keyless.aws.runtime import SignInRuntime
+    from keyless.core.budget import Budget
     from keyless.core.settings.sign_in import SignInSettings
+    from keyless.store.authenticator_apps import AuthenticatorAppStore
+    from keyless.store.sign_in import SignInStore
 
 NAME = TOTP.name
 FIELDS: tuple[str, ...] = ()  # nothing of it is on the sign-in item's emails
@@ -179,35 +183,66 @@ def verify_second_step(event: TriggerEvent, flow: str, runtime: SignInRuntime) -
     return _answer(event, flow, runtime, second_step=True)
 
 
+@dataclass(frozen=True)
+class CodeCheck:
+    """What checking a code takes: the app's store, the sign-in state's (the wrong-code budget, which
+    the email codes share), the key ring, and the id of the pseudonym key wrong codes are counted under."""
+
+    apps: AuthenticatorAppStore
+    sign_ins: SignInStore
+    keys: AuthenticatorKeys
+    count_key: str
+    budget: Budget
+
+
+@dataclass(frozen=True)
+class Checked:
+    refused: str  # why the code is refused ("" when it is the right one)
+    app: dict[str, Any]  # the app as it was read
+    secret: str = ""
+    step: int = 0  # the time step of the right code
+
+
+def check_code(check: CodeCheck, user: str, code: str, now: int, status: str, known: bool = True) -> Checked:
+    """Is `code` the current code of the user's app in this `status` (within the wrong-code budget)?
+    A wrong one is counted. A user with no app (or an unknown one: known=False) is checked the same
+    way, against a stand-in secret, and always refused."""
+    app, sign_in = check.apps.read_with_sign_in(user)
+    if check.budget.retry_after(wrong_codes_counted(sign_in, check.count_key), now):
+        return Checked("too_many_wrong_codes", app)
+    try:
+        secret = open_secret(app, user, check.keys)
+    except SecretUnavailable as exc:
+        logger.error("authenticator secret unavailable", extra={"user": user, "reason": str(exc)})
+        return Checked("secret_unavailable", app)  # it cannot tell a right code from a wrong one: nothing counted
+    step = matching_step(secret or _stand_in_secret(), code, now)
+    if step is None or secret is None or not known or app.get("status") != status:
+        check.sign_ins.record_wrong_code(user, sign_in, now, check.budget, check.count_key, now + check.budget.window_seconds, "")
+        return Checked("wrong_code", app)
+    return Checked("", app, secret, step)
+
+
 def _answer(event: TriggerEvent, flow: str, runtime: SignInRuntime, second_step: bool) -> Verdict:
     method = NAME
     code = None if event.answer_too_long else normalize_answer(event.answer)
     if code is None:
         return rejected(method, "malformed_code")  # cannot be right: not counted against the budget
-    settings, now = runtime.settings, runtime.now()
-    budget = settings.wrong_codes_budget
+    settings, now, user = runtime.settings, runtime.now(), answering_user(event)
     count_key = pseudonyms.key_id(runtime.pseudonym_key.current())
-    user = answering_user(event)
-    app, sign_in = runtime.authenticator_apps.read_with_sign_in(user)
-    if budget.retry_after(wrong_codes_counted(sign_in, count_key), now):
-        return rejected(method, "too_many_wrong_codes")
-    try:
-        secret = open_secret(app, user, runtime.authenticator_keys)
-    except SecretUnavailable as exc:
-        logger.error("authenticator secret unavailable", extra={"user": user, "reason": str(exc)})
-        return rejected(method, "secret_unavailable")  # it cannot tell a right code from a wrong one: nothing counted
-    step = matching_step(secret or _stand_in_secret(), code, now)
-    if step is None or secret is None or event.user_not_found or app.get("status") != ACTIVE:
-        runtime.store.record_wrong_code(user, sign_in, now, budget, count_key, now + budget.window_seconds, "")
-        return rejected(method, "wrong_code")
-    if not runtime.authenticator_apps.spend_step(user, str(app["nonce"]), step):
+    check = CodeCheck(
+        runtime.authenticator_apps, runtime.store, runtime.authenticator_keys, count_key, settings.wrong_codes_budget
+    )
+    checked = check_code(check, user, code, now, ACTIVE, known=not event.user_not_found)
+    if checked.refused:
+        return rejected(method, checked.refused)
+    if not runtime.authenticator_apps.spend_step(user, str(checked.app["nonce"]), checked.step):
         return rejected(method, "used")  # this step's code (or a later one) was accepted before
     record = runtime.store.accept_second_step if second_step else runtime.store.accept_authenticator_proof
-    outcome: Outcome = record(user, flow, now, budget, count_key, method)
+    outcome: Outcome = record(user, flow, now, check.budget, count_key, method)
     if not outcome.accepted:
-        over = budget.retry_after(wrong_codes_counted(outcome.item, count_key), now)
+        over = check.budget.retry_after(wrong_codes_counted(outcome.item, count_key), now)
         return rejected(method, "too_many_wrong_codes" if over else "other_sign_in")
-    _reseal_under_current_key(runtime, user, app, secret)
+    reseal_under_current_key(runtime.authenticator_apps, runtime.authenticator_keys, user, checked.app, checked.secret)
     return accepted(method)
 
 
@@ -223,13 +258,15 @@ def open_secret(app: dict[str, Any], sub: str, keys: AuthenticatorKeys) -> str |
     return unseal(app, sub, keys) if app else None
 
 
-def _reseal_under_current_key(runtime: SignInRuntime, user: str, app: dict[str, Any], secret: str) -> None:
-    """Best effort, after the code was accepted: a secret sealed under an older key of the ring is
+def reseal_under_current_key(
+    apps: AuthenticatorAppStore, keys: AuthenticatorKeys, user: str, app: dict[str, Any], secret: str
+) -> None:
+    """Best effort, after a code was accepted: a secret sealed under an older key of the ring is
     sealed again under the current one (if it is still the one that was read)."""
-    key_id, key = runtime.authenticator_keys.current()
+    key_id, key = keys.current()
     if app.get("keyId") == key_id:
         return
     try:
-        runtime.authenticator_apps.reseal(user, str(app["nonce"]), seal(secret, user, key_id, key))
+        apps.reseal(user, str(app["nonce"]), seal(secret, user, key_id, key))
     except (ClientError, BotoCoreError) as exc:
         logger.error("authenticator secret not sealed again", extra={"user": user, "error_code": error_code(exc)})

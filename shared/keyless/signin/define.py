@@ -68,7 +68,7 @@ def decide(session: tuple[SessionEntry, ...], client_metadata: Mapping[str, str]
     last = session[-1]
     method = _method_of(last, client_metadata)
     if last.challenge_result:
-        if last.then:
+        if last.then and not (last.step == protocol.CHOOSE_METHOD and protocol.round_one_method(client_metadata)):
             return NEXT_ROUND  # an email proof the user's second step must confirm (its round is next)
         second = methods.STEP_UPS.get(last.step or "")
         if second is not None:
@@ -79,6 +79,9 @@ def decide(session: tuple[SessionEntry, ...], client_metadata: Mapping[str, str]
             return Decision(issue_tokens=True, method=second.name)
         return Decision(issue_tokens=True, method=method)
     if last.step == protocol.CHOOSE_METHOD:
+        chosen = methods.METHODS.get(method)
+        if chosen is not None and chosen.answers_round_one:
+            return fail(chosen.refused, method)  # its proof was the answer, and it was refused: no email
         if len(session) == 1 and protocol.wants_email(client_metadata):
             return NEXT_ROUND
         return fail(methods.MAGIC_LINK.refused if method == methods.MAGIC_LINK.name else "no_method_chosen", method)

@@ -1,6 +1,6 @@
 """The one DynamoDB table: its keys (keys), its attribute codec (codec), and one store per kind of
 item: sign-in state and mailbox budgets (sign_in), profiles (profiles), attached pools (attachments),
-addresses that get no sign-in email for a while (suppressions), users' authenticator apps
-(authenticator_apps)."""
+addresses that get no sign-in email for a while (suppressions), passkeys (passkeys), users'
+authenticator apps (authenticator_apps)."""
 
-__all__ = ["attachments", "authenticator_apps", "codec", "keys", "profiles", "sign_in", "suppressions"]
+__all__ = ["attachments", "authenticator_apps", "codec", "keys", "passkeys", "profiles", "sign_in", "suppressions"]

@@ -91,4 +91,23 @@ def key_cache_seconds(env: Env) -> int:
     return whole_number(env, "SIGNING_KEY_CACHE_SECONDS", 3600, 0, 86400)
 
 
-__all__ = ["attach", "define", "email_events", "functions", "profiles", "rotation", "sign_in", "sign_up"]
+def max_wrong_codes(env: Env) -> int:
+    return whole_number(env, "MAX_WRONG_CODES", 10, 1, 1000)
+
+
+def wrong_code_window_seconds(env: Env) -> int:
+    return whole_number(env, "WRONG_CODE_WINDOW_SECONDS", 86400, 60, 30 * 86400)
+
+
+__all__ = [
+    "attach",
+    "authenticator_apps",
+    "define",
+    "email_events",
+    "functions",
+    "passkeys",
+    "profiles",
+    "rotation",
+    "sign_in",
+    "sign_up",
+]

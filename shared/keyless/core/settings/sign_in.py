@@ -16,8 +16,10 @@ from keyless.core.settings import (
     key_cache_seconds,
     listed,
     max_code_attempts,
+    max_wrong_codes,
     required,
     whole_number,
+    wrong_code_window_seconds,
 )
 from keyless.methods import EMAIL_NAMES, MAGIC_LINK, TOTP, Method
 
@@ -60,8 +62,8 @@ def _sign_in_fields(env: Env) -> dict[str, Any]:
         "authenticator_key_secret_id": env.get("AUTHENTICATOR_KEY_SECRET_ID", "").strip(),
         "key_cache_seconds": key_cache_seconds(env),
         "code_length": whole_number(env, "CODE_LENGTH", 6, 6, 8),
-        "max_wrong_codes": whole_number(env, "MAX_WRONG_CODES", 10, 1, 1000),
-        "wrong_code_window_seconds": whole_number(env, "WRONG_CODE_WINDOW_SECONDS", 86400, 60, 30 * 86400),
+        "max_wrong_codes": max_wrong_codes(env),
+        "wrong_code_window_seconds": wrong_code_window_seconds(env),
         "same_device_links_only": flag(env, "SAME_DEVICE_LINKS_ONLY", False),
     }
 
@@ -81,7 +83,7 @@ class SendSettings(SignInSettings):
     ses_configuration_set: str
     email_templates_dir: str  # "" = the bundled templates
     allowed_origins: tuple[AllowedRedirect, ...]
-    methods: tuple[str, ...]  # offered in round 1: SIGN_IN_METHODS (the email methods), and AUTHENTICATOR_APPS
+    methods: tuple[str, ...]  # the email methods offered (PASSKEYS adds the passkey: PasskeySettings; AUTHENTICATOR_APPS the app)
     link_lifetime_seconds: int
     code_lifetime_seconds: int
     max_code_attempts: int
