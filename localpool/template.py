@@ -60,7 +60,7 @@ class FunctionSpec:
     timeout: int
 
 
-NO_VALUE = object()  # what AWS::NoValue resolves to: left out of the list or object that holds it
+NO_VALUE = object()  # AWS::NoValue: the property or list item is left out
 
 
 class ParameterError(ValueError):
@@ -159,10 +159,8 @@ class Template:
 
         if isinstance(value, dict) and len(value) == 1:
             ((fn, arg),) = value.items()
-            if fn == "Ref" and arg == "AWS::NoValue":
-                return NO_VALUE
             if fn == "Ref":
-                return lookup(arg)
+                return NO_VALUE if arg == "AWS::NoValue" else lookup(arg)
             if fn == "Fn::If":
                 name, when_true, when_false = arg
                 return self.resolve(when_true if self.condition(name) else when_false, physical, region, account)
