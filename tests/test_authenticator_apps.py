@@ -6,6 +6,7 @@ promise is tried from outside, as a client or an attacker would."""
 from __future__ import annotations
 
 import json
+import time
 
 import boto3
 import jwt
@@ -13,12 +14,20 @@ import pyotp
 import pytest
 from botocore.exceptions import ClientError
 
-from keyless.core import errors
+from keyless.aws import runtime
+from keyless.aws.key_rotation import RotationRefused
+from keyless.core import errors, triggers
+from keyless.core.token_events import parse_token_generation
+from keyless.profiles import claims as token_claims
+from keyless_client import link_secret
+from localpool import rotation
 from localpool.deployment import REGION
+from localpool.template import Template, load_handler
+from localpool.triggers import LambdaContext
 from testkit.authenticator_apps import CONFIRM, REMOVE, START, STATUS, TOTP, App, AuthenticatorApps
 from testkit.clients import refused
 from testkit.concurrency import run_at_once
-from testkit.mail import emails_to, last_code, wrong
+from testkit.mail import emails_to, last_code, last_link, wrong
 
 APP_PAGE = "https://app.example.com/welcome"
 ORIGINS = {"AllowedRedirectOrigins": "https://app.example.com,http://localhost:9229"}
@@ -237,3 +246,193 @@ def test_users_without_an_app_and_unknown_users_get_the_same_rounds_spend_the_sa
             assert apps.answer(challenge, app.code())["ChallengeParameters"]["attemptsLeft"] == "2"
     assert shapes[ALICE] == shapes[BOB] == shapes[GHOST]
     assert "AuthenticationResult" in apps.answer(apps.ask_for_code(ALICE), app.code())
+
+
+# --- the second step --------------------------------------------------------------------------------
+
+
+def public(challenge: dict) -> dict:
+    return {k: v for k, v in challenge["ChallengeParameters"].items() if k != "USERNAME"}
+
+
+def test_with_the_second_step_an_email_code_asks_for_the_app_s_code_and_tokens_come_only_after_it(second_step):
+    steps = second_step
+    app = steps.set_up(steps.user(ALICE))
+    steps.clock.advance(61)
+    first = steps.app.start(ALICE)
+    assert "TOTP" not in first["ChallengeParameters"]["methods"].split(",")  # a second step, not a method
+    after_code = steps.app.answer_code(steps.app.request_code(first), last_code(ALICE))
+    assert "AuthenticationResult" not in after_code
+    assert public(after_code) == {"step": "TOTP_STEP_UP", "codeLength": "6", "attemptsLeft": "3"}
+    again = steps.app.respond(after_code, other_code(app.code()))
+    assert public(again) == {"step": "TOTP_STEP_UP", "codeLength": "6", "attemptsLeft": "2"}
+    # Neither the email code again nor a link answers it: only the app's code.
+    again = steps.app.respond(again, last_code(ALICE), {"signInMethod": "EMAIL_OTP"})
+    claims = id_claims(steps.app.respond(again, app.code()))
+    assert (claims["sign_in_method"], json.loads(claims["sign_in_factors"])) == ("email_otp", ["email_otp", "totp"])
+
+
+def test_a_magic_link_is_confirmed_by_the_app_too_and_a_link_never_answers_the_app_s_round(second_step):
+    steps = second_step
+    app = steps.set_up(steps.user(ALICE))
+    steps.clock.advance(61)
+    steps.app.request_link(steps.app.start(ALICE), APP_PAGE)
+    link = last_link(ALICE)
+    after_link = steps.app.sign_in_with_link(link)
+    assert public(after_link) == {"step": "TOTP_STEP_UP", "codeLength": "6", "attemptsLeft": "3"}
+    steps.clock.advance(61)
+    steps.app.request_link(steps.app.start(ALICE), APP_PAGE)
+    newer = last_link(ALICE)
+    again = steps.app.respond(after_link, link_secret(newer), {"signInMethod": "MAGIC_LINK", "alreadyHaveMagicLink": "yes"})
+    assert public(again)["attemptsLeft"] == "2"
+    claims = id_claims(steps.app.respond(again, app.code()))
+    assert json.loads(claims["sign_in_factors"]) == ["magic_link", "totp"] and claims["sign_in_method"] == "magic_link"
+
+
+def test_users_without_an_app_see_the_same_rounds_before_the_proof_and_get_tokens_after_it(second_step):
+    steps = second_step
+    steps.set_up(steps.user(ALICE))
+    steps.user(BOB)
+    steps.clock.advance(61)
+    rounds, sent = {}, {}
+    for name in (ALICE, BOB, GHOST):
+        first = steps.app.start(name)
+        sent[name] = steps.app.request_code(first)
+        rounds[name] = (public(first), {k: v for k, v in public(sent[name]).items() if k not in ("sentTo", "expiresAt")})
+    assert rounds[ALICE] == rounds[BOB] == rounds[GHOST]
+    assert public(steps.app.answer_code(sent[ALICE], last_code(ALICE)))["step"] == "TOTP_STEP_UP"
+    claims = id_claims(steps.app.answer_code(sent[BOB], last_code(BOB)))
+    assert json.loads(claims["sign_in_factors"]) == ["email_otp"]
+
+
+def test_the_factors_come_from_what_was_accepted_never_from_client_metadata(second_step):
+    steps = second_step
+    steps.user(BOB)
+    steps.clock.advance(61)
+    code_round = steps.app.request_code(steps.app.start(BOB))
+    lying = {"signInMethod": "TOTP", "sign_in_factors": '["email_otp","totp"]', "alreadyHaveMagicLink": "yes"}
+    claims = id_claims(steps.app.respond(code_round, last_code(BOB), lying))
+    assert (claims["sign_in_method"], json.loads(claims["sign_in_factors"])) == ("email_otp", ["email_otp"])
+
+
+def test_the_second_step_fails_the_sign_in_after_the_wrong_answers_a_sign_in_allows(second_step):
+    steps = second_step
+    app = steps.set_up(steps.user(ALICE))
+    steps.clock.advance(61)
+    challenge = steps.app.answer_code(steps.app.request_code(steps.app.start(ALICE)), last_code(ALICE))
+    for _ in range(2):
+        challenge = steps.app.respond(challenge, other_code(app.code()))
+    assert refused(lambda: steps.app.respond(challenge, other_code(app.code()))) == WRONG_ANSWER
+
+
+def test_with_both_on_a_round_of_the_app_takes_no_link(serve_pool, served_clock):
+    both = AuthenticatorApps(serve_pool(parameters={**SIGN_IN, **SECOND_STEP}), served_clock)
+    app = both.set_up(both.user(ALICE))
+    both.clock.advance(61)
+    both.app.request_link(both.app.start(ALICE), APP_PAGE)
+    link = link_secret(last_link(ALICE))
+    challenge = both.ask_for_code(ALICE)
+    assert answered(lambda: both.app.respond(challenge, link, {"signInMethod": "MAGIC_LINK"})) == "again"
+    assert json.loads(id_claims(both.answer(both.ask_for_code(ALICE), app.code()))["sign_in_factors"]) == ["totp"]
+
+
+# --- the key ring's rotation ---------------------------------------------------------------------------
+
+
+def ring_of(server) -> tuple[str, dict]:
+    secret_id = server.pool.deployment.environment["AUTHENTICATOR_KEY_SECRET_ID"]
+    value = boto3.client("secretsmanager", region_name=REGION).get_secret_value(SecretId=secret_id)["SecretString"]
+    return secret_id, json.loads(value)
+
+
+def test_a_key_rotation_keeps_every_app_working_and_seals_a_secret_again_at_its_next_sign_in(apps):
+    alice, bob = apps.user(ALICE), apps.user(BOB)
+    alices, bobs = apps.set_up(alice), apps.set_up(bob)
+    secret_id, ring = ring_of(apps.server)
+    assert set(ring) == {"current", "initial"} and ring["current"] == "initial"
+    secrets_manager = boto3.client("secretsmanager", region_name=REGION)
+    for _ in range(2):
+        secrets_manager.rotate_secret(SecretId=secret_id)
+        assert rotation.ROTATIONS[secret_id].failure is None
+    _, rotated = ring_of(apps.server)
+    assert len(rotated) == 4 and all(rotated[key] == ring[key] for key in ring if key != "current")
+    runtime.reset(session=apps.server.pool.aws_session, clock=apps.clock)  # containers started after the rotations
+    assert app_item(apps.server, alice["sub"])["keyId"] == {"S": "initial"}
+    assert "AuthenticationResult" in apps.answer(apps.ask_for_code(ALICE), alices.code())
+    assert app_item(apps.server, alice["sub"])["keyId"] == {"S": rotated["current"]}  # sealed again
+    apps.clock.advance(30)
+    assert "AuthenticationResult" in apps.answer(apps.ask_for_code(ALICE), alices.code())
+    assert "AuthenticationResult" in apps.answer(apps.ask_for_code(BOB), bobs.code())
+    carol = apps.set_up(apps.user("carol@example.com"))
+    assert "AuthenticationResult" in apps.answer(apps.ask_for_code("carol@example.com"), carol.code())
+
+
+def test_a_rotation_never_takes_a_key_out_of_the_ring(apps):
+    apps.set_up(apps.user(ALICE))
+    secret_id, ring = ring_of(apps.server)
+    secrets_manager = boto3.client("secretsmanager", region_name=REGION)
+    token = "a" * 36
+    secrets_manager.put_secret_value(
+        SecretId=secret_id,
+        ClientRequestToken=token,
+        SecretString=json.dumps({"current": "new", "new": "n" * 64}),
+        VersionStages=["AWSPENDING"],
+    )
+    handler = load_handler(Template().functions()["RotateSigningKeyFunction"])
+    for step in ("testSecret", "finishSecret"):
+        with pytest.raises(RotationRefused, match=r"^The pending key ring lacks a key of the current one$"):
+            handler({"Step": step, "SecretId": secret_id, "ClientRequestToken": token}, LambdaContext("RotateSigningKey"))
+    assert ring_of(apps.server)[1] == ring
+
+
+# --- whoever registered an address first keeps nothing -----------------------------------------------
+
+
+def test_the_first_proof_of_an_address_removes_an_app_set_up_before_it(serve_pool, served_clock):
+    """On a pool that lets users change email without verifying: Mallory sets up an app, then puts
+    Alice's address on her account; Alice's first proof of it takes the account back, app included."""
+    template = Template(parameters=SIGN_IN)
+    template.resources["UserPool"]["Properties"].pop("UserAttributeUpdateSettings")
+    apps = AuthenticatorApps(serve_pool(template=template, parameters=SIGN_IN), served_clock)
+    mallory = apps.user(MALLORY)
+    app = apps.set_up(mallory)
+    boto3.client("cognito-idp", region_name=REGION).admin_update_user_attributes(
+        UserPoolId=apps.server.pool.pool_id,
+        Username=mallory["cognito:username"],
+        UserAttributes=[{"Name": "email", "Value": ALICE}, {"Name": "email_verified", "Value": "false"}],
+    )
+    apps.clock.advance(61)
+    claims = id_claims(apps.app.answer_code(apps.app.request_code(apps.app.start(ALICE)), last_code(ALICE)))
+    assert claims["sub"] == mallory["sub"] and claims["email_verified"] is True
+    assert app_item(apps.server, mallory["sub"]) == {}
+    assert answered(lambda: apps.answer(apps.ask_for_code(ALICE), app.code())) == "again"
+
+
+# --- the claim, unit by unit ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sign_in, expected",
+    [
+        ({"provenMethod": "MAGIC_LINK", "provenFactors": ["MAGIC_LINK", "TOTP"]}, ("magic_link", "totp")),
+        ({"provenMethod": "TOTP", "provenFactors": ["TOTP"]}, ("totp",)),
+        # Factors recorded for an older proof than the last one are not this sign-in's.
+        ({"provenMethod": "FIDO2", "provenFactors": ["MAGIC_LINK", "TOTP"]}, ("passkey",)),
+        ({"provenMethod": "EMAIL_OTP"}, ("email_otp",)),
+        ({"provenMethod": "EMAIL_OTP", "provenFactors": ["EMAIL_OTP", "SMS"]}, ("email_otp",)),
+    ],
+)
+def test_the_factors_claim_is_read_from_the_recorded_proofs(sign_in, expected):
+    now = int(time.time())
+    event = {
+        "version": "1",
+        "triggerSource": "TokenGeneration_Authentication",
+        "userPoolId": "us-east-1_Pool",
+        "userName": "alice",
+        "callerContext": {"clientId": "client"},
+        "request": {"userAttributes": {"sub": "1234"}},
+        "response": {},
+    }
+    parsed = parse_token_generation(event, triggers.PRE_TOKEN_GENERATION)
+    assert token_claims.accepted_factors(parsed, {**sign_in, "provenAt": now}, now) == expected
+    assert token_claims.accepted_factors(parsed, {**sign_in, "provenAt": now - 3600}, now) == ()

@@ -71,3 +71,41 @@ def test_response_shape():
     tokens = decide((entry("CHOOSE_METHOD", True),), HAVE_LINK, 3)
     assert tokens.as_response() == {"issueTokens": True, "failAuthentication": False}
     assert tokens.method == "MAGIC_LINK"
+
+
+# --- the second step (an authenticator app after an email proof) ------------------------------------------
+
+
+def marked(step, result, then="TOTP"):
+    return SessionEntry(challenge_name="CUSTOM_CHALLENGE", challenge_result=result, step=step, flow="f", then=then)
+
+
+@pytest.mark.parametrize(
+    "session, metadata, expected",
+    [
+        # An accepted email proof of a round CreateAuthChallenge marked: the second step's round, not tokens.
+        ([marked("CHOOSE_METHOD", False), marked("EMAIL_OTP", True)], ASK_CODE, "CUSTOM_CHALLENGE"),
+        ([marked("CHOOSE_METHOD", True)], HAVE_LINK, "CUSTOM_CHALLENGE"),
+        ([marked("CHOOSE_METHOD", False), marked("MAGIC_LINK", True)], ASK_LINK, "CUSTOM_CHALLENGE"),
+        # A passkey answering round 1 is no email proof: tokens.
+        ([marked("CHOOSE_METHOD", True)], {"signInMethod": "FIDO2"}, "tokens"),
+        # The second step's answer: tokens after both, another round after a wrong one, up to the attempts.
+        ([marked("CHOOSE_METHOD", False), marked("EMAIL_OTP", True), entry("TOTP_STEP_UP", True)], {}, "tokens"),
+        ([marked("CHOOSE_METHOD", False), marked("EMAIL_OTP", True), entry("TOTP_STEP_UP", False)], {}, "CUSTOM_CHALLENGE"),
+        ([marked("CHOOSE_METHOD", False), marked("EMAIL_OTP", True)] + [entry("TOTP_STEP_UP", False)] * 3, {}, "fail"),
+        # A second step's round that no accepted marked round asked for gives nothing.
+        ([entry("CHOOSE_METHOD", False), entry("EMAIL_OTP", True), entry("TOTP_STEP_UP", True)], {}, "fail"),
+        ([entry("CHOOSE_METHOD", False), entry("TOTP_STEP_UP", True)], {}, "fail"),
+        # The authenticator app as the method: its round is never marked, and asks again after a wrong code.
+        ([entry("CHOOSE_METHOD", False), entry("TOTP", True)], {"signInMethod": "TOTP"}, "tokens"),
+        ([entry("CHOOSE_METHOD", False), entry("TOTP", False)], {"signInMethod": "TOTP"}, "CUSTOM_CHALLENGE"),
+    ],
+)
+def test_second_step_decisions(session, metadata, expected):
+    assert outcome(session, metadata) == expected
+
+
+def test_client_metadata_never_skips_the_second_step():
+    session = [marked("CHOOSE_METHOD", False), marked("EMAIL_OTP", True)]
+    for metadata in (ASK_CODE, HAVE_LINK, {"signInMethod": "TOTP"}, {"signInMethod": "FIDO2"}, {"issueTokens": "true"}):
+        assert outcome(session, metadata) == "CUSTOM_CHALLENGE"
