@@ -25,24 +25,31 @@ from keyless.aws import runtime
 from localpool.deployment import REGION
 from localpool.template import Template, load_handler
 from localpool.triggers import LambdaContext
+from testkit.authenticator_apps import CONFIRM, REMOVE, START, STATUS, AuthenticatorApps
 from testkit.clients import passwordless, refresh, sign_up
 from testkit.clock import Clock
 from testkit.custom_resource import CloudFormationResponses, busy_pool, resource_event
 from testkit.faults import on_every_new_session
 from testkit.mail import last_code, last_link, ses_report, wrong
 
-TEMPLATE = Template()
+# What the paths run with: every optional part that calls AWS on (authenticator apps, as a method and as
+# a second step), so that its statements exist and are checked against its calls.
+DRIVEN = {"DefaultGroup": "members", "AuthenticatorApps": "Enabled", "AuthenticatorAppSecondStep": "Required"}
+TEMPLATE = Template(parameters=DRIVEN)
 LOCAL_POOL = Path(__file__).resolve().parent.parent / "localpool"
 FUNCTIONS = TEMPLATE.functions()
 ALICE = "alice@example.com"
 BOB = "bob@example.com"
+CAROL = "carol@example.com"
 
 
 # --- what the template grants ------------------------------------------------------------------------
 
 
 def statements(logical_id: str) -> list[dict]:
-    """The function's own inline statements and those of separate policies attached to its role."""
+    """The function's own inline statements and those of separate policies attached to its role, as
+    CloudFormation makes them with DRIVEN (a statement in Fn::If on a condition that does not hold is
+    left out, as AWS::NoValue leaves it)."""
     found = []
     for policy in TEMPLATE.resources[logical_id]["Properties"].get("Policies", []):
         assert isinstance(policy, dict) and "Statement" in policy, f"{logical_id}: only inline statements, no managed policies"
@@ -50,7 +57,16 @@ def statements(logical_id: str) -> list[dict]:
     for resource in TEMPLATE.resources_of_type("AWS::IAM::Policy").values():
         if {"Ref": f"{logical_id}Role"} in resource["Properties"]["Roles"]:
             found.extend(resource["Properties"]["PolicyDocument"]["Statement"])
-    return found
+    return [chosen for chosen in map(with_conditions, found) if chosen is not None]
+
+
+def with_conditions(statement: dict) -> dict | None:
+    """The statement CloudFormation keeps of `statement` with DRIVEN's conditions (None: left out)."""
+    if set(statement) != {"Fn::If"}:
+        return statement
+    condition, when_true, when_false = statement["Fn::If"]
+    chosen = when_true if TEMPLATE.condition(condition) else when_false
+    return None if chosen == {"Ref": "AWS::NoValue"} else with_conditions(chosen)
 
 
 def listed(value) -> list:
@@ -124,7 +140,7 @@ def recorder():
 def drive_the_triggers(serve_pool) -> dict[str, str]:
     """Returns the deployment's resources (logical id -> ARN or name)."""
     clock = Clock()
-    server = serve_pool(clock=clock, parameters={"DefaultGroup": "members"})
+    server = serve_pool(clock=clock, parameters=DRIVEN)
     app = passwordless(server)
     ses = boto3.client("ses", region_name=REGION)
     sender = TEMPLATE.parameters.get("SenderEmail") or server.pool.deployment.template.parameters["SenderEmail"]
@@ -167,7 +183,32 @@ def drive_the_triggers(serve_pool) -> dict[str, str]:
     challenge = app.request_code(app.start(ALICE))
     runtime.reset(session=server.pool.aws_session, clock=clock)  # a new VerifyAuthChallengeResponse container
     app.answer_code(challenge, last_code(ALICE))
+    drive_the_authenticator_apps(server, clock)
     return server.pool.deployment.physical
+
+
+def drive_the_authenticator_apps(server, clock: Clock) -> None:
+    """Carol sets an app up through the management API (a wrong first code, a start that is refused,
+    one removed), signs in with it, confirms an email code with it (the second step), and signs in
+    with it after the key ring rotated (her secret sealed again)."""
+    apps = AuthenticatorApps(server, clock)
+    sign_up(server, CAROL)
+    carol = apps.signed_in(CAROL)  # her first proof: an app set up before it would go
+    apps.start(carol)
+    assert apps.api.call(CONFIRM, carol, {"code": "000000"})[0] in (200, 400)  # most likely a wrong code, counted
+    assert apps.api.call(REMOVE, carol) == (200, {"removed": True})
+    phone = apps.set_up(carol)
+    assert apps.api.call(START, carol)[0] == 400 and apps.api.call(STATUS, carol)[1]["status"] == "active"
+    apps.answer(apps.answer(apps.ask_for_code(CAROL), wrong(phone.code())), phone.code())  # the app as the method
+    clock.advance(61)
+    second = apps.app.answer_code(apps.app.request_code(apps.app.start(CAROL)), last_code(CAROL))
+    assert "AuthenticationResult" in apps.app.respond(second, phone.code())
+    boto3.client("secretsmanager", region_name=REGION).rotate_secret(
+        SecretId=server.pool.deployment.environment["AUTHENTICATOR_KEY_SECRET_ID"]
+    )
+    clock.advance(30)
+    runtime.reset(session=server.pool.aws_session, clock=clock)  # containers that read the new ring
+    assert "AuthenticationResult" in apps.answer(apps.ask_for_code(CAROL), phone.code())
 
 
 def last_link_after(app, address: str, redirect_uri: str) -> str:
@@ -252,15 +293,14 @@ def test_each_secret_statement_names_exactly_the_secrets_its_code_uses(recorded)
     only by RotateSigningKey; the pseudonym key is read, never written; EmailEvents never reads the
     signing key."""
     for logical_id in FUNCTIONS:
+        granted: dict[str, set[str]] = defaultdict(set)  # action -> the secrets some statement grants it on
         for statement in statements(logical_id):
-            actions = [a for a in listed(statement["Action"]) if a.startswith("secretsmanager:")]
-            if not actions:
-                continue
             resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-            granted = {recorded.physical[resource["Ref"]] for resource in resources}
-            for action in actions:
-                used = {secret for called, secret in recorded.secret_calls[logical_id] if called == action}
-                assert used == granted, (logical_id, action)
+            for action in (a for a in listed(statement["Action"]) if a.startswith("secretsmanager:")):
+                granted[action].update(recorded.physical[resource["Ref"]] for resource in resources)
+        for action, secrets in granted.items():
+            used = {secret for called, secret in recorded.secret_calls[logical_id] if called == action}
+            assert used == secrets, (logical_id, action)
     writes = {
         logical_id
         for logical_id in FUNCTIONS
@@ -269,7 +309,8 @@ def test_each_secret_statement_names_exactly_the_secrets_its_code_uses(recorded)
     }
     assert writes == {"RotateSigningKeyFunction"}
     signing_key, pseudonym_key = recorded.physical["SigningKeySecret"], recorded.physical["PseudonymKeySecret"]
-    assert {secret for _action, secret in recorded.secret_calls["RotateSigningKeyFunction"]} == {signing_key}
+    key_ring = recorded.physical["AuthenticatorKeySecret"]
+    assert {secret for _action, secret in recorded.secret_calls["RotateSigningKeyFunction"]} == {signing_key, key_ring}
     assert {secret for _action, secret in recorded.secret_calls["EmailEventsFunction"]} == {pseudonym_key}
 
 

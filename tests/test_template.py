@@ -296,7 +296,7 @@ def test_bounces_and_complaints_reach_email_events_through_an_encrypted_topic():
 
 
 def test_the_signing_key_rotates_on_the_parameter_s_schedule_and_only_secrets_manager_runs_the_rotation():
-    (schedule,) = TEMPLATE.resources_of_type("AWS::SecretsManager::RotationSchedule").values()
+    schedule = TEMPLATE.resources["SigningKeyRotationSchedule"]
     assert schedule["Properties"] == {
         "SecretId": {"Ref": "SigningKeySecret"},
         "RotationLambdaARN": {"Fn::GetAtt": ["RotateSigningKeyFunction", "Arn"]},
@@ -312,7 +312,46 @@ def test_the_signing_key_rotates_on_the_parameter_s_schedule_and_only_secrets_ma
         "SourceArn": {"Ref": "SigningKeySecret"},
     }
     # The pseudonym key is a secret of its own, which nothing rotates.
-    assert set(TEMPLATE.resources_of_type("AWS::SecretsManager::Secret")) == {"SigningKeySecret", "PseudonymKeySecret"}
+    assert set(TEMPLATE.resources_of_type("AWS::SecretsManager::Secret")) == {
+        "SigningKeySecret",
+        "PseudonymKeySecret",
+        "AuthenticatorKeySecret",
+    }
+    assert set(TEMPLATE.resources_of_type("AWS::SecretsManager::RotationSchedule")) == {
+        "SigningKeyRotationSchedule",
+        "AuthenticatorKeyRotationSchedule",
+    }
+
+
+@pytest.mark.parametrize(
+    "parameters, exists",
+    [
+        ({}, False),
+        ({"AuthenticatorApps": "Enabled"}, True),
+        ({"AuthenticatorAppSecondStep": "Required"}, True),
+    ],
+)
+def test_the_authenticator_key_ring_exists_with_either_parameter_and_rotates_on_its_own_schedule(parameters, exists):
+    """The ring's first value is CloudFormation's: {"current": "initial", "initial": <64 random characters>};
+    each rotation (RotateSigningKey, its schedule) adds a key; only Secrets Manager runs it."""
+    template = Template(parameters=parameters)
+    resources = ("AuthenticatorKeySecret", "AuthenticatorKeyRotationSchedule", "AuthenticatorKeyRotationPermission")
+    assert all(template.exists(template.resources[name]) is exists for name in resources)
+    assert template.condition("ManagementApiEnabled") is exists
+    generated = template.resources["AuthenticatorKeySecret"]["Properties"]["GenerateSecretString"]
+    assert json.loads(generated["SecretStringTemplate"]) == {"current": "initial"}
+    assert (generated["GenerateStringKey"], generated["PasswordLength"]) == ("initial", 64)
+    assert template.resources["AuthenticatorKeySecret"]["DeletionPolicy"] == "Retain"
+    schedule = template.resources["AuthenticatorKeyRotationSchedule"]
+    assert schedule["Properties"]["RotationRules"] == {"AutomaticallyAfterDays": {"Ref": "AuthenticatorKeyRotationDays"}}
+    assert schedule["Properties"]["RotationLambdaARN"] == {"Fn::GetAtt": ["RotateSigningKeyFunction", "Arn"]}
+    assert template.resources["AuthenticatorKeyRotationPermission"]["Properties"]["SourceArn"] == {
+        "Ref": "AuthenticatorKeySecret"
+    }
+    ring = "arn:ring"
+    for function in ("CreateAuthChallengeFunction", "VerifyAuthChallengeFunction", "RotateSigningKeyFunction"):
+        variable = template.functions()[function].environment["AUTHENTICATOR_KEY_SECRET_ID"]
+        assert template.resolve(variable, {"AuthenticatorKeySecret": ring}) == (ring if exists else "")
 
 
 def _sam_transform(parameters: dict[str, str]) -> dict:
