@@ -64,7 +64,8 @@ def parser() -> argparse.ArgumentParser:
         "--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="with --local: the pool's --state-dir (its admin credentials)"
     )
     made.add_argument("command", choices=list(COMMANDS), help="invite: create the user and email a welcome link; sign-out: end "
-                      "every session, link and code; unlock: clear the wrong-code budget; status: what Keyless holds")  # fmt: skip
+                      "every session, link and code; unlock: clear the wrong-code budget; status: what Keyless holds; "
+                      "remove-authenticator: remove the user's authenticator app (check who asks first)")  # fmt: skip
     made.add_argument("email", help="the user's email address")
     return made
 

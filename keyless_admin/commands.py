@@ -1,4 +1,5 @@
-"""The operator's commands on a user pool that runs Keyless: invite, sign-out, unlock, status.
+"""The operator's commands on a user pool that runs Keyless: invite, sign-out, unlock, status,
+remove-authenticator.
 
 Each finds the user by email address and acts through the layer's own code: its stores (the only code
 that writes the table), the link CreateAuthChallenge issues, the mailer and its templates, the Cognito
@@ -172,6 +173,35 @@ def unlock(pool: KeylessPool, email: str) -> dict[str, Any]:
     }
 
 
+def remove_authenticator(pool: KeylessPool, email: str) -> dict[str, Any]:
+    """The user's authenticator app goes (a lost phone): they sign in by email again, and may set up
+    another. Only after the operator has checked who is asking (README, "Authenticator apps"): whoever
+    gets an app removed weakens that account to its email."""
+    user = find_user(pool, _checked(email))
+    before = pool.runtime.authenticator_apps.remove(user.sub)
+    return {
+        "pool": pool.pool_id,
+        "email": mask(user.address),
+        "sub": user.sub,
+        "authenticatorAppRemoved": bool(before),
+        "wasActive": before.get("status") == "active",
+    }
+
+
+def _authenticator_app(runtime: SignInRuntime, sub: str) -> dict[str, Any] | None:
+    """Whether the user has an app, and since when: never its secret, nor its key."""
+    found = runtime.authenticator_apps.read(sub)
+    if not found:
+        return None
+    last_step = found.get("lastUsedStep")
+    return {
+        "status": found.get("status"),
+        "created": _iso_epoch(found.get("createdAt")),
+        "confirmed": _iso_epoch(found.get("confirmedAt")),
+        "lastCodeAccepted": _iso_epoch(int(last_step) * 30) if isinstance(last_step, int) else None,
+    }
+
+
 def status(pool: KeylessPool, email: str) -> dict[str, Any]:
     """What Cognito and Keyless hold for the user, as far as it is no secret: the account, the newest
     email's pending proofs, the send limits and the wrong-code budget, a suppression, the profile."""
@@ -212,6 +242,7 @@ def status(pool: KeylessPool, email: str) -> dict[str, Any]:
         "suppressedUntil": _iso_epoch(suppression.get("expiresAt")) if int(suppression.get("expiresAt", 0)) > now else None,
         "suppressionReason": suppression.get("reason") if int(suppression.get("expiresAt", 0)) > now else None,
         "profile": {k: (mask(v) if k == "email" and isinstance(v, str) else v) for k, v in profile.items()} if profile else None,
+        "authenticatorApp": _authenticator_app(runtime, user.sub),
     }
 
 
@@ -220,6 +251,7 @@ COMMANDS: dict[str, Callable[[KeylessPool, str], dict[str, Any]]] = {
     "sign-out": sign_out,
     "unlock": unlock,
     "status": status,
+    "remove-authenticator": remove_authenticator,
 }
 
 

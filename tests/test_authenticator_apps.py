@@ -436,3 +436,30 @@ def test_the_factors_claim_is_read_from_the_recorded_proofs(sign_in, expected):
     parsed = parse_token_generation(event, triggers.PRE_TOKEN_GENERATION)
     assert token_claims.accepted_factors(parsed, {**sign_in, "provenAt": now}, now) == expected
     assert token_claims.accepted_factors(parsed, {**sign_in, "provenAt": now - 3600}, now) == ()
+
+
+# --- the operator's command ----------------------------------------------------------------------------
+
+
+def test_an_operator_removes_a_lost_phone_s_app_and_status_shows_it_masked(apps, pool_state_dir):
+    from tests.test_admin import local
+
+    alice = apps.user(ALICE)
+    app = apps.set_up(alice)
+    shown = local(apps.server, pool_state_dir, "status", ALICE)
+    assert shown.status == 0 and shown.result is not None
+    assert set(shown.result["authenticatorApp"]) == {"status", "created", "confirmed", "lastCodeAccepted"}
+    assert shown.result["authenticatorApp"]["status"] == "active" and app.secret not in json.dumps(shown.result)
+    removed = local(apps.server, pool_state_dir, "remove-authenticator", ALICE)
+    assert removed.status == 0 and removed.audit["result"] == "ok"
+    assert removed.result == {
+        "pool": apps.server.pool.pool_id,
+        "email": "a***@e***.com",
+        "sub": alice["sub"],
+        "authenticatorAppRemoved": True,
+        "wasActive": True,
+    }
+    assert local(apps.server, pool_state_dir, "status", ALICE).result["authenticatorApp"] is None
+    assert answered(lambda: apps.answer(apps.ask_for_code(ALICE), app.code())) == "again"
+    apps.clock.advance(61)  # the user signs in by email, and may set up another app
+    assert apps.api.call(STATUS, apps.signed_in(ALICE)) == (200, {"status": "none"})
