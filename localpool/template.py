@@ -125,6 +125,11 @@ class Template:
             )
         return specs
 
+    def exists(self, logical_id: str) -> bool:
+        """Whether CloudFormation creates the resource: its Condition, if it has one, holds."""
+        condition = self.resources[logical_id].get("Condition")
+        return condition is None or self.condition(condition)
+
     def resources_of_type(self, resource_type: str) -> dict[str, dict]:
         return {k: v for k, v in self.resources.items() if v.get("Type") == resource_type}
 
