@@ -168,6 +168,9 @@ class Template:
                 return self.resolve(when_true if self.condition(name) else when_false, physical, region, account)
             if fn == "Fn::GetAtt":
                 return physical.get(f"{arg[0]}.{arg[1]}") or lookup(arg[0])
+            if fn == "Fn::Split":
+                delimiter, source = arg
+                return str(self.resolve(source, physical, region, account)).split(delimiter)
             if fn == "Fn::Sub":
                 text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1] if len(arg) > 1 else {})
                 given = {name: str(self.resolve(v, physical, region, account)) for name, v in variables.items()}

@@ -26,7 +26,7 @@ from testkit.clock import Clock
 from testkit.deployment import TEST_PARAMETERS, served_pool
 
 TESTKIT = Path(__file__).resolve().parent.parent / "testkit"
-ALLOWED_PAGE = "https://app.example.com"
+ALLOWED_PAGE = "https://app.example.com"  # in TEST_PARAMETERS' AllowedRedirectOrigins
 OTHER_PAGE = "http://localhost:3000"  # may call the pool (--cors-origin), but is not in the API's AllowOrigins
 ISSUER = {"Fn::Sub": "https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}"}
 
@@ -47,7 +47,7 @@ def echo_template(events: dict | None = None, **api_properties) -> Template:
                 "DefaultAuthorizer": "PoolJwt",
             },
             "CorsConfiguration": {
-                "AllowOrigins": [ALLOWED_PAGE],
+                "AllowOrigins": {"Fn::Split": [",", {"Ref": "AllowedRedirectOrigins"}]},  # as the management API's
                 "AllowHeaders": ["authorization", "content-type"],
                 "AllowMethods": ["POST", "GET"],
                 "MaxAge": 600,
