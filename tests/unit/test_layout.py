@@ -36,7 +36,7 @@ def test_each_subpackage_lists_exactly_its_modules(path):
 
 def test_the_layer_is_only_subpackages():
     assert modules_of(LAYER) == set()
-    assert set(SUBPACKAGES) == {"attach", "aws", "core", "methods", "profiles", "signin", "signup", "store"}
+    assert set(SUBPACKAGES) == {"account", "attach", "aws", "core", "methods", "profiles", "signin", "signup", "store"}
 
 
 def test_every_method_module_is_registered_and_every_registered_method_has_its_module():

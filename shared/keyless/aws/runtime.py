@@ -29,9 +29,11 @@ if TYPE_CHECKING:
     from keyless.aws.key_rotation import KeyRotation
     from keyless.aws.mailer import Mailer
     from keyless.aws.signing_keys import PseudonymKey, SigningKeys
+    from keyless.core.settings.passkeys import AccountSettings, PasskeySettings
     from keyless.core.settings.profiles import ClaimsSettings, ProfileSettings
     from keyless.core.settings.sign_in import SendSettings, SignInSettings
     from keyless.profiles.provisioning import Provisioner
+    from keyless.store.passkeys import PasskeyStore
     from keyless.store.profiles import ProfileStore
     from keyless.store.sign_in import SignInStore
     from keyless.store.suppressions import SuppressionStore
@@ -117,10 +119,50 @@ class SignInRuntime:
 
     @functools.cached_property
     def keys(self) -> SigningKeys:
+        return self._signing_keys(self.settings.signing_key_secret_id, self.settings.key_cache_seconds)
+
+    def _signing_keys(self, secret_id: str, cache_seconds: int) -> SigningKeys:
         from keyless.aws.signing_keys import SigningKeys
 
-        client = self.secretsmanager
-        return SigningKeys(self.settings.signing_key_secret_id, client, self.settings.key_cache_seconds, self.clock)
+        return SigningKeys(secret_id, self.secretsmanager, cache_seconds, self.clock)
+
+    @functools.cached_property
+    def passkey_settings(self) -> PasskeySettings:
+        """Whether passkeys are offered, and how they are checked (CreateAuthChallenge, VerifyAuthChallengeResponse)."""
+        from keyless.core.settings.passkeys import PasskeySettings
+
+        return PasskeySettings.from_env()
+
+    @functools.cached_property
+    def passkeys(self) -> PasskeyStore:
+        from keyless.store.passkeys import PasskeyStore
+
+        return PasskeyStore(self.dynamodb, self.settings.table_name)
+
+    # The management API (ManagementApiFunction): its own settings name the table and the signing key.
+    @functools.cached_property
+    def account_settings(self) -> AccountSettings:
+        from keyless.core.settings.passkeys import AccountSettings
+
+        return AccountSettings.from_env()
+
+    @functools.cached_property
+    def account_passkeys(self) -> PasskeyStore:
+        from keyless.store.passkeys import PasskeyStore
+
+        return PasskeyStore(self.dynamodb, self.account_settings.table_name)
+
+    @functools.cached_property
+    def account_sign_in_store(self) -> SignInStore:
+        """The users' sign-in items, read for when an operator last signed a user out (revokedAt)."""
+        from keyless.store.sign_in import SignInStore
+
+        return SignInStore(self.dynamodb, self.account_settings.table_name)
+
+    @functools.cached_property
+    def account_keys(self) -> SigningKeys:
+        """What usernameless sign-in challenges are MACed under (VerifyAuthChallengeResponse checks them with `keys`)."""
+        return self._signing_keys(self.account_settings.signing_key_secret_id, self.account_settings.key_cache_seconds)
 
     @functools.cached_property
     def pseudonym_key(self) -> PseudonymKey:

@@ -13,6 +13,9 @@ A method's module offers:
                                     methods' answers hands it to the one that recognizes it)
   pending_until(item, now) -> int   until when the proof the item holds still works (0: none does),
                                     for an operator's status and sign-out (keyless_admin)
+A method that sends no email (sends_email False: the passkey) answers round 1 instead
+(answers_round_one): its module offers round_one(event, runtime) -> (public, private) parameters
+and verify; FIELDS is empty and it issues nothing.
 
 This package's own module is pure data, so DefineAuthChallenge reads it without loading any method's
 code (or boto3), nor defining records only CreateAuthChallenge uses. Adding a method: its module, its line in METHODS, and its name in the template's
@@ -36,6 +39,8 @@ class Method:
     sent_metric: str  # the metric counting its emails
     refused: str  # the metric's reason when the sign-in fails on this method's answers
     in_every_email: bool = False  # its proof is in every sign-in email while offered: any email's round takes it
+    sends_email: bool = True  # its proof goes by email (SIGN_IN_METHODS lists these); else it has none to send
+    answers_round_one: bool = False  # the answer to round 1 is its proof (no email, no further round)
 
     def logic(self) -> ModuleType:
         return importlib.import_module(f"keyless.methods.{self.module}")
@@ -60,8 +65,31 @@ EMAIL_OTP = Method(
     sent_metric="CodesSent",
     refused="code_attempts_exhausted",
 )
-METHODS = {method.name: method for method in (MAGIC_LINK, EMAIL_OTP)}
+PASSKEY = Method(
+    "FIDO2",  # the name AWS's passwordless sample and its client (amazon-cognito-passwordless-auth) use
+    "passkey",
+    claim="passkey",
+    asks_again=False,
+    guessable=False,
+    sent_metric="",
+    refused="passkey_rejected",
+    sends_email=False,
+    answers_round_one=True,
+)
+METHODS = {method.name: method for method in (MAGIC_LINK, EMAIL_OTP, PASSKEY)}
 NAMES = tuple(METHODS)
+EMAIL_NAMES = tuple(name for name, method in METHODS.items() if method.sends_email)
 
 
-__all__ = ["EMAIL_OTP", "MAGIC_LINK", "METHODS", "NAMES", "Method", "email_otp", "magic_link"]
+__all__ = [
+    "EMAIL_NAMES",
+    "EMAIL_OTP",
+    "MAGIC_LINK",
+    "METHODS",
+    "NAMES",
+    "PASSKEY",
+    "Method",
+    "email_otp",
+    "magic_link",
+    "passkey",
+]

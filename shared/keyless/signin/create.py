@@ -45,7 +45,7 @@ class Outgoing:
 
 def create_challenge(event: TriggerEvent, runtime: SignInRuntime) -> dict:
     if not event.session:
-        return _choose_method(runtime)
+        return _choose_method(event, runtime)
     first, last = event.session[0], event.session[-1]
     if first.step != protocol.CHOOSE_METHOD or not first.flow:
         raise errors.MalformedEvent("session does not start with our first round")
@@ -64,10 +64,20 @@ def _response(public: dict, private: dict, step: str, flow: str) -> dict:
     }
 
 
-def _choose_method(runtime: SignInRuntime) -> dict:
+def _choose_method(event: TriggerEvent, runtime: SignInRuntime) -> dict:
+    """Round 1: the methods offered. The email methods need nothing here (no AWS call); a method
+    whose proof answers this round (the passkey, when on) adds what answering it takes."""
     flow = secrets.token_urlsafe(16)  # names this sign-in; not a secret (it is in challengeMetadata)
-    public = {protocol.PARAM_METHODS: ",".join(runtime.send_settings.methods)}
-    return _response(public, {}, protocol.CHOOSE_METHOD, flow)
+    offered = [*runtime.send_settings.methods]
+    public: dict[str, str] = {}
+    private: dict[str, str] = {}
+    if runtime.passkey_settings.enabled:
+        for method in (m for m in methods.METHODS.values() if m.answers_round_one):
+            offered.append(method.name)
+            method_public, method_private = method.logic().round_one(event, runtime)
+            public.update(method_public)
+            private.update(method_private)
+    return _response({protocol.PARAM_METHODS: ",".join(offered), **public}, private, protocol.CHOOSE_METHOD, flow)
 
 
 def _chosen_method(event: TriggerEvent, settings: SendSettings) -> methods.Method:
@@ -204,7 +214,7 @@ def email_fields(address: str, sent_to: str, key: bytes, now: int, settings: Sen
 
 def proof_fields() -> tuple[str, ...]:
     """Every field of the sign-in item that holds a proof (a link or a code), whatever the method."""
-    return tuple(name for method in methods.METHODS.values() for name in method.logic().FIELDS)
+    return tuple(name for method in methods.METHODS.values() if method.sends_email for name in method.logic().FIELDS)
 
 
 def superseded(fields: dict) -> tuple[str, ...]:

@@ -68,6 +68,9 @@ def decide(session: tuple[SessionEntry, ...], client_metadata: Mapping[str, str]
     if last.challenge_result:
         return Decision(issue_tokens=True, method=method)
     if last.step == protocol.CHOOSE_METHOD:
+        chosen = methods.METHODS.get(method)
+        if chosen is not None and chosen.answers_round_one:
+            return fail(chosen.refused, method)  # its proof was the answer, and it was refused: no email
         if len(session) == 1 and protocol.wants_email(client_metadata):
             return NEXT_ROUND
         return fail(methods.MAGIC_LINK.refused if method == methods.MAGIC_LINK.name else "no_method_chosen", method)

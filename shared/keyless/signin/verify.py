@@ -3,8 +3,9 @@
 The step (recorded by CreateAuthChallenge in privateChallengeParameters, which the client never
 sees) chooses the method whose module checks the answer; an answer of the shape of a method whose
 proof every email carries (the link) goes to that method's module in any email's round. In round 2
-of a fresh sign-in a magic link may be answered straight away (alreadyHaveMagicLink); any other
-answer to round 1 is a request for an email, not an answer. What follows an accepted proof is in keyless.signin.proof.
+of a fresh sign-in a magic link may be answered straight away (alreadyHaveMagicLink), and a method
+that sends no email (the passkey) answers it with its proof; any other answer to round 1 is a
+request for an email, not an answer. What follows an accepted proof is in keyless.signin.proof.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ def verify_answer(event: TriggerEvent, runtime: SignInRuntime) -> Verdict:
     if step not in protocol.STEPS or not flow:
         raise MalformedEvent("privateChallengeParameters are not ours")
     if step == protocol.CHOOSE_METHOD:
+        chosen = methods.METHODS.get(event.client_metadata.get(protocol.META_METHOD, ""))
+        if chosen is not None and chosen.answers_round_one:
+            return chosen.logic().verify(event, flow, runtime)  # a passkey's assertion answers round 1
         if event.client_metadata.get(protocol.META_ALREADY_HAVE_LINK) != protocol.YES:
             return rejected("", "request")  # a request for an email, not an answer: Define goes on
         step = methods.MAGIC_LINK.name

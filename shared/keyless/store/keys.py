@@ -32,3 +32,26 @@ def suppression_key(address: str) -> dict[str, dict[str, str]]:
     """An address that gets no sign-in email for a while (it hard-bounced or complained):
     SUPPRESSION#<keyed address>."""
     return _key(f"SUPPRESSION#{address}", "EMAIL")
+
+
+def passkey_key(sub: str, credential_id: str) -> dict[str, dict[str, str]]:
+    """One of a user's passkeys: USER#<sub> / PASSKEY#<credential id, base64url>."""
+    return _key(f"USER#{sub}", f"PASSKEY#{credential_id}")
+
+
+PASSKEY_PREFIX = "PASSKEY#"
+
+
+def passkeys_key(sub: str) -> dict[str, dict[str, str]]:
+    """A user's passkey state: how many they have, and the pending registration's challenge."""
+    return _key(f"USER#{sub}", "PASSKEYS")
+
+
+def credential_owner_key(credential_id: str) -> dict[str, dict[str, str]]:
+    """Who registered a credential id (so no id is registered twice): CREDENTIAL#<credential id>."""
+    return _key(f"CREDENTIAL#{credential_id}", "OWNER")
+
+
+def used_challenge_key(nonce: str) -> dict[str, dict[str, str]]:
+    """A usernameless sign-in challenge that was used (it works once): PASSKEYCHALLENGE#<nonce>."""
+    return _key(f"PASSKEYCHALLENGE#{nonce}", "USED")

@@ -83,4 +83,4 @@ def key_cache_seconds(env: Env) -> int:
     return whole_number(env, "SIGNING_KEY_CACHE_SECONDS", 3600, 0, 86400)
 
 
-__all__ = ["attach", "define", "email_events", "functions", "profiles", "rotation", "sign_in", "sign_up"]
+__all__ = ["attach", "define", "email_events", "functions", "passkeys", "profiles", "rotation", "sign_in", "sign_up"]

@@ -18,7 +18,7 @@ from keyless.core.settings import (
     required,
     whole_number,
 )
-from keyless.methods import MAGIC_LINK, NAMES
+from keyless.methods import EMAIL_NAMES, MAGIC_LINK
 
 if TYPE_CHECKING:  # read where it is used: VerifyAuthChallengeResponse needs no URL parsing
     from keyless.signin.redirects import AllowedRedirect
@@ -77,7 +77,7 @@ class SendSettings(SignInSettings):
     ses_configuration_set: str
     email_templates_dir: str  # "" = the bundled templates
     allowed_origins: tuple[AllowedRedirect, ...]
-    methods: tuple[str, ...]
+    methods: tuple[str, ...]  # the email methods offered (PASSKEYS adds the passkey: PasskeySettings)
     link_lifetime_seconds: int
     code_lifetime_seconds: int
     max_code_attempts: int
@@ -102,9 +102,9 @@ class SendSettings(SignInSettings):
 
     @classmethod
     def from_env(cls, env: Env = os.environ) -> SendSettings:
-        methods = NAMES if "SIGN_IN_METHODS" not in env else listed(env, "SIGN_IN_METHODS")  # set and blank: none
-        if not methods or any(m not in NAMES for m in methods):
-            raise ConfigurationError(f"SIGN_IN_METHODS must list some of {', '.join(NAMES)}")
+        methods = EMAIL_NAMES if "SIGN_IN_METHODS" not in env else listed(env, "SIGN_IN_METHODS")  # set and blank: none
+        if not methods or any(m not in EMAIL_NAMES for m in methods):
+            raise ConfigurationError(f"SIGN_IN_METHODS must list some of {', '.join(EMAIL_NAMES)}")
         try:
             from keyless.signin.redirects import parse_allowlist
 

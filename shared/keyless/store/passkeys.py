@@ -1,0 +1,286 @@
+"""Passkeys in DynamoDB: the only code that reads or writes them.
+
+USER#<sub> / PASSKEY#<credential id>, one per passkey:
+  credentialId, publicKey     the credential (base64url; the COSE key as the authenticator gave it)
+  signCount                   the authenticator's counter at its last use (0: it keeps none)
+  friendlyName, transports, aaguid, rpId, createdAt, lastSignIn (epoch seconds)
+  backupEligible              the authenticator said at registration whether it may sync the key; an
+                              assertion that says otherwise is refused
+USER#<sub> / PASSKEYS, one per user with passkeys or a registration started:
+  passkeyCount                how many passkeys the user has (at most MAX_PASSKEYS)
+  challenge, challengeRpId, challengeExpiresAt
+                              the pending registration's challenge (a new start replaces it; a
+                              completed registration removes it)
+CREDENTIAL#<credential id> / OWNER: sub. Written with the passkey in one transaction, conditional on
+  its absence, so a credential id belongs to one user at most.
+PASSKEYCHALLENGE#<nonce> / USED: expiresAt (TTL). A usernameless sign-in challenge that was used.
+
+Every state change that must happen once is one conditional write (a transaction where several
+items change together).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from keyless.core.aws_errors import condition_failed, error_code
+from keyless.store.codec import expression_names, from_item, to_attribute, to_item
+from keyless.store.keys import (
+    PASSKEY_PREFIX,
+    credential_owner_key,
+    passkey_key,
+    passkeys_key,
+    sign_in_key,
+    used_challenge_key,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+MAX_PASSKEYS = 10  # per user: enough for every device a person holds, few enough to list in one page
+TRANSACTION_CANCELED = "TransactionCanceledException"
+
+
+@dataclass(frozen=True)
+class Added:
+    item: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NotAdded:
+    reason: str  # "challenge" (used, replaced or expired), "limit", "taken" (another user's or own id)
+
+
+class PasskeyStore:
+    def __init__(self, client: DynamoDBClient, table_name: str):
+        self._client = client
+        self._table = table_name
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def list(self, sub: str) -> list[dict[str, Any]]:
+        """The user's passkeys, oldest first (at most MAX_PASSKEYS: one page)."""
+        items: list[dict[str, Any]] = []
+        start: dict[str, Any] | None = None
+        while True:
+            response = self._client.query(
+                TableName=self._table,
+                KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefix)",
+                ExpressionAttributeNames=expression_names("pk", "sk"),
+                ExpressionAttributeValues={":pk": sign_in_key(sub)["pk"], ":prefix": to_attribute(PASSKEY_PREFIX)},
+                ConsistentRead=True,
+                **({"ExclusiveStartKey": start} if start else {}),
+            )
+            items += [from_item(item) for item in response.get("Items", [])]
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                return sorted(items, key=lambda item: (item.get("createdAt", 0), item.get("credentialId", "")))
+
+    def get(self, sub: str, credential_id: str) -> dict[str, Any]:
+        """One of the user's passkeys ({} when the user has none with this id)."""
+        response = self._client.get_item(TableName=self._table, Key=passkey_key(sub, credential_id), ConsistentRead=True)
+        return from_item(response.get("Item"))
+
+    def state(self, sub: str) -> dict[str, Any]:
+        response = self._client.get_item(TableName=self._table, Key=passkeys_key(sub), ConsistentRead=True)
+        return from_item(response.get("Item"))
+
+    # --- registering ----------------------------------------------------------------------------
+
+    def start_registration(self, sub: str, challenge: str, rp_id: str, expires_at: int) -> None:
+        """The user's one pending registration: this challenge, replacing any earlier one."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=passkeys_key(sub),
+            UpdateExpression="SET #challenge = :challenge, #challengeRpId = :rpId, #challengeExpiresAt = :expiresAt, "
+            "#passkeyCount = if_not_exists(#passkeyCount, :zero)",
+            ExpressionAttributeNames=expression_names("challenge", "challengeRpId", "challengeExpiresAt", "passkeyCount"),
+            ExpressionAttributeValues={
+                ":challenge": to_attribute(challenge),
+                ":rpId": to_attribute(rp_id),
+                ":expiresAt": to_attribute(expires_at),
+                ":zero": to_attribute(0),
+            },
+        )
+
+    def add(self, sub: str, challenge: str, now: int, passkey: dict[str, Any]) -> Added | NotAdded:
+        """Store a verified registration, once: the pending challenge it answered is spent, the count
+        grows (within MAX_PASSKEYS), and the credential id must be nobody's yet, all in one transaction."""
+        credential_id = passkey["credentialId"]
+        item = {**passkey, "createdAt": now, "signCount": int(passkey.get("signCount", 0))}
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": passkeys_key(sub),
+                            "UpdateExpression": "SET #passkeyCount = #passkeyCount + :one "
+                            "REMOVE #challenge, #challengeRpId, #challengeExpiresAt",
+                            "ConditionExpression": "#challenge = :challenge AND #challengeExpiresAt > :now "
+                            "AND #passkeyCount < :max",
+                            "ExpressionAttributeNames": expression_names(
+                                "passkeyCount", "challenge", "challengeRpId", "challengeExpiresAt"
+                            ),
+                            "ExpressionAttributeValues": {
+                                ":one": to_attribute(1),
+                                ":challenge": to_attribute(challenge),
+                                ":now": to_attribute(now),
+                                ":max": to_attribute(MAX_PASSKEYS),
+                            },
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": {**passkey_key(sub, credential_id), **to_item(item)},
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": {**credential_owner_key(credential_id), **to_item({"sub": sub, "createdAt": now})},
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if error_code(exc) != TRANSACTION_CANCELED:
+                raise
+            return NotAdded(self._why_not_added(exc, sub, challenge, now))
+        return Added(item)
+
+    def _why_not_added(self, exc: ClientError, sub: str, challenge: str, now: int) -> str:
+        reasons = [r.get("Code", "") for r in exc.response.get("CancellationReasons", [])]  # type: ignore[attr-defined]
+        if reasons and reasons[0] == "ConditionalCheckFailed":
+            state = self.state(sub)
+            if state.get("challenge") == challenge and int(state.get("challengeExpiresAt", 0)) > now:
+                return "limit"
+            return "challenge"
+        if any(code == "ConditionalCheckFailed" for code in reasons[1:]):
+            return "taken"
+        raise exc  # a conflict with another transaction, or a throttle: not an answer
+
+    # --- managing -------------------------------------------------------------------------------
+
+    def rename(self, sub: str, credential_id: str, name: str) -> bool:
+        """False when the user has no passkey with this id (another user's id included)."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=passkey_key(sub, credential_id),
+                UpdateExpression="SET #friendlyName = :name",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames=expression_names("friendlyName"),
+                ExpressionAttributeValues={":name": to_attribute(name)},
+            )
+        except ClientError as exc:
+            if not condition_failed(exc):
+                raise
+            return False
+        return True
+
+    def delete(self, sub: str, credential_id: str) -> bool:
+        """Remove the user's passkey, its owner item and one from the count, together; False (nothing
+        changed) when the user has no passkey with this id."""
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Delete": {
+                            "TableName": self._table,
+                            "Key": passkey_key(sub, credential_id),
+                            "ConditionExpression": "attribute_exists(pk)",
+                        }
+                    },
+                    {
+                        "Delete": {
+                            "TableName": self._table,
+                            "Key": credential_owner_key(credential_id),
+                            "ConditionExpression": "#sub = :sub",
+                            "ExpressionAttributeNames": expression_names("sub"),
+                            "ExpressionAttributeValues": {":sub": to_attribute(sub)},
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": passkeys_key(sub),
+                            "UpdateExpression": "SET #passkeyCount = #passkeyCount - :one",
+                            "ConditionExpression": "#passkeyCount > :zero",
+                            "ExpressionAttributeNames": expression_names("passkeyCount"),
+                            "ExpressionAttributeValues": {":one": to_attribute(1), ":zero": to_attribute(0)},
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if error_code(exc) != TRANSACTION_CANCELED:
+                raise
+            reasons = [r.get("Code", "") for r in exc.response.get("CancellationReasons", [])]  # type: ignore[attr-defined]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return False
+            raise
+        return True
+
+    # --- signing in -----------------------------------------------------------------------------
+
+    def record_use(self, sub: str, credential_id: str, verified_count: int, new_count: int, now: int, method: str) -> bool:
+        """The passkey's use, once: its counter moves on from the value the assertion was verified
+        against (two uses verified against the same value cannot both pass: a cloned authenticator),
+        and the user's sign-in item records the accepted proof (the sign_in_method claim), together."""
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": passkey_key(sub, credential_id),
+                            "UpdateExpression": "SET #signCount = :new, #lastSignIn = :now",
+                            "ConditionExpression": "#signCount = :verified",
+                            "ExpressionAttributeNames": expression_names("signCount", "lastSignIn"),
+                            "ExpressionAttributeValues": {
+                                ":new": to_attribute(new_count),
+                                ":now": to_attribute(now),
+                                ":verified": to_attribute(verified_count),
+                            },
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": sign_in_key(sub),
+                            "UpdateExpression": "SET #provenMethod = :method, #provenAt = :now",
+                            "ExpressionAttributeNames": expression_names("provenMethod", "provenAt"),
+                            "ExpressionAttributeValues": {":method": to_attribute(method), ":now": to_attribute(now)},
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if error_code(exc) != TRANSACTION_CANCELED:
+                raise
+            reasons = [r.get("Code", "") for r in exc.response.get("CancellationReasons", [])]  # type: ignore[attr-defined]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return False
+            raise
+        return True
+
+    def spend_challenge(self, nonce: str, expires_at: int) -> bool:
+        """A usernameless challenge's one use: False when it was used before."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={**used_challenge_key(nonce), **to_item({"expiresAt": expires_at})},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if not condition_failed(exc):
+                raise
+            return False
+        return True
