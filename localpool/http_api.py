@@ -158,7 +158,7 @@ class HttpApiGateway:
     """The routes of every HTTP API the template creates, with their authorizers and CORS."""
 
     routes: list[Route]
-    cors: dict[str, Cors]  # API logical id -> its CorsConfiguration
+    cors: Cors | None  # the API's CorsConfiguration (None: it has none)
     keys: Callable[[], Iterable[RsaKey]]  # the pool's signing keys (its JWKS)
     clock: Callable[[], float] = time.time
     handlers: dict[str, Handler] = field(default_factory=dict)  # function logical id -> handler, loaded on first use
@@ -179,8 +179,12 @@ class HttpApiGateway:
         """pool_issuer: (the issuer Cognito would give this pool's tokens, the local pool's own issuer)."""
         functions = template.functions()
         resources = {k: v for k, v in template.resources_of_type("AWS::Serverless::HttpApi").items() if template.exists(k)}
+        if len(resources) > 1:
+            raise TemplateApiError(f"the local pool serves one HTTP API under {PREFIX}, not {', '.join(sorted(resources))}")
         physical = {**physical, **{logical: logical for logical in resources}}  # an event's ApiId names its API
-        apis = {logical: template.resolve(r.get("Properties") or {}, physical, region, ACCOUNT) for logical, r in resources.items()}
+        apis = {
+            logical: template.resolve(r.get("Properties") or {}, physical, region, ACCOUNT) for logical, r in resources.items()
+        }
         routes = []
         for logical, spec in functions.items():
             if not template.exists(logical):
@@ -194,15 +198,15 @@ class HttpApiGateway:
         duplicates = sorted({key for key in keys_seen if keys_seen.count(key) > 1})
         if duplicates:
             raise TemplateApiError(f"routes defined twice: {', '.join(duplicates)}")
-        cors = {logical: _cors(props.get("CorsConfiguration")) for logical, props in apis.items()}
-        return cls(routes, cors, keys, clock)
+        cors = next((_cors(props.get("CorsConfiguration")) for props in apis.values()), None)
+        return cls(routes, cors if cors and cors.allow_origins else None, keys, clock)
 
     def route_keys(self) -> list[str]:
         return sorted(route.key for route in self.routes)
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         origin = _header(request.headers, "origin")
-        cors = self._cors()
+        cors = self.cors
         if (
             request.method == "OPTIONS"
             and cors is not None
@@ -221,11 +225,6 @@ class HttpApiGateway:
                 return self._with_cors(ApiResponse.message(HTTPStatus.UNAUTHORIZED, route.key), cors, origin)
         event = build_event(route, request, path_parameters, claims, self.clock())
         return self._with_cors(self._invoke(route, event), cors, origin)
-
-    def _cors(self) -> Cors | None:
-        """The CORS configuration of the API(s) served (one API: the template makes one)."""
-        configured = [c for c in self.cors.values() if c.allow_origins]
-        return configured[0] if configured else None
 
     def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         candidates = []

@@ -14,6 +14,7 @@ real handlers.
 from __future__ import annotations
 
 import html
+import ipaddress
 import json
 import logging
 import re
@@ -71,6 +72,7 @@ MAILBOX_POLICY = (
 )
 EXPOSED_HEADERS = "x-amzn-RequestId, x-amzn-ErrorType, x-amzn-ErrorMessage, Date"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost"})  # a URL's host names for the pool on loopback (IPv4)
 _SIGN_OUT_USER = "keyless_admin_sign_out_user"
 
 log = logging.getLogger("localpool.server")
@@ -153,16 +155,37 @@ class LocalPool:
 
 
 def _origins_with(allowed: str, url: str) -> str:
-    """The AllowedRedirectOrigins parameter plus this server's own origin, so the demo page's
-    magic links work on any port. Not a plain-http origin other than loopback (`--host` on a LAN
-    address): Keyless refuses those, since whoever can change an http page could read the link."""
+    """The AllowedRedirectOrigins parameter plus this server's own origins (on loopback both
+    127.0.0.1 and localhost: passkeys work only on the latter), so the demo page's magic links work on
+    any port, and its passkeys and management API calls too (their origins and CORS come from this
+    parameter). Not a plain-http origin other than loopback (`--host` on a LAN address): Keyless
+    refuses those, since whoever can change an http page could read the link."""
     origins = [o.strip() for o in allowed.split(",") if o.strip()]
     try:
         parse_allowlist(url)
     except ValueError:
         log.warning("magic links cannot point at %s (plain http off loopback); codes still work", url)
         return ",".join(origins)
-    return ",".join(origins if url in origins else [*origins, url])
+    parts = urlsplit(url)
+    own = [url, *(f"http://{host}:{parts.port}" for host in ("127.0.0.1", "localhost") if parts.hostname in LOOPBACK_NAMES)]
+    return ",".join([*origins, *(o for o in dict.fromkeys(own) if o not in origins)])
+
+
+def _local_relying_party(template: Template, parameters: dict[str, str]) -> None:
+    """Browsers refuse an IP address as a passkey's relying party id, and the template's default is
+    the first allowed origin's host, 127.0.0.1 for the local pool: its passkeys are made for localhost
+    (open the page at http://localhost:<port>/), unless PasskeyRelyingPartyId says otherwise."""
+    if "PasskeyRelyingPartyId" not in template.parameters:
+        return
+    if parameters.get("PasskeyRelyingPartyId") or template.parameters["PasskeyRelyingPartyId"]:
+        return
+    first = urlsplit(parameters["AllowedRedirectOrigins"].split(",")[0]).hostname or ""
+    try:
+        loopback_address = ipaddress.ip_address(first).is_loopback
+    except ValueError:
+        return  # a host name: it can be the relying party
+    if loopback_address:
+        parameters["PasskeyRelyingPartyId"] = "localhost"
 
 
 def build_pool(
@@ -182,6 +205,7 @@ def build_pool(
     parameters = dict(parameters or {})
     allowed = parameters.get("AllowedRedirectOrigins", template.parameters.get("AllowedRedirectOrigins", ""))
     parameters["AllowedRedirectOrigins"] = _origins_with(allowed, url)
+    _local_relying_party(template, parameters)
     deployment, mailbox, session = deploy_and_start(template=template, parameters=parameters, clock=clock, echo=echo)
 
     slots = deployment.handlers()

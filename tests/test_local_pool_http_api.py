@@ -1,7 +1,7 @@
 """The local pool's API Gateway (localpool/http_api.py): the template's HTTP API routes under /api,
 driven over HTTP as a browser or an app would call API Gateway. A test function (testkit/http_api_echo.py)
 answers with the event it was given, so what reaches a function can be read; the management API's own
-routes are driven in tests/test_passkeys_pages.py and tests/test_local_pool_passkeys.py."""
+routes are driven in tests/test_local_pool_management_api.py and tests/test_passkeys_browser.py."""
 
 from __future__ import annotations
 
@@ -392,6 +392,10 @@ def test_routes_the_local_pool_cannot_serve_stop_it():
     implicit = {"Method": "POST", "Path": "/i"}
     with pytest.raises(TemplateApiError, match="ApiId"):
         gateway(echo_template({"Implicit": {"Type": "HttpApi", "Properties": implicit}}))
+    with pytest.raises(TemplateApiError, match="one HTTP API"):  # the echo API and the management API
+        template = echo_template()
+        template.set_parameters({"Passkeys": "Enabled"})
+        gateway(template)
     twice = {"ApiId": {"Ref": "EchoApi"}, "Method": "POST", "Path": "/same"}
     with pytest.raises(TemplateApiError, match="twice"):
         gateway(echo_template({n: {"Type": "HttpApi", "Properties": twice} for n in ("One", "Two")}))
