@@ -54,9 +54,25 @@ def banner(server) -> str:
             ),
             f"  Issuer         {pool.issuer}   (JWKS at /{pool.pool_id}/.well-known/jwks.json)",
             f"  Triggers       {', '.join(f'{slot}={logical}' for slot, logical in slots.items()) or 'none'}",
+            *passkey_lines(server),
             "Emails are printed below and listed on the mailbox page. Ctrl+C stops (users and emails are not kept).",
         ]
     )
+
+
+def passkey_lines(server) -> list[str]:
+    """The management API and where passkeys work, when the template makes them (Passkeys=Enabled)."""
+    url = server.pool.management_api_url
+    if url is None:
+        return []
+    from keyless.core.settings.passkeys import PasskeySettings
+
+    settings = PasskeySettings.from_env(server.pool.deployment.environment)
+    lines = [f"  Management API {url}   (ManagementApiUrl: the passkey routes, behind the pool's JWT check)"]
+    if settings.enabled:
+        pages = ", ".join(f"{origin}/" for origin in settings.origins)
+        lines.append(f"  Passkeys       on {pages}   (relying party {settings.rp_id}; browsers refuse passkeys on an IP address)")
+    return lines
 
 
 def is_loopback(host: str) -> bool:
@@ -98,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         help="a template parameter (repeatable), e.g. AppName=Demo",
     )
     args = parser.parse_args(argv)
-    parameters = parse_parameters(args.parameter)
+    # The demo shows passkeys: on unless --parameter Passkeys=Disabled (a deployment's default is Disabled).
+    parameters = {"Passkeys": "Enabled", **parse_parameters(args.parameter)}
     if not is_loopback(args.host):
         if not args.allow_remote:
             print(

@@ -14,6 +14,7 @@ real handlers.
 from __future__ import annotations
 
 import html
+import ipaddress
 import json
 import logging
 import re
@@ -40,6 +41,8 @@ from localpool.api import COGNITO_SENDER, SIGNED_OPERATIONS, LocalUserPoolApi
 from localpool.claims import claims_hook
 from localpool.deployment import Deployment, deploy_and_start, local_pool
 from localpool.errors import CognitoError
+from localpool.http_api import PREFIX as API_PREFIX
+from localpool.http_api import ApiRequest, ApiResponse, HttpApiGateway
 from localpool.mailbox import COGNITO_SOURCE, Mail, Mailbox
 from localpool.orchestrator import Directory
 from localpool.sigv4 import Credentials, verify
@@ -69,6 +72,7 @@ MAILBOX_POLICY = (
 )
 EXPOSED_HEADERS = "x-amzn-RequestId, x-amzn-ErrorType, x-amzn-ErrorMessage, Date"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost"})  # a URL's host names for the pool on loopback (IPv4)
 _SIGN_OUT_USER = "keyless_admin_sign_out_user"
 
 log = logging.getLogger("localpool.server")
@@ -87,6 +91,7 @@ class LocalPool:
         tokens: TokenService,
         aws_session: boto3.session.Session | None = None,
         credentials: Credentials | None = None,
+        http_api: HttpApiGateway | None = None,
     ):
         self.url = url
         self.deployment = deployment
@@ -94,6 +99,7 @@ class LocalPool:
         self.mailbox = mailbox
         self.runner = runner
         self.tokens = tokens
+        self.http_api = http_api  # the template's HTTP APIs (the management API), under /api; None: it has none
         self.aws_session = aws_session  # the functions' runtime builds its AWS clients from it
         self.credentials = credentials or Credentials.generate()  # admin operations are signed with these
 
@@ -136,21 +142,50 @@ class LocalPool:
         )
         return run_admin_command(KeylessPool(self.pool_id, self.client_id, cognito, runtime.default_runtime()), command, email)
 
+    @property
+    def management_api_url(self) -> str | None:
+        """Where the template's HTTP API is served (API Gateway's URL of the ManagementApiUrl output), if it makes one."""
+        return self.url + API_PREFIX if self.http_api is not None and self.http_api.routes else None
+
     def demo_config(self) -> dict:
-        return {"endpoint": self.url, "region": self.deployment.region, "userPoolId": self.pool_id, "clientId": self.client_id}
+        config = {"endpoint": self.url, "region": self.deployment.region, "userPoolId": self.pool_id, "clientId": self.client_id}
+        if self.management_api_url:
+            config["managementApiUrl"] = self.management_api_url
+        return config
 
 
 def _origins_with(allowed: str, url: str) -> str:
-    """The AllowedRedirectOrigins parameter plus this server's own origin, so the demo page's
-    magic links work on any port. Not a plain-http origin other than loopback (`--host` on a LAN
-    address): Keyless refuses those, since whoever can change an http page could read the link."""
+    """The AllowedRedirectOrigins parameter plus this server's own origins (on loopback both
+    127.0.0.1 and localhost: passkeys work only on the latter), so the demo page's magic links work on
+    any port, and its passkeys and management API calls too (their origins and CORS come from this
+    parameter). Not a plain-http origin other than loopback (`--host` on a LAN address): Keyless
+    refuses those, since whoever can change an http page could read the link."""
     origins = [o.strip() for o in allowed.split(",") if o.strip()]
     try:
         parse_allowlist(url)
     except ValueError:
         log.warning("magic links cannot point at %s (plain http off loopback); codes still work", url)
         return ",".join(origins)
-    return ",".join(origins if url in origins else [*origins, url])
+    parts = urlsplit(url)
+    own = [url, *(f"http://{host}:{parts.port}" for host in ("127.0.0.1", "localhost") if parts.hostname in LOOPBACK_NAMES)]
+    return ",".join([*origins, *(o for o in dict.fromkeys(own) if o not in origins)])
+
+
+def _local_relying_party(template: Template, parameters: dict[str, str]) -> None:
+    """Browsers refuse an IP address as a passkey's relying party id, and the template's default is
+    the first allowed origin's host, 127.0.0.1 for the local pool: its passkeys are made for localhost
+    (open the page at http://localhost:<port>/), unless PasskeyRelyingPartyId says otherwise."""
+    if "PasskeyRelyingPartyId" not in template.parameters:
+        return
+    if parameters.get("PasskeyRelyingPartyId") or template.parameters["PasskeyRelyingPartyId"]:
+        return
+    first = urlsplit(parameters["AllowedRedirectOrigins"].split(",")[0]).hostname or ""
+    try:
+        loopback_address = ipaddress.ip_address(first).is_loopback
+    except ValueError:
+        return  # a host name: it can be the relying party
+    if loopback_address:
+        parameters["PasskeyRelyingPartyId"] = "localhost"
 
 
 def build_pool(
@@ -170,6 +205,7 @@ def build_pool(
     parameters = dict(parameters or {})
     allowed = parameters.get("AllowedRedirectOrigins", template.parameters.get("AllowedRedirectOrigins", ""))
     parameters["AllowedRedirectOrigins"] = _origins_with(allowed, url)
+    _local_relying_party(template, parameters)
     deployment, mailbox, session = deploy_and_start(template=template, parameters=parameters, clock=clock, echo=echo)
 
     slots = deployment.handlers()
@@ -191,7 +227,18 @@ def build_pool(
 
     api = LocalUserPoolApi(deployment, cognito, auth, runner, tokens, send_cognito_email=cognito_email, clock=clock)
     tokens.claims_hook = claims_hook(runner, deployment.pool_id, deployment.region, api.pre_token_version())
-    return LocalPool(url, deployment, api, mailbox, runner, tokens, aws_session=session, credentials=credentials)
+    cognito_issuer = f"https://cognito-idp.{deployment.region}.amazonaws.com/{deployment.pool_id}"
+    http_api = HttpApiGateway.from_template(
+        deployment.template,
+        deployment.physical,
+        deployment.region,
+        (cognito_issuer, tokens.issuer),
+        keys=lambda: (tokens.key, tokens.access_key),
+        clock=clock,
+    )
+    return LocalPool(
+        url, deployment, api, mailbox, runner, tokens, aws_session=session, credentials=credentials, http_api=http_api
+    )
 
 
 def revoke_on_admin_sign_out(session: boto3.session.Session, tokens: TokenService, directory: Directory) -> None:
@@ -333,6 +380,9 @@ class RequestHandler(BaseHTTPRequestHandler):
     # --- Cognito's API ---------------------------------------------------------------------------
 
     def do_OPTIONS(self):
+        if self._is_api():
+            self._api()
+            return
         requested = self.headers.get("Access-Control-Request-Headers", "")
         allowed = requested if re.fullmatch(r"[A-Za-z0-9\-_, ]*", requested) else ""
         self._send(
@@ -348,6 +398,9 @@ class RequestHandler(BaseHTTPRequestHandler):
         )
 
     def do_POST(self):
+        if self._is_api():
+            self._api()
+            return
         if urlsplit(self.path).path == ADMIN_PATH:
             self._admin()
             return
@@ -411,11 +464,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.server.echo(f"keyless_admin {command} {user} -> {outcome}")
 
     def _body(self) -> bytes:
-        try:
-            length = int(self.headers.get("Content-Length", "0"))
-        except ValueError:
-            length = -1
-        if length < 0 or length > MAX_BODY_BYTES:
+        length = self._content_length()
+        if length is None or length > MAX_BODY_BYTES:
             self.close_connection = True
             raise CognitoError("SerializationException", "Request body missing or too large.")
         return self.rfile.read(length)
@@ -423,6 +473,9 @@ class RequestHandler(BaseHTTPRequestHandler):
     # --- pages ------------------------------------------------------------------------------------------
 
     def do_GET(self):
+        if self._is_api():
+            self._api()
+            return
         path = urlsplit(self.path).path
         pool = self.server.pool
         well_known = f"/{pool.pool_id}/.well-known/"
@@ -443,6 +496,66 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     # Mail scanners and link previews check a link with HEAD before (or instead of) fetching it.
     do_HEAD = do_GET
+
+    # --- the template's HTTP APIs (API Gateway), under /api -------------------------------------------
+
+    def do_PUT(self):
+        self._api_only()
+
+    do_PATCH = do_DELETE = do_PUT
+
+    def _is_api(self) -> bool:
+        path = urlsplit(self.path).path
+        return path == API_PREFIX or path.startswith(API_PREFIX + "/")
+
+    def _api_only(self) -> None:
+        if self._is_api():
+            self._api()
+        else:
+            self._json({"message": "Not found"}, HTTPStatus.NOT_FOUND)
+
+    def _api(self) -> None:
+        """A request for the template's HTTP API, answered as API Gateway answers (localpool.http_api)."""
+        started = time.perf_counter()
+        parts = urlsplit(self.path)
+        gateway = self.server.pool.http_api
+        length = self._content_length()
+        if self.headers.get("Transfer-Encoding") is not None or length is None:
+            # A body whose end cannot be told from the next request's start: refused, connection closed.
+            self.close_connection = True
+            response = ApiResponse.message(HTTPStatus.LENGTH_REQUIRED)
+        elif length > MAX_BODY_BYTES:
+            self.close_connection = True
+            response = ApiResponse.message(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        elif gateway is None:
+            self.rfile.read(length)
+            response = ApiResponse.message(HTTPStatus.NOT_FOUND)
+        else:
+            request = ApiRequest(
+                method=self.command,
+                path=parts.path[len(API_PREFIX) :] or "/",
+                raw_query=parts.query,
+                headers=list(self.headers.items()),
+                body=self.rfile.read(length),
+                source_ip=self.client_address[0],
+            )
+            try:
+                response = gateway.handle(request)
+            except Exception:
+                log.error("local user pool: %s %s failed\n%s", self.command, parts.path, traceback.format_exc())
+                response = ApiResponse.message(HTTPStatus.INTERNAL_SERVER_ERROR)
+        content_type = next((v for k, v in response.headers if k.lower() == "content-type"), "application/json")
+        headers = [(k, v) for k, v in response.headers if k.lower() != "content-type"]
+        self._send(response.status, response.body, content_type, [*headers, ("x-amzn-RequestId", str(uuid.uuid4()))])
+        if self.server.echo is not None and self.command != "OPTIONS":
+            route = f"  ({response.route_key})" if response.route_key else ""
+            elapsed = (time.perf_counter() - started) * 1000
+            self.server.echo(f"{self.command} {parts.path} -> {response.status}{route} ({elapsed:.0f} ms)")
+
+    def _content_length(self) -> int | None:
+        """The Content-Length header's number (0 when absent); None when it is not one."""
+        raw = self.headers.get("Content-Length", "0")
+        return int(raw) if raw.isdigit() else None
 
     def _static(self, name: str) -> None:
         found = STATIC_FILES.get(name)
@@ -471,12 +584,12 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     # --- plumbing --------------------------------------------------------------------------------------
 
-    def _send(self, status: int, data: bytes, content_type: str, headers: Mapping[str, str]) -> None:
+    def _send(self, status: int, data: bytes, content_type: str, headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("X-Content-Type-Options", "nosniff")
-        for name, value in headers.items():
+        for name, value in headers.items() if isinstance(headers, Mapping) else headers:
             self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":

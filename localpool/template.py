@@ -128,6 +128,11 @@ class Template:
             )
         return specs
 
+    def exists(self, logical_id: str) -> bool:
+        """Whether CloudFormation creates the resource: its Condition, if it has one, holds."""
+        condition = self.resources[logical_id].get("Condition")
+        return condition is None or self.condition(condition)
+
     def resources_of_type(self, resource_type: str) -> dict[str, dict]:
         return {k: v for k, v in self.resources.items() if v.get("Type") == resource_type}
 
@@ -166,6 +171,9 @@ class Template:
                 return self.resolve(when_true if self.condition(name) else when_false, physical, region, account)
             if fn == "Fn::GetAtt":
                 return physical.get(f"{arg[0]}.{arg[1]}") or lookup(arg[0])
+            if fn == "Fn::Split":
+                delimiter, source = arg
+                return str(self.resolve(source, physical, region, account)).split(delimiter)
             if fn == "Fn::Sub":
                 text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1] if len(arg) > 1 else {})
                 given = {name: str(self.resolve(v, physical, region, account)) for name, v in variables.items()}

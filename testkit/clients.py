@@ -66,6 +66,16 @@ def sign_up(server: LocalPoolServer, email: str, **extra: Any) -> str:
     return str(created["UserSub"])
 
 
+def signed_in_with_code(server: LocalPoolServer, email: str) -> dict[str, Any]:
+    """A new user, signed up and then in with the code emailed to them: their AuthenticationResult."""
+    from testkit.mail import code_in, newest_local_mail
+
+    sign_up(server, email)
+    client = passwordless(server)
+    sent = client.request_code(client.start(email))
+    return dict(client.answer_code(sent, code_in(newest_local_mail(server.pool, email)))["AuthenticationResult"])
+
+
 def refresh(server: LocalPoolServer, refresh_token: str) -> dict[str, Any]:
     """New tokens for a refresh token (REFRESH_TOKEN_AUTH)."""
     return dict(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from testkit.browser import claim_rows
 from testkit.mail import code_in, link_in, mailbox, wrong
 
 pytestmark = pytest.mark.browser
@@ -43,14 +44,6 @@ def sign_up_on_the_page(page, server, email: str = ALICE) -> None:
     page.click("#sign-up")
     page.wait_for_selector("#message.ok")
     assert "Account created" in page.inner_text("#message")
-
-
-def claim_rows(page, table: str) -> dict[str, str]:
-    rows = page.locator(f"#{table} tbody tr")
-    return {
-        rows.nth(i).locator("td").nth(0).inner_text().split()[0]: rows.nth(i).locator("td").nth(1).inner_text()
-        for i in range(rows.count())
-    }
 
 
 def test_sign_up_then_sign_in_with_a_link_from_the_mailbox(page, server):

@@ -731,6 +731,9 @@ def test_dev_command_prints_where_everything_is(tmp_path):
         with urllib.request.urlopen(url + "/local-pool.json") as response:
             config = json.load(response)
         assert config["clientId"] in text and config["userPoolId"] in text
+        # The demo shows passkeys: make dev turns them on (a deployment's default is Disabled).
+        assert config["managementApiUrl"] == f"{url}/api" and f"Management API {url}/api" in text
+        assert f"Passkeys       on {url.replace('127.0.0.1', 'localhost')}/" in text
         assert (tmp_path / "signing-key.pem").exists() and (tmp_path / "credentials.json").exists()
         assert re.search(r"AWS_ACCESS_KEY_ID=LOCAL\w+ AWS_SECRET_ACCESS_KEY=\S+", text)
 

@@ -10,6 +10,14 @@
 //   if (landing.fromThisBrowser) await landing.redeem(); // the browser that asked: at once
 //   else button.onclick = () => landing.redeem();        // anyone else: on the person's click
 //
+// Passkeys (when the pool runs Keyless with Passkeys=Enabled; managementApiUrl is the stack's
+// ManagementApiUrl output):
+//
+//   const keyless = new Keyless({ region, clientId, managementApiUrl });
+//   await keyless.signInWithPasskey({ email });   // or signInWithPasskey() where the passkey names its user
+//   await keyless.addPasskey({ name: "Laptop" }); // signed in (recently): the browser makes one
+//   await keyless.listPasskeys(); await keyless.renamePasskey({ credentialId, name }); await keyless.removePasskey({ credentialId });
+//
 // Why a link waits for a click: mail scanners open every link in an email, some running its JavaScript;
 // a page that redeemed links on load would hand the one-time link to them. The browser that asked for
 // the link keeps a random device secret (only its hash goes out with the request) and needs no click.
@@ -30,25 +38,55 @@ const MAX_DEVICE_SECRETS = 5; // recent requests whose links this browser would 
  * @typedef {{ signedIn: true, tokens: Tokens } | { signedIn: false, attemptsLeft: number }} CodeAnswer
  * @typedef {{ userName: string, s: string, p: string, c: string, exp: number, iat?: number, m?: string, d?: string }} LinkPayload
  *   A link's readable first part (only its signature makes it worth anything).
+ * @typedef {{ credentialId: string, friendlyName: string, createdAt: string, lastSignIn?: string, signCount?: number, transports?: string[], rpId?: string }} Passkey
+ *   A passkey of the signed-in user, as the management API lists it (never its key).
+ * @typedef {{ create(options: { publicKey: object }): Promise<any>, get(options: { publicKey: object }): Promise<any> }} PasskeyCredentials
+ *   What navigator.credentials offers (WebAuthn).
  * @typedef {object} KeylessOptions
  * @property {string} clientId        the app client's id
  * @property {string} [region]        Cognito's region (https://cognito-idp.<region>.amazonaws.com/) ...
  * @property {string} [endpoint]      ... or an endpoint URL (the local user pool, a proxy)
+ * @property {string} [managementApiUrl]  the management API (the stack's ManagementApiUrl output), for passkeys
+ * @property {string} [rpId]          the passkeys' relying party (default: this page's host name)
  * @property {KeyValueStorage} [storage]       where the device secret waits for its link (default: localStorage, else memory)
  * @property {KeyValueStorage} [tokenStorage]  where tokens are kept (default: this object's memory only)
  * @property {typeof fetch} [fetch]
  * @property {Crypto} [crypto]
+ * @property {PasskeyCredentials} [credentials]  WebAuthn (default: navigator.credentials)
  */
 
-/** An error Cognito (or Keyless, through Cognito) answered with; `type` is Cognito's __type. */
+/**
+ * An error Cognito (or Keyless, through Cognito) answered with; `type` is Cognito's __type. The
+ * management API's errors have the types of API_ERRORS, the browser's WebAuthn refusals those of
+ * WEBAUTHN_ERRORS.
+ */
 export class KeylessError extends Error {
-  /** @param {string} type @param {string} message */
-  constructor(type, message) {
+  /** @param {string} type @param {string} message @param {number} [status] the management API's HTTP status */
+  constructor(type, message, status) {
     super(message);
     this.name = "KeylessError";
     this.type = type;
+    this.status = status;
   }
 }
+
+/** The management API's answers by HTTP status (its message comes with them). */
+export const API_ERRORS = {
+  400: "BadRequest",
+  401: "NotAuthorized", // the token was refused: sign in again
+  403: "SignInAgain", // adding a passkey needs a recent sign-in
+  404: "NotFound",
+  429: "TooManyRequests",
+};
+
+/** A browser's WebAuthn refusals (DOMException names), in words a person can act on. */
+export const WEBAUTHN_ERRORS = {
+  NotAllowedError: ["PasskeyCancelled", "No passkey was used: the prompt was closed or timed out, or this device holds no passkey for this account."],
+  InvalidStateError: ["PasskeyExists", "This device already holds a passkey for this account."],
+  SecurityError: ["PasskeyWrongSite", "Passkeys of this app work only on its own web address."],
+  NotSupportedError: ["PasskeysUnsupported", "This browser or device cannot make or use such a passkey."],
+  AbortError: ["PasskeyCancelled", "The passkey prompt was cancelled."],
+};
 
 /** @returns {KeyValueStorage} */
 export function memoryStorage() {
@@ -65,6 +103,29 @@ const base64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, 
 function fromBase64url(text) {
   const padded = text.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (text.length % 4)) % 4);
   return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+}
+
+/** @param {ArrayBuffer | ArrayBufferView} buffer */
+const bufferBase64url = (buffer) =>
+  base64url(ArrayBuffer.isView(buffer) ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength) : new Uint8Array(buffer));
+
+/**
+ * The user a discoverable passkey names (its user handle, as Keyless makes it): the user name, or null
+ * when the handle holds the user's sub only ("s|<sub>"), which cannot start a sign-in: type the email then.
+ * @param {string} userHandleB64 base64url
+ * @returns {string | null}
+ */
+export function userOfHandle(userHandleB64) {
+  const handle = new TextDecoder().decode(fromBase64url(userHandleB64));
+  if (!handle || handle.startsWith("s|")) return null;
+  return handle.replace(/^u\|/, "");
+}
+
+/** A passkey's name as the management API takes it: trimmed, 1 to 64 characters. @param {unknown} name */
+function passkeyName(name) {
+  const trimmed = typeof name === "string" ? name.trim() : "";
+  if (!trimmed || trimmed.length > 64) throw new KeylessError("InvalidName", "Give the passkey a name of 1 to 64 characters.");
+  return trimmed;
 }
 
 /**
@@ -91,11 +152,14 @@ export function claimsOf(jwt) {
 
 export class Keyless {
   /** @param {KeylessOptions} options */
-  constructor({ clientId, region, endpoint, storage, tokenStorage, fetch: fetcher, crypto: cryptography }) {
+  constructor({ clientId, region, endpoint, managementApiUrl, rpId, storage, tokenStorage, fetch: fetcher, crypto: cryptography, credentials }) {
     if (!CLIENT_ID.test(clientId || "")) throw new KeylessError("Config", "clientId is the app client's id.");
     if (!endpoint && !REGION.test(region || "")) throw new KeylessError("Config", "Give a region (e.g. eu-west-1) or an endpoint.");
     this.clientId = clientId;
     this.endpoint = endpoint || `https://cognito-idp.${region}.amazonaws.com/`;
+    this.managementApiUrl = managementApiUrl ? managementApiUrl.replace(/\/+$/, "") : "";
+    this.rpId = rpId || globalThis.location?.hostname || "";
+    this.credentials = credentials || globalThis.navigator?.credentials;
     this.storage = storage || globalThis.localStorage || memoryStorage();
     this.tokenStorage = tokenStorage || memoryStorage();
     this.fetch = fetcher || globalThis.fetch.bind(globalThis);
@@ -184,6 +248,75 @@ export class Keyless {
     };
   }
 
+  // --- passkeys ---------------------------------------------------------------------------------
+
+  /**
+   * Sign in with a passkey: no email is sent. With an email, the account's passkeys are offered; without
+   * one, the browser offers every passkey it holds for this site, and the one chosen names its user
+   * (KeylessError "EmailNeeded" when it cannot: then ask for the email).
+   * @param {{ email?: string }} [options]
+   * @returns {Promise<Tokens>}
+   */
+  async signInWithPasskey({ email } = {}) {
+    let assertion;
+    if (email) {
+      await this.#start(email.trim());
+      const offered = this.challenge?.ChallengeParameters?.fido2options;
+      if (!offered) throw new KeylessError("PasskeysOff", "This app does not offer passkeys.");
+      assertion = await this.#assert(JSON.parse(offered));
+    } else {
+      assertion = await this.#assert(await this.#api("sign-in-challenge", undefined, false));
+      const user = assertion.userHandleB64 ? userOfHandle(assertion.userHandleB64) : null;
+      if (!user) throw new KeylessError("EmailNeeded", "Type your email address to sign in with this passkey.");
+      await this.#start(user);
+    }
+    const answer = await this.#respond(JSON.stringify(assertion), { signInMethod: "FIDO2" });
+    if (!answer.AuthenticationResult) throw new KeylessError("NotAuthorizedException", "Incorrect username or password.");
+    return this.#keep(answer.AuthenticationResult);
+  }
+
+  /**
+   * Make a passkey on this device for the signed-in user, named as given. Needs a recent sign-in
+   * (KeylessError "SignInAgain" otherwise) and a verified email address.
+   * @param {{ name: string }} options
+   * @returns {Promise<Passkey>}
+   */
+  async addPasskey({ name }) {
+    const friendlyName = passkeyName(name);
+    const options = await this.#api(`register-authenticator/start?rpId=${encodeURIComponent(this.rpId)}`);
+    const publicKey = {
+      ...options,
+      challenge: fromBase64url(options.challenge),
+      // Keyless sends the user handle as text; WebAuthn takes its characters as bytes.
+      user: { ...options.user, id: Uint8Array.from(options.user.id, (c) => c.charCodeAt(0)) },
+      excludeCredentials: (options.excludeCredentials || []).map((c) => ({ ...c, id: fromBase64url(c.id) })),
+    };
+    const credential = await this.#webauthn("create", publicKey);
+    const transports = credential.response.getTransports?.() || [];
+    return this.#api("register-authenticator/complete", {
+      attestationObjectB64: bufferBase64url(credential.response.attestationObject),
+      clientDataJSON_B64: bufferBase64url(credential.response.clientDataJSON),
+      ...(transports.length ? { transports } : {}),
+      friendlyName,
+    });
+  }
+
+  /** The signed-in user's passkeys for this site. @returns {Promise<Passkey[]>} */
+  async listPasskeys() {
+    const { authenticators } = await this.#api(`authenticators/list?rpId=${encodeURIComponent(this.rpId)}`);
+    return authenticators;
+  }
+
+  /** @param {{ credentialId: string, name: string }} options */
+  async renamePasskey({ credentialId, name }) {
+    await this.#api("authenticators/update", { credentialId, friendlyName: passkeyName(name) });
+  }
+
+  /** Remove one of the signed-in user's passkeys: it no longer signs in. @param {{ credentialId: string }} options */
+  async removePasskey({ credentialId }) {
+    await this.#api("authenticators/delete", { credentialId });
+  }
+
   /** New ID and access tokens for the refresh token. @returns {Promise<Tokens>} */
   async refresh() {
     const refreshToken = this.tokens?.RefreshToken;
@@ -223,12 +356,16 @@ export class Keyless {
     return data;
   }
 
-  async #request(email, metadata) {
+  async #start(username) {
     this.challenge = await this.call("InitiateAuth", {
       ClientId: this.clientId,
       AuthFlow: "CUSTOM_AUTH",
-      AuthParameters: { USERNAME: email },
+      AuthParameters: { USERNAME: username },
     });
+  }
+
+  async #request(email, metadata) {
+    await this.#start(email);
     const device = await this.#newDevice();
     this.challenge = await this.#respond("-", { ...metadata, deviceHash: device.hash });
     this.#keepDeviceSecret(device); // only once the request is taken: a refused one leaves the last link its secret
@@ -245,11 +382,7 @@ export class Keyless {
 
   async #redeem(secret, link, device) {
     const metadata = { signInMethod: "MAGIC_LINK", alreadyHaveMagicLink: "yes", ...(device ? { deviceSecret: device } : {}) };
-    this.challenge = await this.call("InitiateAuth", {
-      ClientId: this.clientId,
-      AuthFlow: "CUSTOM_AUTH",
-      AuthParameters: { USERNAME: link.userName },
-    });
+    await this.#start(link.userName);
     const answer = await this.#respond(secret, metadata);
     if (!answer.AuthenticationResult) throw new KeylessError("NotAuthorizedException", "Incorrect username or password.");
     return this.#keep(answer.AuthenticationResult);
@@ -263,6 +396,81 @@ export class Keyless {
       ChallengeResponses: { USERNAME: this.challenge.ChallengeParameters.USERNAME, ANSWER: answer },
       ClientMetadata: metadata,
     });
+  }
+
+  /**
+   * The management API: POST with the ID token (withToken), JSON both ways.
+   * @param {string} path @param {object} [body] @param {boolean} [withToken]
+   */
+  async #api(path, body, withToken = true) {
+    if (!this.managementApiUrl) throw new KeylessError("Config", "Passkeys need managementApiUrl (the stack's ManagementApiUrl output).");
+    const headers = { "Content-Type": "application/json" };
+    if (withToken) {
+      const idToken = this.tokens?.IdToken;
+      if (!idToken) throw new KeylessError("NotSignedIn", "Sign in first.");
+      headers.Authorization = `Bearer ${idToken}`;
+    }
+    let response;
+    try {
+      response = await this.fetch(`${this.managementApiUrl}/${path}`, {
+        method: "POST",
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch {
+      throw new KeylessError("NetworkError", `Cannot reach the management API at ${this.managementApiUrl}.`);
+    }
+    const text = await response.text().catch(() => "");
+    let data = {};
+    try {
+      data = text ? JSON.parse(text) : {};
+    } catch {
+      // reported below when the status says it failed
+    }
+    if (!response.ok) {
+      const type = API_ERRORS[response.status] || "ServerError";
+      throw new KeylessError(type, data.message || `HTTP ${response.status}`, response.status);
+    }
+    return data;
+  }
+
+  /** navigator.credentials.create or .get, its refusals as KeylessErrors. @param {"create" | "get"} verb @param {object} publicKey */
+  async #webauthn(verb, publicKey) {
+    if (!this.credentials || typeof this.credentials[verb] !== "function") {
+      throw new KeylessError("PasskeysUnsupported", "This browser cannot use passkeys here (passkeys need https or localhost).");
+    }
+    try {
+      const credential = await this.credentials[verb]({ publicKey });
+      if (!credential) throw new KeylessError("PasskeyCancelled", WEBAUTHN_ERRORS.NotAllowedError[1]);
+      return credential;
+    } catch (error) {
+      if (error instanceof KeylessError) throw error;
+      const [type, message] = WEBAUTHN_ERRORS[error?.name] || ["PasskeyFailed", `The passkey did not work: ${error?.message || error}`];
+      throw new KeylessError(type, message);
+    }
+  }
+
+  /**
+   * The browser's assertion for Keyless's request options (fido2options or a usernameless challenge),
+   * as Keyless takes it for an ANSWER.
+   * @param {{ challenge: string, relyingPartyId?: string, credentials?: { id: string, transports?: string[] }[], timeout?: number, userVerification?: string }} options
+   */
+  async #assert(options) {
+    const credential = await this.#webauthn("get", {
+      challenge: fromBase64url(options.challenge),
+      rpId: options.relyingPartyId || this.rpId,
+      allowCredentials: (options.credentials || []).map((c) => ({ type: "public-key", id: fromBase64url(c.id), ...(c.transports ? { transports: c.transports } : {}) })),
+      timeout: options.timeout,
+      userVerification: options.userVerification,
+    });
+    const { response } = credential;
+    return {
+      credentialIdB64: bufferBase64url(credential.rawId),
+      authenticatorDataB64: bufferBase64url(response.authenticatorData),
+      clientDataJSON_B64: bufferBase64url(response.clientDataJSON),
+      signatureB64: bufferBase64url(response.signature),
+      userHandleB64: response.userHandle && response.userHandle.byteLength ? bufferBase64url(response.userHandle) : null,
+    };
   }
 
   // A new secret for each request: its hash goes with the request (Keyless stores it with the link,

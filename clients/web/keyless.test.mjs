@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { Keyless, KeylessError, claimsOf, memoryStorage, readLink } from "./keyless.js";
+import { Keyless, KeylessError, claimsOf, memoryStorage, readLink, userOfHandle } from "./keyless.js";
 
 const { KEYLESS_POOL_URL: poolUrl, KEYLESS_CLIENT_ID: clientId } = process.env;
 const page = `${poolUrl}/`;
@@ -95,4 +95,235 @@ test("anything that is not a whole link is refused before anything is sent", () 
   }
   assert.throws(() => new Keyless({ clientId: "bad id!", region: "eu-west-1" }), { type: "Config" });
   assert.throws(() => new Keyless({ clientId: "abc", region: "nowhere" }), { type: "Config" });
+});
+
+// --- passkeys, without a browser: what goes over the wire, what the browser is asked, what goes wrong.
+// (tests/test_passkeys_pages.py does the same in Chromium, with a virtual authenticator, against the pool.)
+
+const COGNITO = "https://cognito.example/";
+const MANAGEMENT_API = "https://api.example.com/";
+const TARGET = "AWSCognitoIdentityProviderService.";
+const bytes = (...values) => Uint8Array.from(values).buffer;
+const b64url = (buffer) => Buffer.from(buffer).toString("base64url");
+const fakeJwt = (claims) => ["e30", Buffer.from(JSON.stringify(claims)).toString("base64url"), "c2ln"].join(".");
+const SIGNED_IN = { IdToken: fakeJwt({ token_use: "id" }), AccessToken: fakeJwt({ token_use: "access" }), RefreshToken: "r" };
+
+// A browser with a fake network (answer(request) -> {status, body}) and a fake authenticator.
+function aPasskeyBrowser({ answer, authenticator = {}, signedIn = true, ...options }) {
+  const requests = [];
+  const asked = [];
+  const fetch = async (url, init) => {
+    const request = {
+      url: String(url),
+      operation: init.headers["X-Amz-Target"]?.slice(TARGET.length),
+      authorization: init.headers.Authorization,
+      body: init.body === undefined ? undefined : JSON.parse(init.body),
+    };
+    requests.push(request);
+    const { status = 200, body } = answer(request);
+    return new Response(body === undefined ? null : JSON.stringify(body), { status });
+  };
+  const credentials = {
+    create: async (options) => (asked.push(["create", options]), authenticator.create(options)),
+    get: async (options) => (asked.push(["get", options]), authenticator.get(options)),
+  };
+  const tokenStorage = memoryStorage();
+  if (signedIn) tokenStorage.setItem(`keyless.tokens:${CLIENT}`, JSON.stringify(SIGNED_IN));
+  const keyless = new Keyless({
+    endpoint: COGNITO, clientId: CLIENT, managementApiUrl: MANAGEMENT_API, rpId: "app.example.com",
+    storage: memoryStorage(), tokenStorage, fetch, credentials, ...options,
+  });
+  return { keyless, requests, asked };
+}
+const CLIENT = "client0id0for0passkeys";
+
+const anAssertion = (userHandle) => ({
+  rawId: bytes(1, 2, 3),
+  response: {
+    authenticatorData: bytes(4, 5),
+    clientDataJSON: new TextEncoder().encode('{"type":"webauthn.get"}').buffer,
+    signature: bytes(6, 7),
+    userHandle: userHandle === undefined ? null : new TextEncoder().encode(userHandle).buffer,
+  },
+});
+const refusedBy = (name) => async () => {
+  throw new DOMException("refused", name);
+};
+
+test("addPasskey: options from the API, a passkey from the browser, sent back with its name", async () => {
+  const options = {
+    challenge: b64url(bytes(9, 9, 9)),
+    rp: { id: "app.example.com", name: "App" },
+    user: { id: "u|7d4e", name: "jane@example.com", displayName: "jane@example.com" },
+    pubKeyCredParams: [{ type: "public-key", alg: -7 }],
+    excludeCredentials: [{ id: b64url(bytes(1, 1)), type: "public-key" }],
+    authenticatorSelection: { residentKey: "preferred", userVerification: "required" },
+    timeout: 300000,
+    attestation: "none",
+  };
+  const stored = { credentialId: "AQID", friendlyName: "Laptop", createdAt: "2027-01-15T00:00:00Z" };
+  const { keyless, requests, asked } = aPasskeyBrowser({
+    answer: (r) => ({ body: r.url.includes("/start") ? options : stored }),
+    authenticator: {
+      create: async () => ({
+        rawId: bytes(1, 2, 3),
+        response: { attestationObject: bytes(0xa3, 1), clientDataJSON: bytes(0x7b, 0x7d), getTransports: () => ["internal", "hybrid"] },
+      }),
+    },
+  });
+  assert.deepEqual(await keyless.addPasskey({ name: "  Laptop " }), stored);
+  assert.equal(requests[0].url, `${MANAGEMENT_API}register-authenticator/start?rpId=app.example.com`);
+  assert.equal(requests[0].authorization, `Bearer ${SIGNED_IN.IdToken}`);
+  assert.equal(requests[0].body, undefined);
+  const [[verb, { publicKey }]] = asked;
+  assert.equal(verb, "create");
+  assert.deepEqual([...publicKey.challenge], [9, 9, 9]);
+  assert.deepEqual([...publicKey.user.id], [..."u|7d4e"].map((c) => c.charCodeAt(0)));
+  assert.deepEqual([...publicKey.excludeCredentials[0].id], [1, 1]);
+  assert.deepEqual(publicKey.rp, options.rp);
+  assert.equal(publicKey.authenticatorSelection.userVerification, "required");
+  assert.equal(requests[1].url, `${MANAGEMENT_API}register-authenticator/complete`);
+  assert.deepEqual(requests[1].body, {
+    attestationObjectB64: b64url(bytes(0xa3, 1)),
+    clientDataJSON_B64: b64url(bytes(0x7b, 0x7d)),
+    transports: ["internal", "hybrid"],
+    friendlyName: "Laptop",
+  });
+});
+
+test("listPasskeys, renamePasskey and removePasskey send the ID token and the credential id", async () => {
+  const listed = [{ credentialId: "AQID", friendlyName: "Laptop", createdAt: "2027-01-15T00:00:00Z" }];
+  const { keyless, requests } = aPasskeyBrowser({
+    answer: (r) => (r.url.endsWith("delete") ? { status: 204 } : { body: r.url.includes("list") ? { authenticators: listed } : {} }),
+  });
+  assert.deepEqual(await keyless.listPasskeys(), listed);
+  await keyless.renamePasskey({ credentialId: "AQID", name: " Work laptop " });
+  await keyless.removePasskey({ credentialId: "AQID" });
+  assert.deepEqual(
+    requests.map((r) => [r.url.slice(MANAGEMENT_API.length), r.body, r.authorization]),
+    [
+      ["authenticators/list?rpId=app.example.com", undefined, `Bearer ${SIGNED_IN.IdToken}`],
+      ["authenticators/update", { credentialId: "AQID", friendlyName: "Work laptop" }, `Bearer ${SIGNED_IN.IdToken}`],
+      ["authenticators/delete", { credentialId: "AQID" }, `Bearer ${SIGNED_IN.IdToken}`],
+    ],
+  );
+});
+
+test("signInWithPasskey with an email: round 1's fido2options to the browser, the assertion as the answer", async () => {
+  const fido2options = {
+    relyingPartyId: "app.example.com",
+    challenge: b64url(bytes(8, 8)),
+    credentials: [{ id: b64url(bytes(1, 2, 3)), transports: ["internal"] }],
+    timeout: 120000,
+    userVerification: "required",
+  };
+  const tokens = { IdToken: fakeJwt({ sign_in_method: "passkey" }), AccessToken: "a", RefreshToken: "r" };
+  const { keyless, requests, asked } = aPasskeyBrowser({
+    signedIn: false,
+    answer: (r) =>
+      r.operation === "InitiateAuth"
+        ? { body: { Session: "s1", ChallengeName: "CUSTOM_CHALLENGE", ChallengeParameters: { USERNAME: "7d4e", fido2options: JSON.stringify(fido2options) } } }
+        : { body: { AuthenticationResult: tokens } },
+    authenticator: { get: async () => anAssertion("7d4e") },
+  });
+  assert.deepEqual(await keyless.signInWithPasskey({ email: " jane@example.com " }), tokens);
+  assert.deepEqual(keyless.tokens, tokens);
+  assert.deepEqual(requests[0].body.AuthParameters, { USERNAME: "jane@example.com" });
+  const [[, { publicKey }]] = asked;
+  assert.equal(publicKey.rpId, "app.example.com");
+  assert.deepEqual([...publicKey.challenge], [8, 8]);
+  assert.deepEqual([...publicKey.allowCredentials[0].id], [1, 2, 3]);
+  assert.equal(publicKey.userVerification, "required");
+  const respond = requests[1].body;
+  assert.equal(requests[1].operation, "RespondToAuthChallenge");
+  assert.deepEqual([respond.Session, respond.ChallengeResponses.USERNAME, respond.ClientMetadata], ["s1", "7d4e", { signInMethod: "FIDO2" }]);
+  assert.deepEqual(JSON.parse(respond.ChallengeResponses.ANSWER), {
+    credentialIdB64: b64url(bytes(1, 2, 3)),
+    authenticatorDataB64: b64url(bytes(4, 5)),
+    clientDataJSON_B64: b64url(new TextEncoder().encode('{"type":"webauthn.get"}')),
+    signatureB64: b64url(bytes(6, 7)),
+    userHandleB64: b64url(new TextEncoder().encode("7d4e")),
+  });
+});
+
+test("signInWithPasskey without an email: a challenge without a token, the passkey names the user", async () => {
+  for (const [handle, user] of [["u|6a1c0c9e-5d3e-4b8a-9f00-000000000001", "6a1c0c9e-5d3e-4b8a-9f00-000000000001"], ["0b7e", "0b7e"]]) {
+    const { keyless, requests, asked } = aPasskeyBrowser({
+      signedIn: false,
+      answer: (r) => {
+        if (r.url.endsWith("sign-in-challenge")) return { body: { challenge: b64url(bytes(5)), timeout: 120000, userVerification: "required", relyingPartyId: "app.example.com" } };
+        if (r.operation === "InitiateAuth") return { body: { Session: "s", ChallengeParameters: { USERNAME: user } } };
+        return { body: { AuthenticationResult: SIGNED_IN } };
+      },
+      authenticator: { get: async () => anAssertion(handle) },
+    });
+    await keyless.signInWithPasskey();
+    assert.equal(requests[0].url, `${MANAGEMENT_API}sign-in-challenge`);
+    assert.equal(requests[0].authorization, undefined);
+    assert.deepEqual(asked[0][1].publicKey.allowCredentials, []); // any passkey of this site: discoverable ones answer
+    assert.deepEqual(requests[1].body.AuthParameters, { USERNAME: user });
+    assert.equal(requests[2].body.ClientMetadata.signInMethod, "FIDO2");
+  }
+});
+
+test("a passkey whose user handle holds only the sub asks for the email, and nothing reaches Cognito", async () => {
+  for (const handle of ["s|0b7e", undefined]) {
+    const { keyless, requests } = aPasskeyBrowser({
+      signedIn: false,
+      answer: () => ({ body: { challenge: b64url(bytes(5)), relyingPartyId: "app.example.com" } }),
+      authenticator: { get: async () => anAssertion(handle) },
+    });
+    await assert.rejects(keyless.signInWithPasskey(), { type: "EmailNeeded", message: "Type your email address to sign in with this passkey." });
+    assert.equal(requests.filter((r) => r.operation).length, 0);
+  }
+});
+
+test("what goes wrong is surfaced with a type and words a person can act on", async () => {
+  const never = () => assert.fail("nothing should be sent");
+  await assert.rejects(aPasskeyBrowser({ answer: never, signedIn: false }).keyless.listPasskeys(), { type: "NotSignedIn" });
+  await assert.rejects(aPasskeyBrowser({ answer: never, managementApiUrl: "" }).keyless.listPasskeys(), { type: "Config" });
+  for (const name of ["", "   ", "x".repeat(65), undefined]) {
+    await assert.rejects(aPasskeyBrowser({ answer: never }).keyless.addPasskey({ name }), { type: "InvalidName" });
+  }
+  for (const [status, type] of [[400, "BadRequest"], [401, "NotAuthorized"], [403, "SignInAgain"], [404, "NotFound"], [500, "ServerError"]]) {
+    const { keyless } = aPasskeyBrowser({ answer: () => ({ status, body: { message: `the API said ${status}` } }) });
+    await assert.rejects(keyless.removePasskey({ credentialId: "AQID" }), { type, status, message: `the API said ${status}` });
+  }
+  const offline = aPasskeyBrowser({ answer: () => ({}) }).keyless;
+  offline.fetch = async () => {
+    throw new TypeError("fetch failed");
+  };
+  await assert.rejects(offline.listPasskeys(), { type: "NetworkError" });
+
+  const options = { challenge: "AQ", user: { id: "x" }, rp: { id: "app.example.com" } };
+  for (const [name, type] of [["NotAllowedError", "PasskeyCancelled"], ["InvalidStateError", "PasskeyExists"], ["SecurityError", "PasskeyWrongSite"], ["NotSupportedError", "PasskeysUnsupported"], ["UnknownError", "PasskeyFailed"]]) {
+    const { keyless, requests } = aPasskeyBrowser({ answer: () => ({ body: options }), authenticator: { create: refusedBy(name) } });
+    await assert.rejects(keyless.addPasskey({ name: "Laptop" }), { type });
+    assert.equal(requests.length, 1); // the start only: nothing is completed
+  }
+  const noWebAuthn = aPasskeyBrowser({ answer: () => ({ body: options }) }).keyless;
+  noWebAuthn.credentials = undefined;
+  await assert.rejects(noWebAuthn.addPasskey({ name: "Laptop" }), { type: "PasskeysUnsupported" });
+
+  const noPasskeys = aPasskeyBrowser({ signedIn: false, answer: () => ({ body: { Session: "s", ChallengeParameters: { USERNAME: "u" } } }) });
+  await assert.rejects(noPasskeys.keyless.signInWithPasskey({ email: "jane@example.com" }), { type: "PasskeysOff" });
+
+  const refused = aPasskeyBrowser({
+    signedIn: false,
+    answer: (r) =>
+      r.operation === "InitiateAuth"
+        ? { body: { Session: "s", ChallengeParameters: { USERNAME: "u", fido2options: JSON.stringify({ challenge: "AQ", credentials: [] }) } } }
+        : { status: 400, body: { __type: "NotAuthorizedException", message: "Incorrect username or password." } },
+    authenticator: { get: async () => anAssertion("u") },
+  });
+  await assert.rejects(refused.keyless.signInWithPasskey({ email: "jane@example.com" }), { type: "NotAuthorizedException" });
+  assert.equal(refused.keyless.tokens, null);
+});
+
+test("userOfHandle reads Keyless's user handles", () => {
+  const of = (text) => userOfHandle(Buffer.from(text).toString("base64url"));
+  assert.equal(of("0b7e5b8e-0000-4000-8000-000000000000"), "0b7e5b8e-0000-4000-8000-000000000000");
+  assert.equal(of("u|6a1c0c9e-5d3e-4b8a-9f00-000000000001"), "6a1c0c9e-5d3e-4b8a-9f00-000000000001");
+  assert.equal(of("s|0b7e"), null);
+  assert.equal(of(""), null);
 });

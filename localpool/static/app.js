@@ -13,7 +13,7 @@ const STANDARD_CLAIMS = new Set([
   "phone_number", "phone_number_verified", "scope", "version", "name", "given_name", "family_name", "locale",
 ]);
 
-let config = null; // {endpoint, region, clientId, local, userPoolId}
+let config = null; // {endpoint, region, clientId, local, userPoolId, managementApiUrl}
 let keyless = null; // the web kit, talking to the pool and app client of `config`
 let pendingEmail = "";
 
@@ -24,7 +24,8 @@ class ConfigError extends Error {
   }
 }
 
-const connect = (target) => new Keyless({ endpoint: target.endpoint, clientId: target.clientId });
+const connect = (target) =>
+  new Keyless({ endpoint: target.endpoint, clientId: target.clientId, managementApiUrl: target.managementApiUrl });
 
 const $ = (id) => document.getElementById(id);
 
@@ -36,11 +37,15 @@ async function loadConfig(forLink) {
   const query = new URLSearchParams(forLink ? "" : location.search);
   const region = query.get("region");
   const clientId = query.get("clientId");
+  const managementApiUrl = query.get("managementApiUrl") || undefined;
   if (region || clientId) {
     if (!REGION.test(region || "") || !CLIENT_ID.test(clientId || "")) {
       throw new ConfigError("Give both region (e.g. eu-west-1) and clientId (the app client id) in the address.");
     }
-    return { endpoint: `https://cognito-idp.${region}.amazonaws.com/`, region, clientId, local: false };
+    if (managementApiUrl && !/^https:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(managementApiUrl)) {
+      throw new ConfigError("managementApiUrl is the stack's ManagementApiUrl output (https://...).");
+    }
+    return { endpoint: `https://cognito-idp.${region}.amazonaws.com/`, region, clientId, managementApiUrl, local: false };
   }
   const response = await fetch("/local-pool.json", { cache: "no-store" }).catch(() => null);
   if (!response || !response.ok) {
@@ -90,6 +95,9 @@ function explain(error, during) {
         return "This link no longer works: it was used already (perhaps by a mail scanner), a newer email replaced it, or this browser is not the one that asked for it. Use the newest email, or ask for a new link below.";
       }
       if (during === "code") return "Too many wrong codes, or the code expired. Ask for a new one.";
+      if (during === "passkey") {
+        return "This passkey was not accepted: it may have been removed, or be for another account. Sign in with an email link or code instead.";
+      }
       return "Sign-in failed. Please start again.";
     case "UserNotConfirmedException":
       return "This account is not confirmed yet.";
@@ -103,6 +111,10 @@ function explain(error, during) {
     case "TooManyRequestsException":
     case "LimitExceededException":
       return "Too many requests: please wait a minute and try again.";
+    case "SignInAgain":
+      return "Adding a passkey needs a recent sign-in: sign out, sign in again, then add it.";
+    case "NotAuthorized":
+      return "Your session has ended. Please sign in again.";
     default:
       return message || "Something went wrong. Please try again.";
   }
@@ -264,6 +276,134 @@ function signedIn() {
   fillClaims("access-claims", claimsOf(tokens.AccessToken));
   say("");
   show("signed-in");
+  $("passkeys").hidden = !passkeysHere();
+  if (passkeysHere()) showPasskeys();
+}
+
+// --- passkeys --------------------------------------------------------------------------------------------
+
+// Passkeys need the management API, WebAuthn, a secure context, and a host name (browsers refuse them
+// on an IP address: the local pool's page works at http://localhost:<port>/).
+function passkeysHere() {
+  const ipAddress = /^[\d.]+$|:/.test(location.hostname);
+  return Boolean(config?.managementApiUrl && window.PublicKeyCredential && window.isSecureContext && !ipAddress);
+}
+
+async function passkeySignIn() {
+  const email = $("email").value.trim();
+  if (email && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) return say("Please type a valid email address.");
+  working("Waiting for your passkey...");
+  try {
+    await keyless.signInWithPasskey(email ? { email } : {});
+    signedIn();
+  } catch (error) {
+    restart(explain(error, "passkey"));
+    if (error.type === "EmailNeeded") $("email").focus();
+  }
+}
+
+function when(iso) {
+  const at = new Date(iso);
+  return isNaN(at) ? "" : at.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+}
+
+async function showPasskeys() {
+  try {
+    const passkeys = await keyless.listPasskeys();
+    const list = $("passkey-list");
+    list.replaceChildren(...passkeys.map(passkeyItem));
+    $("passkeys-empty").hidden = passkeys.length > 0;
+  } catch (error) {
+    say(explain(error, "passkeys"));
+  }
+}
+
+function button(text, label, onClick, kind = "secondary") {
+  const made = document.createElement("button");
+  made.type = "button";
+  made.className = kind;
+  made.textContent = text;
+  made.setAttribute("aria-label", label);
+  made.addEventListener("click", onClick);
+  return made;
+}
+
+function passkeyItem(passkey) {
+  const item = document.createElement("li");
+  item.className = "passkey";
+  item.dataset.credentialId = passkey.credentialId;
+  const name = document.createElement("span");
+  name.className = "passkey-name";
+  name.textContent = passkey.friendlyName;
+  const about = document.createElement("span");
+  about.className = "hint";
+  about.textContent = `added ${when(passkey.createdAt)}` + (passkey.lastSignIn ? `, last used ${when(passkey.lastSignIn)}` : ", not used yet");
+  const actions = document.createElement("span");
+  actions.className = "actions";
+  actions.append(
+    button("Rename", `Rename ${passkey.friendlyName}`, () => renameForm(item, passkey)),
+    button("Remove", `Remove ${passkey.friendlyName}`, () => removePasskey(passkey)),
+  );
+  item.append(name, about, actions);
+  return item;
+}
+
+function renameForm(item, passkey) {
+  const form = document.createElement("form");
+  form.className = "rename";
+  form.noValidate = true;
+  const label = document.createElement("label");
+  label.htmlFor = `rename-${passkey.credentialId}`;
+  label.textContent = `New name for ${passkey.friendlyName}`;
+  const input = document.createElement("input");
+  input.id = label.htmlFor;
+  input.maxLength = 64;
+  input.value = passkey.friendlyName;
+  const save = document.createElement("button");
+  save.type = "submit";
+  save.textContent = "Save";
+  const actions = document.createElement("span");
+  actions.className = "actions";
+  actions.append(save, button("Cancel", "Cancel renaming", () => showPasskeys()));
+  form.append(label, input, actions);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await keyless.renamePasskey({ credentialId: passkey.credentialId, name: input.value });
+      say("Passkey renamed.", "ok");
+      await showPasskeys();
+    } catch (error) {
+      say(explain(error, "passkeys"));
+    }
+  });
+  item.replaceChildren(form);
+  input.select();
+}
+
+async function removePasskey(passkey) {
+  try {
+    await keyless.removePasskey({ credentialId: passkey.credentialId });
+    say(`Passkey "${passkey.friendlyName}" removed: it no longer signs in.`, "ok");
+    await showPasskeys();
+  } catch (error) {
+    say(explain(error, "passkeys"));
+  }
+}
+
+async function addPasskey() {
+  const name = $("passkey-name").value.trim();
+  if (!name) return say("Give the new passkey a name (e.g. Work laptop).");
+  $("add-passkey").disabled = true;
+  try {
+    await keyless.addPasskey({ name });
+    $("passkey-name").value = "";
+    say("Passkey added: next time, sign in with it.", "ok");
+    await showPasskeys();
+  } catch (error) {
+    say(explain(error, "add-passkey"));
+  } finally {
+    $("add-passkey").disabled = false;
+  }
 }
 
 async function refresh() {
@@ -303,6 +443,13 @@ async function main() {
     describeTarget();
   }
   for (const hint of document.querySelectorAll(".local-only")) hint.hidden = !config.local;
+  $("passkey-start").hidden = !passkeysHere();
+  if (config.local && config.managementApiUrl && !passkeysHere() && location.hostname === "127.0.0.1") {
+    const there = `${location.protocol}//localhost:${location.port}${location.pathname}`;
+    $("passkey-elsewhere-link").href = there;
+    $("passkey-elsewhere-link").textContent = there;
+    $("passkey-elsewhere").hidden = false;
+  }
 
   $("email-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -322,6 +469,11 @@ async function main() {
     confirmSignUp();
   });
   for (const button of document.querySelectorAll(".restart")) button.addEventListener("click", () => restart());
+  $("passkey-sign-in").addEventListener("click", passkeySignIn);
+  $("add-passkey-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    addPasskey();
+  });
   $("refresh").addEventListener("click", refresh);
   $("sign-out").addEventListener("click", signOut);
 
