@@ -72,6 +72,13 @@ def passkey_lines(server) -> list[str]:
     if settings.enabled:
         pages = ", ".join(f"{origin}/" for origin in settings.origins)
         lines.append(f"  Passkeys       on {pages}   (relying party {settings.rp_id}; browsers refuse passkeys on an IP address)")
+    environment = server.pool.deployment.environment
+    if environment.get("AUTHENTICATOR_KEY_SECRET_ID"):
+        ways = [
+            *(["a sign-in method (TOTP)"] if environment.get("AUTHENTICATOR_APPS") == "Enabled" else []),
+            *(["the second step after a link or code"] if environment.get("AUTHENTICATOR_APP_SECOND_STEP") == "Required" else []),
+        ]
+        lines.append(f"  Authenticator  apps on: {' and '.join(ways)}   (set one up on the demo page once signed in)")
     return lines
 
 
@@ -114,8 +121,9 @@ def main(argv: list[str] | None = None) -> int:
         help="a template parameter (repeatable), e.g. AppName=Demo",
     )
     args = parser.parse_args(argv)
-    # The demo shows passkeys: on unless --parameter Passkeys=Disabled (a deployment's default is Disabled).
-    parameters = {"Passkeys": "Enabled", **parse_parameters(args.parameter)}
+    # The demo shows passkeys and authenticator apps: on unless --parameter Passkeys=Disabled or
+    # AuthenticatorApps=Disabled (a deployment's defaults are Disabled).
+    parameters = {"Passkeys": "Enabled", "AuthenticatorApps": "Enabled", **parse_parameters(args.parameter)}
     if not is_loopback(args.host):
         if not args.allow_remote:
             print(

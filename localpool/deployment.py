@@ -162,7 +162,7 @@ def _create_secrets(session, template: Template, physical: dict, signing_key: st
     makes one: the random string alone, or put in SecretStringTemplate's JSON object under
     GenerateStringKey (the signing key: `signing_key` when given). Returns the signing key's ARN."""
     for logical, resource in template.resources_of_type("AWS::SecretsManager::Secret").items():
-        if not template.exists(resource):
+        if not template.exists(logical):
             continue
         generate = resource["Properties"].get("GenerateSecretString", {})
         length = int(generate.get("PasswordLength", 64))
@@ -178,8 +178,8 @@ def _schedule_rotations(session, template: Template, physical: dict) -> None:
     """The template's rotation schedules: RotateSecret on their secret runs their function's handler."""
     backend = secretsmanager_backends[ACCOUNT][session.region_name]
     functions = template.functions()
-    for resource in template.resources_of_type("AWS::SecretsManager::RotationSchedule").values():
-        if not template.exists(resource):
+    for logical, resource in template.resources_of_type("AWS::SecretsManager::RotationSchedule").items():
+        if not template.exists(logical):
             continue
         props = resource["Properties"]
         spec = functions[props["RotationLambdaARN"]["Fn::GetAtt"][0]]

@@ -185,10 +185,6 @@ class Template:
             return [v for v in (self.resolve(v, physical, region, account) for v in value) if v is not NO_VALUE]
         return value
 
-    def exists(self, resource: Mapping[str, Any]) -> bool:
-        """The resource is created with these parameters (it has no Condition, or its condition holds)."""
-        return "Condition" not in resource or self.condition(resource["Condition"])
-
     def condition(self, name: str) -> bool:
         """A condition of the template's Conditions section, evaluated with the parameters."""
         return self._evaluate(self.body.get("Conditions", {})[name])

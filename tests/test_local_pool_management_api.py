@@ -15,6 +15,10 @@ from testkit.clients import signed_in_with_code
 
 # The routes of the npm client amazon-cognito-passwordless-auth 0.17.0 (the contract), all POST.
 CONTRACT_ROUTES = [
+    "POST /authenticator-app/confirm",
+    "POST /authenticator-app/remove",
+    "POST /authenticator-app/start",
+    "POST /authenticator-app/status",
     "POST /authenticators/delete",
     "POST /authenticators/list",
     "POST /authenticators/update",

@@ -336,7 +336,7 @@ def test_the_authenticator_key_ring_exists_with_either_parameter_and_rotates_on_
     each rotation (RotateSigningKey, its schedule) adds a key; only Secrets Manager runs it."""
     template = Template(parameters=parameters)
     resources = ("AuthenticatorKeySecret", "AuthenticatorKeyRotationSchedule", "AuthenticatorKeyRotationPermission")
-    assert all(template.exists(template.resources[name]) is exists for name in resources)
+    assert all(template.exists(name) is exists for name in resources)
     assert template.condition("ManagementApiEnabled") is exists
     generated = template.resources["AuthenticatorKeySecret"]["Properties"]["GenerateSecretString"]
     assert json.loads(generated["SecretStringTemplate"]) == {"current": "initial"}

@@ -18,6 +18,16 @@
 //   await keyless.addPasskey({ name: "Laptop" }); // signed in (recently): the browser makes one
 //   await keyless.listPasskeys(); await keyless.renamePasskey({ credentialId, name }); await keyless.removePasskey({ credentialId });
 //
+// Authenticator apps (AuthenticatorApps=Enabled, or AuthenticatorAppSecondStep=Required; managementApiUrl too):
+//
+//   const setup = await keyless.startAuthenticatorApp();  // signed in recently: { secret, otpauthUri, qrCodeSvg }
+//   await keyless.confirmAuthenticatorApp({ code });       // the first code the app shows makes it active
+//   await keyless.signInWithAuthenticatorApp({ email, code }); // { signedIn, tokens } or { signedIn: false, attemptsLeft }
+//   // With the second step required, answerCode() and a link's redeem() ask for the app's code first:
+//   //   answerCode -> { signedIn: false, secondStep: true, attemptsLeft }; redeem() throws type "SecondStepNeeded";
+//   //   then answerAuthenticatorCode(code).
+//   await keyless.removeAuthenticatorApp();
+//
 // Why a link waits for a click: mail scanners open every link in an email, some running its JavaScript;
 // a page that redeemed links on load would hand the one-time link to them. The browser that asked for
 // the link keeps a random device secret (only its hash goes out with the request) and needs no click.
@@ -27,6 +37,7 @@ const TARGET = "AWSCognitoIdentityProviderService.";
 /** What an AWS region and an app client id look like (checked before any address is built from them). */
 export const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 export const CLIENT_ID = /^[A-Za-z0-9]{1,128}$/;
+const SECOND_STEP = "TOTP_STEP_UP"; // the round asking for the authenticator app's code after an email proof
 const MAX_DEVICE_SECRETS = 5; // recent requests whose links this browser would open without a click
 
 /**
@@ -35,7 +46,10 @@ const MAX_DEVICE_SECRETS = 5; // recent requests whose links this browser would 
  * @typedef {{ step: string, sentTo: string, expiresAt: string, codeAccepted: boolean, codeLength?: number, attemptsLeft?: number }} Sent
  *   What the email request answered: where it went (masked), until when it works, and whether this
  *   window may type a code from it (a code's email, or a link's email that carries a code).
- * @typedef {{ signedIn: true, tokens: Tokens } | { signedIn: false, attemptsLeft: number }} CodeAnswer
+ * @typedef {{ signedIn: true, tokens: Tokens } | { signedIn: false, attemptsLeft: number, secondStep?: boolean }} CodeAnswer
+ *   secondStep: the code was right, and this user's authenticator app must confirm it (answerAuthenticatorCode)
+ * @typedef {{ secret: string, otpauthUri: string, qrCodeSvg: string }} AuthenticatorSetup
+ *   A new authenticator app's secret: scan the QR code (SVG), or type the secret; then confirm with its first code.
  * @typedef {{ userName: string, s: string, p: string, c: string, exp: number, iat?: number, m?: string, d?: string }} LinkPayload
  *   A link's readable first part (only its signature makes it worth anything).
  * @typedef {{ credentialId: string, friendlyName: string, createdAt: string, lastSignIn?: string, signCount?: number, transports?: string[], rpId?: string }} Passkey
@@ -74,7 +88,7 @@ export class KeylessError extends Error {
 export const API_ERRORS = {
   400: "BadRequest",
   401: "NotAuthorized", // the token was refused: sign in again
-  403: "SignInAgain", // adding a passkey needs a recent sign-in
+  403: "SignInAgain", // adding a passkey or an authenticator app needs a recent sign-in
   404: "NotFound",
   429: "TooManyRequests",
 };
@@ -215,10 +229,73 @@ export class Keyless {
    */
   async answerCode(code) {
     if (!this.challenge) throw new KeylessError("NoSignIn", "Ask for a code first.");
-    const answer = await this.#respond(code.trim(), { signInMethod: "EMAIL_OTP" });
+    return this.#codeAnswer(await this.#respond(code.trim(), { signInMethod: "EMAIL_OTP" }));
+  }
+
+  /** Tokens, or the next round: another try at the same code, or the authenticator app's second step. @returns {CodeAnswer} */
+  #codeAnswer(answer) {
     if (answer.AuthenticationResult) return { signedIn: true, tokens: this.#keep(answer.AuthenticationResult) };
     this.challenge = answer;
-    return { signedIn: false, attemptsLeft: Number(answer.ChallengeParameters.attemptsLeft || 0) };
+    const attemptsLeft = Number(answer.ChallengeParameters.attemptsLeft || 0);
+    return answer.ChallengeParameters.step === SECOND_STEP ? { signedIn: false, secondStep: true, attemptsLeft } : { signedIn: false, attemptsLeft };
+  }
+
+  /** Whether this sign-in waits for the authenticator app's code (after a right email code or link). */
+  get secondStepPending() {
+    return this.challenge?.ChallengeParameters?.step === SECOND_STEP;
+  }
+
+  // --- authenticator apps ---------------------------------------------------------------------------
+
+  /**
+   * Sign in with a code from the user's authenticator app: no email is sent. A wrong code leaves this
+   * sign-in open for answerAuthenticatorCode (attemptsLeft).
+   * @param {{ email: string, code: string }} options
+   * @returns {Promise<CodeAnswer>}
+   */
+  async signInWithAuthenticatorApp({ email, code }) {
+    await this.#start(email.trim());
+    if (!this.challenge?.ChallengeParameters?.methods?.split(",").includes("TOTP")) {
+      throw new KeylessError("AuthenticatorAppsOff", "This app does not offer sign-in with an authenticator app.");
+    }
+    this.challenge = await this.#respond("-", { signInMethod: "TOTP" });
+    return this.answerAuthenticatorCode(code);
+  }
+
+  /**
+   * Answer the round that asks for the authenticator app's code: the sign-in with the app (after a
+   * wrong code), or the second step after a right email code or link.
+   * @param {string} code
+   * @returns {Promise<CodeAnswer>}
+   */
+  async answerAuthenticatorCode(code) {
+    const step = this.challenge?.ChallengeParameters?.step;
+    if (step !== "TOTP" && step !== SECOND_STEP) throw new KeylessError("NoSignIn", "No sign-in is waiting for an authenticator code.");
+    return this.#codeAnswer(await this.#respond(code.trim(), { signInMethod: "TOTP" }));
+  }
+
+  /**
+   * Begin setting up an authenticator app for the signed-in user (a recent sign-in: KeylessError
+   * "SignInAgain" otherwise). Replaces one being set up; refused while one is set up.
+   * @returns {Promise<AuthenticatorSetup>}
+   */
+  async startAuthenticatorApp() {
+    return this.#api("authenticator-app/start", {});
+  }
+
+  /** Confirm the app with the first code it shows: only then does it sign in. @param {{ code: string }} options */
+  async confirmAuthenticatorApp({ code }) {
+    return this.#api("authenticator-app/confirm", { code: String(code).trim() });
+  }
+
+  /** Remove the signed-in user's authenticator app (a recent sign-in). @returns {Promise<{ removed: boolean }>} */
+  async removeAuthenticatorApp() {
+    return this.#api("authenticator-app/remove", {});
+  }
+
+  /** @returns {Promise<{ status: "none" | "pending" | "active", confirmedAt?: string }>} */
+  async authenticatorAppStatus() {
+    return this.#api("authenticator-app/status", {});
   }
 
   /**
@@ -384,6 +461,10 @@ export class Keyless {
     const metadata = { signInMethod: "MAGIC_LINK", alreadyHaveMagicLink: "yes", ...(device ? { deviceSecret: device } : {}) };
     await this.#start(link.userName);
     const answer = await this.#respond(secret, metadata);
+    if (!answer.AuthenticationResult && answer.ChallengeParameters?.step === SECOND_STEP) {
+      this.challenge = answer;
+      throw new KeylessError("SecondStepNeeded", "Type the code your authenticator app shows.");
+    }
     if (!answer.AuthenticationResult) throw new KeylessError("NotAuthorizedException", "Incorrect username or password.");
     return this.#keep(answer.AuthenticationResult);
   }
@@ -403,7 +484,9 @@ export class Keyless {
    * @param {string} path @param {object} [body] @param {boolean} [withToken]
    */
   async #api(path, body, withToken = true) {
-    if (!this.managementApiUrl) throw new KeylessError("Config", "Passkeys need managementApiUrl (the stack's ManagementApiUrl output).");
+    if (!this.managementApiUrl) {
+      throw new KeylessError("Config", "Passkeys and authenticator apps need managementApiUrl (the stack's ManagementApiUrl output).");
+    }
     const headers = { "Content-Type": "application/json" };
     if (withToken) {
       const idToken = this.tokens?.IdToken;

@@ -327,3 +327,82 @@ test("userOfHandle reads Keyless's user handles", () => {
   assert.equal(of("s|0b7e"), null);
   assert.equal(of(""), null);
 });
+
+// --- authenticator apps, without a browser: what goes over the wire (the real flow, with codes from the
+// app's secret, is tests/test_authenticator_apps_browser.py in Chromium against the pool).
+
+const challengeOf = (step, extra = {}) => ({ Session: `session-${step}`, ChallengeParameters: { USERNAME: "u1", step, ...extra } });
+
+test("signInWithAuthenticatorApp: round 1, a round for the app (no email), then the code; a wrong code leaves tries", async () => {
+  const rounds = [
+    challengeOf("CHOOSE_METHOD", { methods: "MAGIC_LINK,EMAIL_OTP,TOTP" }),
+    challengeOf("TOTP", { codeLength: "6", attemptsLeft: "3" }),
+    challengeOf("TOTP", { codeLength: "6", attemptsLeft: "2" }),
+    { AuthenticationResult: SIGNED_IN },
+  ];
+  const { keyless, requests } = aPasskeyBrowser({ answer: () => ({ body: rounds.shift() }), signedIn: false });
+  assert.deepEqual(await keyless.signInWithAuthenticatorApp({ email: " jane@example.com ", code: "111111" }), {
+    signedIn: false,
+    attemptsLeft: 2,
+  });
+  const answer = await keyless.answerAuthenticatorCode(" 222222 ");
+  assert.equal(answer.signedIn, true);
+  assert.deepEqual(
+    requests.map((r) => [r.operation, r.body.ChallengeResponses?.ANSWER, r.body.ClientMetadata?.signInMethod]),
+    [["InitiateAuth", undefined, undefined], ["RespondToAuthChallenge", "-", "TOTP"], ["RespondToAuthChallenge", "111111", "TOTP"], ["RespondToAuthChallenge", "222222", "TOTP"]],
+  );
+  assert.equal(requests[0].body.AuthParameters.USERNAME, "jane@example.com");
+});
+
+test("a pool that does not offer the app as a method says so before anything more is sent", async () => {
+  const { keyless, requests } = aPasskeyBrowser({ answer: () => ({ body: challengeOf("CHOOSE_METHOD", { methods: "MAGIC_LINK" }) }) });
+  await assert.rejects(keyless.signInWithAuthenticatorApp({ email: "jane@example.com", code: "123456" }), { type: "AuthenticatorAppsOff" });
+  assert.equal(requests.length, 1);
+  await assert.rejects(keyless.answerAuthenticatorCode("123456"), { type: "NoSignIn" });
+});
+
+test("with the second step, a right email code asks for the app's code, and tokens come after it", async () => {
+  const rounds = [
+    challengeOf("CHOOSE_METHOD", { methods: "MAGIC_LINK,EMAIL_OTP" }),
+    challengeOf("EMAIL_OTP", { sentTo: "j***@e***.com", expiresAt: "2027-01-15T00:10:00Z", codeLength: "6", attemptsLeft: "3" }),
+    challengeOf("TOTP_STEP_UP", { codeLength: "6", attemptsLeft: "3" }),
+    { AuthenticationResult: SIGNED_IN },
+  ];
+  const { keyless, requests } = aPasskeyBrowser({ answer: () => ({ body: rounds.shift() }), signedIn: false });
+  await keyless.requestCode("jane@example.com");
+  assert.deepEqual(await keyless.answerCode("123456"), { signedIn: false, secondStep: true, attemptsLeft: 3 });
+  assert.equal(keyless.secondStepPending, true);
+  assert.equal((await keyless.answerAuthenticatorCode("654321")).signedIn, true);
+  assert.equal(requests.at(-1).body.ChallengeResponses.ANSWER, "654321");
+  assert.equal(keyless.secondStepPending, false);
+});
+
+test("with the second step, a redeemed link asks for the app's code (SecondStepNeeded)", async () => {
+  const rounds = [challengeOf("CHOOSE_METHOD", { methods: "MAGIC_LINK" }), challengeOf("TOTP_STEP_UP", { attemptsLeft: "3" })];
+  const { keyless } = aPasskeyBrowser({ answer: () => ({ body: rounds.shift() }), signedIn: false });
+  const payload = Buffer.from(JSON.stringify({ userName: "u1", s: "sub", p: "us-east-1_Pool", c: CLIENT, exp: 4e9 })).toString("base64url");
+  const landing = keyless.openLink(`https://app.example.com/#${payload}.signature`);
+  await assert.rejects(landing.redeem(), { type: "SecondStepNeeded" });
+  assert.equal(keyless.secondStepPending, true);
+});
+
+test("setting an app up, confirming and removing it send the ID token to the management API", async () => {
+  const setup = { secret: "JBSWY3DPEHPK3PXP", otpauthUri: "otpauth://totp/App:jane?secret=JBSWY3DPEHPK3PXP", qrCodeSvg: "<svg/>" };
+  const answers = { start: setup, confirm: { status: "active" }, remove: { removed: true }, status: { status: "active" } };
+  const { keyless, requests } = aPasskeyBrowser({ answer: (r) => ({ body: answers[r.url.split("/").pop()] }) });
+  assert.deepEqual(await keyless.startAuthenticatorApp(), setup);
+  assert.deepEqual(await keyless.confirmAuthenticatorApp({ code: " 123456 " }), { status: "active" });
+  assert.deepEqual(await keyless.authenticatorAppStatus(), { status: "active" });
+  assert.deepEqual(await keyless.removeAuthenticatorApp(), { removed: true });
+  assert.deepEqual(
+    requests.map((r) => [r.url, r.authorization, r.body]),
+    [
+      [`${MANAGEMENT_API}authenticator-app/start`, `Bearer ${SIGNED_IN.IdToken}`, {}],
+      [`${MANAGEMENT_API}authenticator-app/confirm`, `Bearer ${SIGNED_IN.IdToken}`, { code: "123456" }],
+      [`${MANAGEMENT_API}authenticator-app/status`, `Bearer ${SIGNED_IN.IdToken}`, {}],
+      [`${MANAGEMENT_API}authenticator-app/remove`, `Bearer ${SIGNED_IN.IdToken}`, {}],
+    ],
+  );
+  const stale = aPasskeyBrowser({ answer: () => ({ status: 403, body: { message: "Sign in again to do this" } }) });
+  await assert.rejects(stale.keyless.startAuthenticatorApp(), { type: "SignInAgain", status: 403, message: "Sign in again to do this" });
+});

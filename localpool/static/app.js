@@ -57,7 +57,7 @@ async function loadConfig(forLink) {
 
 // --- what the user sees --------------------------------------------------------------------------
 
-const SECTIONS = ["start", "confirm", "land", "link-sent", "code", "working", "signed-in"];
+const SECTIONS = ["start", "confirm", "land", "link-sent", "code", "second-step", "working", "signed-in"];
 
 function show(section) {
   for (const id of SECTIONS) $(id).hidden = id !== section;
@@ -95,6 +95,7 @@ function explain(error, during) {
         return "This link no longer works: it was used already (perhaps by a mail scanner), a newer email replaced it, or this browser is not the one that asked for it. Use the newest email, or ask for a new link below.";
       }
       if (during === "code") return "Too many wrong codes, or the code expired. Ask for a new one.";
+      if (during === "app") return "Too many wrong codes. Start again, or sign in with an email link or code.";
       if (during === "passkey") {
         return "This passkey was not accepted: it may have been removed, or be for another account. Sign in with an email link or code instead.";
       }
@@ -112,7 +113,9 @@ function explain(error, during) {
     case "LimitExceededException":
       return "Too many requests: please wait a minute and try again.";
     case "SignInAgain":
-      return "Adding a passkey needs a recent sign-in: sign out, sign in again, then add it.";
+      return during === "authenticator"
+        ? "Setting up or removing an authenticator app needs a recent sign-in: sign out, sign in again, then try again."
+        : "Adding a passkey needs a recent sign-in: sign out, sign in again, then add it.";
     case "NotAuthorized":
       return "Your session has ended. Please sign in again.";
     default:
@@ -121,6 +124,7 @@ function explain(error, during) {
 }
 
 function restart(text = "", kind = "error") {
+  if (keyless) keyless.challenge = null; // whatever sign-in was under way is over
   show("start");
   say(text, kind);
 }
@@ -164,6 +168,7 @@ async function submitCode(input = "code-input", button = "submit-code") {
   try {
     const answer = await keyless.answerCode(code);
     if (answer.signedIn) return signedIn();
+    if (answer.secondStep) return askSecondStep();
     const left = answer.attemptsLeft;
     say(`That code is not right (or has expired). ${left} ${left === 1 ? "attempt" : "attempts"} left.`);
     $(input).select();
@@ -217,7 +222,129 @@ async function redeem(landing) {
     await landing.redeem();
     signedIn();
   } catch (error) {
+    if (error.type === "SecondStepNeeded") return askSecondStep();
     restart(explain(error, "link"));
+  }
+}
+
+// --- authenticator apps ------------------------------------------------------------------------------
+
+// The email proof was right, and this user's authenticator app must confirm it (AuthenticatorAppSecondStep).
+function askSecondStep() {
+  say("");
+  $("second-step-code").value = "";
+  show("second-step");
+  $("second-step-code").focus();
+}
+
+// Answers a round asking for the app's code: the second step's, or (after a wrong code) the sign-in's
+// with the app. Returns whether the person is signed in.
+async function answerAppCode(input, button) {
+  const code = $(input).value.trim();
+  if (!/^\d{6}$/.test(code)) {
+    say("Type the 6 digits your authenticator app shows.");
+    return false;
+  }
+  $(button).disabled = true;
+  try {
+    const answer = await keyless.answerAuthenticatorCode(code);
+    if (answer.signedIn) {
+      signedIn();
+      return true;
+    }
+    const left = answer.attemptsLeft;
+    say(`That code is not right. ${left} ${left === 1 ? "attempt" : "attempts"} left.`);
+    $(input).select();
+  } catch (error) {
+    restart(explain(error, "app"));
+  } finally {
+    $(button).disabled = false;
+  }
+  return false;
+}
+
+async function appSignIn() {
+  if (keyless.challenge?.ChallengeParameters?.step === "TOTP") return answerAppCode("totp-code", "totp-sign-in");
+  const email = $("email").value.trim();
+  const code = $("totp-code").value.trim();
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) return say("Please type your email address above.");
+  if (!/^\d{6}$/.test(code)) return say("Type the 6 digits your authenticator app shows.");
+  $("totp-sign-in").disabled = true;
+  try {
+    const answer = await keyless.signInWithAuthenticatorApp({ email, code });
+    if (answer.signedIn) return signedIn();
+    const left = answer.attemptsLeft;
+    say(`That code is not right. ${left} ${left === 1 ? "attempt" : "attempts"} left.`);
+    $("totp-code").select();
+  } catch (error) {
+    restart(explain(error, "app"));
+  } finally {
+    $("totp-sign-in").disabled = false;
+  }
+}
+
+async function showAuthenticator() {
+  let found;
+  try {
+    found = await keyless.authenticatorAppStatus();
+  } catch (error) {
+    $("authenticator").hidden = true; // this pool's API has no authenticator apps (404), or it is not reachable
+    if (error.type !== "NotFound") say(explain(error, "authenticator"));
+    return;
+  }
+  $("authenticator").hidden = false;
+  const active = found.status === "active";
+  $("authenticator-status").textContent = active
+    ? `Set up${found.confirmedAt ? ` on ${when(found.confirmedAt)}` : ""}: sign in with its codes, no email needed.`
+    : found.status === "pending"
+      ? "Not confirmed yet: type the first code the app shows (set up again for a new key)."
+      : "None yet: set one up to sign in with its codes.";
+  $("authenticator-setup").hidden = active;
+  $("authenticator-remove").hidden = found.status === "none";
+  if (active) $("authenticator-new").hidden = true;
+}
+
+async function setUpAuthenticator() {
+  $("authenticator-setup").disabled = true;
+  try {
+    const setup = await keyless.startAuthenticatorApp();
+    // An image, not markup: nothing the API sends can run in this page.
+    $("authenticator-qr").src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(setup.qrCodeSvg);
+    $("authenticator-secret").textContent = setup.secret.replace(/(.{4})/g, "$1 ").trim();
+    $("authenticator-code").value = "";
+    $("authenticator-new").hidden = false;
+    say("");
+    $("authenticator-code").focus();
+    await showAuthenticator();
+  } catch (error) {
+    say(explain(error, "authenticator"));
+  } finally {
+    $("authenticator-setup").disabled = false;
+  }
+}
+
+async function confirmAuthenticator() {
+  const code = $("authenticator-code").value.trim();
+  if (!/^\d{6}$/.test(code)) return say("Type the 6 digits your authenticator app shows.");
+  try {
+    await keyless.confirmAuthenticatorApp({ code });
+    $("authenticator-new").hidden = true;
+    say("Authenticator app set up: next time, sign in with one of its codes.", "ok");
+    await showAuthenticator();
+  } catch (error) {
+    say(explain(error, "authenticator"));
+    $("authenticator-code").select();
+  }
+}
+
+async function removeAuthenticator() {
+  try {
+    await keyless.removeAuthenticatorApp();
+    $("authenticator-new").hidden = true;
+    say("Authenticator app removed: its codes no longer sign in.", "ok");
+    await showAuthenticator();
+  } catch (error) {
+    say(explain(error, "authenticator"));
   }
 }
 
@@ -278,6 +405,9 @@ function signedIn() {
   show("signed-in");
   $("passkeys").hidden = !passkeysHere();
   if (passkeysHere()) showPasskeys();
+  $("authenticator").hidden = true;
+  $("authenticator-new").hidden = true;
+  if (config?.managementApiUrl) showAuthenticator();
 }
 
 // --- passkeys --------------------------------------------------------------------------------------------
@@ -444,6 +574,7 @@ async function main() {
   }
   for (const hint of document.querySelectorAll(".local-only")) hint.hidden = !config.local;
   $("passkey-start").hidden = !passkeysHere();
+  $("totp-form").hidden = !config.managementApiUrl;
   if (config.local && config.managementApiUrl && !passkeysHere() && location.hostname === "127.0.0.1") {
     const there = `${location.protocol}//localhost:${location.port}${location.pathname}`;
     $("passkey-elsewhere-link").href = there;
@@ -470,6 +601,20 @@ async function main() {
   });
   for (const button of document.querySelectorAll(".restart")) button.addEventListener("click", () => restart());
   $("passkey-sign-in").addEventListener("click", passkeySignIn);
+  $("totp-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    appSignIn();
+  });
+  $("second-step-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    answerAppCode("second-step-code", "submit-second-step");
+  });
+  $("authenticator-setup").addEventListener("click", setUpAuthenticator);
+  $("authenticator-confirm-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    confirmAuthenticator();
+  });
+  $("authenticator-remove").addEventListener("click", removeAuthenticator);
   $("add-passkey-form").addEventListener("submit", (event) => {
     event.preventDefault();
     addPasskey();
