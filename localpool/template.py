@@ -166,6 +166,10 @@ class Template:
                 return self.resolve(when_true if self.condition(name) else when_false, physical, region, account)
             if fn == "Fn::GetAtt":
                 return physical.get(f"{arg[0]}.{arg[1]}") or lookup(arg[0])
+            if fn == "Fn::Join":
+                separator, items = arg
+                parts = (self.resolve(item, physical, region, account) for item in items)
+                return separator.join(str(part) for part in parts if part is not NO_VALUE)
             if fn == "Fn::Sub":
                 text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1] if len(arg) > 1 else {})
                 given = {name: str(self.resolve(v, physical, region, account)) for name, v in variables.items()}
