@@ -8,6 +8,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import boto3
 import jwt
@@ -508,3 +512,46 @@ def test_the_management_api_logs_no_credential_id_handle_or_challenge(pk, log_li
     )
     for secret in secrets_:
         assert secret not in logs, secret
+
+
+# --- what the passkey path loads, and when ---------------------------------------------------------------
+
+ROUND_ONE_PROBE = """
+import json, os, sys
+sys.path[:0] = {paths!r}
+from moto import mock_aws
+from localpool.deployment import deploy
+from localpool.template import Template, load_handler
+from localpool.triggers import LambdaContext
+with mock_aws():
+    deployed = deploy(parameters={parameters!r})
+    os.environ.update(deployed.environment)
+    handler = load_handler(Template().functions()["CreateAuthChallengeFunction"])
+    event = json.load(open({event!r}))
+    event["userPoolId"] = deployed.pool_id
+    answer = handler(event, LambdaContext(function_name="CreateAuthChallengeFunction"))["response"]
+    from keyless.aws.runtime import default_runtime
+    built = sorted(name for name in ("dynamodb", "secretsmanager", "sesv2", "cognito") if name in vars(default_runtime()))
+    print(json.dumps({{"methods": answer["publicChallengeParameters"]["methods"], "clients": built, "webauthn": "webauthn" in sys.modules}}))
+"""
+
+
+@pytest.mark.parametrize(
+    "passkeys, expected",
+    [
+        ("Disabled", {"methods": "MAGIC_LINK,EMAIL_OTP", "clients": [], "webauthn": False}),
+        ("Enabled", {"methods": "MAGIC_LINK,EMAIL_OTP,FIDO2", "clients": ["dynamodb", "secretsmanager"], "webauthn": False}),
+    ],
+)
+def test_round_one_loads_no_webauthn_and_with_passkeys_off_calls_no_aws(passkeys, expected):
+    """Round 1 with Passkeys=Disabled builds no AWS client (it makes no call); with them on it
+    reads the user's passkeys (and the pseudonym key), and neither loads py_webauthn."""
+    root = Path(__file__).resolve().parent.parent
+    probe = ROUND_ONE_PROBE.format(
+        paths=[str(root / "shared"), str(root)],
+        parameters={**PARAMETERS, "Passkeys": passkeys},
+        event=str(root / "events/create_auth_challenge/first_round.json"),
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    out = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True, env=env, timeout=120, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == expected
