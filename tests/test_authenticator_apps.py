@@ -383,6 +383,9 @@ def test_a_rotation_never_takes_a_key_out_of_the_ring(apps):
         with pytest.raises(RotationRefused, match=r"^The pending key ring lacks a key of the current one$"):
             handler({"Step": step, "SecretId": secret_id, "ClientRequestToken": token}, LambdaContext("RotateSigningKey"))
     assert ring_of(apps.server)[1] == ring
+    pseudonym_key = apps.server.pool.deployment.environment["PSEUDONYM_KEY_SECRET_ID"]
+    with pytest.raises(RotationRefused, match=r"^This function rotates the signing key and the authenticator key ring only$"):
+        handler({"Step": "createSecret", "SecretId": pseudonym_key, "ClientRequestToken": token}, LambdaContext("RotateSigningKey"))
 
 
 # --- whoever registered an address first keeps nothing -----------------------------------------------

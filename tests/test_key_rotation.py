@@ -249,7 +249,7 @@ def test_a_failed_test_step_leaves_the_current_key_and_every_sign_in_as_they_wer
     runtime.reset(clock=clock)
     assert "AuthenticationResult" in client.sign_in_with_link(link)
     logs = log_lines.getvalue()
-    assert '"message":"signing key rotation refused"' in logs and '"step":"testSecret"' in logs
+    assert '"message":"key rotation refused"' in logs and '"step":"testSecret"' in logs
     assert "too-short-a-key" not in logs
 
     monkeypatch.setattr(rotating, "handler", handler)

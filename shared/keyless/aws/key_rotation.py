@@ -146,7 +146,7 @@ class KeyRotation:
         metadata = self._client.describe_secret(SecretId=request.secret_id)
         found = [secret_id for secret_id in self._secrets if secret_id in (metadata.get("ARN"), metadata.get("Name"))]
         if not found:
-            raise RotationRefused("This function rotates the signing key and the authenticator key ring only")
+            raise RotationRefused(f"This function rotates {' and '.join(kind.name for kind in self._secrets.values())} only")
         secret_id, kind = found[0], self._secrets[found[0]]
         if not metadata.get("RotationEnabled"):
             raise RotationRefused(f"Rotation is not enabled for {kind.name}")
