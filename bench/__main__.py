@@ -23,7 +23,7 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Keyless")
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
-from bench import calls, cold, cost, package, peer, throughput, warm  # noqa: E402
+from bench import calls, cold, cost, package, paths, peer, throughput, warm  # noqa: E402
 from bench.functions import ROOT, BenchFunction, deployed, discover, heaviest, record  # noqa: E402
 from bench.report import Row, as_markdown, as_text, number  # noqa: E402
 from bench.stats import Spread  # noqa: E402
@@ -125,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
                     warm.measure(function, pick, REGION, args.warm_calls, warmup=100) for _ in range(args.warm_repeats)
                 ]
         measured = [f for f in functions if f.name in chosen]
+        log("the authenticator app's paths, warm ...")
+        path_results = paths.measure(REGION, args.warm_calls, args.warm_repeats)
+        path_imports = paths.import_costs(args.rounds)
 
         # --- 3. AWS calls per sign-in ------------------------------------------------------------
         log("counting AWS calls per sign-in ...")
@@ -173,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     rows += cold_rows(bench, measured, chosen)
     rows += peer_rows(bench, measured, chosen)
     rows += warm_rows(measured, warm_results)
+    rows += path_rows(path_results, path_imports, notes)
     rows += call_rows(scenarios, warm_results)
     rows += size_rows(sizes)
     rows += memory_rows(bench, measured)
@@ -485,6 +489,43 @@ def warm_rows(functions: list[BenchFunction], results: dict[str, list[warm.WarmR
             )
         )
         rows.append(Row("2 warm own time p99", subject, p99, "ms", notes=f"{len(runs)} x {runs[0].calls} calls"))
+    return rows
+
+
+def path_rows(results: list[paths.PathResult], imports: dict[str, Spread], notes: list[str]) -> list[Row]:
+    """The authenticator app's paths (bench.paths): warm like the sample events, and the cold cost of
+    what only they import."""
+    rows = []
+    for result in results:
+        subject = f"{result.function.removesuffix('Function')} ({result.path})"
+        if result.error:
+            notes.append(f"{subject}: not measured ({result.error}).")
+            continue
+        p50 = Spread.of([r.p50_ms for r in result.warm])
+        p99 = Spread.of([r.p99_ms for r in result.warm])
+        runs = f"{len(result.warm)} x {result.warm[0].calls} calls"
+        rows.append(
+            Row(
+                "2 warm own time p50",
+                subject,
+                p50,
+                "ms",
+                target=f"< {TARGET_WARM_P50_MS} ms",
+                met=p50.median < TARGET_WARM_P50_MS,
+                notes=runs,
+            )
+        )
+        rows.append(Row("2 warm own time p99", subject, p99, "ms", notes=runs))
+    for name, spread in imports.items():
+        rows.append(
+            Row(
+                "1 cold start: imports of one path only",
+                f"{name} libraries",
+                spread,
+                "ms",
+                notes="added to that path's first call in a container",
+            )
+        )
     return rows
 
 

@@ -221,24 +221,31 @@ def record(function: BenchFunction, region: str, deployment) -> list[EventRun]:
     table = shared_session(region).client("dynamodb")
     runs = []
     for path in function.events:
-        event = json.loads(path.read_text())
-        if is_custom_resource_event(event):
+        if is_custom_resource_event(json.loads(path.read_text())):
             runs.append(EventRun(path, False, "a CloudFormation custom resource event (answers over https)"))
             continue
         clear_table(table, deployment.table_name)
         answer_for_sample_secret(deployment)
-        session = RecordingSession(region)
-        runtime.reset(session=session)
-        with all_api_calls() as seen, quiet(), no_network():
-            try:
-                result = handler(event, LambdaContext(function_name=function.name))
-                answered, error = is_answer(event, result), ""
-            except Exception as exc:
-                answered, error = False, type(exc).__name__
-        runtime.reset()
-        runs.append(EventRun(path, answered, error, session.calls, sorted(set(session.services)), len(seen) - len(session.calls)))
+        runs.append(record_event(function, path, region, handler))
     clear_table(table, deployment.table_name)
     return runs
+
+
+def record_event(function: BenchFunction, path: Path, region: str, handler=None, clock=None) -> EventRun:
+    """One event run once through the function's handler, in a fresh container (runtime) whose clients
+    record every call (clock: the runtime's, time.time if None)."""
+    handler = handler or load_handler(function.spec)
+    event = json.loads(path.read_text())
+    session = RecordingSession(region)
+    runtime.reset(session=session, **({"clock": clock} if clock else {}))
+    with all_api_calls() as seen, quiet(), no_network():
+        try:
+            result = handler(event, LambdaContext(function_name=function.name))
+            answered, error = is_answer(event, result), ""
+        except Exception as exc:
+            answered, error = False, type(exc).__name__
+    runtime.reset()
+    return EventRun(path, answered, error, session.calls, sorted(set(session.services)), len(seen) - len(session.calls))
 
 
 def heaviest(runs: list[EventRun]) -> EventRun | None:

@@ -111,10 +111,11 @@ class WarmResult:
     log_bytes_per_call: float
 
 
-def measure(function: BenchFunction, run: EventRun, region: str, calls: int, warmup: int) -> WarmResult:
+def measure(function: BenchFunction, run: EventRun, region: str, calls: int, warmup: int, clock=None) -> WarmResult:
+    """clock: the runtime's (time.time if None), the one the run was recorded with."""
     handler = load_handler(function.spec)
     session = StubbedSession(region, run.calls, run.services)
-    runtime.reset(session=session)
+    runtime.reset(session=session, **({"clock": clock} if clock else {}))
     raw = run.path.read_text()
     sink = _CountingSink()
     durations: list[float] = []

@@ -6,7 +6,11 @@ promise is tried from outside, as a client or an attacker would."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import boto3
 import jwt
@@ -385,7 +389,9 @@ def test_a_rotation_never_takes_a_key_out_of_the_ring(apps):
     assert ring_of(apps.server)[1] == ring
     pseudonym_key = apps.server.pool.deployment.environment["PSEUDONYM_KEY_SECRET_ID"]
     with pytest.raises(RotationRefused, match=r"^This function rotates the signing key and the authenticator key ring only$"):
-        handler({"Step": "createSecret", "SecretId": pseudonym_key, "ClientRequestToken": token}, LambdaContext("RotateSigningKey"))
+        handler(
+            {"Step": "createSecret", "SecretId": pseudonym_key, "ClientRequestToken": token}, LambdaContext("RotateSigningKey")
+        )
 
 
 # --- whoever registered an address first keeps nothing -----------------------------------------------
@@ -466,3 +472,60 @@ def test_an_operator_removes_a_lost_phone_s_app_and_status_shows_it_masked(apps,
     assert answered(lambda: apps.answer(apps.ask_for_code(ALICE), app.code())) == "again"
     apps.clock.advance(61)  # the user signs in by email, and may set up another app
     assert apps.api.call(STATUS, apps.signed_in(ALICE)) == (200, {"status": "none"})
+
+
+# --- what the authenticator app's path loads, and when ----------------------------------------------------
+
+LOADS_PROBE = """
+import copy, json, os, sys
+sys.path[:0] = {paths!r}
+from moto import mock_aws
+from localpool import samples
+from localpool.deployment import SAMPLE_SIGNING_KEY, deploy
+from localpool.template import Template, load_handler
+from localpool.triggers import LambdaContext
+OWN = ("pyotp", "segno", "cryptography.hazmat.primitives.ciphers.aead")
+loaded = lambda: [name for name in OWN if name in sys.modules]
+found = {{}}
+with mock_aws():
+    deployed = deploy(parameters={parameters!r}, signing_key=SAMPLE_SIGNING_KEY)
+    os.environ.update(deployed.environment)
+    samples.seed(deployed)
+    functions = Template(parameters={parameters!r}).functions()
+    for logical_id, sample in {samples!r}:
+        event = json.load(open(sample))
+        event["userPoolId"] = deployed.pool_id
+        load_handler(functions[logical_id])(copy.deepcopy(event), LambdaContext(function_name=logical_id))
+        found[sample.rsplit("/", 2)[-2] + "/" + sample.rsplit("/", 1)[-1]] = loaded()
+    event = json.load(open({verify!r}))
+    event["userPoolId"] = deployed.pool_id
+    event["request"]["privateChallengeParameters"] = {{"step": "TOTP", "flow": samples.FLOW}}
+    load_handler(functions["VerifyAuthChallengeFunction"])(event, LambdaContext(function_name="VerifyAuthChallengeFunction"))
+    found["a TOTP answer"] = loaded()
+print(json.dumps(found))
+"""
+
+
+def test_only_the_authenticator_app_s_own_paths_load_its_libraries():
+    """With both parameters on, the sign-in functions' other paths (round 1 reading whether a second
+    step follows, an email sent, a code checked, the claims) load neither pyotp, nor cryptography's
+    AES-GCM, nor segno; a TOTP answer loads the first two, never segno (only the setup draws a QR code)."""
+    root = Path(__file__).resolve().parent.parent
+    events = root / "events"
+    probe = LOADS_PROBE.format(
+        paths=[str(root / "shared"), str(root)],
+        parameters={**SIGN_IN, **SECOND_STEP},
+        samples=[
+            ("DefineAuthChallengeFunction", str(events / "define_auth_challenge/code_correct.json")),
+            ("CreateAuthChallengeFunction", str(events / "create_auth_challenge/first_round.json")),
+            ("CreateAuthChallengeFunction", str(events / "create_auth_challenge/send_code.json")),
+            ("VerifyAuthChallengeFunction", str(events / "verify_auth_challenge/code_right.json")),
+            ("PreTokenGenerationFunction", str(events / "pre_token_generation/v1_authentication_email_otp.json")),
+        ],
+        verify=str(events / "verify_auth_challenge/code_right.json"),
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    out = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True, env=env, timeout=120, check=True)
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    assert found.pop("a TOTP answer") == ["pyotp", "cryptography.hazmat.primitives.ciphers.aead"]
+    assert found == {name: [] for name in found} and len(found) == 5

@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 from bench import __main__ as bench_main
-from bench import cold, peer, warm
+from bench import cold, paths, peer, warm
 from bench.functions import EventRun, deployed, discover, heaviest, record
 from bench.report import Row, as_markdown, as_text
 from bench.stats import Spread, percentile
@@ -121,6 +121,32 @@ def test_whole_run_on_a_tiny_sample_prints_a_well_formed_table(tmp_path, capsys)
     assert len(untraced) == 3 and all("| yes |" in line and "not loaded, botocore not patched" in line for line in untraced)
     traced = [line for line in markdown.splitlines() if line.startswith("| 1 cold start, own, tracing on |")]
     assert len(traced) == 2 and all("X-Ray SDK loaded, botocore patched" in line for line in traced)
+    # The authenticator app's paths (bench.paths), warm, and what only they import.
+    for subject in ("VerifyAuthChallenge (right TOTP code)", "ManagementApi (POST authenticator-app/start)"):
+        assert f"| 2 warm own time p50 | {subject} |" in markdown
+    assert markdown.count("| 1 cold start: imports of one path only |") == 2
+
+
+def test_the_authenticator_app_paths_take_their_whole_way_warm():
+    """A right code: the app and the sign-in state read together, the step spent, the proof recorded,
+    the keys read once per container; the setup: the caller's app and sign-in state read, the secret
+    sealed under the ring's key (read once) and stored."""
+    verify, start = paths.measure(REGION, calls=5, repeats=1)
+    assert not verify.error and not start.error
+    ((verify_run,), (start_run,)) = (verify.warm, start.warm)
+    invocations = verify_run.invocations
+    assert verify_run.api_calls == {
+        "dynamodb.BatchGetItem": invocations,
+        "dynamodb.UpdateItem": 2 * invocations,
+        "secretsmanager.GetSecretValue[AWSCURRENT]": 1,
+        "secretsmanager.GetSecretValue[pseudonym key AWSCURRENT]": 1,
+    }
+    assert start_run.api_calls == {
+        "dynamodb.GetItem": 2 * invocations,
+        "dynamodb.PutItem": invocations,
+        "secretsmanager.GetSecretValue[AWSCURRENT]": 1,
+    }
+    assert 0 < verify_run.p50_ms <= verify_run.p99_ms and 0 < start_run.p50_ms <= start_run.p99_ms
 
 
 def test_peer_rows_are_well_formed(tmp_path):

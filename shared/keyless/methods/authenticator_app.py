@@ -252,8 +252,11 @@ def is_set_up(user: str, runtime: SignInRuntime) -> bool:
 
 
 def open_secret(app: dict[str, Any], sub: str, keys: AuthenticatorKeys) -> str | None:
-    """The app's secret (pending or active); None when the user has none. The ring is read either
-    way, so a user with no app costs the same calls."""
+    """The app's secret (pending or active); None when the user has none. The ring is read and the
+    cipher loaded either way, so a user with no app costs the same calls (and a cold container the
+    same imports)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: F401
+
     keys.ring()
     return unseal(app, sub, keys) if app else None
 
