@@ -504,17 +504,10 @@ def path_rows(results: list[paths.PathResult], imports: dict[str, Spread], notes
         p50 = Spread.of([r.p50_ms for r in result.warm])
         p99 = Spread.of([r.p99_ms for r in result.warm])
         runs = f"{len(result.warm)} x {result.warm[0].calls} calls"
-        rows.append(
-            Row(
-                "2 warm own time p50",
-                subject,
-                p50,
-                "ms",
-                target=f"< {TARGET_WARM_P50_MS} ms",
-                met=p50.median < TARGET_WARM_P50_MS,
-                notes=runs,
-            )
-        )
+        # A trigger's warm target (Cognito waits on it at every sign-in); an API route has none.
+        trigger = paths.is_trigger(result)
+        target, met = (f"< {TARGET_WARM_P50_MS} ms", p50.median < TARGET_WARM_P50_MS) if trigger else ("", None)
+        rows.append(Row("2 warm own time p50", subject, p50, "ms", target=target, met=met, notes=runs))
         rows.append(Row("2 warm own time p99", subject, p99, "ms", notes=runs))
     for name, spread in imports.items():
         rows.append(

@@ -50,6 +50,10 @@ class PathResult:
     error: str = ""  # why it was not measured
 
 
+def is_trigger(result: PathResult) -> bool:
+    return result.function != "ManagementApiFunction"
+
+
 def measure(region: str, calls: int, repeats: int) -> list[PathResult]:
     template = Template(parameters=PARAMETERS)
     functions = {function.name: function for function in discover(template)}
@@ -106,7 +110,8 @@ def _set_up_app(deployment) -> None:
 
 
 def import_costs(rounds: int) -> dict[str, Spread]:
-    """What each path's own imports take in a fresh process, wall ms (the first of rounds + 1 untimed)."""
+    """What each path's own imports take in a fresh process of this Python (the installed packages,
+    not the layer's .pyc), wall ms (the first of rounds + 1 untimed)."""
     return {name: Spread.of([_import_ms(statement) for _ in range(rounds + 1)][1:]) for name, statement in IMPORTS.items()}
 
 

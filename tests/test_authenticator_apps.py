@@ -400,9 +400,10 @@ def test_a_rotation_never_takes_a_key_out_of_the_ring(apps):
 def test_the_first_proof_of_an_address_removes_an_app_set_up_before_it(serve_pool, served_clock):
     """On a pool that lets users change email without verifying: Mallory sets up an app, then puts
     Alice's address on her account; Alice's first proof of it takes the account back, app included."""
-    template = Template(parameters=SIGN_IN)
+    both = {**SIGN_IN, **SECOND_STEP}
+    template = Template(parameters=both)
     template.resources["UserPool"]["Properties"].pop("UserAttributeUpdateSettings")
-    apps = AuthenticatorApps(serve_pool(template=template, parameters=SIGN_IN), served_clock)
+    apps = AuthenticatorApps(serve_pool(template=template, parameters=both), served_clock)
     mallory = apps.user(MALLORY)
     app = apps.set_up(mallory)
     boto3.client("cognito-idp", region_name=REGION).admin_update_user_attributes(
@@ -410,7 +411,11 @@ def test_the_first_proof_of_an_address_removes_an_app_set_up_before_it(serve_poo
         Username=mallory["cognito:username"],
         UserAttributes=[{"Name": "email", "Value": ALICE}, {"Name": "email_verified", "Value": "false"}],
     )
+    # Her app's code proves her app, not the address: it verifies nothing.
+    mallorys = id_claims(apps.answer(apps.ask_for_code(ALICE), app.code()))
+    assert (mallorys["email"], mallorys["email_verified"]) == (ALICE, False)
     apps.clock.advance(61)
+    # Alice's proof needs no second step: the app it would ask for is the registrant's, and goes now.
     claims = id_claims(apps.app.answer_code(apps.app.request_code(apps.app.start(ALICE)), last_code(ALICE)))
     assert claims["sub"] == mallory["sub"] and claims["email_verified"] is True
     assert app_item(apps.server, mallory["sub"]) == {}
@@ -445,6 +450,16 @@ def test_the_factors_claim_is_read_from_the_recorded_proofs(sign_in, expected):
     parsed = parse_token_generation(event, triggers.PRE_TOKEN_GENERATION)
     assert token_claims.accepted_factors(parsed, {**sign_in, "provenAt": now}, now) == expected
     assert token_claims.accepted_factors(parsed, {**sign_in, "provenAt": now - 3600}, now) == ()
+    refreshed = parse_token_generation({**event, "triggerSource": "TokenGeneration_RefreshTokens"}, triggers.PRE_TOKEN_GENERATION)
+    assert token_claims.accepted_factors(refreshed, {**sign_in, "provenAt": now}, now) == ()
+
+
+def test_with_only_passkeys_on_the_authenticator_app_routes_do_not_exist(serve_pool, served_clock):
+    apps = AuthenticatorApps(serve_pool(parameters={**ORIGINS, "Passkeys": "Enabled"}), served_clock)
+    alice = apps.user(ALICE)
+    for route in (START, CONFIRM, REMOVE, STATUS):
+        assert apps.api.call(route, alice, {}) == (404, {"message": "Not Found"})
+    assert "TOTP" not in apps.app.start(ALICE)["ChallengeParameters"]["methods"].split(",")
 
 
 # --- the operator's command ----------------------------------------------------------------------------

@@ -97,7 +97,9 @@ def _second_step_of(event: TriggerEvent, runtime: SignInRuntime) -> str:
     case_sensitive = runtime.directory.user_names(event.user_pool_id).case_sensitive
     user = pseudonyms.sign_in_user(event, runtime.pseudonym_key.current(), case_sensitive)
     needed = second.logic().is_set_up(user, runtime)
-    return second.name if needed and not event.user_not_found else ""
+    # An address never proved: its first proof takes the account back for its owner and removes an
+    # app set up before it (keyless.signin.proof), so no second step can follow it.
+    return second.name if needed and not event.user_not_found and event.email_verified else ""
 
 
 def _second_step(event: TriggerEvent, flow: str, method: methods.Method, runtime: SignInRuntime) -> dict:
