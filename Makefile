@@ -26,7 +26,16 @@ NPM_KITS := clients/aws-passwordless clients/amplify
 # The peer `make bench` compares cold starts with (issue 12): AWS's passwordless triggers, run under node.
 NPM_BENCH := bench/peer
 
-install: $(VENV)/.installed $(NPM_KITS:%=%/node_modules/.installed) $(NPM_BENCH:%=%/node_modules/.installed)
+# AWS SAM CLI in a venv of its own: it pins a pyOpenSSL (~=25.3) older than the one webauthn, a
+# product dependency, needs (>=26.3), so the two cannot share one.
+SAM_VENV ?= .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+$(SAM_VENV)/.installed: Makefile
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==1.148.0
+	touch $@
+
+install: $(VENV)/.installed $(SAM_VENV)/.installed $(NPM_KITS:%=%/node_modules/.installed) $(NPM_BENCH:%=%/node_modules/.installed)
 
 # Every test: all but the timing comparisons on one worker per core, then those in one process alone.
 test: install
@@ -38,9 +47,10 @@ dev: install
 	$(PY) -m localpool $(ARGS)
 
 # One function on one event, Docker-free: make invoke FUNCTION=define_auth_challenge EVENT=events/define_auth_challenge/first_round.json
+# (template parameters: ARGS="--parameter Passkeys=Enabled")
 invoke: install
 	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=<LogicalId or folder> EVENT=events/<folder>/<name>.json"; exit 2; }
-	@$(PY) -m localpool.invoke "$(FUNCTION)" "$(EVENT)"
+	@$(PY) -m localpool.invoke "$(FUNCTION)" "$(EVENT)" $(ARGS)
 
 # Operator commands (README, Operator commands): make admin ARGS="--stack keyless status jane@example.com"
 admin: install
@@ -59,7 +69,7 @@ lint: install
 	$(VENV)/bin/mypy shared/keyless shared/slim_botocore.py functions localpool clients/python keyless_admin
 
 validate: install
-	$(VENV)/bin/sam validate --lint
+	$(SAM) validate --lint
 
 # Static checks (run by .ci/run). The scanners live in their own venv: checkov pins versions that
 # aws-sam-cli refuses. Every suppression names its reason beside it (.checkov.yaml, `# nosec` lines).
@@ -85,7 +95,7 @@ lock:
 		--no-emit-find-links --output-file requirements.txt requirements.in
 
 build: install
-	$(VENV)/bin/sam build
+	$(SAM) build
 
 clean:
-	rm -rf .aws-sam .pytest_cache .hypothesis .venv-tools .venv-lock
+	rm -rf .aws-sam .pytest_cache .hypothesis .venv-tools .venv-lock .venv-sam

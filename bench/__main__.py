@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         built = False
         if not args.no_build:
             log("sam build ...")
-            sam = str(Path(sys.executable).with_name("sam"))
+            sam = str(package.sam_command())
             result = package.sam_build(build_dir, sam)
             built = result.returncode == 0
             if not built:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,12 @@ class _Counter:
 
     def flush(self) -> None:
         pass
+
+
+def sam_command() -> Path:
+    """The AWS SAM CLI: make's own venv for it (Makefile, SAM_VENV), or one beside this Python."""
+    own = ROOT / ".venv-sam" / "bin" / "sam"
+    return own if own.exists() else Path(sys.executable).with_name("sam")
 
 
 def sam_build(build_dir: Path, sam: str) -> subprocess.CompletedProcess:

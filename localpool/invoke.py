@@ -47,8 +47,14 @@ def find_function(template: Template, name: str) -> FunctionSpec:
 
 def invoke(function: str, event: dict, parameters: dict[str, str] | None = None, echo=None) -> object:
     """Call inside mock_aws(): deploy the template, then run the function once on the event."""
-    template = Template()
+    template = Template(parameters=parameters)
     spec = find_function(template, function)
+    condition = template.resources[spec.logical_id].get("Condition")
+    if condition and not template.condition(condition):
+        raise UnknownFunctionError(
+            f"{spec.logical_id} exists only when the template's condition {condition} holds: set its parameters "
+            '(make invoke ... ARGS="--parameter Passkeys=Enabled")'
+        )
     deployment, _mailbox, _session = deploy_and_start(
         template=template, parameters=parameters, signing_key=SAMPLE_SIGNING_KEY, echo=echo
     )

@@ -60,6 +60,9 @@ class FunctionSpec:
     timeout: int
 
 
+NO_VALUE = object()  # AWS::NoValue: the property or list item is left out
+
+
 class ParameterError(ValueError):
     """A parameter value CloudFormation would refuse before creating anything."""
 
@@ -162,7 +165,7 @@ class Template:
         if isinstance(value, dict) and len(value) == 1:
             ((fn, arg),) = value.items()
             if fn == "Ref":
-                return lookup(arg)
+                return NO_VALUE if arg == "AWS::NoValue" else lookup(arg)
             if fn == "Fn::If":
                 name, when_true, when_false = arg
                 return self.resolve(when_true if self.condition(name) else when_false, physical, region, account)
@@ -176,9 +179,10 @@ class Template:
                 given = {name: str(self.resolve(v, physical, region, account)) for name, v in variables.items()}
                 return re.sub(r"\$\{([^}!]+)\}", lambda m: given[m.group(1)] if m.group(1) in given else lookup(m.group(1)), text)
         if isinstance(value, dict):
-            return {k: self.resolve(v, physical, region, account) for k, v in value.items()}
+            resolved = {k: self.resolve(v, physical, region, account) for k, v in value.items()}
+            return {k: v for k, v in resolved.items() if v is not NO_VALUE}
         if isinstance(value, list):
-            return [self.resolve(v, physical, region, account) for v in value]
+            return [v for v in (self.resolve(v, physical, region, account) for v in value) if v is not NO_VALUE]
         return value
 
     def condition(self, name: str) -> bool:

@@ -14,7 +14,7 @@ import secrets
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cbor2
 import jwt
@@ -23,7 +23,20 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from localpool.template import Template, load_handler
 from localpool.triggers import LambdaContext
+from testkit.clients import passwordless, pool_cognito, sign_up
+from testkit.mail import last_code
 
+if TYPE_CHECKING:
+    from localpool.server import LocalPoolServer
+
+# A served pool with passkeys on, as the tests deploy it: the relying party is app.example.com.
+PARAMETERS = {"Passkeys": "Enabled", "AllowedRedirectOrigins": "https://app.example.com,http://localhost:9229"}
+RP_ID = "app.example.com"
+ORIGIN = "https://app.example.com"
+START, COMPLETE = "POST /register-authenticator/start", "POST /register-authenticator/complete"
+LIST, UPDATE, DELETE = "POST /authenticators/list", "POST /authenticators/update", "POST /authenticators/delete"
+CHALLENGE = "POST /sign-in-challenge"
+FIDO2 = {"signInMethod": "FIDO2"}
 FLAG_UP, FLAG_UV, FLAG_BE, FLAG_BS, FLAG_AT = 0x01, 0x04, 0x08, 0x10, 0x40
 AAGUID = bytes(16)
 
@@ -178,3 +191,48 @@ class ManagementApi:
         assert result["headers"]["Content-Type"] == "application/json"
         assert result["headers"]["Cache-Control"] == "no-store"
         return result["statusCode"], json.loads(result["body"]) if result["body"] else None
+
+
+class Passkeys:
+    """A served pool with Passkeys=Enabled, its management API, and what a test does with both."""
+
+    def __init__(self, server: LocalPoolServer, clock: Any):
+        self.server = server
+        self.clock = clock
+        self.api = ManagementApi()
+        self.app = passwordless(server)
+        self.cognito = pool_cognito(server)
+
+    def user(self, email: str) -> dict[str, str]:
+        """A signed-up user, signed in by an email code just now: the claims of their ID token."""
+        sign_up(self.server, email)
+        return self.signed_in(email)
+
+    def signed_in(self, email: str) -> dict[str, str]:
+        """A new sign-in by email code, a minute after the last one (one email a minute): the claims
+        of its ID token."""
+        self.clock.advance(61)
+        tokens = self.app.answer_code(self.app.request_code(self.app.start(email)), last_code(email))
+        return claims_of(tokens["AuthenticationResult"]["IdToken"])
+
+    def register(self, claims: dict[str, str], name: str = "My key", authenticator: SoftwareAuthenticator | None = None):
+        authenticator = authenticator or SoftwareAuthenticator()
+        status, options = self.api.call(START, claims, query={"rpId": RP_ID})
+        assert status == 200, options
+        status, body = self.api.call(COMPLETE, claims, {**authenticator.create(options, ORIGIN), "friendlyName": name})
+        assert status == 200, body
+        return authenticator, body
+
+    def listed(self, claims: dict[str, str]) -> list[dict[str, Any]]:
+        status, body = self.api.call(LIST, claims, query={"rpId": RP_ID})
+        assert status == 200, body
+        return body["authenticators"]
+
+    def options(self, username: str) -> tuple[dict, dict]:
+        first = self.app.start(username)
+        return first, json.loads(first["ChallengeParameters"]["fido2options"])
+
+    def sign_in(self, username: str, authenticator: SoftwareAuthenticator, **assertion: Any) -> dict:
+        first, options = self.options(username)
+        answer = authenticator.assert_(options["challenge"], ORIGIN, RP_ID, **assertion)
+        return self.app.respond(first, json.dumps(answer), FIDO2)

@@ -5,72 +5,45 @@ from outside and must fail."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
-from typing import Any
+import os
+import subprocess
+import sys
+from pathlib import Path
 
+import boto3
 import jwt
 import pytest
 from botocore.exceptions import ClientError
 
-from testkit.clients import passwordless, pool_cognito, sign_up
-from testkit.mail import last_code
-from testkit.passkeys import ManagementApi, SoftwareAuthenticator, b64url, claims_of
+from keyless_admin.__main__ import main as admin
+from testkit.concurrency import run_at_once
+from testkit.mail import emails_to
+from testkit.passkeys import (
+    CHALLENGE,
+    COMPLETE,
+    DELETE,
+    FIDO2,
+    LIST,
+    ORIGIN,
+    PARAMETERS,
+    RP_ID,
+    START,
+    UPDATE,
+    Passkeys,
+    SoftwareAuthenticator,
+    b64url,
+    from_b64url,
+)
 
-PARAMETERS = {"Passkeys": "Enabled", "AllowedRedirectOrigins": "https://app.example.com,http://localhost:9229"}
-RP_ID = "app.example.com"
-ORIGIN = "https://app.example.com"
 ALICE, BOB = "alice@example.com", "bob@example.com"
-START, COMPLETE = "POST /register-authenticator/start", "POST /register-authenticator/complete"
-LIST, UPDATE, DELETE = "POST /authenticators/list", "POST /authenticators/update", "POST /authenticators/delete"
-CHALLENGE = "POST /sign-in-challenge"
-FIDO2 = {"signInMethod": "FIDO2"}
 
 
 @pytest.fixture
 def pk(serve_pool, served_clock):
     return Passkeys(serve_pool(parameters=PARAMETERS), served_clock)
-
-
-class Passkeys:
-    """A served pool with Passkeys=Enabled, its management API, and what a test does with both."""
-
-    def __init__(self, server, clock):
-        self.server = server
-        self.clock = clock
-        self.api = ManagementApi()
-        self.app = passwordless(server)
-        self.cognito = pool_cognito(server)
-
-    def user(self, email: str) -> dict[str, str]:
-        """A signed-up user, signed in by an email code just now: the claims of their ID token."""
-        sign_up(self.server, email)
-        return self.signed_in(email)
-
-    def signed_in(self, email: str) -> dict[str, str]:
-        tokens = self.app.answer_code(self.app.request_code(self.app.start(email)), last_code(email))
-        return claims_of(tokens["AuthenticationResult"]["IdToken"])
-
-    def register(self, claims: dict[str, str], name: str = "My key", authenticator: SoftwareAuthenticator | None = None):
-        authenticator = authenticator or SoftwareAuthenticator()
-        status, options = self.api.call(START, claims, query={"rpId": RP_ID})
-        assert status == 200, options
-        status, body = self.api.call(COMPLETE, claims, {**authenticator.create(options, ORIGIN), "friendlyName": name})
-        assert status == 200, body
-        return authenticator, body
-
-    def listed(self, claims: dict[str, str]) -> list[dict[str, Any]]:
-        status, body = self.api.call(LIST, claims, query={"rpId": RP_ID})
-        assert status == 200, body
-        return body["authenticators"]
-
-    def options(self, username: str) -> tuple[dict, dict]:
-        first = self.app.start(username)
-        return first, json.loads(first["ChallengeParameters"]["fido2options"])
-
-    def sign_in(self, username: str, authenticator: SoftwareAuthenticator, **assertion: Any) -> dict:
-        first, options = self.options(username)
-        answer = authenticator.assert_(options["challenge"], ORIGIN, RP_ID, **assertion)
-        return self.app.respond(first, json.dumps(answer), FIDO2)
 
 
 def id_token_claims(result: dict) -> dict:
@@ -111,3 +84,474 @@ def test_routes_answer_json_never_cached_and_refuse_what_they_do_not_know(pk):
     assert pk.api.call(LIST, alice, query={"rpId": "evil.example"}) == (400, {"message": "Unrecognized RP ID"})
     assert pk.api.call(UPDATE, alice, "{not json") == (400, {"message": "Invalid body"})
     assert pk.api.call(UPDATE, alice, "[1, 2]") == (400, {"message": "Invalid body"})
+
+
+def test_a_wrong_passkey_answer_fails_the_sign_in_and_sends_no_email(pk):
+    alice = pk.user(ALICE)
+    authenticator, _ = pk.register(alice)
+    sent = len(emails_to(ALICE))
+    first, options = pk.options(ALICE)
+    forged = authenticator.assert_(options["challenge"], ORIGIN, RP_ID)
+    forged["signatureB64"] = b64url(b"\x30\x06\x02\x01\x01\x02\x01\x01")
+    assert refused(lambda: pk.app.respond(first, json.dumps(forged), FIDO2)) == "NotAuthorizedException"
+    assert len(emails_to(ALICE)) == sent
+
+
+# --- attacks on the sign-in -----------------------------------------------------------------------
+
+
+def test_a_cloned_authenticator_whose_counter_went_backwards_is_refused(pk):
+    alice = pk.user(ALICE)
+    authenticator, _ = pk.register(alice)
+    clone = authenticator.clone()
+    pk.sign_in(ALICE, authenticator)
+    pk.sign_in(ALICE, authenticator)  # the original is at 2
+    assert refused(lambda: pk.sign_in(ALICE, clone)) == "NotAuthorizedException"  # the clone says 1
+    assert "AuthenticationResult" in pk.sign_in(ALICE, authenticator)
+
+
+def test_two_uses_verified_against_the_same_counter_cannot_both_pass(pk):
+    """A cloned authenticator used twice at once: both assertions carry counter 1 over a stored 0."""
+    alice = pk.user(ALICE)
+    authenticator, _ = pk.register(alice)
+    clone = authenticator.clone()
+    answers = []
+    for device in (authenticator, clone):
+        first, options = pk.options(ALICE)
+        answers.append((first, authenticator_answer(device, options)))
+    outcomes = run_at_once(lambda pair: pk.app.respond(pair[0], pair[1], FIDO2), answers)
+    assert sorted("AuthenticationResult" in o if isinstance(o, dict) else False for o in outcomes) == [False, True]
+
+
+def authenticator_answer(device: SoftwareAuthenticator, options: dict, **kwargs) -> str:
+    return json.dumps(device.assert_(options["challenge"], ORIGIN, RP_ID, **kwargs))
+
+
+def test_another_users_credential_is_refused_even_with_a_valid_signature(pk):
+    alice, _bob = pk.user(ALICE), pk.user(BOB)
+    alices, _ = pk.register(alice)
+    # Bob's sign-in, answered with Alice's authenticator (it signs Bob's round's challenge) and no
+    # user handle (a server must not trust one anyway).
+    first, options = pk.options(BOB)
+    answer = authenticator_answer(alices, options, with_user_handle=False)
+    assert refused(lambda: pk.app.respond(first, answer, FIDO2)) == "NotAuthorizedException"
+    # ... and with Alice's user handle.
+    first, options = pk.options(BOB)
+    assert refused(lambda: pk.app.respond(first, authenticator_answer(alices, options), FIDO2)) == "NotAuthorizedException"
+
+
+@pytest.mark.parametrize(
+    "tampering",
+    [
+        {"origin": "https://evil.example"},
+        {"origin": "https://app.example.com.evil.example"},
+        {"rp_id": "evil.example"},
+        {"verified": False},
+        {"present": False},
+        {"kind": "webauthn.create"},
+    ],
+    ids=["wrong_origin", "lookalike_origin", "wrong_rp_id", "no_user_verification", "no_user_presence", "wrong_type"],
+)
+def test_an_assertion_made_elsewhere_or_without_the_user_is_refused(pk, tampering):
+    alice = pk.user(ALICE)
+    authenticator, _ = pk.register(alice)
+    first, options = pk.options(ALICE)
+    origin, rp_id = tampering.pop("origin", ORIGIN), tampering.pop("rp_id", RP_ID)
+    answer = authenticator.assert_(options["challenge"], origin, rp_id, **tampering)
+    assert refused(lambda: pk.app.respond(first, json.dumps(answer), FIDO2)) == "NotAuthorizedException"
+    assert "AuthenticationResult" in pk.sign_in(ALICE, authenticator)  # the real one still works
+
+
+def test_a_tampered_signature_or_client_data_is_refused(pk):
+    alice = pk.user(ALICE)
+    authenticator, _ = pk.register(alice)
+    for tamper in ("signatureB64", "clientDataJSON_B64", "authenticatorDataB64"):
+        first, options = pk.options(ALICE)
+        answer = authenticator.assert_(options["challenge"], ORIGIN, RP_ID)
+        raw = bytearray(from_b64url(answer[tamper]))
+        raw[-1] ^= 0x01
+        answer[tamper] = b64url(bytes(raw))
+        assert refused(lambda f=first, a=answer: pk.app.respond(f, json.dumps(a), FIDO2)) == "NotAuthorizedException", tamper
+
+
+def test_an_assertion_replayed_in_a_new_session_is_refused(pk):
+    alice = pk.user(ALICE)
+    authenticator, _ = pk.register(alice)
+    first, options = pk.options(ALICE)
+    answer = authenticator_answer(authenticator, options)
+    assert "AuthenticationResult" in pk.app.respond(first, answer, FIDO2)
+    again, _ = pk.options(ALICE)
+    assert refused(lambda: pk.app.respond(again, answer, FIDO2)) == "NotAuthorizedException"
+
+
+def test_a_changed_backup_eligibility_is_refused(pk):
+    alice = pk.user(ALICE)
+    authenticator, _ = pk.register(alice)
+    authenticator.backup_eligible = True  # the same key now claims it may be synced
+    assert refused(lambda: pk.sign_in(ALICE, authenticator)) == "NotAuthorizedException"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "not json",
+        "[]",
+        '{"credentialIdB64": 1}',
+        json.dumps({"credentialIdB64": "!!", "authenticatorDataB64": "", "clientDataJSON_B64": "", "signatureB64": ""}),
+        "x" * 3000,
+    ],
+    ids=["text", "list", "types", "not_base64url", "too_long"],
+)
+def test_a_malformed_answer_fails_the_sign_in_safely(pk, answer):
+    pk.user(ALICE)
+    first, _ = pk.options(ALICE)
+    assert refused(lambda: pk.app.respond(first, answer, FIDO2)) == "NotAuthorizedException"
+
+
+def test_after_its_removal_a_passkey_signs_in_no_more(pk):
+    alice = pk.user(ALICE)
+    authenticator, _ = pk.register(alice)
+    assert pk.api.call(DELETE, alice, {"credentialId": authenticator.id}) == (204, None)
+    assert refused(lambda: pk.sign_in(ALICE, authenticator)) == "NotAuthorizedException"
+
+
+# --- unknown users ---------------------------------------------------------------------------------
+
+
+def test_unknown_users_and_users_without_passkeys_get_options_shaped_like_real_ones(pk):
+    alice, _ = pk.user(ALICE), pk.user(BOB)
+    authenticator, _ = pk.register(alice)
+    shapes, ids = {}, {}
+    for who in (ALICE, BOB, "nobody@example.com", "NOBODY@example.com"):
+        first, options = pk.options(who)
+        assert set(first["ChallengeParameters"]) == {"USERNAME", "step", "methods", "fido2options"}
+        shapes[who] = sorted(options), [sorted(c) for c in options["credentials"]], len(from_b64url(options["challenge"]))
+        ids[who] = [c["id"] for c in options["credentials"]]
+    assert len(set(map(repr, shapes.values()))) == 1
+    assert ids[ALICE] == [authenticator.id]
+    assert (
+        ids["nobody@example.com"]
+        == ids["NOBODY@example.com"]
+        == [c["id"] for c in pk.options("nobody@example.com")[1]["credentials"]]
+    )
+    assert ids[BOB] == [c["id"] for c in pk.options(BOB)[1]["credentials"]] != ids["nobody@example.com"]
+
+
+def test_an_unknown_user_is_refused_whatever_the_answer(pk):
+    intruder = SoftwareAuthenticator()
+    first, options = pk.options("nobody@example.com")
+    answer = intruder.assert_(options["challenge"], ORIGIN, RP_ID)
+    assert refused(lambda: pk.app.respond(first, json.dumps(answer), FIDO2)) == "NotAuthorizedException"
+
+
+# --- usernameless sign-in --------------------------------------------------------------------------
+
+
+def usernameless(pk: Passkeys, authenticator: SoftwareAuthenticator, challenge: str | None = None) -> tuple[dict, str]:
+    """What the npm client does without a user name: the API's challenge, the authenticator's
+    assertion, the user name read from its user handle, round 1 as that user, answered with it."""
+    if challenge is None:
+        status, body = pk.api.call(CHALLENGE)
+        assert status == 200, body
+        challenge = body["challenge"]
+    answer = authenticator.assert_(challenge, ORIGIN, RP_ID)
+    username = from_b64url(answer["userHandleB64"]).decode().removeprefix("u|")
+    return pk.app.start(username), json.dumps(answer)
+
+
+def test_a_discoverable_passkey_signs_in_without_a_user_name(pk):
+    alice = pk.user(ALICE)
+    authenticator, _ = pk.register(alice)
+    status, body = pk.api.call(CHALLENGE)
+    assert status == 200 and set(body) == {"challenge", "timeout", "userVerification", "relyingPartyId"}
+    assert body["relyingPartyId"] == RP_ID and body["timeout"] == 120_000
+    first, answer = usernameless(pk, authenticator, body["challenge"])
+    assert id_token_claims(pk.app.respond(first, answer, FIDO2))["sign_in_method"] == "passkey"
+
+
+def test_a_usernameless_challenge_works_once(pk):
+    alice = pk.user(ALICE)
+    authenticator, _ = pk.register(alice)
+    _status, body = pk.api.call(CHALLENGE)
+    first, answer = usernameless(pk, authenticator, body["challenge"])
+    assert "AuthenticationResult" in pk.app.respond(first, answer, FIDO2)
+    again, answer = usernameless(pk, authenticator, body["challenge"])
+    assert refused(lambda: pk.app.respond(again, answer, FIDO2)) == "NotAuthorizedException"
+
+
+def test_an_expired_usernameless_challenge_is_refused(pk):
+    alice = pk.user(ALICE)
+    authenticator, _ = pk.register(alice)
+    _status, body = pk.api.call(CHALLENGE)
+    pk.clock.advance(121)
+    first, answer = usernameless(pk, authenticator, body["challenge"])
+    assert refused(lambda: pk.app.respond(first, answer, FIDO2)) == "NotAuthorizedException"
+
+
+def test_a_forged_usernameless_challenge_is_refused(pk):
+    alice = pk.user(ALICE)
+    authenticator, _ = pk.register(alice)
+    _status, body = pk.api.call(CHALLENGE)
+    raw = bytearray(from_b64url(body["challenge"]))
+    raw[20] ^= 0xFF  # a later expiry, under a MAC that no longer matches
+    for forged in (b64url(bytes(raw)), b64url(b"\x00" * len(raw))):
+        first, answer = usernameless(pk, authenticator, forged)
+        assert refused(lambda f=first, a=answer: pk.app.respond(f, a, FIDO2)) == "NotAuthorizedException"
+
+
+def test_the_usernameless_challenge_writes_nothing(pk):
+    table = boto3.client("dynamodb", region_name="us-east-1")
+    name = pk.server.pool.deployment.table_name
+    before = table.scan(TableName=name)["Count"]
+    for _ in range(5):
+        assert pk.api.call(CHALLENGE)[0] == 200
+    assert table.scan(TableName=name)["Count"] == before
+
+
+# --- the management API ------------------------------------------------------------------------------
+
+
+def test_registering_needs_a_fresh_sign_in(pk):
+    alice = pk.user(ALICE)
+    pk.clock.advance(301)  # FreshSignInSeconds passed since the sign-in: the token itself is still valid
+    assert pk.api.call(START, alice, query={"rpId": RP_ID}) == (403, {"message": "Sign in again to do this"})
+    assert pk.listed(alice) == []  # listing does not need a fresh sign-in
+    fresh = pk.signed_in(ALICE)
+    status, options = pk.api.call(START, fresh, query={"rpId": RP_ID})
+    assert status == 200
+    pk.clock.advance(301)
+    body = {**SoftwareAuthenticator().create(options, ORIGIN), "friendlyName": "Late"}
+    assert pk.api.call(COMPLETE, alice, body) == (403, {"message": "Sign in again to do this"})
+    assert pk.listed(fresh) == []
+
+
+def test_a_token_from_before_an_operators_sign_out_is_refused(pk, pool_state_dir):
+    alice = pk.user(ALICE)
+    authenticator, _ = pk.register(alice)
+    pk.clock.advance(1)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert admin(["--local", "--endpoint", pk.server.url, "--state-dir", str(pool_state_dir), "sign-out", ALICE]) == 0
+    refused_answer = (403, {"message": "Sign in again to do this"})
+    assert pk.api.call(START, alice, query={"rpId": RP_ID}) == refused_answer
+    assert pk.api.call(LIST, alice, query={"rpId": RP_ID}) == refused_answer
+    assert pk.api.call(UPDATE, alice, {"credentialId": authenticator.id, "friendlyName": "Stolen"}) == refused_answer
+    assert pk.api.call(DELETE, alice, {"credentialId": authenticator.id}) == refused_answer
+    pk.clock.advance(1)
+    assert [p["friendlyName"] for p in pk.listed(pk.signed_in(ALICE))] == ["My key"]
+
+
+def test_nobody_lists_renames_or_deletes_another_users_passkeys(pk):
+    alice, bob = pk.user(ALICE), pk.user(BOB)
+    alices, _ = pk.register(alice, "Alice's key")
+    assert pk.listed(bob) == []
+    assert pk.api.call(UPDATE, bob, {"credentialId": alices.id, "friendlyName": "Mine now"}) == (
+        400,
+        {"message": "Unknown credential"},
+    )
+    assert pk.api.call(DELETE, bob, {"credentialId": alices.id}) == (204, None)  # as for any unknown id
+    assert [p["friendlyName"] for p in pk.listed(alice)] == ["Alice's key"]
+    assert "AuthenticationResult" in pk.sign_in(ALICE, alices)
+    # The body cannot name another owner: the owner is the token's sub.
+    assert pk.api.call(UPDATE, bob, {"credentialId": alices.id, "friendlyName": "x", "sub": alice["sub"]})[0] == 400
+
+
+def test_the_owner_renames_and_deletes_their_own_passkeys(pk):
+    alice = pk.user(ALICE)
+    first, _ = pk.register(alice, "One")
+    second, _ = pk.register(pk.signed_in(ALICE), "Two")
+    assert pk.api.call(UPDATE, alice, {"credentialId": first.id, "friendlyName": "  Phone "}) == (200, {})
+    assert pk.api.call(DELETE, alice, {"credentialId": second.id}) == (204, None)
+    assert [(p["credentialId"], p["friendlyName"]) for p in pk.listed(alice)] == [(first.id, "Phone")]
+    assert pk.api.call(DELETE, alice, {"credentialId": second.id}) == (204, None)  # a retried delete
+
+
+def test_a_credential_id_someone_else_registered_is_refused(pk):
+    alice, bob = pk.user(ALICE), pk.user(BOB)
+    alices, _ = pk.register(alice)
+    stolen = SoftwareAuthenticator(credential_id=alices.credential_id)  # Bob's key under Alice's id
+    _status, options = pk.api.call(START, bob, query={"rpId": RP_ID})
+    body = {**stolen.create(options, ORIGIN), "friendlyName": "Copy"}
+    assert pk.api.call(COMPLETE, bob, body) == (400, {"message": "Credential already registered"})
+    assert pk.listed(bob) == []
+    assert "AuthenticationResult" in pk.sign_in(ALICE, alices)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"origin": "https://evil.example"}, "Invalid credential"),
+        ({"rp_id": "evil.example"}, "Invalid credential"),
+        ({"verified": False}, "Invalid credential"),
+        ({"challenge": b64url(b"\x01" * 32)}, "Invalid credential"),
+        ({"kind": "webauthn.get"}, "Invalid credential"),
+    ],
+    ids=["wrong_origin", "wrong_rp_id", "no_user_verification", "other_challenge", "wrong_type"],
+)
+def test_a_registration_made_elsewhere_or_without_the_user_is_refused(pk, change, message):
+    alice = pk.user(ALICE)
+    _status, options = pk.api.call(START, alice, query={"rpId": RP_ID})
+    origin = change.pop("origin", ORIGIN)
+    body = {**SoftwareAuthenticator().create(options, origin, **change), "friendlyName": "Key"}
+    assert pk.api.call(COMPLETE, alice, body) == (400, {"message": message})
+    assert pk.listed(alice) == []
+
+
+def test_a_registration_challenge_works_once_and_expires(pk):
+    alice = pk.user(ALICE)
+    _status, options = pk.api.call(START, alice, query={"rpId": RP_ID})
+    body = {**SoftwareAuthenticator().create(options, ORIGIN), "friendlyName": "Key"}
+    assert pk.api.call(COMPLETE, alice, body)[0] == 200
+    replay = {**SoftwareAuthenticator().create(options, ORIGIN), "friendlyName": "Again"}
+    assert pk.api.call(COMPLETE, alice, replay) == (400, {"message": "Challenge not found"})
+    _status, options = pk.api.call(START, alice, query={"rpId": RP_ID})
+    _status, newer = pk.api.call(START, alice, query={"rpId": RP_ID})  # replaces the one before
+    stale = {**SoftwareAuthenticator().create(options, ORIGIN), "friendlyName": "Old"}
+    assert pk.api.call(COMPLETE, alice, stale) == (400, {"message": "Invalid credential"})
+    pk.clock.advance(240)
+    fresh = pk.signed_in(ALICE)  # a minute later: the registration's 300 s are over
+    late = {**SoftwareAuthenticator().create(newer, ORIGIN), "friendlyName": "Late"}
+    assert pk.api.call(COMPLETE, fresh, late) == (400, {"message": "Challenge not found"})
+    assert [p["friendlyName"] for p in pk.listed(fresh)] == ["Key"]
+
+
+def test_the_registration_options_are_the_npm_clients_shape(pk):
+    alice = pk.user(ALICE)
+    first, _ = pk.register(alice)
+    status, options = pk.api.call(START, alice, query={"rpId": RP_ID})
+    assert status == 200
+    assert options["rp"] == {"name": "Keyless", "id": RP_ID} and options["attestation"] == "none"
+    assert options["user"] == {"id": alice["sub"], "name": ALICE, "displayName": ALICE}  # the user name is the sub here
+    assert [p["alg"] for p in options["pubKeyCredParams"]] == [-7, -8, -257]
+    assert options["authenticatorSelection"] == {
+        "residentKey": "preferred",
+        "requireResidentKey": False,
+        "userVerification": "required",
+    }
+    assert options["excludeCredentials"] == [{"id": first.id, "type": "public-key", "transports": ["internal"]}]
+    assert options["timeout"] == 300_000 and len(from_b64url(options["challenge"])) == 32
+
+
+def test_an_unverified_address_cannot_add_a_passkey(pk):
+    alice = pk.user(ALICE)
+    unverified = {**alice, "email_verified": "false"}
+    _status, options = pk.api.call(START, unverified, query={"rpId": RP_ID})
+    body = {**SoftwareAuthenticator().create(options, ORIGIN), "friendlyName": "Key"}
+    assert pk.api.call(COMPLETE, unverified, body) == (400, {"message": "Verify your email address first"})
+    assert pk.listed(alice) == []
+
+
+def test_at_most_ten_passkeys_per_user(pk):
+    alice = pk.user(ALICE)
+    for n in range(10):
+        pk.register(alice, f"Key {n}")
+    assert pk.api.call(START, alice, query={"rpId": RP_ID}) == (
+        400,
+        {"message": "At most 10 passkeys per user: remove one first"},
+    )
+    assert len(pk.listed(alice)) == 10
+
+
+@pytest.mark.parametrize(
+    "route, body, message",
+    [
+        (UPDATE, {"credentialId": 5, "friendlyName": "x"}, "credentialId must be a string"),
+        (UPDATE, {"credentialId": "AAAA", "friendlyName": ""}, "friendlyName must be 1 to 64 characters"),
+        (UPDATE, {"credentialId": "AAAA", "friendlyName": "   "}, "friendlyName must be 1 to 64 characters"),
+        (UPDATE, {"credentialId": "AAAA", "friendlyName": "x" * 65}, "friendlyName must be 1 to 64 characters"),
+        (UPDATE, {"credentialId": "AAAA", "friendlyName": "bad\nname"}, "friendlyName must be printable text"),
+        (UPDATE, {"credentialId": "AAAA", "friendlyName": "rtl\u202ename"}, "friendlyName must be printable text"),
+        (UPDATE, {"credentialId": "!!", "friendlyName": "x"}, "Unknown credential"),
+        (DELETE, {}, "credentialId must be a string"),
+        (DELETE, "null", "Invalid body"),
+        (COMPLETE, {"friendlyName": "x"}, "attestationObjectB64 must be a string"),
+        (
+            COMPLETE,
+            {"friendlyName": "x", "attestationObjectB64": "AAAA", "clientDataJSON_B64": "AAAA", "transports": "usb"},
+            "transports must be a list",
+        ),
+        (COMPLETE, {"friendlyName": "x", "attestationObjectB64": "%%", "clientDataJSON_B64": "AAAA"}, "Invalid credential"),
+        (COMPLETE, {"friendlyName": "x", "attestationObjectB64": "AAAA", "clientDataJSON_B64": "AAAA"}, "Invalid credential"),
+        (
+            COMPLETE,
+            {"friendlyName": "x", "attestationObjectB64": "A" * 20_000, "clientDataJSON_B64": "AAAA"},
+            "Request too large",
+        ),
+    ],
+)
+def test_malformed_bodies_get_short_answers_and_change_nothing(pk, route, body, message):
+    alice = pk.user(ALICE)
+    authenticator, _ = pk.register(alice, "Kept")
+    pk.api.call(START, alice, query={"rpId": RP_ID})  # a registration in progress, for COMPLETE
+    assert pk.api.call(route, alice, body) == (400, {"message": message})
+    assert [p["friendlyName"] for p in pk.listed(alice)] == ["Kept"]
+    assert "AuthenticationResult" in pk.sign_in(ALICE, authenticator)
+
+
+def test_the_management_api_logs_no_credential_id_handle_or_challenge(pk, log_lines, capfd):
+    alice = pk.user(ALICE)
+    authenticator, _ = pk.register(alice)
+    _status, body = pk.api.call(CHALLENGE)
+    first, answer = usernameless(pk, authenticator, body["challenge"])
+    pk.app.respond(first, answer, FIDO2)
+    first, options = pk.options(ALICE)
+    pk.api.call(UPDATE, alice, {"credentialId": authenticator.id, "friendlyName": "Phone"})
+    wrong = authenticator.assert_(options["challenge"], "https://evil.example", RP_ID)
+    with pytest.raises(ClientError):
+        pk.app.respond(first, json.dumps(wrong), FIDO2)
+    pk.api.call(DELETE, alice, {"credentialId": authenticator.id})
+    output = capfd.readouterr()
+    logs = output.out + output.err + log_lines.getvalue()
+    assert '"message":"passkey registered"' in logs and '"reason":"wrong_origin"' in logs  # the logs were captured
+    secrets_ = (
+        authenticator.id,
+        b64url(authenticator.user_handle),
+        alice["sub"] + "|",
+        body["challenge"],
+        options["challenge"],
+        ALICE,
+    )
+    for secret in secrets_:
+        assert secret not in logs, secret
+
+
+# --- what the passkey path loads, and when ---------------------------------------------------------------
+
+ROUND_ONE_PROBE = """
+import json, os, sys
+sys.path[:0] = {paths!r}
+from moto import mock_aws
+from localpool.deployment import deploy
+from localpool.template import Template, load_handler
+from localpool.triggers import LambdaContext
+with mock_aws():
+    deployed = deploy(parameters={parameters!r})
+    os.environ.update(deployed.environment)
+    handler = load_handler(Template().functions()["CreateAuthChallengeFunction"])
+    event = json.load(open({event!r}))
+    event["userPoolId"] = deployed.pool_id
+    answer = handler(event, LambdaContext(function_name="CreateAuthChallengeFunction"))["response"]
+    from keyless.aws.runtime import default_runtime
+    built = sorted(name for name in ("dynamodb", "secretsmanager", "sesv2", "cognito") if name in vars(default_runtime()))
+    print(json.dumps({{"methods": answer["publicChallengeParameters"]["methods"], "clients": built, "webauthn": "webauthn" in sys.modules}}))
+"""
+
+
+@pytest.mark.parametrize(
+    "passkeys, expected",
+    [
+        ("Disabled", {"methods": "MAGIC_LINK,EMAIL_OTP", "clients": [], "webauthn": False}),
+        ("Enabled", {"methods": "MAGIC_LINK,EMAIL_OTP,FIDO2", "clients": ["dynamodb", "secretsmanager"], "webauthn": False}),
+    ],
+)
+def test_round_one_loads_no_webauthn_and_with_passkeys_off_calls_no_aws(passkeys, expected):
+    """Round 1 with Passkeys=Disabled builds no AWS client (it makes no call); with them on it
+    reads the user's passkeys (and the pseudonym key), and neither loads py_webauthn."""
+    root = Path(__file__).resolve().parent.parent
+    probe = ROUND_ONE_PROBE.format(
+        paths=[str(root / "shared"), str(root)],
+        parameters={**PARAMETERS, "Passkeys": passkeys},
+        event=str(root / "events/create_auth_challenge/first_round.json"),
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    out = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True, env=env, timeout=120, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == expected

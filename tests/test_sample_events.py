@@ -8,12 +8,14 @@ samples (Secrets Manager's steps) do what each step does, after the steps before
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import boto3
 import pytest
 
-from localpool import samples
+from keyless.aws import runtime
+from localpool import invoke, samples
 from localpool.deployment import SAMPLE_SIGNING_KEY
 from localpool.template import Template, load_handler
 from localpool.triggers import LambdaContext
@@ -85,7 +87,9 @@ def context_for(spec) -> LambdaContext:
     return LambdaContext(function_name=spec.logical_id, memory_limit_in_mb=spec.memory_size, deadline_seconds=spec.timeout)
 
 
-@pytest.mark.parametrize("path", EVENTS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+@pytest.mark.parametrize(
+    "path", [p for p in EVENTS if p.parent.name != "management_api"], ids=lambda p: f"{p.parent.name}/{p.stem}"
+)
 def test_sample_event(path: Path, sample_deployment):
     if path.parent.name in CUSTOM_RESOURCES:
         check_custom_resource_sample(path, sample_deployment)
@@ -106,6 +110,37 @@ def test_sample_event(path: Path, sample_deployment):
     expected = EXPECTED.get(f"{path.parent.name}/{path.stem}")
     if expected is not None:
         assert {k: result["response"].get(k) for k in expected} == expected
+
+
+# The management API's samples, run as `make invoke ... ARGS="--parameter Passkeys=Enabled"` runs
+# them (the relying party is localhost, the local pool's): the HTTP answer each gets.
+MANAGEMENT_ANSWERS = {
+    "sign_in_challenge": (200, {"challenge", "timeout", "userVerification", "relyingPartyId"}),
+    "list_authenticators": (200, {"authenticators": []}),
+    "register_start_stale_sign_in": (403, {"message": "Sign in again to do this"}),
+    "rename_unknown_credential": (400, {"message": "Unknown credential"}),
+    "access_token_refused": (401, {"message": "Use your ID token to access this API"}),
+}
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "events" / "management_api").glob("*.json")), ids=lambda p: p.stem)
+def test_management_api_sample(path: Path, aws):
+    saved = dict(os.environ)
+    try:
+        answer = invoke.invoke("ManagementApiFunction", json.loads(path.read_text()), {"Passkeys": "Enabled"})
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        runtime.reset()
+    status, body = MANAGEMENT_ANSWERS[path.stem]
+    assert answer["statusCode"] == status and answer["headers"]["Cache-Control"] == "no-store"
+    parsed = json.loads(answer["body"])
+    assert (set(parsed) if isinstance(body, set) else parsed) == body
+
+
+def test_the_management_api_exists_for_make_invoke_only_with_its_parameters(aws):
+    with pytest.raises(invoke.UnknownFunctionError, match="Passkeys=Enabled"):
+        invoke.invoke("ManagementApiFunction", {})
 
 
 def check_rotation_sample(path: Path, deployment) -> None:

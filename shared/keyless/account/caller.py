@@ -16,7 +16,8 @@ _WHOLE = re.compile(r"^[0-9]{1,12}$")
 
 
 class FreshnessSettings(Protocol):
-    fresh_sign_in_seconds: int
+    @property
+    def fresh_sign_in_seconds(self) -> int: ...
 
 
 @dataclass(frozen=True)

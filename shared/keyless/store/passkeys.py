@@ -42,6 +42,15 @@ if TYPE_CHECKING:
 
 MAX_PASSKEYS = 10  # per user: enough for every device a person holds, few enough to list in one page
 TRANSACTION_CANCELED = "TransactionCanceledException"
+CONDITION_FAILED_IN_TRANSACTION = "ConditionalCheckFailed"
+
+
+def _cancellation_reasons(exc: ClientError) -> list[str]:
+    """Why each item of a cancelled transaction failed, in the items' order ("None" for those that did
+    not); [] when the call failed otherwise."""
+    if error_code(exc) != TRANSACTION_CANCELED:
+        return []
+    return [str(reason.get("Code", "")) for reason in exc.response.get("CancellationReasons", [])]
 
 
 @dataclass(frozen=True)
@@ -62,22 +71,17 @@ class PasskeyStore:
     # --- reading --------------------------------------------------------------------------------
 
     def list(self, sub: str) -> list[dict[str, Any]]:
-        """The user's passkeys, oldest first (at most MAX_PASSKEYS: one page)."""
-        items: list[dict[str, Any]] = []
-        start: dict[str, Any] | None = None
-        while True:
-            response = self._client.query(
-                TableName=self._table,
-                KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefix)",
-                ExpressionAttributeNames=expression_names("pk", "sk"),
-                ExpressionAttributeValues={":pk": sign_in_key(sub)["pk"], ":prefix": to_attribute(PASSKEY_PREFIX)},
-                ConsistentRead=True,
-                **({"ExclusiveStartKey": start} if start else {}),
-            )
-            items += [from_item(item) for item in response.get("Items", [])]
-            start = response.get("LastEvaluatedKey")
-            if not start:
-                return sorted(items, key=lambda item: (item.get("createdAt", 0), item.get("credentialId", "")))
+        """The user's passkeys, oldest first. One page: at most MAX_PASSKEYS items of about a
+        kilobyte each, far below a query page's megabyte."""
+        response = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefix)",
+            ExpressionAttributeNames=expression_names("pk", "sk"),
+            ExpressionAttributeValues={":pk": sign_in_key(sub)["pk"], ":prefix": to_attribute(PASSKEY_PREFIX)},
+            ConsistentRead=True,
+        )
+        items = [from_item(item) for item in response.get("Items", [])]
+        return sorted(items, key=lambda item: (item.get("createdAt", 0), item.get("credentialId", "")))
 
     def get(self, sub: str, credential_id: str) -> dict[str, Any]:
         """One of the user's passkeys ({} when the user has none with this id)."""
@@ -150,19 +154,19 @@ class PasskeyStore:
                 ]
             )
         except ClientError as exc:
-            if error_code(exc) != TRANSACTION_CANCELED:
+            if not _cancellation_reasons(exc):
                 raise
             return NotAdded(self._why_not_added(exc, sub, challenge, now))
         return Added(item)
 
     def _why_not_added(self, exc: ClientError, sub: str, challenge: str, now: int) -> str:
-        reasons = [r.get("Code", "") for r in exc.response.get("CancellationReasons", [])]  # type: ignore[attr-defined]
-        if reasons and reasons[0] == "ConditionalCheckFailed":
+        reasons = _cancellation_reasons(exc)
+        if reasons[:1] == [CONDITION_FAILED_IN_TRANSACTION]:
             state = self.state(sub)
             if state.get("challenge") == challenge and int(state.get("challengeExpiresAt", 0)) > now:
                 return "limit"
             return "challenge"
-        if any(code == "ConditionalCheckFailed" for code in reasons[1:]):
+        if CONDITION_FAILED_IN_TRANSACTION in reasons[1:]:
             return "taken"
         raise exc  # a conflict with another transaction, or a throttle: not an answer
 
@@ -220,12 +224,9 @@ class PasskeyStore:
                 ]
             )
         except ClientError as exc:
-            if error_code(exc) != TRANSACTION_CANCELED:
+            if _cancellation_reasons(exc)[:1] != [CONDITION_FAILED_IN_TRANSACTION]:
                 raise
-            reasons = [r.get("Code", "") for r in exc.response.get("CancellationReasons", [])]  # type: ignore[attr-defined]
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                return False
-            raise
+            return False
         return True
 
     # --- signing in -----------------------------------------------------------------------------
@@ -263,12 +264,9 @@ class PasskeyStore:
                 ]
             )
         except ClientError as exc:
-            if error_code(exc) != TRANSACTION_CANCELED:
+            if _cancellation_reasons(exc)[:1] != [CONDITION_FAILED_IN_TRANSACTION]:
                 raise
-            reasons = [r.get("Code", "") for r in exc.response.get("CancellationReasons", [])]  # type: ignore[attr-defined]
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                return False
-            raise
+            return False
         return True
 
     def spend_challenge(self, nonce: str, expires_at: int) -> bool:
