@@ -96,7 +96,10 @@ function explain(error, during) {
       }
       if (during === "code") return "Too many wrong codes, or the code expired. Ask for a new one.";
       if (during === "passkey") {
-        return "This passkey was not accepted: it may have been removed, or be for another account. Sign in with an email link or code instead.";
+        return (
+          "This passkey was not accepted: it may have been removed, or be for another account. " +
+          "Sign in with an email link or code instead."
+        );
       }
       return "Sign-in failed. Please start again.";
     case "UserNotConfirmedException":
@@ -337,7 +340,8 @@ function passkeyItem(passkey) {
   name.textContent = passkey.friendlyName;
   const about = document.createElement("span");
   about.className = "hint";
-  about.textContent = `added ${when(passkey.createdAt)}` + (passkey.lastSignIn ? `, last used ${when(passkey.lastSignIn)}` : ", not used yet");
+  const used = passkey.lastSignIn ? `, last used ${when(passkey.lastSignIn)}` : ", not used yet";
+  about.textContent = `added ${when(passkey.createdAt)}${used}`;
   const actions = document.createElement("span");
   actions.className = "actions";
   actions.append(
