@@ -546,7 +546,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                 response = ApiResponse.message(HTTPStatus.INTERNAL_SERVER_ERROR)
         content_type = next((v for k, v in response.headers if k.lower() == "content-type"), "application/json")
         headers = [(k, v) for k, v in response.headers if k.lower() != "content-type"]
-        self._send(response.status, response.body, content_type, [*headers, ("x-amzn-RequestId", str(uuid.uuid4()))])
+        self._send(response.status, response.body, content_type, headers)
         if self.server.echo is not None and self.command != "OPTIONS":
             route = f"  ({response.route_key})" if response.route_key else ""
             elapsed = (time.perf_counter() - started) * 1000
