@@ -174,6 +174,10 @@ class Template:
             if fn == "Fn::Split":
                 delimiter, source = arg
                 return str(self.resolve(source, physical, region, account)).split(delimiter)
+            if fn == "Fn::Join":
+                separator, items = arg
+                parts = (self.resolve(item, physical, region, account) for item in items)
+                return separator.join(str(part) for part in parts if part is not NO_VALUE)
             if fn == "Fn::Sub":
                 text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1] if len(arg) > 1 else {})
                 given = {name: str(self.resolve(v, physical, region, account)) for name, v in variables.items()}

@@ -21,7 +21,7 @@ from pathlib import Path
 
 # botocore service name -> the operations the functions call.
 OPERATIONS: dict[str, tuple[str, ...]] = {
-    "dynamodb": ("BatchGetItem", "DeleteItem", "GetItem", "PutItem", "UpdateItem"),
+    "dynamodb": ("BatchGetItem", "DeleteItem", "GetItem", "PutItem", "Query", "TransactWriteItems", "UpdateItem"),
     "secretsmanager": ("DescribeSecret", "GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage"),
     "sesv2": ("SendEmail",),
     "cognito-idp": (

@@ -370,11 +370,24 @@ def test_every_alarm_watches_a_metric_the_functions_emit_with_their_dimensions(r
         check_named(wanted, run)
 
 
-def dashboard() -> dict:
-    (props,) = [r["Properties"] for r in TEMPLATE.resources_of_type("AWS::CloudWatch::Dashboard").values()]
-    body = resolved(props["DashboardBody"])
+def dashboard(template: Template | None = None) -> dict:
+    """The dashboard, with every function the template can make (the management API's with
+    Passkeys=Enabled) unless another template is given."""
+    template = template or with_parameters(Passkeys="Enabled")
+    (props,) = [r["Properties"] for r in template.resources_of_type("AWS::CloudWatch::Dashboard").values()]
+    body = template.resolve(props["DashboardBody"], PHYSICAL, REGION, "123456789012")
     assert "${" not in body
     return json.loads(body)
+
+
+def test_the_dashboard_names_the_management_api_only_where_it_exists():
+    conditional = {logical for logical, r in TEMPLATE.resources.items() if r.get("Condition") == "ManagementApiEnabled"}
+    for passkeys, shown in (("Disabled", False), ("Enabled", True)):
+        body = json.dumps(dashboard(with_parameters(Passkeys=passkeys)))
+        names = {logical: [PHYSICAL[logical], PHYSICAL.get(f"{logical}.Arn")] for logical in conditional}
+        named = {logical for logical, physical in names.items() if any(name and f'"{name}"' in body for name in physical)}
+        assert bool(named) is shown, passkeys
+        assert named <= conditional
 
 
 def test_the_dashboard_is_json_naming_only_emitted_metrics_and_the_stack_s_functions(run):
@@ -390,7 +403,7 @@ def test_the_dashboard_is_json_naming_only_emitted_metrics_and_the_stack_s_funct
     # Sign-ins by method; every method's emails; every refusal a function counts, by its reason.
     grouped = {(m.name, m.group_by) for m in shown}
     assert ("SignInSucceeded", "method") in grouped
-    assert {method.sent_metric for method in METHODS.values()} <= {m.name for m in shown}
+    assert {method.sent_metric for method in METHODS.values() if method.sends_email} <= {m.name for m in shown}
     with_reason = {m.name for m in run.metrics if "reason" in m.dimensions}
     assert with_reason and {(name, "reason") for name in with_reason} <= grouped
     # Latency p50 and p99, Lambda's errors and the logged failures, of every function.

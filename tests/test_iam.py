@@ -13,6 +13,7 @@ missing (AccessDenied in production), nothing unused (more than a compromised fu
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -30,8 +31,11 @@ from testkit.clock import Clock
 from testkit.custom_resource import CloudFormationResponses, busy_pool, resource_event
 from testkit.faults import on_every_new_session
 from testkit.mail import last_code, last_link, ses_report, wrong
+from testkit.passkeys import CHALLENGE, DELETE, FIDO2, ORIGIN, RP_ID, UPDATE, Passkeys, from_b64url
+from testkit.passkeys import PARAMETERS as PASSKEY_PARAMETERS
 
-TEMPLATE = Template()
+# Every statement a deployment can have: the passkey ones exist only with Passkeys=Enabled.
+TEMPLATE = Template(parameters=PASSKEY_PARAMETERS)
 LOCAL_POOL = Path(__file__).resolve().parent.parent / "localpool"
 FUNCTIONS = TEMPLATE.functions()
 ALICE = "alice@example.com"
@@ -42,15 +46,25 @@ BOB = "bob@example.com"
 
 
 def statements(logical_id: str) -> list[dict]:
-    """The function's own inline statements and those of separate policies attached to its role."""
+    """The function's own inline statements (those under a condition as the parameters decide) and
+    those of separate policies attached to its role."""
     found = []
     for policy in TEMPLATE.resources[logical_id]["Properties"].get("Policies", []):
         assert isinstance(policy, dict) and "Statement" in policy, f"{logical_id}: only inline statements, no managed policies"
-        found.extend(policy["Statement"])
+        found.extend(filter(None, map(chosen, policy["Statement"])))
     for resource in TEMPLATE.resources_of_type("AWS::IAM::Policy").values():
         if {"Ref": f"{logical_id}Role"} in resource["Properties"]["Roles"]:
             found.extend(resource["Properties"]["PolicyDocument"]["Statement"])
     return found
+
+
+def chosen(statement: dict) -> dict | None:
+    """A statement, or the branch of its Fn::If the parameters take (None: AWS::NoValue)."""
+    if set(statement) != {"Fn::If"}:
+        return statement
+    condition, when_true, when_false = statement["Fn::If"]
+    taken = when_true if TEMPLATE.condition(condition) else when_false
+    return None if taken == {"Ref": "AWS::NoValue"} else taken
 
 
 def listed(value) -> list:
@@ -66,6 +80,9 @@ def leading_key_patterns(statement: dict) -> list[str]:
 
 
 # --- what the code calls -----------------------------------------------------------------------------
+
+
+TRANSACTION_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
 
 
 class CallRecorder:
@@ -99,13 +116,24 @@ class CallRecorder:
         function = self.calling_function()
         if function is None:  # the test's or the local pool's own calls
             return
-        action = f"{model.service_model.signing_name}:{model.name}"
+        prefix = model.service_model.signing_name
+        if "TransactItems" in params:
+            # IAM authorizes each item of a transaction as the item operation it is (Put: PutItem, ...).
+            for item in params["TransactItems"]:
+                ((kind, request),) = item.items()
+                self.record_call(function, f"{prefix}:{TRANSACTION_ACTIONS[kind]}", request)
+            return
+        self.record_call(function, f"{prefix}:{model.name}", params)
+
+    def record_call(self, function: str, action: str, params: dict) -> None:
         self.actions[function].add(action)
         if "SecretId" in params:
             self.secret_calls[function].add((action, params["SecretId"]))
         keys = [params.get("Key") or params.get("Item") or {}]
         for request in (params.get("RequestItems") or {}).values():  # BatchGetItem
             keys.extend(request.get("Keys", []))
+        if "KeyConditionExpression" in params:  # Query: the partition key it reads
+            keys.append({"pk": params["ExpressionAttributeValues"][":pk"]})
         for key in keys:
             if "pk" in key:
                 self.table_calls[function].add((action, key["pk"]["S"]))
@@ -124,7 +152,7 @@ def recorder():
 def drive_the_triggers(serve_pool) -> dict[str, str]:
     """Returns the deployment's resources (logical id -> ARN or name)."""
     clock = Clock()
-    server = serve_pool(clock=clock, parameters={"DefaultGroup": "members"})
+    server = serve_pool(clock=clock, parameters={"DefaultGroup": "members", **PASSKEY_PARAMETERS})
     app = passwordless(server)
     ses = boto3.client("ses", region_name=REGION)
     sender = TEMPLATE.parameters.get("SenderEmail") or server.pool.deployment.template.parameters["SenderEmail"]
@@ -167,7 +195,24 @@ def drive_the_triggers(serve_pool) -> dict[str, str]:
     challenge = app.request_code(app.start(ALICE))
     runtime.reset(session=server.pool.aws_session, clock=clock)  # a new VerifyAuthChallengeResponse container
     app.answer_code(challenge, last_code(ALICE))
+    clock.advance(900)  # past the mailbox's burst window: one more code email for Alice
+    drive_passkeys(Passkeys(server, clock))
     return server.pool.deployment.physical
+
+
+def drive_passkeys(pk: Passkeys) -> None:
+    """Every passkey path: registration (the management API), a sign-in by user name and one without
+    (the usernameless challenge, then Verify spends it), a rename, a removal."""
+    alice = pk.signed_in(ALICE)
+    authenticator, _ = pk.register(alice)
+    assert "AuthenticationResult" in pk.sign_in(ALICE, authenticator)
+    _status, challenge = pk.api.call(CHALLENGE)
+    answer = authenticator.assert_(challenge["challenge"], ORIGIN, RP_ID)
+    first = pk.app.start(from_b64url(answer["userHandleB64"]).decode())
+    assert "AuthenticationResult" in pk.app.respond(first, json.dumps(answer), FIDO2)
+    assert pk.listed(alice)
+    assert pk.api.call(UPDATE, alice, {"credentialId": authenticator.id, "friendlyName": "Laptop"})[0] == 200
+    assert pk.api.call(DELETE, alice, {"credentialId": authenticator.id})[0] == 204
 
 
 def last_link_after(app, address: str, redirect_uri: str) -> str:

@@ -54,7 +54,9 @@ def test_the_kept_operations_are_exactly_what_the_template_grants_the_functions(
     full = session()
     kept = {f"{full.get_service_model(s).signing_name}:{op}" for s, operations in OPERATIONS.items() for op in operations}
     granted = set().union(*(granted_actions(logical_id) for logical_id in Template().functions()))
-    assert kept == granted
+    # IAM authorizes a transaction by the actions of its items (PutItem, UpdateItem, DeleteItem), which
+    # test_iam.py records as such: the operation itself is no action.
+    assert kept - {"dynamodb:TransactWriteItems"} == granted
 
 
 def shape_of(shape, seen: frozenset = frozenset()) -> object:
