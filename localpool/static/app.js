@@ -280,6 +280,8 @@ function signedIn() {
   say("");
   show("signed-in");
   $("passkeys").hidden = !passkeysHere();
+  $("passkey-list").replaceChildren(); // another sign-in's list never shows while this one's loads
+  $("passkeys-empty").hidden = true;
   if (passkeysHere()) showPasskeys();
 }
 
@@ -374,8 +376,8 @@ function renameForm(item, passkey) {
     event.preventDefault();
     try {
       await keyless.renamePasskey({ credentialId: passkey.credentialId, name: input.value });
-      say("Passkey renamed.", "ok");
       await showPasskeys();
+      say("Passkey renamed.", "ok");
     } catch (error) {
       say(explain(error, "passkeys"));
     }
@@ -387,8 +389,8 @@ function renameForm(item, passkey) {
 async function removePasskey(passkey) {
   try {
     await keyless.removePasskey({ credentialId: passkey.credentialId });
-    say(`Passkey "${passkey.friendlyName}" removed: it no longer signs in.`, "ok");
     await showPasskeys();
+    say(`Passkey "${passkey.friendlyName}" removed: it no longer signs in.`, "ok");
   } catch (error) {
     say(explain(error, "passkeys"));
   }
@@ -401,8 +403,8 @@ async function addPasskey() {
   try {
     await keyless.addPasskey({ name });
     $("passkey-name").value = "";
-    say("Passkey added: next time, sign in with it.", "ok");
     await showPasskeys();
+    say("Passkey added: next time, sign in with it.", "ok");
   } catch (error) {
     say(explain(error, "add-passkey"));
   } finally {
