@@ -310,6 +310,19 @@ def test_the_page_on_127_0_0_1_sends_passkey_users_to_localhost(server, contexts
     assert page.locator("#passkey-elsewhere-link").get_attribute("href") == local(server) + "/"
 
 
+def test_a_deployed_pools_management_api_is_named_in_the_address(server, contexts):
+    """?region=&clientId=&managementApiUrl=: the page offers passkeys against a deployed pool's API
+    (https only); nothing is called until the person acts."""
+    page = contexts().new_page()
+    query = f"?region=us-east-1&clientId={server.pool.client_id}"
+    page.goto(f"{local(server)}/{query}&managementApiUrl=https://abc123.execute-api.us-east-1.amazonaws.com")
+    page.wait_for_selector("#start:not([hidden])")
+    assert page.locator("#passkey-start").is_visible()
+    page.goto(f"{local(server)}/{query}&managementApiUrl=http://evil.example.com")
+    expect(page.locator("#message")).to_have_text("managementApiUrl is the stack's ManagementApiUrl output (https://...).")
+    assert not page.locator("#passkey-start").is_visible()
+
+
 # --- AWS's npm client, unchanged ------------------------------------------------------------------------
 
 
