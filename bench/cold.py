@@ -37,7 +37,7 @@ from bench.peer import MEMORY_MB as PEER_MEMORY_MB
 from bench.peer import PeerStack, PeerTrigger
 from bench.stats import Spread
 from localpool.deployment import ACCOUNT, REGION, SAMPLE_SIGNING_KEY, Deployment, deploy
-from localpool.samples import answer_for_sample_pools, answer_for_sample_secret
+from localpool.samples import answer_for_sample_pools, answer_for_sample_secret, seed_passkey
 from localpool.template import Template
 
 COLDRUN = Path(__file__).with_name("coldrun.py")
@@ -63,8 +63,9 @@ class LocalAws:
         self.url = f"http://{host}:{port}"
 
     def deployment(self) -> Deployment:
-        """The template deployed onto the server once; its table emptied and the signing key's rotation
-        begun afresh before every run (each rotation sample starts from there)."""
+        """The template deployed onto the server once; its table emptied, the sample user's passkey
+        stored again (a passkey sign-in moves its counter on) and the signing key's rotation begun
+        afresh before every run (each rotation sample starts from there)."""
         with environment({"AWS_ENDPOINT_URL": self.url, **DUMMY_CREDENTIALS}):
             if self._deployment is None:
                 self._deployment = deploy(template=self._template, signing_key=SAMPLE_SIGNING_KEY)
@@ -72,6 +73,7 @@ class LocalAws:
                 self._table = boto3.session.Session(region_name=REGION).client("dynamodb")
             clear_table(self._table, self._deployment.table_name)
             answer_for_sample_secret(self._deployment)
+            seed_passkey(self._deployment)
         return self._deployment
 
     def stop(self) -> None:

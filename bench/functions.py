@@ -31,17 +31,24 @@ EVENTS = ROOT / "events"
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_SESSION_TOKEN": "bench"}
 
 
+# Sign-in paths benchmarked on their own, beside the function's heaviest path: folder -> sample
+# event names. The passkey's answer to round 1 (VerifyAuthChallengeResponse with py_webauthn).
+SEPARATE_PATHS = {"verify_auth_challenge": ("passkey_answer",)}
+
+
 @dataclass(frozen=True)
 class BenchFunction:
     spec: FunctionSpec
+    path: str = ""  # one sign-in path (its sample event's name), measured apart; "" = the heaviest of the others
 
     @property
     def name(self) -> str:
-        return self.spec.logical_id
+        return f"{self.spec.logical_id} [{self.path}]" if self.path else self.spec.logical_id
 
     @property
     def short(self) -> str:
-        return self.name.removesuffix("Function")
+        short = self.spec.logical_id.removesuffix("Function")
+        return f"{short} [{self.path}]" if self.path else short
 
     @property
     def folder(self) -> str:
@@ -49,11 +56,19 @@ class BenchFunction:
 
     @property
     def events(self) -> tuple[Path, ...]:
-        return tuple(sorted((EVENTS / self.folder).glob("*.json")))
+        if self.path:
+            return (EVENTS / self.folder / f"{self.path}.json",)
+        separate = SEPARATE_PATHS.get(self.folder, ())
+        return tuple(path for path in sorted((EVENTS / self.folder).glob("*.json")) if path.stem not in separate)
 
 
 def discover(template: Template | None = None) -> list[BenchFunction]:
-    return [BenchFunction(spec) for spec in (template or Template()).functions().values()]
+    """Every function of the template, and the paths measured apart (SEPARATE_PATHS)."""
+    found = []
+    for spec in (template or Template()).functions().values():
+        found.append(BenchFunction(spec))
+        found += [BenchFunction(spec, path) for path in SEPARATE_PATHS.get(spec.code_uri.resolve().name, ())]
+    return found
 
 
 @dataclass(frozen=True)
@@ -215,7 +230,7 @@ def record(function: BenchFunction, region: str, deployment) -> list[EventRun]:
     """Run each sample event once on a clean table, with the signing key's rotation just begun, and
     in a fresh container (runtime), so that no event sees the state another one left. Call inside
     deployed()."""
-    from localpool.samples import answer_for_sample_secret
+    from localpool.samples import answer_for_sample_secret, seed_passkey
 
     handler = load_handler(function.spec)
     table = shared_session(region).client("dynamodb")
@@ -226,6 +241,7 @@ def record(function: BenchFunction, region: str, deployment) -> list[EventRun]:
             continue
         clear_table(table, deployment.table_name)
         answer_for_sample_secret(deployment)
+        seed_passkey(deployment)
         runs.append(record_event(function, path, region, handler))
     clear_table(table, deployment.table_name)
     return runs

@@ -216,15 +216,19 @@ class HttpApiGateway:
             return ApiResponse(int(HTTPStatus.NO_CONTENT), tuple(cors.headers(origin, preflight=True).items()), b"")
         found = self._match(request.method, request.path)
         if found is None:
-            return self._with_cors(ApiResponse.message(HTTPStatus.NOT_FOUND), cors, origin)
+            return self.refuse(HTTPStatus.NOT_FOUND, request.headers)
         route, path_parameters = found
         claims = None
         if route.authorizer is not None:
             claims = self._authorize(route.authorizer, request.headers)
             if claims is None:
-                return self._with_cors(ApiResponse.message(HTTPStatus.UNAUTHORIZED, route.key), cors, origin)
+                return self.refuse(HTTPStatus.UNAUTHORIZED, request.headers, route.key)
         event = build_event(route, request, path_parameters, claims, self.clock())
-        return self._with_cors(self._invoke(route, event), cors, origin)
+        return self._with_cors(self._invoke(route, event), origin)
+
+    def refuse(self, status: HTTPStatus, headers: Iterable[tuple[str, str]], route_key: str | None = None) -> ApiResponse:
+        """The gateway's own answer ({"message": reason phrase}), with the CORS headers the request's Origin gets."""
+        return self._with_cors(ApiResponse.message(status, route_key), _header(headers, "origin"))
 
     def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         candidates = []
@@ -287,12 +291,11 @@ class HttpApiGateway:
             return ApiResponse.message(HTTPStatus.INTERNAL_SERVER_ERROR, route.key)  # the function's own log tells why
         return read_answer(result, route.key)
 
-    @staticmethod
-    def _with_cors(response: ApiResponse, cors: Cors | None, origin: str | None) -> ApiResponse:
-        if cors is None:
+    def _with_cors(self, response: ApiResponse, origin: str | None) -> ApiResponse:
+        if self.cors is None:
             return response
         headers = tuple((k, v) for k, v in response.headers if k.lower() not in CORS_HEADERS)
-        return ApiResponse(response.status, headers + tuple(cors.headers(origin).items()), response.body, response.route_key)
+        return ApiResponse(response.status, headers + tuple(self.cors.headers(origin).items()), response.body, response.route_key)
 
 
 def _route(

@@ -1,6 +1,7 @@
 """The state the sample events in events/ assume: their user's newest code, stored as
 CreateAuthChallenge stores it (the product's own code computes it), so that a sample's right answer
-is right under `make invoke` and in the tests; and a rotation of the signing key just begun, as
+is right under `make invoke` and in the tests; their user's passkey (the public key of the one that
+signed events/verify_auth_challenge/passkey_answer.json, for the relying party localhost); and a rotation of the signing key just begun, as
 Secrets Manager begins one before it invokes the rotation function with the samples of
 events/rotate_signing_key/. The samples are signed with SAMPLE_SIGNING_KEY."""
 
@@ -14,6 +15,7 @@ from moto.secretsmanager.models import FakeSecret, secretsmanager_backends
 
 from keyless.methods import email_otp
 from keyless.signin import pseudonyms
+from keyless.store.passkeys import PasskeyStore
 from keyless.store.sign_in import SignInStore
 from localpool.deployment import ACCOUNT, SAMPLE_SIGNING_KEY, Deployment
 
@@ -28,6 +30,18 @@ POOL_IDS = ("us-east-1_EXAMPLE12", "us-east-1_Example1")
 # secret: logical id and random suffixes); the deployed secret answers for it.
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:SigningKeySecret-AbCdEf012345-Gh1jKl"
 ROTATION_TOKEN = "c7a1e2d4-5b6f-4a3e-9d8c-7b6a5f4e3d21"
+# The sample user's passkey: what registration stored for it (its COSE public key, counter 0).
+PASSKEY = {
+    "credentialId": "WjyeC30hT2qLHC0-T1Bhcg",
+    "publicKey": "pQECAyYgASFYIAqtknNEIWUltXf4FQoxeA5pC41MQOiVscjbr0FTfNT3IlggeG2P1LhEiZLza6bfNDuK-3pYdlISgAfENeenwBzz7P8",
+    "signCount": 0,
+    "friendlyName": "Sample key",
+    "transports": ["internal"],
+    "aaguid": "00000000-0000-0000-0000-000000000000",
+    "rpId": "localhost",
+    "backupEligible": False,
+    "userVerified": True,
+}
 
 
 def seed(deployment: Deployment) -> None:
@@ -46,6 +60,16 @@ def seed(deployment: Deployment) -> None:
     }
     # Sent an hour ago by an earlier call, so the send samples are neither a retry of it nor too soon.
     store.reserve_send(SUB, "sample-earlier-send", int(time.time()) - 3600, 0, fields)
+    seed_passkey(deployment)
+
+
+def seed_passkey(deployment: Deployment) -> None:
+    """The sample user's registered passkey, as the management API stores it (one registration started
+    and completed: the product's own store writes it)."""
+    store = PasskeyStore(boto3.session.Session(region_name=deployment.region).client("dynamodb"), deployment.table_name)
+    now = int(time.time())
+    store.start_registration(SUB, "sample-registration", PASSKEY["rpId"], now + 300)
+    store.add(SUB, "sample-registration", now, dict(PASSKEY))
 
 
 def answer_for_sample_pools(deployment: Deployment) -> None:

@@ -519,24 +519,24 @@ class RequestHandler(BaseHTTPRequestHandler):
         started = time.perf_counter()
         parts = urlsplit(self.path)
         gateway = self.server.pool.http_api
+        headers = list(self.headers.items())
         length = self._content_length()
+        refusal = None
         if self.headers.get("Transfer-Encoding") is not None or length is None:
-            # A body whose end cannot be told from the next request's start: refused, connection closed.
-            self.close_connection = True
-            response = ApiResponse.message(HTTPStatus.LENGTH_REQUIRED)
+            refusal = HTTPStatus.LENGTH_REQUIRED  # a body whose end cannot be told from the next request's start
         elif length > MAX_BODY_BYTES:
-            self.close_connection = True
-            response = ApiResponse.message(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
-        elif gateway is None:
-            self.rfile.read(length)
-            response = ApiResponse.message(HTTPStatus.NOT_FOUND)
+            refusal = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+        if refusal is not None or gateway is None:
+            self.close_connection = True  # its body, if any, is left unread
+            refused = refusal or HTTPStatus.NOT_FOUND
+            response = gateway.refuse(refused, headers) if gateway else ApiResponse.message(refused)
         else:
             request = ApiRequest(
                 method=self.command,
                 path=parts.path[len(API_PREFIX) :] or "/",
                 raw_query=parts.query,
-                headers=list(self.headers.items()),
-                body=self.rfile.read(length),
+                headers=headers,
+                body=self.rfile.read(length or 0),
                 source_ip=self.client_address[0],
             )
             try:
@@ -545,8 +545,8 @@ class RequestHandler(BaseHTTPRequestHandler):
                 log.error("local user pool: %s %s failed\n%s", self.command, parts.path, traceback.format_exc())
                 response = ApiResponse.message(HTTPStatus.INTERNAL_SERVER_ERROR)
         content_type = next((v for k, v in response.headers if k.lower() == "content-type"), "application/json")
-        headers = [(k, v) for k, v in response.headers if k.lower() != "content-type"]
-        self._send(response.status, response.body, content_type, [*headers, ("x-amzn-RequestId", str(uuid.uuid4()))])
+        answer_headers = [(k, v) for k, v in response.headers if k.lower() != "content-type"]
+        self._send(response.status, response.body, content_type, answer_headers)
         if self.server.echo is not None and self.command != "OPTIONS":
             route = f"  ({response.route_key})" if response.route_key else ""
             elapsed = (time.perf_counter() - started) * 1000

@@ -70,6 +70,26 @@ def test_recorded_event_replays_warm_through_the_stubber(logical_id):
     assert result.log_bytes_per_call > 0
 
 
+@pytest.mark.parametrize(
+    "name, operations",
+    [
+        ("VerifyAuthChallengeFunction [passkey_answer]", ["GetItem", "TransactWriteItems"]),
+        ("ManagementApiFunction", ["GetItem", "Query"]),
+    ],
+)
+def test_the_passkey_paths_are_benchmarked_accepted_and_replay_warm(name, operations):
+    """With Passkeys=Enabled (as make bench deploys), the passkey's answer is measured apart from
+    Verify's other paths, and accepted (its use recorded), and the management API lists passkeys."""
+    template = Template(parameters={"Passkeys": "Enabled"})
+    function = next(f for f in discover(template) if f.name == name)
+    with deployed(REGION, template) as deployment:
+        runs = record(function, REGION, deployment)
+        chosen = heaviest(runs)
+        assert chosen is not None and [call.operation for call in chosen.calls] == operations
+        result = warm.measure(function, chosen, REGION, calls=20, warmup=2)
+    assert result.calls == 20 and 0 < result.p50_ms <= result.p99_ms
+
+
 def test_whole_run_on_a_tiny_sample_prints_a_well_formed_table(tmp_path, capsys):
     output = tmp_path / "latest.md"
     args = [

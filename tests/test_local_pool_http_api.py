@@ -349,6 +349,9 @@ def test_cors_as_the_apis_configuration_says(server, tokens):
     assert headers["Access-Control-Allow-Origin"] == ALLOWED_PAGE  # the function's own CORS header is dropped
     status, headers, _ = call(server, "/mine", b"{}", Origin=ALLOWED_PAGE)
     assert status == 401 and headers["Access-Control-Allow-Origin"] == ALLOWED_PAGE  # a page can read why
+    for path, refused in (("/boom", 500), ("/mine/more", 404)):
+        status, headers, _ = call(server, path, b"{}", Origin=ALLOWED_PAGE)
+        assert (status, headers["Access-Control-Allow-Origin"]) == (refused, ALLOWED_PAGE)
 
     # An origin the pool lets in (--cors-origin) that the API does not allow: no CORS headers, so the
     # browser keeps the answer from the page.
@@ -360,8 +363,14 @@ def test_cors_as_the_apis_configuration_says(server, tokens):
 
 def test_malformed_requests_are_answered_safely(server, tokens):
     token = tokens["IdToken"]
-    too_large = _raw_request(server, "POST /api/mine HTTP/1.1", [("Authorization", token), ("Content-Length", str(2 << 20))], b"")
+    too_large = _raw_request(
+        server,
+        "POST /api/mine HTTP/1.1",
+        [("Authorization", token), ("Content-Length", str(2 << 20)), ("Origin", ALLOWED_PAGE)],
+        b"",
+    )
     assert too_large.startswith(b"HTTP/1.1 413 ") and b'{"message": "Request Entity Too Large"}' in too_large
+    assert f"Access-Control-Allow-Origin: {ALLOWED_PAGE}".encode() in too_large  # a page can read why
     chunked = _raw_request(
         server, "POST /api/mine HTTP/1.1", [("Authorization", token), ("Transfer-Encoding", "chunked")], b"3\r\nabc\r\n0\r\n\r\n"
     )

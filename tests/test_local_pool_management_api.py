@@ -86,6 +86,8 @@ def test_the_management_api_answers_through_the_pools_jwt_check(serve_pool):
     assert status == 200 and challenge["relyingPartyId"] == "localhost" and challenge["userVerification"] == "required"
     assert api(server, "/no-such-route", tokens["IdToken"])[::2] == (404, {"message": "Not Found"})
     assert gateway.calls == ["POST /authenticators/list", "POST /authenticators/list", "POST /sign-in-challenge"]
+    # The API's throttling (bursts of 50) is AWS's: not applied here.
+    assert {api(server, "/sign-in-challenge")[0] for _ in range(60)} == {200}
 
     page = f"http://localhost:{server.server_port}"
     status, headers, _ = api(server, "/authenticators/list", origin=page, method="OPTIONS")

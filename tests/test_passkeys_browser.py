@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 from moto import mock_aws
+from playwright.sync_api import expect
 
 from testkit.browser import StaticSite, VirtualAuthenticator, claim_rows
 from testkit.clients import signed_in_with_code
@@ -120,10 +121,10 @@ def signed_up_and_in(page, server, email: str) -> None:
 
 
 def add_passkey(page, name: str) -> None:
+    """Add a passkey on the signed-in page; its message comes once the list shows it."""
     page.fill("#passkey-name", name)
     page.click("#add-passkey")
-    page.wait_for_selector("#message.ok")
-    assert page.inner_text("#message") == "Passkey added: next time, sign in with it."
+    expect(page.locator("#message.ok")).to_have_text("Passkey added: next time, sign in with it.")
 
 
 def passkey_names(page) -> list[str]:
@@ -172,19 +173,17 @@ def test_a_passkey_added_on_the_page_signs_in_then_is_renamed_and_removed(server
     id_claims = claim_rows(page, "id-claims")
     assert id_claims["sign_in_method"] == "passkey" and id_claims["email"] == email
     assert len(server.pool.mailbox.messages()) == mails  # no email
-    assert "last used" in page.inner_text("#passkey-list")
+    expect(page.locator("#passkey-list .hint")).to_contain_text("last used")
 
     page.click("#passkey-list button[aria-label='Rename Laptop']")
     page.fill("#passkey-list input", "Work laptop")
     page.click("#passkey-list button[type=submit]")
-    page.wait_for_selector("#message.ok")
-    assert page.inner_text("#message") == "Passkey renamed."
-    page.wait_for_function("() => document.querySelector('#passkey-list .passkey-name')?.textContent === 'Work laptop'")
+    expect(page.locator("#message.ok")).to_have_text("Passkey renamed.")
+    assert passkey_names(page) == ["Work laptop"]
 
     page.click("#passkey-list button[aria-label='Remove Work laptop']")
-    page.wait_for_selector("#passkeys-empty:not([hidden])")
-    assert page.inner_text("#message") == 'Passkey "Work laptop" removed: it no longer signs in.'
-    assert passkey_names(page) == []
+    expect(page.locator("#message.ok")).to_have_text('Passkey "Work laptop" removed: it no longer signs in.')
+    assert passkey_names(page) == [] and page.locator("#passkeys-empty").is_visible()
 
     sign_out(page)
     # With the email: Keyless no longer offers it, so the browser finds no passkey to use.
@@ -309,6 +308,19 @@ def test_the_page_on_127_0_0_1_sends_passkey_users_to_localhost(server, contexts
     page.wait_for_selector("#start:not([hidden])")
     assert not page.locator("#passkey-start").is_visible()
     assert page.locator("#passkey-elsewhere-link").get_attribute("href") == local(server) + "/"
+
+
+def test_a_deployed_pools_management_api_is_named_in_the_address(server, contexts):
+    """?region=&clientId=&managementApiUrl=: the page offers passkeys against a deployed pool's API
+    (https only); nothing is called until the person acts."""
+    page = contexts().new_page()
+    query = f"?region=us-east-1&clientId={server.pool.client_id}"
+    page.goto(f"{local(server)}/{query}&managementApiUrl=https://abc123.execute-api.us-east-1.amazonaws.com")
+    page.wait_for_selector("#start:not([hidden])")
+    assert page.locator("#passkey-start").is_visible()
+    page.goto(f"{local(server)}/{query}&managementApiUrl=http://evil.example.com")
+    expect(page.locator("#message")).to_have_text("managementApiUrl is the stack's ManagementApiUrl output (https://...).")
+    assert not page.locator("#passkey-start").is_visible()
 
 
 # --- AWS's npm client, unchanged ------------------------------------------------------------------------

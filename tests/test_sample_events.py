@@ -87,9 +87,12 @@ def context_for(spec) -> LambdaContext:
     return LambdaContext(function_name=spec.logical_id, memory_limit_in_mb=spec.memory_size, deadline_seconds=spec.timeout)
 
 
-@pytest.mark.parametrize(
-    "path", [p for p in EVENTS if p.parent.name != "management_api"], ids=lambda p: f"{p.parent.name}/{p.stem}"
-)
+# Samples of the passkey paths: they run as `make invoke ... ARGS="--parameter Passkeys=Enabled"` runs
+# them (the relying party is localhost, the local pool's).
+PASSKEY_SAMPLES = [p for p in EVENTS if p.parent.name == "management_api" or p.stem == "passkey_answer"]
+
+
+@pytest.mark.parametrize("path", [p for p in EVENTS if p not in PASSKEY_SAMPLES], ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_sample_event(path: Path, sample_deployment):
     if path.parent.name in CUSTOM_RESOURCES:
         check_custom_resource_sample(path, sample_deployment)
@@ -112,27 +115,33 @@ def test_sample_event(path: Path, sample_deployment):
         assert {k: result["response"].get(k) for k in expected} == expected
 
 
-# The management API's samples, run as `make invoke ... ARGS="--parameter Passkeys=Enabled"` runs
-# them (the relying party is localhost, the local pool's): the HTTP answer each gets.
-MANAGEMENT_ANSWERS = {
+# What each passkey sample gets: the management API's HTTP answer (the sample user has the sample
+# passkey: localpool/samples.py), Verify's verdict.
+PASSKEY_ANSWERS = {
     "sign_in_challenge": (200, {"challenge", "timeout", "userVerification", "relyingPartyId"}),
-    "list_authenticators": (200, {"authenticators": []}),
+    "list_authenticators": (200, {"authenticators"}),
     "register_start_stale_sign_in": (403, {"message": "Sign in again to do this"}),
     "rename_unknown_credential": (400, {"message": "Unknown credential"}),
     "access_token_refused": (401, {"message": "Use your ID token to access this API"}),
+    "passkey_answer": {"answerCorrect": True},
 }
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "events" / "management_api").glob("*.json")), ids=lambda p: p.stem)
-def test_management_api_sample(path: Path, aws):
+@pytest.mark.parametrize("path", PASSKEY_SAMPLES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_passkey_sample(path: Path, aws):
     saved = dict(os.environ)
+    function = FUNCTIONS_BY_FOLDER[path.parent.name].logical_id
     try:
-        answer = invoke.invoke("ManagementApiFunction", json.loads(path.read_text()), {"Passkeys": "Enabled"})
+        answer = invoke.invoke(function, json.loads(path.read_text()), {"Passkeys": "Enabled"})
     finally:
         os.environ.clear()
         os.environ.update(saved)
         runtime.reset()
-    status, body = MANAGEMENT_ANSWERS[path.stem]
+    expected = PASSKEY_ANSWERS[path.stem]
+    if isinstance(expected, dict):
+        assert answer["response"] == expected
+        return
+    status, body = expected
     assert answer["statusCode"] == status and answer["headers"]["Cache-Control"] == "no-store"
     parsed = json.loads(answer["body"])
     assert (set(parsed) if isinstance(body, set) else parsed) == body

@@ -16,7 +16,9 @@
 //   const keyless = new Keyless({ region, clientId, managementApiUrl });
 //   await keyless.signInWithPasskey({ email });   // or signInWithPasskey() where the passkey names its user
 //   await keyless.addPasskey({ name: "Laptop" }); // signed in (recently): the browser makes one
-//   await keyless.listPasskeys(); await keyless.renamePasskey({ credentialId, name }); await keyless.removePasskey({ credentialId });
+//   await keyless.listPasskeys();
+//   await keyless.renamePasskey({ credentialId, name });
+//   await keyless.removePasskey({ credentialId });
 //
 // Authenticator apps (AuthenticatorApps=Enabled, or AuthenticatorAppSecondStep=Required; managementApiUrl too):
 //
@@ -95,7 +97,10 @@ export const API_ERRORS = {
 
 /** A browser's WebAuthn refusals (DOMException names), in words a person can act on. */
 export const WEBAUTHN_ERRORS = {
-  NotAllowedError: ["PasskeyCancelled", "No passkey was used: the prompt was closed or timed out, or this device holds no passkey for this account."],
+  NotAllowedError: [
+    "PasskeyCancelled",
+    "No passkey was used: the prompt was closed or timed out, or this device holds no passkey for this account.",
+  ],
   InvalidStateError: ["PasskeyExists", "This device already holds a passkey for this account."],
   SecurityError: ["PasskeyWrongSite", "Passkeys of this app work only on its own web address."],
   NotSupportedError: ["PasskeysUnsupported", "This browser or device cannot make or use such a passkey."],
@@ -121,7 +126,9 @@ function fromBase64url(text) {
 
 /** @param {ArrayBuffer | ArrayBufferView} buffer */
 const bufferBase64url = (buffer) =>
-  base64url(ArrayBuffer.isView(buffer) ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength) : new Uint8Array(buffer));
+  base64url(
+    ArrayBuffer.isView(buffer) ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength) : new Uint8Array(buffer),
+  );
 
 /**
  * The user a discoverable passkey names (its user handle, as Keyless makes it): the user name, or null
@@ -166,7 +173,9 @@ export function claimsOf(jwt) {
 
 export class Keyless {
   /** @param {KeylessOptions} options */
-  constructor({ clientId, region, endpoint, managementApiUrl, rpId, storage, tokenStorage, fetch: fetcher, crypto: cryptography, credentials }) {
+  constructor({
+    clientId, region, endpoint, managementApiUrl, rpId, storage, tokenStorage, fetch: fetcher, crypto: cryptography, credentials,
+  }) {
     if (!CLIENT_ID.test(clientId || "")) throw new KeylessError("Config", "clientId is the app client's id.");
     if (!endpoint && !REGION.test(region || "")) throw new KeylessError("Config", "Give a region (e.g. eu-west-1) or an endpoint.");
     this.clientId = clientId;
@@ -517,7 +526,10 @@ export class Keyless {
     return data;
   }
 
-  /** navigator.credentials.create or .get, its refusals as KeylessErrors. @param {"create" | "get"} verb @param {object} publicKey */
+  /**
+   * navigator.credentials.create or .get, its refusals as KeylessErrors.
+   * @param {"create" | "get"} verb @param {object} publicKey
+   */
   async #webauthn(verb, publicKey) {
     if (!this.credentials || typeof this.credentials[verb] !== "function") {
       throw new KeylessError("PasskeysUnsupported", "This browser cannot use passkeys here (passkeys need https or localhost).");
@@ -528,7 +540,8 @@ export class Keyless {
       return credential;
     } catch (error) {
       if (error instanceof KeylessError) throw error;
-      const [type, message] = WEBAUTHN_ERRORS[error?.name] || ["PasskeyFailed", `The passkey did not work: ${error?.message || error}`];
+      const known = WEBAUTHN_ERRORS[error?.name];
+      const [type, message] = known || ["PasskeyFailed", `The passkey did not work: ${error?.message || error}`];
       throw new KeylessError(type, message);
     }
   }
@@ -536,13 +549,18 @@ export class Keyless {
   /**
    * The browser's assertion for Keyless's request options (fido2options or a usernameless challenge),
    * as Keyless takes it for an ANSWER.
-   * @param {{ challenge: string, relyingPartyId?: string, credentials?: { id: string, transports?: string[] }[], timeout?: number, userVerification?: string }} options
+   * @param {{ challenge: string, relyingPartyId?: string, credentials?: { id: string, transports?: string[] }[],
+   *   timeout?: number, userVerification?: string }} options
    */
   async #assert(options) {
     const credential = await this.#webauthn("get", {
       challenge: fromBase64url(options.challenge),
       rpId: options.relyingPartyId || this.rpId,
-      allowCredentials: (options.credentials || []).map((c) => ({ type: "public-key", id: fromBase64url(c.id), ...(c.transports ? { transports: c.transports } : {}) })),
+      allowCredentials: (options.credentials || []).map((c) => ({
+        type: "public-key",
+        id: fromBase64url(c.id),
+        ...(c.transports ? { transports: c.transports } : {}),
+      })),
       timeout: options.timeout,
       userVerification: options.userVerification,
     });

@@ -167,7 +167,11 @@ test("addPasskey: options from the API, a passkey from the browser, sent back wi
     authenticator: {
       create: async () => ({
         rawId: bytes(1, 2, 3),
-        response: { attestationObject: bytes(0xa3, 1), clientDataJSON: bytes(0x7b, 0x7d), getTransports: () => ["internal", "hybrid"] },
+        response: {
+          attestationObject: bytes(0xa3, 1),
+          clientDataJSON: bytes(0x7b, 0x7d),
+          getTransports: () => ["internal", "hybrid"],
+        },
       }),
     },
   });
@@ -222,7 +226,7 @@ test("signInWithPasskey with an email: round 1's fido2options to the browser, th
     signedIn: false,
     answer: (r) =>
       r.operation === "InitiateAuth"
-        ? { body: { Session: "s1", ChallengeName: "CUSTOM_CHALLENGE", ChallengeParameters: { USERNAME: "7d4e", fido2options: JSON.stringify(fido2options) } } }
+        ? { body: { Session: "s1", ChallengeParameters: { USERNAME: "7d4e", fido2options: JSON.stringify(fido2options) } } }
         : { body: { AuthenticationResult: tokens } },
     authenticator: { get: async () => anAssertion("7d4e") },
   });
@@ -236,7 +240,10 @@ test("signInWithPasskey with an email: round 1's fido2options to the browser, th
   assert.equal(publicKey.userVerification, "required");
   const respond = requests[1].body;
   assert.equal(requests[1].operation, "RespondToAuthChallenge");
-  assert.deepEqual([respond.Session, respond.ChallengeResponses.USERNAME, respond.ClientMetadata], ["s1", "7d4e", { signInMethod: "FIDO2" }]);
+  assert.deepEqual(
+    [respond.Session, respond.ChallengeResponses.USERNAME, respond.ClientMetadata],
+    ["s1", "7d4e", { signInMethod: "FIDO2" }],
+  );
   assert.deepEqual(JSON.parse(respond.ChallengeResponses.ANSWER), {
     credentialIdB64: b64url(bytes(1, 2, 3)),
     authenticatorDataB64: b64url(bytes(4, 5)),
@@ -247,11 +254,14 @@ test("signInWithPasskey with an email: round 1's fido2options to the browser, th
 });
 
 test("signInWithPasskey without an email: a challenge without a token, the passkey names the user", async () => {
-  for (const [handle, user] of [["u|6a1c0c9e-5d3e-4b8a-9f00-000000000001", "6a1c0c9e-5d3e-4b8a-9f00-000000000001"], ["0b7e", "0b7e"]]) {
+  const uuid = "6a1c0c9e-5d3e-4b8a-9f00-000000000001";
+  for (const [handle, user] of [[`u|${uuid}`, uuid], ["0b7e", "0b7e"]]) {
     const { keyless, requests, asked } = aPasskeyBrowser({
       signedIn: false,
       answer: (r) => {
-        if (r.url.endsWith("sign-in-challenge")) return { body: { challenge: b64url(bytes(5)), timeout: 120000, userVerification: "required", relyingPartyId: "app.example.com" } };
+        if (r.url.endsWith("sign-in-challenge")) {
+          return { body: { challenge: b64url(bytes(5)), timeout: 120000, userVerification: "required", relyingPartyId: "app.example.com" } };
+        }
         if (r.operation === "InitiateAuth") return { body: { Session: "s", ChallengeParameters: { USERNAME: user } } };
         return { body: { AuthenticationResult: SIGNED_IN } };
       },
@@ -273,7 +283,8 @@ test("a passkey whose user handle holds only the sub asks for the email, and not
       answer: () => ({ body: { challenge: b64url(bytes(5)), relyingPartyId: "app.example.com" } }),
       authenticator: { get: async () => anAssertion(handle) },
     });
-    await assert.rejects(keyless.signInWithPasskey(), { type: "EmailNeeded", message: "Type your email address to sign in with this passkey." });
+    const emailNeeded = { type: "EmailNeeded", message: "Type your email address to sign in with this passkey." };
+    await assert.rejects(keyless.signInWithPasskey(), emailNeeded);
     assert.equal(requests.filter((r) => r.operation).length, 0);
   }
 });
@@ -285,7 +296,8 @@ test("what goes wrong is surfaced with a type and words a person can act on", as
   for (const name of ["", "   ", "x".repeat(65), undefined]) {
     await assert.rejects(aPasskeyBrowser({ answer: never }).keyless.addPasskey({ name }), { type: "InvalidName" });
   }
-  for (const [status, type] of [[400, "BadRequest"], [401, "NotAuthorized"], [403, "SignInAgain"], [404, "NotFound"], [500, "ServerError"]]) {
+  const byStatus = [[400, "BadRequest"], [401, "NotAuthorized"], [403, "SignInAgain"], [404, "NotFound"], [500, "ServerError"]];
+  for (const [status, type] of byStatus) {
     const { keyless } = aPasskeyBrowser({ answer: () => ({ status, body: { message: `the API said ${status}` } }) });
     await assert.rejects(keyless.removePasskey({ credentialId: "AQID" }), { type, status, message: `the API said ${status}` });
   }
@@ -296,7 +308,14 @@ test("what goes wrong is surfaced with a type and words a person can act on", as
   await assert.rejects(offline.listPasskeys(), { type: "NetworkError" });
 
   const options = { challenge: "AQ", user: { id: "x" }, rp: { id: "app.example.com" } };
-  for (const [name, type] of [["NotAllowedError", "PasskeyCancelled"], ["InvalidStateError", "PasskeyExists"], ["SecurityError", "PasskeyWrongSite"], ["NotSupportedError", "PasskeysUnsupported"], ["UnknownError", "PasskeyFailed"]]) {
+  const refusals = [
+    ["NotAllowedError", "PasskeyCancelled"],
+    ["InvalidStateError", "PasskeyExists"],
+    ["SecurityError", "PasskeyWrongSite"],
+    ["NotSupportedError", "PasskeysUnsupported"],
+    ["UnknownError", "PasskeyFailed"],
+  ];
+  for (const [name, type] of refusals) {
     const { keyless, requests } = aPasskeyBrowser({ answer: () => ({ body: options }), authenticator: { create: refusedBy(name) } });
     await assert.rejects(keyless.addPasskey({ name: "Laptop" }), { type });
     assert.equal(requests.length, 1); // the start only: nothing is completed
@@ -305,14 +324,15 @@ test("what goes wrong is surfaced with a type and words a person can act on", as
   noWebAuthn.credentials = undefined;
   await assert.rejects(noWebAuthn.addPasskey({ name: "Laptop" }), { type: "PasskeysUnsupported" });
 
-  const noPasskeys = aPasskeyBrowser({ signedIn: false, answer: () => ({ body: { Session: "s", ChallengeParameters: { USERNAME: "u" } } }) });
+  const roundOneWithoutPasskeys = { body: { Session: "s", ChallengeParameters: { USERNAME: "u" } } };
+  const noPasskeys = aPasskeyBrowser({ signedIn: false, answer: () => roundOneWithoutPasskeys });
   await assert.rejects(noPasskeys.keyless.signInWithPasskey({ email: "jane@example.com" }), { type: "PasskeysOff" });
 
   const refused = aPasskeyBrowser({
     signedIn: false,
     answer: (r) =>
       r.operation === "InitiateAuth"
-        ? { body: { Session: "s", ChallengeParameters: { USERNAME: "u", fido2options: JSON.stringify({ challenge: "AQ", credentials: [] }) } } }
+        ? { body: { Session: "s", ChallengeParameters: { USERNAME: "u", fido2options: '{"challenge":"AQ","credentials":[]}' } } }
         : { status: 400, body: { __type: "NotAuthorizedException", message: "Incorrect username or password." } },
     authenticator: { get: async () => anAssertion("u") },
   });

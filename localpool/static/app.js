@@ -97,7 +97,10 @@ function explain(error, during) {
       if (during === "code") return "Too many wrong codes, or the code expired. Ask for a new one.";
       if (during === "app") return "Too many wrong codes. Start again, or sign in with an email link or code.";
       if (during === "passkey") {
-        return "This passkey was not accepted: it may have been removed, or be for another account. Sign in with an email link or code instead.";
+        return (
+          "This passkey was not accepted: it may have been removed, or be for another account. " +
+          "Sign in with an email link or code instead."
+        );
       }
       return "Sign-in failed. Please start again.";
     case "UserNotConfirmedException":
@@ -404,6 +407,8 @@ function signedIn() {
   say("");
   show("signed-in");
   $("passkeys").hidden = !passkeysHere();
+  $("passkey-list").replaceChildren(); // another sign-in's list never shows while this one's loads
+  $("passkeys-empty").hidden = true;
   if (passkeysHere()) showPasskeys();
   $("authenticator").hidden = true;
   $("authenticator-new").hidden = true;
@@ -467,7 +472,8 @@ function passkeyItem(passkey) {
   name.textContent = passkey.friendlyName;
   const about = document.createElement("span");
   about.className = "hint";
-  about.textContent = `added ${when(passkey.createdAt)}` + (passkey.lastSignIn ? `, last used ${when(passkey.lastSignIn)}` : ", not used yet");
+  const used = passkey.lastSignIn ? `, last used ${when(passkey.lastSignIn)}` : ", not used yet";
+  about.textContent = `added ${when(passkey.createdAt)}${used}`;
   const actions = document.createElement("span");
   actions.className = "actions";
   actions.append(
@@ -500,8 +506,8 @@ function renameForm(item, passkey) {
     event.preventDefault();
     try {
       await keyless.renamePasskey({ credentialId: passkey.credentialId, name: input.value });
-      say("Passkey renamed.", "ok");
       await showPasskeys();
+      say("Passkey renamed.", "ok");
     } catch (error) {
       say(explain(error, "passkeys"));
     }
@@ -513,8 +519,8 @@ function renameForm(item, passkey) {
 async function removePasskey(passkey) {
   try {
     await keyless.removePasskey({ credentialId: passkey.credentialId });
-    say(`Passkey "${passkey.friendlyName}" removed: it no longer signs in.`, "ok");
     await showPasskeys();
+    say(`Passkey "${passkey.friendlyName}" removed: it no longer signs in.`, "ok");
   } catch (error) {
     say(explain(error, "passkeys"));
   }
@@ -527,8 +533,8 @@ async function addPasskey() {
   try {
     await keyless.addPasskey({ name });
     $("passkey-name").value = "";
-    say("Passkey added: next time, sign in with it.", "ok");
     await showPasskeys();
+    say("Passkey added: next time, sign in with it.", "ok");
   } catch (error) {
     say(explain(error, "add-passkey"));
   } finally {
