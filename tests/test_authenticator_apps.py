@@ -544,3 +544,13 @@ def test_only_the_authenticator_app_s_own_paths_load_its_libraries():
     found = json.loads(out.stdout.strip().splitlines()[-1])
     assert found.pop("a TOTP answer") == ["pyotp", "cryptography.hazmat.primitives.ciphers.aead"]
     assert found == {name: [] for name in found} and len(found) == 5
+
+
+def test_make_dev_turns_authenticator_apps_on_and_says_so(tmp_path, serve_pool):
+    from localpool import __main__ as localpool_main
+    from testkit.deployment import dev_process
+
+    with dev_process(tmp_path) as dev:
+        assert "  Authenticator  apps on: a sign-in method (TOTP)   (set one up on the demo page once signed in)" in dev.banner
+    both = serve_pool(parameters={**SIGN_IN, **SECOND_STEP})
+    assert "apps on: a sign-in method (TOTP) and the second step after a link or code" in localpool_main.banner(both)
