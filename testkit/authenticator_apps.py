@@ -10,9 +10,7 @@ from typing import Any
 
 import pyotp
 
-from testkit.clients import passwordless, sign_up
-from testkit.mail import last_code
-from testkit.passkeys import ManagementApi, claims_of
+from testkit.passkeys import Passkeys
 
 START, CONFIRM = "POST /authenticator-app/start", "POST /authenticator-app/confirm"
 REMOVE, STATUS = "POST /authenticator-app/remove", "POST /authenticator-app/status"
@@ -31,23 +29,9 @@ class App:
         return pyotp.TOTP(self.secret).at(self.clock(), counter_offset=offset_steps)
 
 
-class AuthenticatorApps:
-    """A served pool, its management API, and what a test does with both."""
-
-    def __init__(self, server: Any, clock: Any):
-        self.server = server
-        self.clock = clock
-        self.api = ManagementApi()
-        self.app = passwordless(server)
-
-    def user(self, email: str) -> dict[str, str]:
-        """A signed-up user, signed in by an email code just now: the claims of their ID token."""
-        sign_up(self.server, email)
-        return self.signed_in(email)
-
-    def signed_in(self, email: str) -> dict[str, str]:
-        tokens = self.app.answer_code(self.app.request_code(self.app.start(email)), last_code(email))
-        return claims_of(tokens["AuthenticationResult"]["IdToken"])
+class AuthenticatorApps(Passkeys):
+    """A served pool, its management API, and what a test does with both (user() and signed_in(): the
+    claims of an ID token after an email code, as for passkeys)."""
 
     def start(self, claims: dict[str, str]) -> dict[str, Any]:
         status, body = self.api.call(START, claims)

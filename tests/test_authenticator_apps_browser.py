@@ -15,6 +15,7 @@ from testkit.browser import claim_rows
 from testkit.clock import Clock
 from testkit.deployment import served_pool
 from testkit.mail import code_in, last_link, newest_local_mail
+from tests.test_passkeys_browser import sign_out, signed_up_and_in
 
 pytestmark = pytest.mark.browser
 
@@ -41,17 +42,6 @@ def page(server, contexts):
     return opened
 
 
-def signed_up_and_in(page, server, email: str) -> None:
-    page.fill("#email", email)
-    page.click("#sign-up")
-    page.wait_for_selector("#message.ok")
-    page.click("#ask-code")
-    page.wait_for_selector("#code:not([hidden])")
-    page.fill("#code-input", code_in(newest_local_mail(server.pool, email)))
-    page.click("#submit-code")
-    page.wait_for_selector("#signed-in:not([hidden])")
-
-
 def set_up_app(page, clock) -> pyotp.TOTP:
     """Set an app up on the page: the secret read from the setup response, its first code typed."""
     page.wait_for_selector("#authenticator:not([hidden])")
@@ -71,11 +61,6 @@ def set_up_app(page, clock) -> pyotp.TOTP:
     assert page.inner_text("#message") == "Authenticator app set up: next time, sign in with one of its codes."
     clock.advance(30)  # the code that confirmed it is used
     return phone
-
-
-def sign_out(page) -> None:
-    page.click("#sign-out")
-    page.wait_for_selector("#start:not([hidden])")
 
 
 def test_an_app_set_up_on_the_page_signs_in_alone_and_confirms_an_email_code(page, server, clock):
