@@ -24,9 +24,10 @@ SPECS = {spec.code_uri.resolve().name: spec for spec in Template().functions().v
 SAMPLES = {
     folder: [json.loads(p.read_text()) for p in sorted((ROOT / "events" / folder).glob("*.json"))]
     for folder in SPECS
-    # Cognito's events only: the custom resource's, SES's (tests/test_email_health.py) and Secrets
-    # Manager's (tests/test_key_rotation.py) have shapes of their own.
-    if folder not in ("attach_triggers", "email_events", "rotate_signing_key") and (ROOT / "events" / folder).is_dir()
+    # Cognito's events only: the custom resource's, SES's (tests/test_email_health.py), Secrets
+    # Manager's (tests/test_key_rotation.py) and API Gateway's (the management API's) have shapes of their own.
+    if folder not in ("attach_triggers", "email_events", "rotate_signing_key", "management_api")
+    and (ROOT / "events" / folder).is_dir()
 }
 TRIGGER_SOURCES = sorted(
     {event["triggerSource"] for events in SAMPLES.values() for event in events} | {"CustomMessage_SignUp", ""}
