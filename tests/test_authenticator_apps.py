@@ -165,7 +165,9 @@ def test_the_table_never_holds_the_secret_and_a_sealed_secret_moved_to_another_u
     moved = {**stored, "pk": {"S": f"USER#{bob['sub']}"}}
     client.put_item(TableName=apps.server.pool.deployment.table_name, Item=moved)
     assert answered(lambda: apps.answer(apps.ask_for_code(BOB), app.code())) == "again"
-    assert app.secret not in log_lines.getvalue()
+    logs = log_lines.getvalue()
+    assert '"message":"authenticator secret unavailable"' in logs and '"reason":"it does not open for this user"' in logs
+    assert app.secret not in logs
 
 
 # --- signing in with the app ---------------------------------------------------------------------------
