@@ -9,7 +9,9 @@ process (bench/peer.py).
 Two ways to lay out the code, printed with the table:
 - "lambda": the `sam build` output of this run, as Lambda mounts it: the function's folder first on
   sys.path (/var/task), the layer's python/ folder after it (/opt/python), the template's Python
-  version, with the bytecode the layer ships and no other cache (Lambda's code folders are read-only).
+  version, with the bytecode the layer ships and no other cache (Lambda's code folders are read-only);
+  on a machine that is not arm64, the layer's few arm64 binary packages swapped for this machine's
+  builds of the same versions (host_binaries).
 - "source": the repository as it is: functions/<name>/ and shared/ on PYTHONPATH, this venv's Python.
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import platform
 import shutil
 import signal
 import subprocess
@@ -102,7 +105,12 @@ class Layout:
             else ", .pyc cache as usual"
         )
         stock = ", a boto3 baseline also on botocore's full data (pip's)" if self.stock_botocore else ""
-        return f"{self.mode}: Python {version}, {where}{cache}{stock}"
+        host = (
+            f", the layer's arm64 binary packages swapped for {platform.machine()} builds of the same versions"
+            if self.mode == "lambda" and platform.machine() != "aarch64"
+            else ""
+        )
+        return f"{self.mode}: Python {version}, {where}{cache}{stock}{host}"
 
 
 def source_layout() -> Layout:
@@ -127,8 +135,37 @@ def lambda_layout(build_dir: Path, runtime: str) -> Layout | None:
     python = probe.stdout.strip()
     if probe.returncode != 0 or not python:
         return None
+    if not host_binaries(layer, python, version):
+        return None
     # The layer ships its compiled bytecode (shared/Makefile); nothing else may add a cache.
-    return Layout("lambda", python, layer, lambda f: build_dir / f.name, True, stock_botocore(layer, python, version))
+    return Layout("lambda", python, layer, lambda f: build_dir / f.spec.logical_id, True, stock_botocore(layer, python, version))
+
+
+def host_binaries(layer: Path, python: str, version: str) -> bool:
+    """The layer's packages built for Lambda's arm64 (cryptography, cffi and cbor2: py_webauthn's)
+    cannot load on another machine: the same pinned versions for this machine's architecture replace
+    them, compiled as the layer is. False when pip cannot fetch them."""
+    from bench.package import SAM_ENV
+
+    machine = platform.machine()
+    if machine == "aarch64":
+        return True
+    pinned = []
+    for wheel in layer.glob("*.dist-info/WHEEL"):
+        if any(line.startswith("Tag:") and line.rstrip().endswith("_aarch64") for line in wheel.read_text().splitlines()):
+            metadata = (wheel.parent / "METADATA").read_text().splitlines()
+            fields = dict(line.split(": ", 1) for line in metadata if line.startswith(("Name: ", "Version: ")))
+            pinned.append(f"{fields['Name']}=={fields['Version']}")
+    if not pinned:
+        return True
+    platforms = [arg for tag in ("manylinux_2_28", "manylinux2014") for arg in ("--platform", f"{tag}_{machine}")]
+    install = [python, "-m", "pip", "install", "--quiet", "--no-compile", "--no-deps", "--upgrade", "--target", str(layer)]
+    target = [*platforms, "--implementation", "cp", "--python-version", version, "--only-binary=:all:"]
+    if subprocess.run([*install, *target, *pinned], capture_output=True, env=os.environ | SAM_ENV).returncode != 0:
+        return False
+    compiled = [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(layer)]
+    subprocess.run(compiled, capture_output=True, check=True)
+    return True
 
 
 def stock_botocore(layer: Path, python: str, version: str) -> Path | None:
@@ -139,10 +176,10 @@ def stock_botocore(layer: Path, python: str, version: str) -> Path | None:
     (dist,) = layer.glob("botocore-*.dist-info")
     target = layer.parent.parent / "StockBotocore"
     pinned = dist.name.removeprefix("botocore-").removesuffix(".dist-info")
-    platform = ["--platform", "manylinux2014_aarch64", "--implementation", "cp", "--python-version", version]
+    arm64 = ["--platform", "manylinux2014_aarch64", "--implementation", "cp", "--python-version", version]
     install = [python, "-m", "pip", "install", "--quiet", "--no-compile", "--no-deps", "--target", str(target)]
     fetched = subprocess.run(
-        [*install, *platform, "--only-binary=:all:", f"botocore=={pinned}"], capture_output=True, env=os.environ | SAM_ENV
+        [*install, *arm64, "--only-binary=:all:", f"botocore=={pinned}"], capture_output=True, env=os.environ | SAM_ENV
     )
     if fetched.returncode != 0:
         return None

@@ -139,6 +139,9 @@ def main() -> None:
     elif mode == "logger":
         from aws_lambda_powertools import Logger
     elif mode in ("boto3", "stack"):
+        # As every function of the layer does (shared/keyless/__init__.py): botocore then leaves
+        # urllib3's pyOpenSSL shim, and OpenSSL and cryptography, unloaded.
+        sys.modules.setdefault("urllib3.contrib.pyopenssl", None)
         import boto3
 
         for service in filter(None, (args[0] if args else "").split(",")):
@@ -153,6 +156,9 @@ def main() -> None:
     report["boto3_loaded"] = "boto3" in sys.modules
     report["xray_loaded"] = any(name.startswith("aws_xray_sdk") for name in sys.modules)
     report["botocore_patched"] = _botocore_patched()
+    report["passkey_libraries_loaded"] = sorted(
+        name for name in ("webauthn", "OpenSSL", "cryptography", "cbor2") if name in sys.modules
+    )
     report["peak_rss_mb"] = _peak_rss_mb()
     with open(result_path, "w", encoding="utf-8") as stream:
         json.dump(report, stream)

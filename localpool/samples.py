@@ -8,6 +8,7 @@ events/rotate_signing_key/. The samples are signed with SAMPLE_SIGNING_KEY."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import boto3
 from moto.cognitoidp.models import cognitoidp_backends
@@ -31,7 +32,7 @@ POOL_IDS = ("us-east-1_EXAMPLE12", "us-east-1_Example1")
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:SigningKeySecret-AbCdEf012345-Gh1jKl"
 ROTATION_TOKEN = "c7a1e2d4-5b6f-4a3e-9d8c-7b6a5f4e3d21"
 # The sample user's passkey: what registration stored for it (its COSE public key, counter 0).
-PASSKEY = {
+PASSKEY: dict[str, Any] = {
     "credentialId": "WjyeC30hT2qLHC0-T1Bhcg",
     "publicKey": "pQECAyYgASFYIAqtknNEIWUltXf4FQoxeA5pC41MQOiVscjbr0FTfNT3IlggeG2P1LhEiZLza6bfNDuK-3pYdlISgAfENeenwBzz7P8",
     "signCount": 0,

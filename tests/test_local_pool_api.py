@@ -702,9 +702,9 @@ def test_demo_page_and_config_are_served(server):
 # --- the commands ------------------------------------------------------------------------------------------
 
 
-def make_invoke(function: str, event: str) -> subprocess.CompletedProcess:
+def make_invoke(function: str, event: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "localpool.invoke", function, event], cwd=ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "localpool.invoke", function, event, *args], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
 
 
@@ -722,6 +722,15 @@ def test_make_invoke_sends_email_through_moto_and_names_unknown_functions():
     assert "EMAIL to jane.doe@example.com" in done.stderr
     unknown = make_invoke("NoSuchFunction", "events/define_auth_challenge/first_round.json")
     assert unknown.returncode == 2 and "DefineAuthChallengeFunction" in unknown.stderr
+
+
+def test_make_invoke_takes_template_parameters_and_names_the_condition_a_function_needs():
+    event = "events/management_api/sign_in_challenge.json"
+    absent = make_invoke("ManagementApiFunction", event)
+    assert absent.returncode == 2 and "ManagementApiEnabled" in absent.stderr and "Passkeys=Enabled" in absent.stderr
+    done = make_invoke("ManagementApiFunction", event, "--parameter", "Passkeys=Enabled")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["statusCode"] == 200
 
 
 def test_dev_command_prints_where_everything_is(tmp_path):

@@ -18,8 +18,10 @@ import jwt
 import pytest
 from botocore.exceptions import ClientError
 
+from keyless.aws import runtime
 from keyless_admin.__main__ import main as admin
 from testkit.concurrency import run_at_once
+from testkit.faults import Faults
 from testkit.mail import emails_to
 from testkit.passkeys import (
     CHALLENGE,
@@ -555,3 +557,37 @@ def test_round_one_loads_no_webauthn_and_with_passkeys_off_calls_no_aws(passkeys
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     out = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True, env=env, timeout=120, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == expected
+
+
+def test_a_failure_answers_500_with_no_details_and_logs_an_error_without_its_message(pk, log_lines):
+    alice = pk.user(ALICE)
+    faults = Faults()
+    runtime.reset(session=faults.session, clock=pk.clock)  # a new container whose AWS fails
+    faults.fail("dynamodb", "Query", "ProvisionedThroughputExceededException", f"throttled for {ALICE}", times=None)
+    assert pk.api.call(LIST, alice, query={"rpId": RP_ID}) == (500, {"message": "Internal Server Error"})
+    logs = log_lines.getvalue()
+    assert '"message":"management request failed"' in logs and '"level":"ERROR"' in logs
+    assert '"error_code":"ProvisionedThroughputExceededException"' in logs and ALICE not in logs
+
+
+LAYER_LOAD_PROBE = """
+import json, sys
+sys.path[:0] = {paths!r}
+from keyless.aws.runtime import SignInRuntime
+SignInRuntime().dynamodb  # botocore's HTTP session is loaded with the first client
+before = sorted(name for name in ("webauthn", "OpenSSL", "cryptography", "cbor2") if name in sys.modules)
+import webauthn
+after = sorted(name for name in ("webauthn", "OpenSSL", "cryptography", "cbor2") if name in sys.modules)
+print(json.dumps([before, after]))
+"""
+
+
+def test_the_layer_loads_no_passkey_library_until_the_passkey_path_does():
+    """pyOpenSSL ships in the layer for py_webauthn, and botocore would load it (and cryptography)
+    into every function that builds a client: keyless keeps botocore off urllib3's pyOpenSSL shim."""
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")} | {"AWS_DEFAULT_REGION": "us-east-1"}
+    probe = LAYER_LOAD_PROBE.format(paths=[str(root / "shared")])
+    out = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True, env=env, timeout=60, check=True)
+    before, after = json.loads(out.stdout.strip().splitlines()[-1])
+    assert before == [] and {"webauthn", "OpenSSL", "cryptography", "cbor2"} <= set(after)

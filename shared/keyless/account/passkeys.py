@@ -104,7 +104,7 @@ def start_registration(caller: Caller | None, request: Request) -> Response:
     rp_id = _rp_id(request, settings)
     caller.require_fresh(settings, request.now)
     store = request.runtime.account_passkeys
-    existing = store.list(caller.sub)
+    existing = store.of_user(caller.sub)
     if len(existing) >= MAX_PASSKEYS:
         raise bad_request(f"At most {MAX_PASSKEYS} passkeys per user: remove one first")
     challenge = passkey.b64url(secrets.token_bytes(passkey.CHALLENGE_BYTES))
@@ -231,26 +231,11 @@ def _verify_registration(attestation: bytes, client_data: bytes, challenge: str,
             supported_pub_key_algs=[COSEAlgorithmIdentifier(alg) for alg in ALGORITHMS],
         )
     except InvalidRegistrationResponse as exc:
-        logger.info("passkey registration refused", extra={"reason": _registration_reason(str(exc))})
+        logger.info("passkey registration refused", extra={"reason": passkey.refusal_reason(str(exc))})
         raise bad_request("Invalid credential") from None
     except (WebAuthnException, ValueError, KeyError, TypeError):
         logger.info("passkey registration refused", extra={"reason": "malformed"})
         raise bad_request("Invalid credential") from None
-
-
-_REGISTRATION_REASONS = (
-    ("Unexpected client data origin", "wrong_origin"),
-    ("Unexpected RP ID hash", "wrong_rp_id"),
-    ("Client data challenge", "wrong_challenge"),
-    ("User verification is required", "user_not_verified"),
-    ("User presence was required", "user_not_present"),
-    ("Unsupported credential public key alg", "unsupported_algorithm"),
-    ("Unexpected client data type", "wrong_type"),
-)
-
-
-def _registration_reason(message: str) -> str:
-    return next((reason for start, reason in _REGISTRATION_REASONS if message.startswith(start)), "invalid")
 
 
 # --- managing -------------------------------------------------------------------------------------
@@ -261,7 +246,7 @@ def list_passkeys(caller: Caller | None, request: Request) -> Response:
     caller = signed_in(caller)
     rp_id = _rp_id(request, settings)
     caller.require_signed_in_since_revocation()
-    items = request.runtime.account_passkeys.list(caller.sub)
+    items = request.runtime.account_passkeys.of_user(caller.sub)
     return Response(200, {"authenticators": [_public(item) for item in items if item.get("rpId") == rp_id]})
 
 

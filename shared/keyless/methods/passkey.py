@@ -110,7 +110,7 @@ def round_one(event: TriggerEvent, runtime: SignInRuntime) -> tuple[dict[str, st
     user = _round_user(event, key)
     credentials = [
         {"id": item["credentialId"], "transports": [t for t in item.get("transports") or () if t in TRANSPORTS]}
-        for item in runtime.passkeys.list(user)
+        for item in runtime.passkeys.of_user(user)
     ] or [{"id": decoy_credential_id(key, user), "transports": list(DECOY_TRANSPORTS)}]
     challenge = b64url(secrets.token_bytes(CHALLENGE_BYTES))
     options = {
@@ -248,6 +248,8 @@ def verify(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verdict:
         return rejected(NAME, "challenge_used")
     if not runtime.passkeys.record_use(user, assertion.credential_id, int(stored.get("signCount", 0)), new_count, now, NAME):
         return rejected(NAME, "counter_raced")  # another use verified against the same counter won
+    # No account claim and no email_verified here (keyless.signin.proof.complete_sign_in): a passkey
+    # proves a device, not a mailbox; adding one needed a verified address.
     return accepted(NAME)
 
 
@@ -283,7 +285,7 @@ def _check_signature(assertion: Assertion, challenge: bytes, stored: Mapping[str
             require_user_verification=settings.user_verification_required,
         )
     except InvalidAuthenticationResponse as exc:
-        return _reason(str(exc)), 0
+        return refusal_reason(str(exc)), 0
     except (InvalidBackupFlags, ValueError, KeyError, TypeError):
         return "malformed_assertion", 0
     eligible = verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE
@@ -292,22 +294,25 @@ def _check_signature(assertion: Assertion, challenge: bytes, stored: Mapping[str
     return "", verified.new_sign_count
 
 
-# py_webauthn's messages, by how they start, as the reasons logs and metrics name (the messages
-# quote values from the answer: never logged).
+# py_webauthn's refusals (registration and sign-in), by how their messages start, as the reasons
+# logs and metrics name (the messages quote values from the answer: never logged).
 _REASONS = (
     ("Response sign count of", "sign_count"),
     ("Unexpected client data origin", "wrong_origin"),
     ("Unexpected RP ID hash", "wrong_rp_id"),
     ("User was not present", "user_not_present"),
+    ("User presence was required", "user_not_present"),
     ("User verification is required", "user_not_verified"),
     ("Could not verify authentication signature", "bad_signature"),
     ("Client data challenge was not expected challenge", "wrong_challenge"),
     ("Unexpected client data type", "wrong_type"),
+    ("Unsupported credential public key alg", "unsupported_algorithm"),
 )
 
 
-def _reason(message: str) -> str:
-    return next((reason for start, reason in _REASONS if message.startswith(start)), "invalid_assertion")
+def refusal_reason(message: str) -> str:
+    """The reason of a py_webauthn refusal, from its message."""
+    return next((reason for start, reason in _REASONS if message.startswith(start)), "invalid")
 
 
 # --- what a method module offers the rounds, for a method that sends no email ---------------------

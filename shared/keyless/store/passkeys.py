@@ -70,7 +70,7 @@ class PasskeyStore:
 
     # --- reading --------------------------------------------------------------------------------
 
-    def list(self, sub: str) -> list[dict[str, Any]]:
+    def of_user(self, sub: str) -> list[dict[str, Any]]:
         """The user's passkeys, oldest first. One page: at most MAX_PASSKEYS items of about a
         kilobyte each, far below a query page's megabyte."""
         response = self._client.query(
@@ -115,60 +115,65 @@ class PasskeyStore:
         grows (within MAX_PASSKEYS), and the credential id must be nobody's yet, all in one transaction."""
         credential_id = passkey["credentialId"]
         item = {**passkey, "createdAt": now, "signCount": int(passkey.get("signCount", 0))}
-        try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": passkeys_key(sub),
-                            "UpdateExpression": "SET #passkeyCount = #passkeyCount + :one "
-                            "REMOVE #challenge, #challengeRpId, #challengeExpiresAt",
-                            "ConditionExpression": "#challenge = :challenge AND #challengeExpiresAt > :now "
-                            "AND #passkeyCount < :max",
-                            "ExpressionAttributeNames": expression_names(
-                                "passkeyCount", "challenge", "challengeRpId", "challengeExpiresAt"
-                            ),
-                            "ExpressionAttributeValues": {
-                                ":one": to_attribute(1),
-                                ":challenge": to_attribute(challenge),
-                                ":now": to_attribute(now),
-                                ":max": to_attribute(MAX_PASSKEYS),
-                            },
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": {**passkey_key(sub, credential_id), **to_item(item)},
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": {**credential_owner_key(credential_id), **to_item({"sub": sub, "createdAt": now})},
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                ]
-            )
-        except ClientError as exc:
-            if not _cancellation_reasons(exc):
-                raise
-            return NotAdded(self._why_not_added(exc, sub, challenge, now))
+        reasons = self._transact(
+            [
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": passkeys_key(sub),
+                        "UpdateExpression": "SET #passkeyCount = #passkeyCount + :one "
+                        "REMOVE #challenge, #challengeRpId, #challengeExpiresAt",
+                        "ConditionExpression": "#challenge = :challenge AND #challengeExpiresAt > :now AND #passkeyCount < :max",
+                        "ExpressionAttributeNames": expression_names(
+                            "passkeyCount", "challenge", "challengeRpId", "challengeExpiresAt"
+                        ),
+                        "ExpressionAttributeValues": {
+                            ":one": to_attribute(1),
+                            ":challenge": to_attribute(challenge),
+                            ":now": to_attribute(now),
+                            ":max": to_attribute(MAX_PASSKEYS),
+                        },
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": {**passkey_key(sub, credential_id), **to_item(item)},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": {**credential_owner_key(credential_id), **to_item({"sub": sub, "createdAt": now})},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+        if reasons:
+            return NotAdded(self._why_not_added(reasons, sub, challenge, now))
         return Added(item)
 
-    def _why_not_added(self, exc: ClientError, sub: str, challenge: str, now: int) -> str:
-        reasons = _cancellation_reasons(exc)
-        if reasons[:1] == [CONDITION_FAILED_IN_TRANSACTION]:
+    def _why_not_added(self, reasons: list[str], sub: str, challenge: str, now: int) -> str:
+        if reasons[0] == CONDITION_FAILED_IN_TRANSACTION:
             state = self.state(sub)
             if state.get("challenge") == challenge and int(state.get("challengeExpiresAt", 0)) > now:
                 return "limit"
             return "challenge"
-        if CONDITION_FAILED_IN_TRANSACTION in reasons[1:]:
-            return "taken"
-        raise exc  # a conflict with another transaction, or a throttle: not an answer
+        return "taken"
+
+    def _transact(self, items: list[dict[str, Any]]) -> list[str]:
+        """The items written together: [] when done, else why each failed (a condition of one of them
+        refused the transaction; any other failure raises)."""
+        try:
+            self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]  # plain dicts, built above
+        except ClientError as exc:
+            reasons = _cancellation_reasons(exc)
+            if CONDITION_FAILED_IN_TRANSACTION not in reasons:
+                raise
+            return reasons
+        return []
 
     # --- managing -------------------------------------------------------------------------------
 
@@ -192,42 +197,36 @@ class PasskeyStore:
     def delete(self, sub: str, credential_id: str) -> bool:
         """Remove the user's passkey, its owner item and one from the count, together; False (nothing
         changed) when the user has no passkey with this id."""
-        try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Delete": {
-                            "TableName": self._table,
-                            "Key": passkey_key(sub, credential_id),
-                            "ConditionExpression": "attribute_exists(pk)",
-                        }
-                    },
-                    {
-                        "Delete": {
-                            "TableName": self._table,
-                            "Key": credential_owner_key(credential_id),
-                            "ConditionExpression": "#sub = :sub",
-                            "ExpressionAttributeNames": expression_names("sub"),
-                            "ExpressionAttributeValues": {":sub": to_attribute(sub)},
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": passkeys_key(sub),
-                            "UpdateExpression": "SET #passkeyCount = #passkeyCount - :one",
-                            "ConditionExpression": "#passkeyCount > :zero",
-                            "ExpressionAttributeNames": expression_names("passkeyCount"),
-                            "ExpressionAttributeValues": {":one": to_attribute(1), ":zero": to_attribute(0)},
-                        }
-                    },
-                ]
-            )
-        except ClientError as exc:
-            if _cancellation_reasons(exc)[:1] != [CONDITION_FAILED_IN_TRANSACTION]:
-                raise
-            return False
-        return True
+        return not self._transact(
+            [
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": passkey_key(sub, credential_id),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": credential_owner_key(credential_id),
+                        "ConditionExpression": "#sub = :sub",
+                        "ExpressionAttributeNames": expression_names("sub"),
+                        "ExpressionAttributeValues": {":sub": to_attribute(sub)},
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": passkeys_key(sub),
+                        "UpdateExpression": "SET #passkeyCount = #passkeyCount - :one",
+                        "ConditionExpression": "#passkeyCount > :zero",
+                        "ExpressionAttributeNames": expression_names("passkeyCount"),
+                        "ExpressionAttributeValues": {":one": to_attribute(1), ":zero": to_attribute(0)},
+                    }
+                },
+            ]
+        )
 
     # --- signing in -----------------------------------------------------------------------------
 
@@ -235,39 +234,33 @@ class PasskeyStore:
         """The passkey's use, once: its counter moves on from the value the assertion was verified
         against (two uses verified against the same value cannot both pass: a cloned authenticator),
         and the user's sign-in item records the accepted proof (the sign_in_method claim), together."""
-        try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": passkey_key(sub, credential_id),
-                            "UpdateExpression": "SET #signCount = :new, #lastSignIn = :now",
-                            "ConditionExpression": "#signCount = :verified",
-                            "ExpressionAttributeNames": expression_names("signCount", "lastSignIn"),
-                            "ExpressionAttributeValues": {
-                                ":new": to_attribute(new_count),
-                                ":now": to_attribute(now),
-                                ":verified": to_attribute(verified_count),
-                            },
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": sign_in_key(sub),
-                            "UpdateExpression": "SET #provenMethod = :method, #provenAt = :now",
-                            "ExpressionAttributeNames": expression_names("provenMethod", "provenAt"),
-                            "ExpressionAttributeValues": {":method": to_attribute(method), ":now": to_attribute(now)},
-                        }
-                    },
-                ]
-            )
-        except ClientError as exc:
-            if _cancellation_reasons(exc)[:1] != [CONDITION_FAILED_IN_TRANSACTION]:
-                raise
-            return False
-        return True
+        return not self._transact(
+            [
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": passkey_key(sub, credential_id),
+                        "UpdateExpression": "SET #signCount = :new, #lastSignIn = :now",
+                        "ConditionExpression": "#signCount = :verified",
+                        "ExpressionAttributeNames": expression_names("signCount", "lastSignIn"),
+                        "ExpressionAttributeValues": {
+                            ":new": to_attribute(new_count),
+                            ":now": to_attribute(now),
+                            ":verified": to_attribute(verified_count),
+                        },
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": sign_in_key(sub),
+                        "UpdateExpression": "SET #provenMethod = :method, #provenAt = :now",
+                        "ExpressionAttributeNames": expression_names("provenMethod", "provenAt"),
+                        "ExpressionAttributeValues": {":method": to_attribute(method), ":now": to_attribute(now)},
+                    }
+                },
+            ]
+        )
 
     def spend_challenge(self, nonce: str, expires_at: int) -> bool:
         """A usernameless challenge's one use: False when it was used before."""
