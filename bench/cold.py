@@ -135,21 +135,25 @@ def lambda_layout(build_dir: Path, runtime: str) -> Layout | None:
     python = probe.stdout.strip()
     if probe.returncode != 0 or not python:
         return None
-    if not host_binaries(layer, python, version):
+    runnable = host_binaries(layer, python, version)
+    if runnable is None:
         return None
     # The layer ships its compiled bytecode (shared/Makefile); nothing else may add a cache.
-    return Layout("lambda", python, layer, lambda f: build_dir / f.spec.logical_id, True, stock_botocore(layer, python, version))
+    return Layout(
+        "lambda", python, runnable, lambda f: build_dir / f.spec.logical_id, True, stock_botocore(layer, python, version)
+    )
 
 
-def host_binaries(layer: Path, python: str, version: str) -> bool:
-    """The layer's packages built for Lambda's arm64 (cryptography, cffi and cbor2: py_webauthn's)
-    cannot load on another machine: the same pinned versions for this machine's architecture replace
-    them, compiled as the layer is. False when pip cannot fetch them."""
+def host_binaries(layer: Path, python: str, version: str) -> Path | None:
+    """The layer as this machine can run it: the layer's packages built for Lambda's arm64
+    (cryptography, cffi and cbor2: py_webauthn's) cannot load elsewhere, so a copy of the layer gets
+    this machine's builds of the same pinned versions, compiled as the layer is (the build itself stays
+    as it ships: the package sizes are its). None when pip cannot fetch them."""
     from bench.package import SAM_ENV
 
     machine = platform.machine()
     if machine == "aarch64":
-        return True
+        return layer
     pinned = []
     for wheel in layer.glob("*.dist-info/WHEEL"):
         if any(line.startswith("Tag:") and line.rstrip().endswith("_aarch64") for line in wheel.read_text().splitlines()):
@@ -157,15 +161,17 @@ def host_binaries(layer: Path, python: str, version: str) -> bool:
             fields = dict(line.split(": ", 1) for line in metadata if line.startswith(("Name: ", "Version: ")))
             pinned.append(f"{fields['Name']}=={fields['Version']}")
     if not pinned:
-        return True
+        return layer
+    copy = layer.parent.parent / "SharedLayerForThisMachine" / "python"
+    shutil.copytree(layer, copy, dirs_exist_ok=True)
     platforms = [arg for tag in ("manylinux_2_28", "manylinux2014") for arg in ("--platform", f"{tag}_{machine}")]
-    install = [python, "-m", "pip", "install", "--quiet", "--no-compile", "--no-deps", "--upgrade", "--target", str(layer)]
+    install = [python, "-m", "pip", "install", "--quiet", "--no-compile", "--no-deps", "--upgrade", "--target", str(copy)]
     target = [*platforms, "--implementation", "cp", "--python-version", version, "--only-binary=:all:"]
     if subprocess.run([*install, *target, *pinned], capture_output=True, env=os.environ | SAM_ENV).returncode != 0:
-        return False
-    compiled = [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(layer)]
+        return None
+    compiled = [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(copy)]
     subprocess.run(compiled, capture_output=True, check=True)
-    return True
+    return copy
 
 
 def stock_botocore(layer: Path, python: str, version: str) -> Path | None:

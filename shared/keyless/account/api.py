@@ -36,7 +36,7 @@ def handle(event: Any, runtime: SignInRuntime) -> dict[str, Any]:
     """The HTTP answer to an API Gateway event. A failure is logged as an error (the Failures metric
     counts it) with its type and stack, never its message."""
     route = event.get("routeKey") if isinstance(event, Mapping) else None
-    logged = route if route in ROUTES else "unknown"
+    logged = route if isinstance(route, str) and route in ROUTES else "unknown"
     try:
         return _route(event, runtime).as_result()
     except ApiError as exc:
