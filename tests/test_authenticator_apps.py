@@ -424,6 +424,27 @@ def test_the_first_proof_of_an_address_removes_an_app_set_up_before_it(serve_poo
     assert answered(lambda: apps.answer(apps.ask_for_code(ALICE), app.code())) == "again"
 
 
+def test_a_registrants_token_from_before_the_claim_sets_up_no_app_after_it(serve_pool, served_clock):
+    """Her ID token outlives the claim (an ID token is checked by its signature only): the management
+    API refuses it, so she cannot set up a new app with it once her own one is gone."""
+    template = Template(parameters=SIGN_IN)
+    template.resources["UserPool"]["Properties"].pop("UserAttributeUpdateSettings")
+    apps = AuthenticatorApps(serve_pool(template=template, parameters=SIGN_IN), served_clock)
+    mallory = apps.user(MALLORY)  # a fresh sign-in: setting an app up needs one at most 300 s old
+    pending = apps.start(mallory)  # begun before the claim, confirmed after it
+    boto3.client("cognito-idp", region_name=REGION).admin_update_user_attributes(
+        UserPoolId=apps.server.pool.pool_id,
+        Username=mallory["cognito:username"],
+        UserAttributes=[{"Name": "email", "Value": ALICE}, {"Name": "email_verified", "Value": "false"}],
+    )
+    alice = apps.signed_in(ALICE)
+    assert alice["sub"] == mallory["sub"]
+    refused_answer = (403, {"message": "Sign in again to do this"})
+    assert apps.api.call(START, mallory) == refused_answer
+    assert apps.api.call(CONFIRM, mallory, {"code": App(pending["secret"], apps.clock).code()}) == refused_answer
+    assert apps.api.call(STATUS, alice) == (200, {"status": "none"})
+
+
 # --- the claim, unit by unit ---------------------------------------------------------------------------
 
 
