@@ -346,6 +346,48 @@ def test_a_registrants_token_from_before_the_claim_adds_no_passkey_after_it(clai
     assert pk.register(alice, "Alice's key")[1]["friendlyName"] == "Alice's key", "the owner's own token works"
 
 
+# --- the operator's command -----------------------------------------------------------------------------
+
+
+def test_an_operator_removes_a_lost_devices_passkeys_and_status_shows_them_masked(pk, pool_state_dir):
+    from tests.test_admin import local
+
+    alice = pk.user(ALICE)
+    laptop, _ = pk.register(alice, "Laptop")
+    pk.clock.advance(1)
+    phone, _ = pk.register(alice, "Phone")
+    pk.clock.advance(5)
+    on_the_device = claims_of(pk.sign_in(ALICE, phone)["AuthenticationResult"]["IdToken"])  # a fresh sign-in
+    pk.clock.advance(1)
+    shown = local(pk.server, pool_state_dir, "status", ALICE)
+    assert shown.status == 0 and shown.result is not None and shown.result["passkeyCount"] == 2
+    laptops, phones = shown.result["passkeys"]  # oldest first
+    assert (
+        laptops["name"] == "Laptop"
+        and phones["name"] == "Phone"
+        and laptops["lastUsed"] is None
+        and phones["lastUsed"] > phones["created"]
+    )
+    assert [p["credentialId"] for p in (laptops, phones)] == [laptop.id[:4] + "***", phone.id[:4] + "***"]
+    assert laptop.id not in json.dumps(shown.result) and phone.id not in json.dumps(shown.result), "ids masked"
+
+    removed = local(pk.server, pool_state_dir, "remove-passkeys", ALICE)
+
+    assert removed.status == 0 and (removed.audit["command"], removed.audit["result"]) == ("remove-passkeys", "ok")
+    assert removed.audit["user"] == "a***@e***.com" and removed.audit["sub"] == alice["sub"]
+    assert removed.result == {"pool": pk.server.pool.pool_id, "email": "a***@e***.com", "sub": alice["sub"], "passkeysRemoved": 2}
+    for device in (laptop, phone):
+        assert refused(lambda d=device: pk.sign_in(ALICE, d)) == "NotAuthorizedException"
+    # The token the device holds registers no new passkey.
+    assert pk.api.call(START, on_the_device, query={"rpId": RP_ID}) == (403, {"message": "Sign in again to do this"})
+    assert passkey_items(pk, alice["sub"], [laptop.id, phone.id]) == []
+    after = local(pk.server, pool_state_dir, "status", ALICE).result
+    assert after is not None and (after["passkeyCount"], after["passkeys"]) == (0, [])
+    assert local(pk.server, pool_state_dir, "remove-passkeys", ALICE).result["passkeysRemoved"] == 0  # a retry
+    new, _ = pk.register(pk.signed_in(ALICE), "New phone")  # the user signs in by email and adds another
+    assert "AuthenticationResult" in pk.sign_in(ALICE, new)
+
+
 # --- unknown users ---------------------------------------------------------------------------------
 
 

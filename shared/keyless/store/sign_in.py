@@ -20,9 +20,9 @@ USER#<sub> / SIGNIN (an unknown user: USER#unknown-<keyed name>), one per user:
   reservedAt                the last email to this user, when their address is its mailbox's own
                             (each such user keeps one email a window, whatever others spent)
   expiresAt                 DynamoDB TTL
-  revokedAt                 when the user's earlier sign-ins were last ended: an operator's sign-out
-                            (keyless_admin), or the address's first proof taking the account back; the
-                            management API refuses a token of a sign-in before it
+  revokedAt                 when the user's earlier sign-ins were last ended: an operator's sign-out or
+                            passkey removal (keyless_admin), or the address's first proof taking the
+                            account back; the management API refuses a token of a sign-in before it
 MAILBOX#<keyed mailbox> / SENDS, one per mailbox (every user whose address lands in it):
   sends                     times of the latest emails (at most the burst), oldest first
   lastSentAt, sendId, expiresAt
