@@ -21,7 +21,6 @@ from botocore.exceptions import ClientError
 
 from keyless.aws import runtime
 from keyless_admin.__main__ import main as admin
-from localpool.template import Template
 from testkit.concurrency import run_at_once
 from testkit.faults import Faults
 from testkit.mail import emails_to, last_code, last_link
@@ -41,6 +40,7 @@ from testkit.passkeys import (
     b64url,
     claims_of,
     from_b64url,
+    pool_without_verified_updates,
 )
 
 ALICE, BOB, MALLORY = "alice@example.com", "bob@example.com", "mallory@example.com"
@@ -225,20 +225,9 @@ def test_after_its_removal_a_passkey_signs_in_no_more(pk):
 
 @pytest.fixture
 def claimable(serve_pool, served_clock):
-    """Passkeys on a pool that lets users change their address without verifying it first (as an
-    attached pool may): whoever registered with their own address can put someone else's on the account."""
-    template = Template(parameters=PARAMETERS)
-    template.resources["UserPool"]["Properties"].pop("UserAttributeUpdateSettings")
-    return Passkeys(serve_pool(template=template, parameters=PARAMETERS), served_clock)
-
-
-def put_address(pk: Passkeys, claims: dict[str, str], address: str) -> None:
-    """The registrant changes the account's address to someone else's, not verified."""
-    pk.cognito.admin_update_user_attributes(
-        UserPoolId=pk.server.pool.pool_id,
-        Username=claims["cognito:username"],
-        UserAttributes=[{"Name": "email", "Value": address}, {"Name": "email_verified", "Value": "false"}],
-    )
+    """Passkeys on a pool that lets users change their address without verifying it first: whoever
+    registered with their own address can put someone else's on the account."""
+    return Passkeys(serve_pool(template=pool_without_verified_updates(PARAMETERS), parameters=PARAMETERS), served_clock)
 
 
 def passkey_items(pk: Passkeys, sub: str, credential_ids: list[str]) -> list[str]:
@@ -260,7 +249,7 @@ def test_the_first_proof_of_an_address_removes_the_passkeys_registered_before_it
     laptop, _ = pk.register(mallory, "Laptop")
     phone, _ = pk.register(mallory, "Phone")
     assert pk.api.call(START, mallory, query={"rpId": RP_ID})[0] == 200  # a registration under way
-    put_address(pk, mallory, ALICE)
+    pk.put_address(mallory, ALICE)
     assert "AuthenticationResult" in pk.sign_in(mallory["cognito:username"], laptop)  # her way in, until Alice proves it
     assert passkey_items(pk, mallory["sub"], [laptop.id, phone.id]) == ["CREDENTIAL/OWNER"] * 2 + ["USER/PASSKEY"] * 2 + [
         "USER/PASSKEYS"
@@ -283,7 +272,7 @@ def test_if_the_passkeys_cannot_be_removed_the_account_is_not_claimed_and_the_pr
     pk = claimable
     mallory = pk.user(MALLORY)
     laptop, _ = pk.register(mallory)
-    put_address(pk, mallory, ALICE)
+    pk.put_address(mallory, ALICE)
     pk.clock.advance(61)
     pk.app.request_link(pk.app.start(ALICE), ORIGIN + "/")
     link = last_link(ALICE)
@@ -306,7 +295,7 @@ def test_a_passkey_registered_while_the_claim_removes_them_goes_too(claimable):
     _status, options = pk.api.call(START, mallory, query={"rpId": RP_ID})
     raced = SoftwareAuthenticator()
     body = {**raced.create(options, ORIGIN), "friendlyName": "Raced"}
-    put_address(pk, mallory, ALICE)
+    pk.put_address(mallory, ALICE)
     pk.clock.advance(61)
     sent = pk.app.request_code(pk.app.start(ALICE))
     faults = Faults()
@@ -336,7 +325,7 @@ def test_a_registrants_token_from_before_the_claim_adds_no_passkey_after_it(clai
     pk = claimable
     mallory = pk.user(MALLORY)  # a fresh sign-in: registering needs one at most 300 s old
     _status, options = pk.api.call(START, mallory, query={"rpId": RP_ID})
-    put_address(pk, mallory, ALICE)
+    pk.put_address(mallory, ALICE)
     alice = pk.signed_in(ALICE)
     refused_answer = (403, {"message": "Sign in again to do this"})
     late = {**SoftwareAuthenticator().create(options, ORIGIN), "friendlyName": "Still mine"}
