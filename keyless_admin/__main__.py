@@ -65,7 +65,8 @@ def parser() -> argparse.ArgumentParser:
     )
     made.add_argument("command", choices=list(COMMANDS), help="invite: create the user and email a welcome link; sign-out: end "
                       "every session, link and code; unlock: clear the wrong-code budget; status: what Keyless holds; "
-                      "remove-authenticator: remove the user's authenticator app (check who asks first)")  # fmt: skip
+                      "remove-authenticator: remove the user's authenticator app (check who asks first); remove-passkeys: "
+                      "remove all the user's passkeys (check who asks first)")  # fmt: skip
     made.add_argument("email", help="the user's email address")
     return made
 

@@ -1,5 +1,5 @@
 """The operator's commands on a user pool that runs Keyless: invite, sign-out, unlock, status,
-remove-authenticator.
+remove-authenticator, remove-passkeys.
 
 Each finds the user by email address and acts through the layer's own code: its stores (the only code
 that writes the table), the link CreateAuthChallenge issues, the mailer and its templates, the Cognito
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from keyless.aws.runtime import SignInRuntime
 
 WELCOME = "welcome"  # the email template of an invitation (keyless/aws/email_templates/welcome.*)
+MASKED_ID_CHARACTERS = 4  # of a credential id, in status: enough to tell a user's passkeys apart
 
 
 class AdminError(Exception):
@@ -188,6 +189,31 @@ def remove_authenticator(pool: KeylessPool, email: str) -> dict[str, Any]:
     }
 
 
+def remove_passkeys(pool: KeylessPool, email: str) -> dict[str, Any]:
+    """Every passkey of the user goes (a lost or stolen device), and the management API refuses the
+    tokens of every earlier sign-in, first: a token the device holds could register a new passkey.
+    Only after the operator has checked who is asking (README, "Operator commands"): whoever gets the
+    passkeys removed weakens that account to its email. `sign-out` ends the device's sessions too."""
+    user = find_user(pool, _checked(email))
+    runtime = pool.runtime
+    runtime.store.refuse_earlier_tokens(user.sub, runtime.now())
+    removed = runtime.passkeys.delete_all(user.sub)
+    return {"pool": pool.pool_id, "email": mask(user.address), "sub": user.sub, "passkeysRemoved": removed}
+
+
+def _passkeys(runtime: SignInRuntime, sub: str) -> list[dict[str, Any]]:
+    """Each passkey's name and times, oldest first: never its key, nor more of its id than a glimpse."""
+    return [
+        {
+            "name": passkey.get("friendlyName", ""),
+            "credentialId": str(passkey.get("credentialId", ""))[:MASKED_ID_CHARACTERS] + "***",
+            "created": _iso_epoch(passkey.get("createdAt")),
+            "lastUsed": _iso_epoch(passkey.get("lastSignIn")),
+        }
+        for passkey in runtime.passkeys.of_user(sub)
+    ]
+
+
 def _authenticator_app(runtime: SignInRuntime, sub: str) -> dict[str, Any] | None:
     """Whether the user has an app, and since when: never its secret, nor its key."""
     found = runtime.authenticator_apps.read(sub)
@@ -204,7 +230,8 @@ def _authenticator_app(runtime: SignInRuntime, sub: str) -> dict[str, Any] | Non
 
 def status(pool: KeylessPool, email: str) -> dict[str, Any]:
     """What Cognito and Keyless hold for the user, as far as it is no secret: the account, the newest
-    email's pending proofs, the send limits and the wrong-code budget, a suppression, the profile."""
+    email's pending proofs, the send limits and the wrong-code budget, a suppression, the profile, the
+    authenticator app, the passkeys."""
     address = _checked(email)
     user = find_user(pool, address)
     runtime, settings = pool.runtime, pool.runtime.send_settings
@@ -216,6 +243,7 @@ def status(pool: KeylessPool, email: str) -> dict[str, Any]:
     sends = mailbox.recent(list(runtime.store.read_mailbox(pseudonyms.mailbox(key, address)).get("sends", [])), now)
     suppression = runtime.suppressions.read(pseudonyms.suppression(key, address))
     profile = ProfileStore(runtime.dynamodb, settings.table_name).read(user.sub)
+    passkeys = _passkeys(runtime, user.sub)
     return {
         "pool": pool.pool_id,
         "sub": user.sub,
@@ -243,6 +271,8 @@ def status(pool: KeylessPool, email: str) -> dict[str, Any]:
         "suppressionReason": suppression.get("reason") if int(suppression.get("expiresAt", 0)) > now else None,
         "profile": {k: (mask(v) if k == "email" and isinstance(v, str) else v) for k, v in profile.items()} if profile else None,
         "authenticatorApp": _authenticator_app(runtime, user.sub),
+        "passkeyCount": len(passkeys),
+        "passkeys": passkeys,
     }
 
 
@@ -252,6 +282,7 @@ COMMANDS: dict[str, Callable[[KeylessPool, str], dict[str, Any]]] = {
     "unlock": unlock,
     "status": status,
     "remove-authenticator": remove_authenticator,
+    "remove-passkeys": remove_passkeys,
 }
 
 

@@ -132,6 +132,14 @@ class SoftwareAuthenticator:
         return copy.deepcopy(self)
 
 
+def pool_without_verified_updates(parameters: Mapping[str, str]) -> Template:
+    """template.yaml with these parameters, its pool letting users change their address without
+    verifying it first (no UserAttributeUpdateSettings, as an attached pool may be)."""
+    template = Template(parameters=dict(parameters))
+    template.resources["UserPool"]["Properties"].pop("UserAttributeUpdateSettings")
+    return template
+
+
 # --- the management API, called as API Gateway calls it ------------------------------------------------
 
 
@@ -222,6 +230,15 @@ class Passkeys:
         status, body = self.api.call(COMPLETE, claims, {**authenticator.create(options, ORIGIN), "friendlyName": name})
         assert status == 200, body
         return authenticator, body
+
+    def put_address(self, claims: dict[str, str], address: str) -> None:
+        """The user changes the account's address to `address`, not verified (on a pool that allows it:
+        pool_without_verified_updates): whoever registered it puts someone else's address on it."""
+        self.cognito.admin_update_user_attributes(
+            UserPoolId=self.server.pool.pool_id,
+            Username=claims["cognito:username"],
+            UserAttributes=[{"Name": "email", "Value": address}, {"Name": "email_verified", "Value": "false"}],
+        )
 
     def listed(self, claims: dict[str, str]) -> list[dict[str, Any]]:
         status, body = self.api.call(LIST, claims, query={"rpId": RP_ID})

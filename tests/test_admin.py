@@ -11,6 +11,7 @@ import copy
 import io
 import json
 import socket
+import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -28,6 +29,7 @@ from keyless.aws import runtime
 from keyless.aws.mailer import DEFAULT_TEMPLATES
 from keyless.core import errors
 from keyless.core.budget import Budget
+from keyless.store.passkeys import NotAdded
 from keyless_admin.__main__ import main
 from keyless_client import PasswordlessClient
 from localpool.client import InProcessCognito
@@ -288,14 +290,24 @@ def attach_create_function(deployment) -> str:
     return arn
 
 
-# The operator's AWS permissions, as the README lists them (with --stack: cloudformation:DescribeStacks).
+# The operator's AWS permissions, as the README lists them (with --stack: cloudformation:DescribeStacks;
+# a transaction is authorized as its items' operations: remove-passkeys' deletes, dynamodb:DeleteItem).
 OPERATOR_CALLS = {
     ("sts", "GetCallerIdentity"),  # needs no permission
     ("cognito-idp", "DescribeUserPool"), ("cognito-idp", "ListUserPoolClients"), ("cognito-idp", "AdminGetUser"),
     ("cognito-idp", "ListUsers"), ("cognito-idp", "AdminCreateUser"), ("cognito-idp", "AdminSetUserPassword"),
     ("cognito-idp", "AdminUserGlobalSignOut"), ("lambda", "GetFunctionConfiguration"), ("dynamodb", "GetItem"),
-    ("dynamodb", "UpdateItem"), ("secretsmanager", "GetSecretValue"), ("sesv2", "SendEmail"),
+    ("dynamodb", "UpdateItem"), ("dynamodb", "Query"), ("dynamodb", "TransactWriteItems"),
+    ("secretsmanager", "GetSecretValue"), ("sesv2", "SendEmail"),
 }  # fmt: skip
+
+
+def add_passkey(sub: str, name: str, credential_id: str) -> None:
+    """A passkey in the table, as a registration stores it (its key is never used here)."""
+    store, now = runtime.default_runtime().passkeys, int(time.time())
+    store.start_registration(sub, "challenge", "app.example.com", now + 300)
+    added = store.add(sub, "challenge", now, {"credentialId": credential_id, "publicKey": "pQECAyYgASFYIA", "friendlyName": name})
+    assert not isinstance(added, NotAdded)
 
 
 def test_with_a_pool_id_the_settings_come_from_its_create_function_and_the_welcome_link_works(deployment, cognito):
@@ -320,7 +332,8 @@ def test_with_a_pool_id_the_settings_come_from_its_create_function_and_the_welco
     auth, _runner, _tokens = local_pool(deployment)
     app = PasswordlessClient(InProcessCognito(auth, deployment.client), deployment.client.client_id)
     assert "AuthenticationResult" in app.sign_in_with_link(last_link(ALICE))
-    for command in ("status", "unlock", "sign-out"):
+    add_passkey(ran.result["sub"], "Laptop", "bGFwdG9wLWNyZWRlbnRpYWw")
+    for command in ("status", "unlock", "sign-out", "remove-passkeys"):
         assert admin("--pool-id", pool_id, command, ALICE, session=session).status == 0
     assert {(call.service, call.operation) for call in faults.calls} == OPERATOR_CALLS, "the permissions the README lists"
 
@@ -385,8 +398,13 @@ def test_a_stack_names_the_pool_and_client_and_a_pool_with_several_clients_needs
         session, {"keyless": {"UserPoolId": deployment.pool_id, "UserPoolClientId": deployment.client.client_id}}
     )
 
+    add_passkey(sub, "Laptop", "bGFwdG9wLWNyZWRlbnRpYWw")
     ran = admin("--stack", "keyless", "status", ALICE, session=session)
     assert ran.status == 0 and ran.result["pool"] == deployment.pool_id and ran.result["sub"] == sub
+    assert (ran.result["passkeyCount"], [p["credentialId"] for p in ran.result["passkeys"]]) == (1, ["bGFw***"])
+    removed = admin("--stack", "keyless", "remove-passkeys", ALICE, session=session)
+    assert (removed.result["passkeysRemoved"], removed.audit["command"], removed.audit["result"]) == (1, "remove-passkeys", "ok")
+    assert admin("--stack", "keyless", "status", ALICE, session=session).result["passkeyCount"] == 0
     assert (name, ran.result["user"]["userName"]) == (ALICE, MASKED), "a user name that is an address is masked too"
     assert refused_as(admin("--stack", "nope", "status", ALICE, session=session), "StackNotFound") == f"no stack nope in {REGION}"
 

@@ -32,6 +32,7 @@ from testkit.authenticator_apps import CONFIRM, REMOVE, START, STATUS, TOTP, App
 from testkit.clients import refused
 from testkit.concurrency import run_at_once
 from testkit.mail import emails_to, last_code, last_link, wrong
+from testkit.passkeys import pool_without_verified_updates
 
 APP_PAGE = "https://app.example.com/welcome"
 ORIGINS = {"AllowedRedirectOrigins": "https://app.example.com,http://localhost:9229"}
@@ -403,16 +404,10 @@ def test_the_first_proof_of_an_address_removes_an_app_set_up_before_it(serve_poo
     """On a pool that lets users change email without verifying: Mallory sets up an app, then puts
     Alice's address on her account; Alice's first proof of it takes the account back, app included."""
     both = {**SIGN_IN, **SECOND_STEP}
-    template = Template(parameters=both)
-    template.resources["UserPool"]["Properties"].pop("UserAttributeUpdateSettings")
-    apps = AuthenticatorApps(serve_pool(template=template, parameters=both), served_clock)
+    apps = AuthenticatorApps(serve_pool(template=pool_without_verified_updates(both), parameters=both), served_clock)
     mallory = apps.user(MALLORY)
     app = apps.set_up(mallory)
-    boto3.client("cognito-idp", region_name=REGION).admin_update_user_attributes(
-        UserPoolId=apps.server.pool.pool_id,
-        Username=mallory["cognito:username"],
-        UserAttributes=[{"Name": "email", "Value": ALICE}, {"Name": "email_verified", "Value": "false"}],
-    )
+    apps.put_address(mallory, ALICE)
     # Her app's code proves her app, not the address: it verifies nothing.
     mallorys = id_claims(apps.answer(apps.ask_for_code(ALICE), app.code()))
     assert (mallorys["email"], mallorys["email_verified"]) == (ALICE, False)
@@ -422,6 +417,21 @@ def test_the_first_proof_of_an_address_removes_an_app_set_up_before_it(serve_poo
     assert claims["sub"] == mallory["sub"] and claims["email_verified"] is True
     assert app_item(apps.server, mallory["sub"]) == {}
     assert answered(lambda: apps.answer(apps.ask_for_code(ALICE), app.code())) == "again"
+
+
+def test_a_registrants_token_from_before_the_claim_sets_up_no_app_after_it(serve_pool, served_clock):
+    """Her ID token outlives the claim (an ID token is checked by its signature only): the management
+    API refuses it, so she cannot set up a new app with it once her own one is gone."""
+    apps = AuthenticatorApps(serve_pool(template=pool_without_verified_updates(SIGN_IN), parameters=SIGN_IN), served_clock)
+    mallory = apps.user(MALLORY)  # a fresh sign-in: setting an app up needs one at most 300 s old
+    pending = apps.start(mallory)  # begun before the claim, confirmed after it
+    apps.put_address(mallory, ALICE)
+    alice = apps.signed_in(ALICE)
+    assert alice["sub"] == mallory["sub"]
+    refused_answer = (403, {"message": "Sign in again to do this"})
+    assert apps.api.call(START, mallory) == refused_answer
+    assert apps.api.call(CONFIRM, mallory, {"code": App(pending["secret"], apps.clock).code()}) == refused_answer
+    assert apps.api.call(STATUS, alice) == (200, {"status": "none"})
 
 
 # --- the claim, unit by unit ---------------------------------------------------------------------------

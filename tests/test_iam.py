@@ -50,6 +50,7 @@ FUNCTIONS = TEMPLATE.functions()
 ALICE = "alice@example.com"
 BOB = "bob@example.com"
 CAROL = "carol@example.com"
+DAVE = "dave@example.com"
 
 
 # --- what the template grants ------------------------------------------------------------------------
@@ -225,6 +226,16 @@ def drive_passkeys(pk: Passkeys) -> None:
     assert pk.listed(alice)
     assert pk.api.call(UPDATE, alice, {"credentialId": authenticator.id, "friendlyName": "Laptop"})[0] == 200
     assert pk.api.call(DELETE, alice, {"credentialId": authenticator.id})[0] == 204
+    # An address never proved (its verification taken back by an admin), whose first proof then
+    # takes the account back: VerifyAuthChallengeResponse removes the passkeys registered before it.
+    dave = pk.user(DAVE)
+    pk.register(dave)
+    pk.cognito.admin_update_user_attributes(
+        UserPoolId=pk.server.pool.pool_id,
+        Username=dave["cognito:username"],
+        UserAttributes=[{"Name": "email_verified", "Value": "false"}],
+    )
+    assert pk.listed(pk.signed_in(DAVE)) == []
 
 
 def drive_the_authenticator_apps(server, clock: Clock) -> None:

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
@@ -22,7 +23,7 @@ from keyless.aws import runtime
 from keyless_admin.__main__ import main as admin
 from testkit.concurrency import run_at_once
 from testkit.faults import Faults
-from testkit.mail import emails_to
+from testkit.mail import emails_to, last_code, last_link
 from testkit.passkeys import (
     CHALLENGE,
     COMPLETE,
@@ -37,10 +38,12 @@ from testkit.passkeys import (
     Passkeys,
     SoftwareAuthenticator,
     b64url,
+    claims_of,
     from_b64url,
+    pool_without_verified_updates,
 )
 
-ALICE, BOB = "alice@example.com", "bob@example.com"
+ALICE, BOB, MALLORY = "alice@example.com", "bob@example.com", "mallory@example.com"
 
 
 @pytest.fixture
@@ -215,6 +218,163 @@ def test_after_its_removal_a_passkey_signs_in_no_more(pk):
     authenticator, _ = pk.register(alice)
     assert pk.api.call(DELETE, alice, {"credentialId": authenticator.id}) == (204, None)
     assert refused(lambda: pk.sign_in(ALICE, authenticator)) == "NotAuthorizedException"
+
+
+# --- whoever registered an address first keeps nothing ---------------------------------------------
+
+
+@pytest.fixture
+def claimable(serve_pool, served_clock):
+    """Passkeys on a pool that lets users change their address without verifying it first: whoever
+    registered with their own address can put someone else's on the account."""
+    return Passkeys(serve_pool(template=pool_without_verified_updates(PARAMETERS), parameters=PARAMETERS), served_clock)
+
+
+def passkey_items(pk: Passkeys, sub: str, credential_ids: list[str]) -> list[str]:
+    """The table's items of the user's passkeys: each passkey, the user's passkey state, each owner item."""
+    table = boto3.client("dynamodb", region_name="us-east-1")
+    found = []
+    for item in table.scan(TableName=pk.server.pool.deployment.table_name, ConsistentRead=True)["Items"]:
+        pk_, sk = item["pk"]["S"], item["sk"]["S"]
+        if (pk_ == f"USER#{sub}" and sk.startswith("PASSKEY")) or pk_ in {f"CREDENTIAL#{c}" for c in credential_ids}:
+            found.append(f"{pk_.split('#')[0]}/{sk.split('#')[0]}")
+    return sorted(found)
+
+
+def test_the_first_proof_of_an_address_removes_the_passkeys_registered_before_it(claimable):
+    """Mallory registers with her own address, adds passkeys, and puts Alice's address on the account;
+    Alice's first proof of it takes the account back: Mallory's passkeys go with the password."""
+    pk = claimable
+    mallory = pk.user(MALLORY)
+    laptop, _ = pk.register(mallory, "Laptop")
+    phone, _ = pk.register(mallory, "Phone")
+    assert pk.api.call(START, mallory, query={"rpId": RP_ID})[0] == 200  # a registration under way
+    pk.put_address(mallory, ALICE)
+    assert "AuthenticationResult" in pk.sign_in(mallory["cognito:username"], laptop)  # her way in, until Alice proves it
+    assert passkey_items(pk, mallory["sub"], [laptop.id, phone.id]) == ["CREDENTIAL/OWNER"] * 2 + ["USER/PASSKEY"] * 2 + [
+        "USER/PASSKEYS"
+    ]
+
+    alice = pk.signed_in(ALICE)  # the first proof of the address
+
+    assert alice["sub"] == mallory["sub"] and alice["email_verified"] == "true"
+    for device in (laptop, phone):
+        assert refused(lambda d=device: pk.sign_in(mallory["cognito:username"], d)) == "NotAuthorizedException"
+    assert pk.listed(alice) == []
+    assert passkey_items(pk, mallory["sub"], [laptop.id, phone.id]) == [], "the passkeys, their owners, the count"
+    # Alice's own passkeys work as anyone's: the next sign-ins claim nothing.
+    alices, _ = pk.register(alice, "Alice's key")
+    assert "AuthenticationResult" in pk.sign_in(ALICE, alices)
+    assert [p["friendlyName"] for p in pk.listed(pk.signed_in(ALICE))] == ["Alice's key"]
+
+
+def test_if_the_passkeys_cannot_be_removed_the_account_is_not_claimed_and_the_proof_works_again(claimable):
+    pk = claimable
+    mallory = pk.user(MALLORY)
+    laptop, _ = pk.register(mallory)
+    pk.put_address(mallory, ALICE)
+    pk.clock.advance(61)
+    pk.app.request_link(pk.app.start(ALICE), ORIGIN + "/")
+    link = last_link(ALICE)
+    faults = Faults()
+    runtime.reset(session=faults.session, clock=pk.clock)  # a Verify container whose DynamoDB fails the removal
+    faults.fail("dynamodb", "TransactWriteItems", "InternalServerError")
+    assert refused(lambda: pk.app.sign_in_with_link(link)) == "UserLambdaValidationException"
+    claims = id_token_claims(pk.app.sign_in_with_link(link))  # the link was given back
+    assert claims["sub"] == mallory["sub"] and claims["email_verified"] is True
+    assert refused(lambda: pk.sign_in(mallory["cognito:username"], laptop)) == "NotAuthorizedException"
+
+
+def test_a_passkey_registered_while_the_claim_removes_them_goes_too(claimable):
+    """A registration whose token was checked before the claim, and whose write lands between the
+    claim's read of the passkeys and its removal of them: the removal, conditional on the count it
+    read, is refused, and done again from a new read."""
+    pk = claimable
+    mallory = pk.user(MALLORY)
+    first, _ = pk.register(mallory, "First")
+    _status, options = pk.api.call(START, mallory, query={"rpId": RP_ID})
+    raced = SoftwareAuthenticator()
+    body = {**raced.create(options, ORIGIN), "friendlyName": "Raced"}
+    pk.put_address(mallory, ALICE)
+    pk.clock.advance(61)
+    sent = pk.app.request_code(pk.app.start(ALICE))
+    faults = Faults()
+    runtime.reset(session=faults.session, clock=pk.clock)  # the management API's and the triggers' AWS
+    adds = lambda params: any("Put" in item for item in params["TransactItems"])  # noqa: E731
+    removes = lambda params: all("Delete" in item for item in params["TransactItems"])  # noqa: E731
+    adding = faults.pause("dynamodb", "TransactWriteItems", when=adds)
+    removing = faults.pause("dynamodb", "TransactWriteItems", when=removes)
+    with ThreadPoolExecutor(2) as threads:
+        registered = threads.submit(pk.api.call, COMPLETE, mallory, body)
+        adding.wait_until_reached()  # her token was checked: the claim has not begun
+        claimed = threads.submit(pk.app.answer_code, sent, last_code(ALICE))
+        removing.wait_until_reached()  # the claim has read one passkey
+        adding.release()
+        assert registered.result()[0] == 200
+        removing.release()
+        alice = claims_of(claimed.result()["AuthenticationResult"]["IdToken"])
+    assert faults.count("dynamodb", "TransactWriteItems", when=removes) == 2, "refused once, then done again"
+    assert pk.listed(alice) == []
+    assert passkey_items(pk, mallory["sub"], [first.id, raced.id]) == []
+    assert refused(lambda: pk.sign_in(mallory["cognito:username"], raced)) == "NotAuthorizedException"
+
+
+def test_a_registrants_token_from_before_the_claim_adds_no_passkey_after_it(claimable):
+    """Her ID token outlives the claim (Cognito's sign-out ends refresh and access tokens, and an ID
+    token is checked by its signature only): the management API refuses it, as after an operator's sign-out."""
+    pk = claimable
+    mallory = pk.user(MALLORY)  # a fresh sign-in: registering needs one at most 300 s old
+    _status, options = pk.api.call(START, mallory, query={"rpId": RP_ID})
+    pk.put_address(mallory, ALICE)
+    alice = pk.signed_in(ALICE)
+    refused_answer = (403, {"message": "Sign in again to do this"})
+    late = {**SoftwareAuthenticator().create(options, ORIGIN), "friendlyName": "Still mine"}
+    assert pk.api.call(COMPLETE, mallory, late) == refused_answer
+    assert pk.api.call(START, mallory, query={"rpId": RP_ID}) == refused_answer
+    assert pk.listed(alice) == []
+    assert pk.register(alice, "Alice's key")[1]["friendlyName"] == "Alice's key", "the owner's own token works"
+
+
+# --- the operator's command -----------------------------------------------------------------------------
+
+
+def test_an_operator_removes_a_lost_devices_passkeys_and_status_shows_them_masked(pk, pool_state_dir):
+    from tests.test_admin import local
+
+    alice = pk.user(ALICE)
+    laptop, _ = pk.register(alice, "Laptop")
+    pk.clock.advance(1)
+    phone, _ = pk.register(alice, "Phone")
+    pk.clock.advance(5)
+    on_the_device = claims_of(pk.sign_in(ALICE, phone)["AuthenticationResult"]["IdToken"])  # a fresh sign-in
+    pk.clock.advance(1)
+    shown = local(pk.server, pool_state_dir, "status", ALICE)
+    assert shown.status == 0 and shown.result is not None and shown.result["passkeyCount"] == 2
+    laptops, phones = shown.result["passkeys"]  # oldest first
+    assert (
+        laptops["name"] == "Laptop"
+        and phones["name"] == "Phone"
+        and laptops["lastUsed"] is None
+        and phones["lastUsed"] > phones["created"]
+    )
+    assert [p["credentialId"] for p in (laptops, phones)] == [laptop.id[:4] + "***", phone.id[:4] + "***"]
+    assert laptop.id not in json.dumps(shown.result) and phone.id not in json.dumps(shown.result), "ids masked"
+
+    removed = local(pk.server, pool_state_dir, "remove-passkeys", ALICE)
+
+    assert removed.status == 0 and (removed.audit["command"], removed.audit["result"]) == ("remove-passkeys", "ok")
+    assert removed.audit["user"] == "a***@e***.com" and removed.audit["sub"] == alice["sub"]
+    assert removed.result == {"pool": pk.server.pool.pool_id, "email": "a***@e***.com", "sub": alice["sub"], "passkeysRemoved": 2}
+    for device in (laptop, phone):
+        assert refused(lambda d=device: pk.sign_in(ALICE, d)) == "NotAuthorizedException"
+    # The token the device holds registers no new passkey.
+    assert pk.api.call(START, on_the_device, query={"rpId": RP_ID}) == (403, {"message": "Sign in again to do this"})
+    assert passkey_items(pk, alice["sub"], [laptop.id, phone.id]) == []
+    after = local(pk.server, pool_state_dir, "status", ALICE).result
+    assert after is not None and (after["passkeyCount"], after["passkeys"]) == (0, [])
+    assert local(pk.server, pool_state_dir, "remove-passkeys", ALICE).result["passkeysRemoved"] == 0  # a retry
+    new, _ = pk.register(pk.signed_in(ALICE), "New phone")  # the user signs in by email and adds another
+    assert "AuthenticationResult" in pk.sign_in(ALICE, new)
 
 
 # --- unknown users ---------------------------------------------------------------------------------

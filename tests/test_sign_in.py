@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from keyless.aws import runtime
 from keyless_client import link_secret, link_user
 from localpool.deployment import REGION
-from testkit.clients import error_code, error_message
+from testkit.clients import error_code, error_message, passwordless, refused, sign_up
 from testkit.concurrency import HeldFirstCall, run_at_once
 from testkit.mail import emails_to, last_code, last_link, sent_emails, wrong
 
@@ -221,6 +221,38 @@ def test_answer_without_choosing_names_the_methods(client, make_user):
         client.respond(client.start(ALICE), "-", {})
     assert error_code(excinfo) == "UserLambdaValidationException"
     assert error_message(excinfo) == "CreateAuthChallenge failed with error Choose a sign-in method: MAGIC_LINK or EMAIL_OTP."
+    assert emails_to(ALICE) == []
+
+
+@pytest.mark.parametrize(
+    "parameters, offered, off",
+    [
+        ({"SignInMethods": "EMAIL_OTP"}, ["EMAIL_OTP"], "MAGIC_LINK"),
+        ({"SignInMethods": "MAGIC_LINK"}, ["MAGIC_LINK"], "EMAIL_OTP"),
+        ({"AuthenticatorApps": "Enabled"}, ["MAGIC_LINK", "EMAIL_OTP", "TOTP"], "SMS"),
+        ({"Passkeys": "Enabled"}, ["MAGIC_LINK", "EMAIL_OTP", "FIDO2"], "TOTP"),
+        ({"Passkeys": "Enabled", "AuthenticatorApps": "Enabled"}, ["MAGIC_LINK", "EMAIL_OTP", "TOTP", "FIDO2"], "SMS"),
+        (
+            {"Passkeys": "Enabled", "AuthenticatorApps": "Enabled", "SignInMethods": "EMAIL_OTP"},
+            ["EMAIL_OTP", "TOTP", "FIDO2"],
+            "MAGIC_LINK",
+        ),
+    ],
+    ids=["codes_only", "links_only", "authenticator_apps", "passkeys", "everything", "all_but_links"],
+)
+def test_the_choose_a_method_message_names_what_this_deployment_offers(serve_pool, parameters, offered, off):
+    """README, "Messages a user can see": the methods round 1 offers, in its order; one that is off is
+    not named, and asking for it is refused as asking for none."""
+    server = serve_pool(parameters={**parameters, "AllowedRedirectOrigins": "https://app.example.com"})
+    sign_up(server, ALICE)
+    app = passwordless(server)
+    assert app.start(ALICE)["ChallengeParameters"]["methods"] == ",".join(offered)
+    named = offered[0] if len(offered) == 1 else f"{', '.join(offered[:-1])} or {offered[-1]}"
+    for metadata in ({}, {"signInMethod": off}):
+        assert refused(lambda m=metadata: app.respond(app.start(ALICE), "-", m)) == (
+            "UserLambdaValidationException",
+            f"CreateAuthChallenge failed with error Choose a sign-in method: {named}.",
+        )
     assert emails_to(ALICE) == []
 
 

@@ -4,8 +4,10 @@ becomes UNAVAILABLE, with the details only in the logs."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 INVALID_REQUEST = "Invalid request"
-CHOOSE_METHOD = "Choose a sign-in method: MAGIC_LINK or EMAIL_OTP"
+CHOOSE_METHOD = "Choose a sign-in method: {methods}"  # those this deployment offers (MethodNotChosen)
 REDIRECT_NOT_ALLOWED = "This redirect address is not allowed"
 UNAVAILABLE = "Sign-in is temporarily unavailable, please try again"
 RETRY_AFTER = "Please wait {seconds} seconds before requesting another email"
@@ -38,3 +40,13 @@ class RateLimited(UserFacingError):
 class TemporarilyUnavailable(UserFacingError):
     def __init__(self):
         super().__init__(UNAVAILABLE)
+
+
+class MethodNotChosen(UserFacingError):
+    """signInMethod missing, or not one this deployment offers: the message names those it does, in
+    round 1's order ("EMAIL_OTP", "MAGIC_LINK or EMAIL_OTP", "MAGIC_LINK, EMAIL_OTP or FIDO2")."""
+
+    def __init__(self, offered: Sequence[str]):
+        *others, last = offered
+        names = f"{', '.join(others)} or {last}" if others else last
+        super().__init__(CHOOSE_METHOD.format(methods=names))

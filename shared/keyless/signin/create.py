@@ -72,17 +72,27 @@ def _choose_method(event: TriggerEvent, runtime: SignInRuntime) -> dict:
     """Round 1: the methods offered. The email methods need nothing here (no AWS call); a method
     whose proof answers this round (the passkey, when on) adds what answering it takes."""
     flow = secrets.token_urlsafe(16)  # names this sign-in; not a secret (it is in challengeMetadata)
-    offered = [*runtime.send_settings.methods]
     public: dict[str, str] = {}
     private: dict[str, str] = {}
-    if runtime.passkey_settings.enabled:
-        for method in (m for m in methods.METHODS.values() if m.answers_round_one):
-            offered.append(method.name)
-            method_public, method_private = method.logic().round_one(event, runtime)
-            public.update(method_public)
-            private.update(method_private)
+    for method in _answering_round_one(runtime):
+        method_public, method_private = method.logic().round_one(event, runtime)
+        public.update(method_public)
+        private.update(method_private)
     then = _second_step_of(event, runtime)
-    return _response({protocol.PARAM_METHODS: ",".join(offered), **public}, private, protocol.CHOOSE_METHOD, flow, then)
+    offered = ",".join(_offered(runtime))
+    return _response({protocol.PARAM_METHODS: offered, **public}, private, protocol.CHOOSE_METHOD, flow, then)
+
+
+def _answering_round_one(runtime: SignInRuntime) -> list[methods.Method]:
+    """The methods offered whose proof answers round 1 (the passkey, when on)."""
+    if not runtime.passkey_settings.enabled:
+        return []
+    return [method for method in methods.METHODS.values() if method.answers_round_one]
+
+
+def _offered(runtime: SignInRuntime) -> list[str]:
+    """The names of the methods this deployment offers, as round 1 lists them."""
+    return [*runtime.send_settings.methods, *(method.name for method in _answering_round_one(runtime))]
 
 
 def _second_step_of(event: TriggerEvent, runtime: SignInRuntime) -> str:
@@ -124,10 +134,10 @@ def _holder_round(event: TriggerEvent, flow: str, method: methods.Method, runtim
     return _response(public, _private(user), method.name, flow)
 
 
-def _chosen_method(event: TriggerEvent, settings: SendSettings) -> methods.Method:
+def _chosen_method(event: TriggerEvent, runtime: SignInRuntime) -> methods.Method:
     name = event.client_metadata.get(protocol.META_METHOD, "")
-    if name not in settings.methods:
-        raise errors.UserFacingError(errors.CHOOSE_METHOD)
+    if name not in runtime.send_settings.methods:
+        raise errors.MethodNotChosen(_offered(runtime))
     return methods.METHODS[name]
 
 
@@ -153,7 +163,7 @@ def _redirect_uri(event: TriggerEvent, method: methods.Method, settings: SendSet
 
 def _send(event: TriggerEvent, flow: str, then: str, runtime: SignInRuntime) -> dict:
     settings = runtime.send_settings
-    asked = _chosen_method(event, settings)
+    asked = _chosen_method(event, runtime)
     if not asked.sends_email:
         return _holder_round(event, flow, asked, runtime)
     redirect_uri = _redirect_uri(event, asked, settings)

@@ -1,7 +1,7 @@
 """What every method shares with the rounds: in CreateAuthChallenge, what making a proof takes and
 gives (Issue, Issued); in VerifyAuthChallengeResponse, the verdict, and what follows an accepted proof
-(the first proof of an address takes the account back for its owner, authenticator app included,
-then marks exactly that address verified)."""
+(the first proof of an address takes the account back for its owner, authenticator app and
+passkeys included, then marks exactly that address verified)."""
 
 from __future__ import annotations
 
@@ -76,7 +76,10 @@ def complete_sign_in(event: TriggerEvent, runtime: SignInRuntime, user: str, flo
         return
     try:
         runtime.directory.claim_account(event.user_pool_id, event.user_name)
+        # Before what the registrant set up goes: a token of theirs could set it up again.
+        runtime.store.refuse_earlier_tokens(user, runtime.now())
         _forget_authenticator_app(runtime, user)
+        _forget_passkeys(runtime, user)
     except Exception:
         runtime.store.release_proof(user, flow)
         raise
@@ -94,6 +97,17 @@ def _forget_authenticator_app(runtime: SignInRuntime, user: str) -> None:
         return  # authenticator apps are off: none can be used
     if runtime.authenticator_apps.remove(user):
         logger.info("authenticator app removed: set up before the address was proved", extra={"user": user})
+
+
+def _forget_passkeys(runtime: SignInRuntime, user: str) -> None:
+    """Passkeys registered before the address was proved were registered by whoever registered (or
+    changed) it: they go with the password, all or none (if that cannot be done now, the account is
+    not claimed)."""
+    if not runtime.passkey_settings.enabled:
+        return  # passkeys are off: none can be used, and the function may not touch them
+    removed = runtime.passkeys.delete_all(user)
+    if removed:
+        logger.info("passkeys removed: registered before the address was proved", extra={"user": user, "passkeys": removed})
 
 
 def _mark_verified(event: TriggerEvent, runtime: SignInRuntime, user: str) -> None:

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 MAX_PASSKEYS = 10  # per user: enough for every device a person holds, few enough to list in one page
+MAX_REMOVAL_ATTEMPTS = 3  # delete_all reads again after a change made meanwhile, this many times at most
 TRANSACTION_CANCELED = "TransactionCanceledException"
 CONDITION_FAILED_IN_TRANSACTION = "ConditionalCheckFailed"
 
@@ -199,22 +200,7 @@ class PasskeyStore:
         changed) when the user has no passkey with this id."""
         return not self._transact(
             [
-                {
-                    "Delete": {
-                        "TableName": self._table,
-                        "Key": passkey_key(sub, credential_id),
-                        "ConditionExpression": "attribute_exists(pk)",
-                    }
-                },
-                {
-                    "Delete": {
-                        "TableName": self._table,
-                        "Key": credential_owner_key(credential_id),
-                        "ConditionExpression": "#sub = :sub",
-                        "ExpressionAttributeNames": expression_names("sub"),
-                        "ExpressionAttributeValues": {":sub": to_attribute(sub)},
-                    }
-                },
+                *self._removal(sub, credential_id),
                 {
                     "Update": {
                         "TableName": self._table,
@@ -227,6 +213,54 @@ class PasskeyStore:
                 },
             ]
         )
+
+    def delete_all(self, sub: str) -> int:
+        """Every passkey of the user goes, with its owner item, and the user's passkey state (the count,
+        and a registration under way, which can then not complete), in one transaction conditional on
+        the count that was read: a passkey added or removed meanwhile cancels it, and it is done again
+        from a new read. Returns how many passkeys went (0, and nothing written, for a user with none)."""
+        for _ in range(MAX_REMOVAL_ATTEMPTS):
+            passkeys, state = self.of_user(sub), self.state(sub)
+            if not passkeys and not state:
+                return 0
+            count = {":count": to_attribute(len(passkeys))}
+            items = [
+                *(item for passkey in passkeys for item in self._removal(sub, passkey["credentialId"])),
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": passkeys_key(sub),
+                        "ConditionExpression": "attribute_not_exists(pk) OR #passkeyCount = :count",
+                        "ExpressionAttributeNames": expression_names("passkeyCount"),
+                        "ExpressionAttributeValues": count,
+                    }
+                },
+            ]
+            if not self._transact(items):
+                return len(passkeys)
+        raise RuntimeError("the user's passkeys kept changing while they were removed")
+
+    def _removal(self, sub: str, credential_id: str) -> list[dict[str, Any]]:
+        """The transaction items that remove one of the user's passkeys and its owner item (each only
+        if it is there, and the user's)."""
+        return [
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": passkey_key(sub, credential_id),
+                    "ConditionExpression": "attribute_exists(pk)",
+                }
+            },
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": credential_owner_key(credential_id),
+                    "ConditionExpression": "#sub = :sub",
+                    "ExpressionAttributeNames": expression_names("sub"),
+                    "ExpressionAttributeValues": {":sub": to_attribute(sub)},
+                }
+            },
+        ]
 
     # --- signing in -----------------------------------------------------------------------------
 

@@ -20,7 +20,9 @@ USER#<sub> / SIGNIN (an unknown user: USER#unknown-<keyed name>), one per user:
   reservedAt                the last email to this user, when their address is its mailbox's own
                             (each such user keeps one email a window, whatever others spent)
   expiresAt                 DynamoDB TTL
-  revokedAt                 when an operator last ended the user's pending links and codes (keyless_admin)
+  revokedAt                 when the user's earlier sign-ins were last ended: an operator's sign-out or
+                            passkey removal (keyless_admin), or the address's first proof taking the
+                            account back; the management API refuses a token of a sign-in before it
 MAILBOX#<keyed mailbox> / SENDS, one per mailbox (every user whose address lands in it):
   sends                     times of the latest emails (at most the burst), oldest first
   lastSentAt, sendId, expiresAt
@@ -532,6 +534,19 @@ class SignInStore:
         except ClientError as exc:
             if not condition_failed(exc):
                 raise
+
+    # --- ending a user's sign-ins (an operator's, an account's claim) -------------------------------
+
+    def refuse_earlier_tokens(self, user: str, now: int) -> None:
+        """The management API refuses every token of a sign-in before `now` (keyless.account.caller):
+        Cognito's sign-out ends refresh and access tokens, but an ID token is checked by its signature."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=sign_in_key(user),
+            UpdateExpression="SET #revokedAt = :now",
+            ExpressionAttributeNames=expression_names("revokedAt"),
+            ExpressionAttributeValues={":now": to_attribute(now)},
+        )
 
     # --- an operator's changes (keyless_admin) ----------------------------------------------------
 
