@@ -331,6 +331,62 @@ def test_the_second_step_fails_the_sign_in_after_the_wrong_answers_a_sign_in_all
     assert refused(lambda: steps.app.respond(challenge, other_code(app.code()))) == WRONG_ANSWER
 
 
+def test_a_stranger_s_wrong_codes_do_not_stop_the_owner_s_link_and_app_code(serve_pool, served_clock):
+    """Both on: anyone who knows Alice's address can spend the shared wrong-code budget with app
+    codes (no email, no cooldown), which locks codes (issue 16), but not her: her link, then her
+    app's right code, still sign her in. The second step counts on a budget only sessions that
+    passed an email proof can reach."""
+    both = AuthenticatorApps(serve_pool(parameters={**SIGN_IN, **SECOND_STEP}), served_clock)
+    app = both.set_up(both.user(ALICE))
+    sent = len(emails_to(ALICE))
+    for _ in range(4):  # the stranger: four sessions of three wrong app codes, past MaxWrongCodes (10)
+        challenge = both.ask_for_code(ALICE)
+        for _ in range(3):
+            try:
+                challenge = both.answer(challenge, other_code(app.code()))
+            except ClientError:
+                break  # a session's last wrong answer fails it
+    locked = f"CreateAuthChallenge failed with error {errors.CODES_LOCKED}."
+    assert refused(lambda: both.ask_for_code(ALICE))[1] == locked  # the shared budget is spent
+    assert len(emails_to(ALICE)) == sent  # and it cost the stranger no email to Alice
+    both.clock.advance(61)
+    both.app.request_link(both.app.start(ALICE), APP_PAGE)
+    after_link = both.app.sign_in_with_link(last_link(ALICE))
+    assert public(after_link)["step"] == "TOTP_STEP_UP"
+    claims = id_claims(both.app.respond(after_link, app.code()))
+    assert json.loads(claims["sign_in_factors"]) == ["magic_link", "totp"]
+
+
+def test_the_second_step_s_wrong_codes_count_on_a_budget_of_their_own(serve_pool, served_clock, pool_state_dir):
+    """Whoever holds the inbox may guess the app's code in the second step up to MaxWrongCodes in the
+    window, across sessions; past it the right code is refused there too, until the window moves on
+    or an operator's unlock clears it. Those answers spend nothing of the shared budget: the app's own
+    sign-in still works."""
+    from tests.test_admin import local
+
+    steps = AuthenticatorApps(serve_pool(parameters={**SIGN_IN, **SECOND_STEP, "MaxWrongCodes": "3"}), served_clock)
+    app = steps.set_up(steps.user(ALICE))
+
+    def second_step() -> dict:
+        steps.clock.advance(61)
+        return steps.app.answer_code(steps.app.request_code(steps.app.start(ALICE)), last_code(ALICE))
+
+    challenge = second_step()
+    for _ in range(2):
+        challenge = steps.app.respond(challenge, other_code(app.code()))
+    challenge = steps.app.respond(second_step(), other_code(app.code()))  # the third, in another session
+    assert answered(lambda: steps.app.respond(challenge, app.code())) == "again"  # over its budget, the right code too
+    shown = local(steps.server, pool_state_dir, "status", ALICE).result["wrongCodes"]
+    assert (shown["counted"], shown["secondStep"]["counted"]) == (0, 3) and shown["secondStep"]["lockedForSeconds"] > 0
+    steps.clock.advance(30)  # the app's next code
+    assert "AuthenticationResult" in steps.answer(steps.ask_for_code(ALICE), app.code())  # the shared budget is untouched
+    unlocked = local(steps.server, pool_state_dir, "unlock", ALICE).result
+    assert (unlocked["wrongCodesCleared"], unlocked["wasLocked"]) == (3, True)
+    steps.clock.advance(3600)  # the mailbox's burst window (emails), well within WrongCodeWindowSeconds
+    claims = id_claims(steps.app.respond(second_step(), app.code()))
+    assert json.loads(claims["sign_in_factors"]) == ["email_otp", "totp"]
+
+
 def test_with_both_on_a_round_of_the_app_takes_no_link(serve_pool, served_clock):
     both = AuthenticatorApps(serve_pool(parameters={**SIGN_IN, **SECOND_STEP}), served_clock)
     app = both.set_up(both.user(ALICE))
