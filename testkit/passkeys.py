@@ -193,6 +193,14 @@ class ManagementApi:
         return result["statusCode"], json.loads(result["body"]) if result["body"] else None
 
 
+def address_changes_unverified(parameters: Mapping[str, str]) -> Template:
+    """template.yaml's pool, but letting users change their address without verifying it first (an
+    attached pool may): how a registrant puts someone else's address on their account."""
+    template = Template(parameters=dict(parameters))
+    template.resources["UserPool"]["Properties"].pop("UserAttributeUpdateSettings")
+    return template
+
+
 class Passkeys:
     """A served pool with Passkeys=Enabled, its management API, and what a test does with both."""
 
@@ -214,6 +222,15 @@ class Passkeys:
         self.clock.advance(61)
         tokens = self.app.answer_code(self.app.request_code(self.app.start(email)), last_code(email))
         return claims_of(tokens["AuthenticationResult"]["IdToken"])
+
+    def put_address_on(self, claims: Mapping[str, str], address: str) -> None:
+        """An admin puts `address`, unverified, on the user of these claims (a pool made with
+        address_changes_unverified lets the user do it too)."""
+        self.cognito.admin_update_user_attributes(
+            UserPoolId=self.server.pool.pool_id,
+            Username=claims["cognito:username"],
+            UserAttributes=[{"Name": "email", "Value": address}, {"Name": "email_verified", "Value": "false"}],
+        )
 
     def register(self, claims: dict[str, str], name: str = "My key", authenticator: SoftwareAuthenticator | None = None):
         authenticator = authenticator or SoftwareAuthenticator()

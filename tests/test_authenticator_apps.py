@@ -32,6 +32,7 @@ from testkit.authenticator_apps import CONFIRM, REMOVE, START, STATUS, TOTP, App
 from testkit.clients import refused
 from testkit.concurrency import run_at_once
 from testkit.mail import emails_to, last_code, last_link, wrong
+from testkit.passkeys import address_changes_unverified, claims_of
 
 APP_PAGE = "https://app.example.com/welcome"
 ORIGINS = {"AllowedRedirectOrigins": "https://app.example.com,http://localhost:9229"}
@@ -458,17 +459,10 @@ def test_a_rotation_never_takes_a_key_out_of_the_ring(apps):
 def test_the_first_proof_of_an_address_removes_an_app_set_up_before_it(serve_pool, served_clock):
     """On a pool that lets users change email without verifying: Mallory sets up an app, then puts
     Alice's address on her account; Alice's first proof of it takes the account back, app included."""
-    both = {**SIGN_IN, **SECOND_STEP}
-    template = Template(parameters=both)
-    template.resources["UserPool"]["Properties"].pop("UserAttributeUpdateSettings")
-    apps = AuthenticatorApps(serve_pool(template=template, parameters=both), served_clock)
+    apps = swappable_pool(serve_pool, served_clock)
     mallory = apps.user(MALLORY)
     app = apps.set_up(mallory)
-    boto3.client("cognito-idp", region_name=REGION).admin_update_user_attributes(
-        UserPoolId=apps.server.pool.pool_id,
-        Username=mallory["cognito:username"],
-        UserAttributes=[{"Name": "email", "Value": ALICE}, {"Name": "email_verified", "Value": "false"}],
-    )
+    apps.put_address_on(mallory, ALICE)
     # Her app's code proves her app, not the address: it verifies nothing.
     mallorys = id_claims(apps.answer(apps.ask_for_code(ALICE), app.code()))
     assert (mallorys["email"], mallorys["email_verified"]) == (ALICE, False)
@@ -478,6 +472,52 @@ def test_the_first_proof_of_an_address_removes_an_app_set_up_before_it(serve_poo
     assert claims["sub"] == mallory["sub"] and claims["email_verified"] is True
     assert app_item(apps.server, mallory["sub"]) == {}
     assert answered(lambda: apps.answer(apps.ask_for_code(ALICE), app.code())) == "again"
+
+
+def swappable_pool(serve_pool, served_clock) -> AuthenticatorApps:
+    both = {**SIGN_IN, **SECOND_STEP}
+    return AuthenticatorApps(serve_pool(template=address_changes_unverified(both), parameters=both), served_clock)
+
+
+def test_a_token_from_before_the_claim_of_an_address_sets_up_no_app_after_it(serve_pool, served_clock):
+    """Mallory sets up an app, puts Alice's address on her account and signs in with the app (a fresh
+    token, email_verified false). Alice's first proof takes the account back, app included, and
+    records a revocation: none of Mallory's tokens sets up a new app (which would sign her in again
+    and make Alice's sign-ins wait on it), while the token of Alice's sign-in, of the claim's own
+    second, does."""
+    apps = swappable_pool(serve_pool, served_clock)
+    mallory = apps.user(MALLORY)  # her own address, verified
+    app = apps.set_up(mallory)
+    apps.put_address_on(mallory, ALICE)
+    with_app = claims_of(apps.answer(apps.ask_for_code(ALICE), app.code())["AuthenticationResult"]["IdToken"])
+    assert with_app["email_verified"] == "false"
+    apps.clock.advance(61)
+    result = apps.app.answer_code(apps.app.request_code(apps.app.start(ALICE)), last_code(ALICE))
+    alice = claims_of(result["AuthenticationResult"]["IdToken"])
+    assert alice["sub"] == mallory["sub"] and app_item(apps.server, alice["sub"]) == {}
+    for stale in (mallory, with_app):
+        assert apps.api.call(START, stale) == (403, {"message": "Sign in again to do this"})
+        assert apps.api.call(CONFIRM, stale, {"code": app.code()}) == (403, {"message": "Sign in again to do this"})
+    new_app = apps.set_up(alice)
+    apps.clock.advance(61)
+    again = apps.app.answer_code(apps.app.request_code(apps.app.start(ALICE)), last_code(ALICE))
+    assert json.loads(id_claims(apps.app.respond(again, new_app.code()))["sign_in_factors"]) == ["email_otp", "totp"]
+
+
+def test_only_a_token_of_a_proved_address_sets_up_or_confirms_an_app(serve_pool, served_clock):
+    """An app is another way in: as for a passkey, only a token whose address was proved
+    (email_verified "true") sets one up or confirms it; an app's own code proves no address."""
+    apps = swappable_pool(serve_pool, served_clock)
+    mallory = apps.user(MALLORY)
+    app = apps.set_up(mallory)
+    apps.put_address_on(mallory, ALICE)
+    unproved = claims_of(apps.answer(apps.ask_for_code(ALICE), app.code())["AuthenticationResult"]["IdToken"])
+    assert apps.api.call(REMOVE, unproved) == (200, {"removed": True})  # taking a way in away needs no proof
+    assert apps.api.call(START, unproved) == (400, {"message": "Verify your email address first"})
+    pending = App(apps.start(mallory)["secret"], apps.clock)
+    refused_confirm = apps.api.call(CONFIRM, unproved, {"code": pending.code()})
+    assert refused_confirm == (400, {"message": "Verify your email address first"})
+    assert apps.api.call(STATUS, mallory) == (200, {"status": "pending"})
 
 
 # --- the claim, unit by unit ---------------------------------------------------------------------------

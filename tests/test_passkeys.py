@@ -21,10 +21,10 @@ from botocore.exceptions import ClientError
 from keyless.aws import runtime
 from keyless_admin.__main__ import main as admin
 from localpool.template import Template
-from testkit.clients import sign_up
+from testkit.clients import refresh, sign_up
 from testkit.concurrency import run_at_once
 from testkit.faults import Faults
-from testkit.mail import emails_to
+from testkit.mail import emails_to, last_code, last_link
 from testkit.passkeys import (
     CHALLENGE,
     COMPLETE,
@@ -38,11 +38,13 @@ from testkit.passkeys import (
     UPDATE,
     Passkeys,
     SoftwareAuthenticator,
+    address_changes_unverified,
     b64url,
+    claims_of,
     from_b64url,
 )
 
-ALICE, BOB = "alice@example.com", "bob@example.com"
+ALICE, BOB, MALLORY = "alice@example.com", "bob@example.com", "mallory@example.com"
 
 
 @pytest.fixture
@@ -433,6 +435,82 @@ def test_a_token_from_before_an_operators_sign_out_is_refused(pk, pool_state_dir
     assert pk.api.call(DELETE, alice, {"credentialId": authenticator.id}) == refused_answer
     pk.clock.advance(1)
     assert [p["friendlyName"] for p in pk.listed(pk.signed_in(ALICE))] == ["My key"]
+
+
+# --- tokens from before a revocation (an operator's sign-out, an account's claim) -----------------------
+
+SIGN_IN_AGAIN = (403, {"message": "Sign in again to do this"})
+
+
+def tokens_of(result: dict) -> tuple[dict[str, str], str]:
+    """The ID token's claims as API Gateway hands them over, and the refresh token."""
+    return claims_of(result["AuthenticationResult"]["IdToken"]), result["AuthenticationResult"]["RefreshToken"]
+
+
+def test_a_token_of_the_sign_out_s_own_second_is_refused_and_a_sign_in_after_it_is_not(pk, pool_state_dir):
+    """auth_time tells only the second. Sign-ins just before and just after an operator's sign-out,
+    all in one second: the token from before is refused, the one from after works, refreshed too
+    (its tokens say which revocation they followed: after_revocation)."""
+    alice = pk.user(ALICE)
+    authenticator, _ = pk.register(alice)
+    pk.clock.advance(1)
+    before, _ = tokens_of(pk.sign_in(ALICE, authenticator))
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert admin(["--local", "--endpoint", pk.server.url, "--state-dir", str(pool_state_dir), "sign-out", ALICE]) == 0
+    after, refresh_token = tokens_of(pk.sign_in(ALICE, authenticator))
+    assert before["auth_time"] == after["auth_time"] == str(int(pk.clock()))
+    assert pk.api.call(LIST, before, query={"rpId": RP_ID}) == SIGN_IN_AGAIN
+    assert pk.api.call(START, before, query={"rpId": RP_ID}) == SIGN_IN_AGAIN
+    assert [p["friendlyName"] for p in pk.listed(after)] == ["My key"]
+    assert pk.api.call(START, after, query={"rpId": RP_ID})[0] == 200
+    pk.clock.advance(3600)
+    refreshed = claims_of(refresh(pk.server, refresh_token)["AuthenticationResult"]["IdToken"])
+    assert refreshed["auth_time"] == after["auth_time"] and len(pk.listed(refreshed)) == 1
+
+
+def swappable_pool(serve_pool, served_clock) -> Passkeys:
+    return Passkeys(serve_pool(template=address_changes_unverified(PARAMETERS), parameters=PARAMETERS), served_clock)
+
+
+def test_a_token_from_before_the_claim_of_an_address_adds_no_passkey_after_it(serve_pool, served_clock):
+    """Mallory's token was issued while her own address was verified (email_verified "true"); then she
+    puts Alice's address on her account. Alice's first proof of it takes the account back and records
+    a revocation: Mallory's token adds no passkey and lists none, while the token of Alice's sign-in,
+    of the claim's own second, does."""
+    pk = swappable_pool(serve_pool, served_clock)
+    mallory = pk.user(MALLORY)
+    pk.put_address_on(mallory, ALICE)
+    pk.clock.advance(61)
+    alice, _ = tokens_of(pk.app.answer_code(pk.app.request_code(pk.app.start(ALICE)), last_code(ALICE)))
+    assert (alice["sub"], alice["email_verified"]) == (mallory["sub"], "true")
+    assert pk.api.call(START, mallory, query={"rpId": RP_ID}) == SIGN_IN_AGAIN
+    assert pk.api.call(LIST, mallory, query={"rpId": RP_ID}) == SIGN_IN_AGAIN
+    authenticator, _ = pk.register(alice, "Alice's key")
+    assert [p["friendlyName"] for p in pk.listed(alice)] == ["Alice's key"]
+    pk.clock.advance(1)
+    assert tokens_of(pk.sign_in(ALICE, authenticator))[0]["sub"] == alice["sub"]
+
+
+def test_a_claim_whose_revocation_cannot_be_recorded_fails_and_gives_the_proof_back(serve_pool, served_clock):
+    """The revocation is written before anything else the claim does: if it fails, the sign-in fails
+    with nothing changed, and the same link works again."""
+    pk = swappable_pool(serve_pool, served_clock)
+    mallory = pk.user(MALLORY)
+    pk.put_address_on(mallory, ALICE)
+    faults = Faults()
+    runtime.reset(session=faults.session, clock=pk.clock)  # a container whose DynamoDB fails that write
+    revocation = faults.fail(
+        "dynamodb", "UpdateItem", "InternalServerError", when=lambda params: "revokedAt" in params["UpdateExpression"]
+    )
+    pk.clock.advance(61)
+    pk.app.request_link(pk.app.start(ALICE), ORIGIN + "/")
+    link = last_link(ALICE)
+    assert refused(lambda: pk.app.sign_in_with_link(link)) == "UserLambdaValidationException"
+    assert revocation.picked == 1
+    assert pk.api.call(LIST, mallory, query={"rpId": RP_ID})[0] == 200  # nothing was claimed
+    alice, _ = tokens_of(pk.app.sign_in_with_link(link))
+    assert (alice["sub"], alice["email_verified"]) == (mallory["sub"], "true")
+    assert pk.api.call(LIST, mallory, query={"rpId": RP_ID}) == SIGN_IN_AGAIN
 
 
 def test_nobody_lists_renames_or_deletes_another_users_passkeys(pk):

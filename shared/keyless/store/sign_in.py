@@ -22,7 +22,9 @@ USER#<sub> / SIGNIN (an unknown user: USER#unknown-<keyed name>), one per user:
   reservedAt                the last email to this user, when their address is its mailbox's own
                             (each such user keeps one email a window, whatever others spent)
   expiresAt                 DynamoDB TTL
-  revokedAt                 when an operator last ended the user's pending links and codes (keyless_admin)
+  revokedAt                 when the user's tokens so far stopped counting for the management API: an
+                            operator's sign-out (keyless_admin), an account's claim (the first proof
+                            of its address); PreTokenGeneration puts it in later tokens (after_revocation)
 MAILBOX#<keyed mailbox> / SENDS, one per mailbox (every user whose address lands in it):
   sends                     times of the latest emails (at most the burst), oldest first
   lastSentAt, sendId, expiresAt
@@ -575,6 +577,16 @@ class SignInStore:
             "SET #sendId = :revoked, #revokedAt = :now REMOVE " + ", ".join(f"#{n}" for n in proof_fields),
             expression_names("sendId", "revokedAt", *proof_fields),
             {":revoked": to_attribute(revocation_id), ":now": to_attribute(now)},
+        )
+
+    def record_revocation(self, user: str, now: int) -> None:
+        """The user's tokens issued so far stop counting for the management API (revokedAt): one write."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=sign_in_key(user),
+            UpdateExpression="SET #revokedAt = :now",
+            ExpressionAttributeNames=expression_names("revokedAt"),
+            ExpressionAttributeValues={":now": to_attribute(now)},
         )
 
     def clear_wrong_codes(self, user: str) -> dict[str, Any]:
