@@ -146,6 +146,17 @@ def test_another_users_credential_is_refused_even_with_a_valid_signature(pk):
     assert refused(lambda: pk.app.respond(first, authenticator_answer(alices, options), FIDO2)) == "NotAuthorizedException"
 
 
+def test_a_users_own_passkey_answered_with_another_user_handle_is_refused(pk, log_lines):
+    alice = pk.user(ALICE)
+    authenticator, _ = pk.register(alice)
+    first, options = pk.options(ALICE)
+    answer = authenticator.assert_(options["challenge"], ORIGIN, RP_ID)
+    answer["userHandleB64"] = b64url(b"s|someone-else")
+    assert refused(lambda: pk.app.respond(first, json.dumps(answer), FIDO2)) == "NotAuthorizedException"
+    assert '"reason":"wrong_user_handle"' in log_lines.getvalue()
+    assert "AuthenticationResult" in pk.sign_in(ALICE, authenticator)
+
+
 @pytest.mark.parametrize(
     "tampering",
     [
