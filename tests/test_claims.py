@@ -210,6 +210,15 @@ def test_tokens_say_which_revocation_they_followed_as_text_in_every_version(name
     assert details["claimsToAddOrOverride"].get("after_revocation") == claim
 
 
+def test_no_profile_field_becomes_a_claim_keyless_sets_from_what_it_recorded():
+    """A ClaimMapping onto sign_in_method, sign_in_factors or after_revocation is ignored: those say
+    what VerifyAuthChallengeResponse accepted and which revocation the tokens followed, nothing else."""
+    mapping = {"plan": "sign_in_method", "roles": "sign_in_factors", "seats": "after_revocation", "tenant": "tenant_id"}
+    settings = ClaimsSettings(mapping=mapping)
+    added = claims.token_response(parsed("v1_refresh"), PROFILE, settings)["claimsOverrideDetails"]["claimsToAddOrOverride"]
+    assert added == {"tenant_id": "acme"}
+
+
 # --- reserved claims -----------------------------------------------------------------------------------
 
 

@@ -51,6 +51,8 @@ SIGN_IN_FACTORS_CLAIM = "sign_in_factors"
 # revokedAt) that was already recorded when the tokens were made. auth_time tells only the second: the
 # management API takes a token of the revocation's own second only when it says it came after it.
 AFTER_REVOCATION_CLAIM = "after_revocation"
+# The claims only Keyless sets, from what it recorded: no profile field becomes one (ClaimMapping).
+KEYLESS_CLAIMS = frozenset({SIGN_IN_METHOD_CLAIM, SIGN_IN_FACTORS_CLAIM, AFTER_REVOCATION_CLAIM})
 PROOF_FRESH_SECONDS = 60  # tokens follow the accepted answer within the same API call
 ROLES_FIELD = "roles"
 
@@ -83,9 +85,13 @@ def profile_claims(
     factors: tuple[str, ...] = (),
     after_revocation: str = "",
 ) -> dict[str, Any]:
-    """The mapped profile fields (missing or null ones left out), sign_in_method, sign_in_factors and
-    after_revocation, JSON-typed."""
-    claims = {claim: profile[name] for name, claim in claims_settings.mapping.items() if profile.get(name) is not None}
+    """The mapped profile fields (missing or null ones left out, and none onto KEYLESS_CLAIMS),
+    sign_in_method, sign_in_factors and after_revocation, JSON-typed."""
+    claims = {
+        claim: profile[name]
+        for name, claim in claims_settings.mapping.items()
+        if profile.get(name) is not None and claim not in KEYLESS_CLAIMS
+    }
     if sign_in_method:
         claims[SIGN_IN_METHOD_CLAIM] = sign_in_method
     if factors:
