@@ -588,13 +588,15 @@ def call_rows(scenarios: list[calls.Scenario], warm_results: dict[str, list[warm
         )
         writes, claims, reads = _count(sign_in, calls.is_write), _count(sign_in, is_first_proof), _count(sign_in, calls.is_read)
         others = sum(sign_in.calls.values()) - writes - claims - reads - _count(sign_in, is_once_per_container)
-        # The first proof of an address: the account taken back (password, sign-out, and a write that
-        # makes the management API refuse earlier tokens), the address marked verified, and the
-        # profile told when (one more write).
+        # The first proof of an address: the account taken back (its tokens revoked: one more write;
+        # password, sign-out), the address marked verified, and the profile told when (one more write).
         expected_claims, expected_writes = (3, 3) if first else (0, 1)
         ok = writes == expected_writes and claims == expected_claims and reads <= 1 and others == 0
-        first_proof = " + first proof: 3 Cognito calls + 1 write refusing earlier tokens + 1 profile write" if first else ""
-        target = f"1 conditional write{first_proof} (+ 1 claims read)"
+        target = (
+            "1 conditional write"
+            + (" + first proof: 1 revocation write + 3 Cognito calls + 1 profile write" if first else "")
+            + " (+ 1 claims read)"
+        )
         rows.append(
             Row(
                 "3 AWS calls: sign-in",

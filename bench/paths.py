@@ -89,7 +89,13 @@ def _paths(deployment) -> Iterator[tuple[str, str, dict]]:
     event["request"]["clientMetadata"] = {"signInMethod": "TOTP"}
     yield "VerifyAuthChallengeFunction", "right TOTP code", event
     # Another user than the sample's, who has no app yet (the start route refuses one who has).
-    claims = {"sub": NEW_USER, "token_use": "id", "auth_time": str(AT - 10), "email": "new.user@example.com"}
+    claims = {
+        "sub": NEW_USER,
+        "token_use": "id",
+        "auth_time": str(AT - 10),
+        "email": "new.user@example.com",
+        "email_verified": "true",  # setting an app up needs a proved address
+    }
     yield "ManagementApiFunction", "POST authenticator-app/start", api_event("POST /authenticator-app/start", claims, {})
 
 

@@ -28,7 +28,7 @@ from keyless.signin import pseudonyms
 from keyless.signin.create import email_fields, proof_fields, reserved_fields, superseded
 from keyless.signin.redirects import default_redirect
 from keyless.store.profiles import ProfileStore
-from keyless.store.sign_in import Reserved, wrong_codes_counted
+from keyless.store.sign_in import SECOND_STEP_CODES, WRONG_CODE_BUDGETS, Reserved, wrong_codes_counted
 
 if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
@@ -159,18 +159,19 @@ def sign_out(pool: KeylessPool, email: str) -> dict[str, Any]:
 
 
 def unlock(pool: KeylessPool, email: str) -> dict[str, Any]:
-    """The user's wrong-code budget starts again: they may ask for and answer codes at once."""
+    """The user's wrong-code budgets (the second step's too) start again: they may ask for and answer
+    codes at once."""
     user = find_user(pool, _checked(email))
-    runtime, settings = pool.runtime, pool.runtime.send_settings
+    runtime, budget = pool.runtime, pool.runtime.send_settings.wrong_codes_budget
     key_id, now = pseudonyms.key_id(runtime.pseudonym_key.current()), runtime.now()
     before = runtime.store.clear_wrong_codes(user.sub)
-    counted = settings.wrong_codes_budget.recent(wrong_codes_counted(before, key_id), now)
+    counted = [budget.recent(wrong_codes_counted(before, key_id, where), now) for where in WRONG_CODE_BUDGETS]
     return {
         "pool": pool.pool_id,
         "unlocked": mask(user.address),
         "sub": user.sub,
-        "wrongCodesCleared": len(counted),
-        "wasLocked": settings.wrong_codes_budget.retry_after(counted, now) > 0,
+        "wrongCodesCleared": sum(map(len, counted)),
+        "wasLocked": any(budget.retry_after(times, now) > 0 for times in counted),
     }
 
 
@@ -239,6 +240,7 @@ def status(pool: KeylessPool, email: str) -> dict[str, Any]:
     item = runtime.store.read(user.sub)
     wrong = settings.wrong_codes_budget
     counted = wrong.recent(wrong_codes_counted(item, pseudonyms.key_id(key)), now)
+    second_step = wrong.recent(wrong_codes_counted(item, pseudonyms.key_id(key), SECOND_STEP_CODES), now)
     mailbox = settings.mailbox_budget
     sends = mailbox.recent(list(runtime.store.read_mailbox(pseudonyms.mailbox(key, address)).get("sends", [])), now)
     suppression = runtime.suppressions.read(pseudonyms.suppression(key, address))
@@ -266,6 +268,7 @@ def status(pool: KeylessPool, email: str) -> dict[str, Any]:
             "limit": wrong.limit,
             "windowSeconds": wrong.window_seconds,
             "lockedForSeconds": wrong.retry_after(counted, now),
+            "secondStep": {"counted": len(second_step), "lockedForSeconds": wrong.retry_after(second_step, now)},
         },
         "suppressedUntil": _iso_epoch(suppression.get("expiresAt")) if int(suppression.get("expiresAt", 0)) > now else None,
         "suppressionReason": suppression.get("reason") if int(suppression.get("expiresAt", 0)) > now else None,

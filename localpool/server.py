@@ -553,9 +553,10 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.server.echo(f"{self.command} {parts.path} -> {response.status}{route} ({elapsed:.0f} ms)")
 
     def _content_length(self) -> int | None:
-        """The Content-Length header's number (0 when absent); None when it is not one."""
+        """The Content-Length header's number (0 when absent); None when it is not one: ASCII digits
+        only (str.isdigit takes "²", which int() refuses, and int() takes other scripts' digits)."""
         raw = self.headers.get("Content-Length", "0")
-        return int(raw) if raw.isdigit() else None
+        return int(raw) if raw.isascii() and raw.isdigit() else None
 
     def _static(self, name: str) -> None:
         found = STATIC_FILES.get(name)

@@ -32,7 +32,7 @@ from testkit.authenticator_apps import CONFIRM, REMOVE, START, STATUS, TOTP, App
 from testkit.clients import refused
 from testkit.concurrency import run_at_once
 from testkit.mail import emails_to, last_code, last_link, wrong
-from testkit.passkeys import pool_without_verified_updates
+from testkit.passkeys import claims_of, pool_without_verified_updates
 
 APP_PAGE = "https://app.example.com/welcome"
 ORIGINS = {"AllowedRedirectOrigins": "https://app.example.com,http://localhost:9229"}
@@ -332,6 +332,62 @@ def test_the_second_step_fails_the_sign_in_after_the_wrong_answers_a_sign_in_all
     assert refused(lambda: steps.app.respond(challenge, other_code(app.code()))) == WRONG_ANSWER
 
 
+def test_a_stranger_s_wrong_codes_do_not_stop_the_owner_s_link_and_app_code(serve_pool, served_clock):
+    """Both on: anyone who knows Alice's address can spend the shared wrong-code budget with app
+    codes (no email, no cooldown), which locks codes (issue 16), but not her: her link, then her
+    app's right code, still sign her in. The second step counts on a budget only sessions that
+    passed an email proof can reach."""
+    both = AuthenticatorApps(serve_pool(parameters={**SIGN_IN, **SECOND_STEP}), served_clock)
+    app = both.set_up(both.user(ALICE))
+    sent = len(emails_to(ALICE))
+    for _ in range(4):  # the stranger: four sessions of three wrong app codes, past MaxWrongCodes (10)
+        challenge = both.ask_for_code(ALICE)
+        for _ in range(3):
+            try:
+                challenge = both.answer(challenge, other_code(app.code()))
+            except ClientError:
+                break  # a session's last wrong answer fails it
+    locked = f"CreateAuthChallenge failed with error {errors.CODES_LOCKED}."
+    assert refused(lambda: both.ask_for_code(ALICE))[1] == locked  # the shared budget is spent
+    assert len(emails_to(ALICE)) == sent  # and it cost the stranger no email to Alice
+    both.clock.advance(61)
+    both.app.request_link(both.app.start(ALICE), APP_PAGE)
+    after_link = both.app.sign_in_with_link(last_link(ALICE))
+    assert public(after_link)["step"] == "TOTP_STEP_UP"
+    claims = id_claims(both.app.respond(after_link, app.code()))
+    assert json.loads(claims["sign_in_factors"]) == ["magic_link", "totp"]
+
+
+def test_the_second_step_s_wrong_codes_count_on_a_budget_of_their_own(serve_pool, served_clock, pool_state_dir):
+    """Whoever holds the inbox may guess the app's code in the second step up to MaxWrongCodes in the
+    window, across sessions; past it the right code is refused there too, until the window moves on
+    or an operator's unlock clears it. Those answers spend nothing of the shared budget: the app's own
+    sign-in still works."""
+    from tests.test_admin import local
+
+    steps = AuthenticatorApps(serve_pool(parameters={**SIGN_IN, **SECOND_STEP, "MaxWrongCodes": "3"}), served_clock)
+    app = steps.set_up(steps.user(ALICE))
+
+    def second_step() -> dict:
+        steps.clock.advance(61)
+        return steps.app.answer_code(steps.app.request_code(steps.app.start(ALICE)), last_code(ALICE))
+
+    challenge = second_step()
+    for _ in range(2):
+        challenge = steps.app.respond(challenge, other_code(app.code()))
+    challenge = steps.app.respond(second_step(), other_code(app.code()))  # the third, in another session
+    assert answered(lambda: steps.app.respond(challenge, app.code())) == "again"  # over its budget, the right code too
+    shown = local(steps.server, pool_state_dir, "status", ALICE).result["wrongCodes"]
+    assert (shown["counted"], shown["secondStep"]["counted"]) == (0, 3) and shown["secondStep"]["lockedForSeconds"] > 0
+    steps.clock.advance(30)  # the app's next code
+    assert "AuthenticationResult" in steps.answer(steps.ask_for_code(ALICE), app.code())  # the shared budget is untouched
+    unlocked = local(steps.server, pool_state_dir, "unlock", ALICE).result
+    assert (unlocked["wrongCodesCleared"], unlocked["wasLocked"]) == (3, True)
+    steps.clock.advance(3600)  # the mailbox's burst window (emails), well within WrongCodeWindowSeconds
+    claims = id_claims(steps.app.respond(second_step(), app.code()))
+    assert json.loads(claims["sign_in_factors"]) == ["email_otp", "totp"]
+
+
 def test_with_both_on_a_round_of_the_app_takes_no_link(serve_pool, served_clock):
     both = AuthenticatorApps(serve_pool(parameters={**SIGN_IN, **SECOND_STEP}), served_clock)
     app = both.set_up(both.user(ALICE))
@@ -403,8 +459,7 @@ def test_a_rotation_never_takes_a_key_out_of_the_ring(apps):
 def test_the_first_proof_of_an_address_removes_an_app_set_up_before_it(serve_pool, served_clock):
     """On a pool that lets users change email without verifying: Mallory sets up an app, then puts
     Alice's address on her account; Alice's first proof of it takes the account back, app included."""
-    both = {**SIGN_IN, **SECOND_STEP}
-    apps = AuthenticatorApps(serve_pool(template=pool_without_verified_updates(both), parameters=both), served_clock)
+    apps = swappable_pool(serve_pool, served_clock)
     mallory = apps.user(MALLORY)
     app = apps.set_up(mallory)
     apps.put_address(mallory, ALICE)
@@ -419,19 +474,50 @@ def test_the_first_proof_of_an_address_removes_an_app_set_up_before_it(serve_poo
     assert answered(lambda: apps.answer(apps.ask_for_code(ALICE), app.code())) == "again"
 
 
-def test_a_registrants_token_from_before_the_claim_sets_up_no_app_after_it(serve_pool, served_clock):
-    """Her ID token outlives the claim (an ID token is checked by its signature only): the management
-    API refuses it, so she cannot set up a new app with it once her own one is gone."""
-    apps = AuthenticatorApps(serve_pool(template=pool_without_verified_updates(SIGN_IN), parameters=SIGN_IN), served_clock)
-    mallory = apps.user(MALLORY)  # a fresh sign-in: setting an app up needs one at most 300 s old
-    pending = apps.start(mallory)  # begun before the claim, confirmed after it
+def swappable_pool(serve_pool, served_clock) -> AuthenticatorApps:
+    both = {**SIGN_IN, **SECOND_STEP}
+    return AuthenticatorApps(serve_pool(template=pool_without_verified_updates(both), parameters=both), served_clock)
+
+
+def test_a_token_from_before_the_claim_of_an_address_sets_up_no_app_after_it(serve_pool, served_clock):
+    """Mallory sets up an app, puts Alice's address on her account and signs in with the app (a fresh
+    token, email_verified false). Alice's first proof takes the account back, app included, and
+    records a revocation: none of Mallory's tokens sets up a new app (which would sign her in again
+    and make Alice's sign-ins wait on it), while the token of Alice's sign-in, of the claim's own
+    second, does."""
+    apps = swappable_pool(serve_pool, served_clock)
+    mallory = apps.user(MALLORY)  # her own address, verified
+    app = apps.set_up(mallory)
     apps.put_address(mallory, ALICE)
-    alice = apps.signed_in(ALICE)
-    assert alice["sub"] == mallory["sub"]
-    refused_answer = (403, {"message": "Sign in again to do this"})
-    assert apps.api.call(START, mallory) == refused_answer
-    assert apps.api.call(CONFIRM, mallory, {"code": App(pending["secret"], apps.clock).code()}) == refused_answer
-    assert apps.api.call(STATUS, alice) == (200, {"status": "none"})
+    with_app = claims_of(apps.answer(apps.ask_for_code(ALICE), app.code())["AuthenticationResult"]["IdToken"])
+    assert with_app["email_verified"] == "false"
+    apps.clock.advance(61)
+    result = apps.app.answer_code(apps.app.request_code(apps.app.start(ALICE)), last_code(ALICE))
+    alice = claims_of(result["AuthenticationResult"]["IdToken"])
+    assert alice["sub"] == mallory["sub"] and app_item(apps.server, alice["sub"]) == {}
+    for stale in (mallory, with_app):
+        assert apps.api.call(START, stale) == (403, {"message": "Sign in again to do this"})
+        assert apps.api.call(CONFIRM, stale, {"code": app.code()}) == (403, {"message": "Sign in again to do this"})
+    new_app = apps.set_up(alice)
+    apps.clock.advance(61)
+    again = apps.app.answer_code(apps.app.request_code(apps.app.start(ALICE)), last_code(ALICE))
+    assert json.loads(id_claims(apps.app.respond(again, new_app.code()))["sign_in_factors"]) == ["email_otp", "totp"]
+
+
+def test_only_a_token_of_a_proved_address_sets_up_or_confirms_an_app(serve_pool, served_clock):
+    """An app is another way in: as for a passkey, only a token whose address was proved
+    (email_verified "true") sets one up or confirms it; an app's own code proves no address."""
+    apps = swappable_pool(serve_pool, served_clock)
+    mallory = apps.user(MALLORY)
+    app = apps.set_up(mallory)
+    apps.put_address(mallory, ALICE)
+    unproved = claims_of(apps.answer(apps.ask_for_code(ALICE), app.code())["AuthenticationResult"]["IdToken"])
+    assert apps.api.call(REMOVE, unproved) == (200, {"removed": True})  # taking a way in away needs no proof
+    assert apps.api.call(START, unproved) == (400, {"message": "Verify your email address first"})
+    pending = App(apps.start(mallory)["secret"], apps.clock)
+    refused_confirm = apps.api.call(CONFIRM, unproved, {"code": pending.code()})
+    assert refused_confirm == (400, {"message": "Verify your email address first"})
+    assert apps.api.call(STATUS, mallory) == (200, {"status": "pending"})
 
 
 # --- the claim, unit by unit ---------------------------------------------------------------------------

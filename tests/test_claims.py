@@ -197,6 +197,28 @@ def test_a_refresh_carries_no_sign_in_method_whatever_the_state_says(name):
     assert claims.accepted_method(parsed(name), {"provenMethod": "MAGIC_LINK", "provenAt": NOW}, NOW) == ""
 
 
+@pytest.mark.parametrize("name", ["v1_authentication_magic_link", "v2_authentication", "v1_refresh", "v2_refresh"])
+@pytest.mark.parametrize(
+    "sign_in, claim",
+    [({"revokedAt": NOW}, str(NOW)), ({}, None), ({"revokedAt": 0}, None), ({"revokedAt": "1800000000"}, None)],
+)
+def test_tokens_say_which_revocation_they_followed_as_text_in_every_version(name, sign_in, claim):
+    """after_revocation: the user's revokedAt as the tokens found it (the management API tells a token
+    of the revocation's own second by it), text in V1 and V2 alike, refreshed tokens included."""
+    response = claims.token_response(parsed(name), PROFILE, SETTINGS, after_revocation=claims.revocation_seen(sign_in))
+    details = response.get("claimsOverrideDetails") or response["claimsAndScopeOverrideDetails"]["idTokenGeneration"]
+    assert details["claimsToAddOrOverride"].get("after_revocation") == claim
+
+
+def test_no_profile_field_becomes_a_claim_keyless_sets_from_what_it_recorded():
+    """A ClaimMapping onto sign_in_method, sign_in_factors or after_revocation is ignored: those say
+    what VerifyAuthChallengeResponse accepted and which revocation the tokens followed, nothing else."""
+    mapping = {"plan": "sign_in_method", "roles": "sign_in_factors", "seats": "after_revocation", "tenant": "tenant_id"}
+    settings = ClaimsSettings(mapping=mapping)
+    added = claims.token_response(parsed("v1_refresh"), PROFILE, settings)["claimsOverrideDetails"]["claimsToAddOrOverride"]
+    assert added == {"tenant_id": "acme"}
+
+
 # --- reserved claims -----------------------------------------------------------------------------------
 
 

@@ -383,6 +383,20 @@ def test_malformed_requests_are_answered_safely(server, tokens):
     assert call(server, "/open", b"{}")[0] == 200  # and the pool still answers
 
 
+def test_a_content_length_of_other_digits_than_ascii_ones_is_refused(server, tokens):
+    """ "²" and "٣" are digits to str.isdigit (and int() takes "٣"): Content-Length is ASCII digits only.
+    Refused as any other malformed length, by the API and the Cognito endpoint alike, and the pool
+    still answers."""
+    token = tokens["IdToken"]
+    for length in ("\u00b2", "1\u00b2", "\u00b9\u00b2"):  # the Latin-1 superscripts a header can carry
+        refused = _raw_request(server, "POST /api/mine HTTP/1.1", [("Authorization", token), ("Content-Length", length)], b"")
+        assert refused.startswith(b"HTTP/1.1 411 ") and b"Length Required" in refused
+        target = ("X-Amz-Target", "AWSCognitoIdentityProviderService.InitiateAuth")
+        cognito = _raw_request(server, "POST / HTTP/1.1", [target, ("Content-Length", length)], b"")
+        assert cognito.startswith(b"HTTP/1.1 400 ") and b'"__type": "SerializationException"' in cognito
+    assert call(server, "/open", b"{}")[0] == 200
+
+
 def test_routes_the_local_pool_cannot_serve_stop_it():
     """What API Gateway would do that the local pool does not: it refuses to start rather than serve it otherwise."""
     physical = {"UserPool": "us-east-1_pool", "UserPoolClient": "client"}
@@ -417,7 +431,7 @@ def _raw_request(server, request_line: str, headers: list[tuple[str, str]], body
         lines = [request_line, f"Host: 127.0.0.1:{port}", "Connection: close", *(f"{k}: {v}" for k, v in headers)]
         if body and not any(k.lower() in ("content-length", "transfer-encoding") for k, _ in headers):
             lines.append(f"Content-Length: {len(body)}")
-        connection.sendall("\r\n".join(lines).encode() + b"\r\n\r\n" + body)
+        connection.sendall("\r\n".join(lines).encode("latin-1") + b"\r\n\r\n" + body)  # as HTTP headers are read
         received = b""
         while chunk := connection.recv(65536):
             received += chunk

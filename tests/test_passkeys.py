@@ -21,6 +21,8 @@ from botocore.exceptions import ClientError
 
 from keyless.aws import runtime
 from keyless_admin.__main__ import main as admin
+from localpool.template import Template
+from testkit.clients import refresh, sign_up
 from testkit.concurrency import run_at_once
 from testkit.faults import Faults
 from testkit.mail import emails_to, last_code, last_link
@@ -143,6 +145,17 @@ def test_another_users_credential_is_refused_even_with_a_valid_signature(pk):
     # ... and with Alice's user handle.
     first, options = pk.options(BOB)
     assert refused(lambda: pk.app.respond(first, authenticator_answer(alices, options), FIDO2)) == "NotAuthorizedException"
+
+
+def test_a_users_own_passkey_answered_with_another_user_handle_is_refused(pk, log_lines):
+    alice = pk.user(ALICE)
+    authenticator, _ = pk.register(alice)
+    first, options = pk.options(ALICE)
+    answer = authenticator.assert_(options["challenge"], ORIGIN, RP_ID)
+    answer["userHandleB64"] = b64url(b"s|someone-else")
+    assert refused(lambda: pk.app.respond(first, json.dumps(answer), FIDO2)) == "NotAuthorizedException"
+    assert '"reason":"wrong_user_handle"' in log_lines.getvalue()
+    assert "AuthenticationResult" in pk.sign_in(ALICE, authenticator)
 
 
 @pytest.mark.parametrize(
@@ -399,6 +412,97 @@ def test_unknown_users_and_users_without_passkeys_get_options_shaped_like_real_o
     assert ids[BOB] == [c["id"] for c in pk.options(BOB)[1]["credentials"]] != ids["nobody@example.com"]
 
 
+@pytest.mark.parametrize("case_sensitive", [True, False], ids=["case_sensitive_pool", "case_insensitive_pool"])
+def test_case_variants_of_a_name_get_decoys_alike_whether_its_user_exists_or_not(serve_pool, served_clock, case_sensitive):
+    """A known user without passkeys must look exactly like an unknown name under every spelling: on a
+    case-sensitive pool "Alice@" is another (unknown) name than "alice@", so the three spellings of a
+    known name get three decoys, as those of an unknown name do; elsewhere each name gets one."""
+    template = Template(parameters=PARAMETERS)
+    template.resources["UserPool"]["Properties"]["UsernameConfiguration"]["CaseSensitive"] = case_sensitive
+    pk = Passkeys(serve_pool(template=template, parameters=PARAMETERS), served_clock)
+    sign_up(pk.server, ALICE)  # known, no passkey
+
+    def decoys(name: str) -> list[str]:
+        spellings = (name, name[0].upper() + name[1:], name.upper())
+        return [pk.options(spelling)[1]["credentials"][0]["id"] for spelling in spellings]
+
+    def which_are_equal(ids: list[str]) -> list[bool]:
+        return [a == b for a in ids for b in ids]
+
+    known, unknown = decoys(ALICE), decoys("zed@example.com")
+    assert which_are_equal(known) == which_are_equal(unknown)
+    assert len(set(known)) == (3 if case_sensitive else 1)
+    assert decoys(ALICE) == known and not set(known) & set(unknown)  # stable, and each name's own
+
+
+def test_decoys_vary_in_length_as_real_ids_do_and_transports_are_sorted_as_browsers_give_them(pk):
+    """A decoy is not told by its shape: its length is one real authenticators' ids have, keyed per
+    name (not always 32 bytes), and transports are listed sorted, as getTransports() gives them, the
+    real passkeys' as the decoys'."""
+    lengths = {len(from_b64url(pk.options(f"user{n}@example.com")[1]["credentials"][0]["id"])) for n in range(24)}
+    assert lengths <= {16, 32, 48, 64} and len(lengths) > 1  # all 24 of one length: a chance of 4^-23
+    assert pk.options("nobody@example.com")[1]["credentials"][0]["transports"] == ["hybrid", "internal"]
+    alice = pk.user(ALICE)
+    authenticator = SoftwareAuthenticator()
+    status, options = pk.api.call(START, alice, query={"rpId": RP_ID})
+    assert status == 200
+    body = {**authenticator.create(options, ORIGIN), "transports": ["usb", "nfc", "hybrid"], "friendlyName": "Key"}
+    assert pk.api.call(COMPLETE, alice, body)[0] == 200
+    assert pk.options(ALICE)[1]["credentials"] == [{"id": authenticator.id, "transports": ["hybrid", "nfc", "usb"]}]
+
+
+@contextlib.contextmanager
+def aws_calls_of_the_functions():
+    """The AWS operations the functions make (their runtime's clients), in order, while in the block."""
+    seen: list[str] = []
+    clients = [getattr(runtime.default_runtime(), name) for name in ("dynamodb", "secretsmanager", "cognito")]
+
+    def record(model, **_):
+        seen.append(f"{model.service_model.service_name}.{model.name}")
+
+    for client in clients:
+        client.meta.events.register("before-call", record, unique_id="test-aws-calls")
+    try:
+        yield seen
+    finally:
+        for client in clients:
+            client.meta.events.unregister("before-call", unique_id="test-aws-calls")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"userHandleB64": b64url(b"x")},  # a user handle that is nobody's
+        {"with_user_handle": False},
+        {"challenge": b64url(b"\x00" * 32)},  # a challenge this round did not give
+    ],
+    ids=["wrong_user_handle", "no_user_handle", "wrong_challenge"],
+)
+def test_a_refused_answer_costs_the_same_aws_calls_for_known_and_unknown_users(pk, answer):
+    """No answer tells a known user from an unknown one by the work it costs: the same AWS calls
+    (the passkey's read comes before the user handle is compared)."""
+    pk.user(ALICE)
+    with_passkey = pk.user(BOB)
+    pk.register(with_passkey)
+    handle = answer.get("userHandleB64")
+    options_changed = {k: v for k, v in answer.items() if k == "with_user_handle"}
+
+    def calls_refusing(name: str) -> list[str]:
+        first, options = pk.options(name)
+        assertion = SoftwareAuthenticator(user_handle=b"s|someone").assert_(
+            answer.get("challenge", options["challenge"]), ORIGIN, RP_ID, **options_changed
+        )
+        if handle:
+            assertion["userHandleB64"] = handle
+        with aws_calls_of_the_functions() as calls:
+            assert refused(lambda: pk.app.respond(first, json.dumps(assertion), FIDO2)) == "NotAuthorizedException"
+        return calls
+
+    calls_refusing("warm@example.com")  # a cold container's first reads (keys) are nobody's tell
+    seen = {name: calls_refusing(name) for name in (ALICE, BOB, "nobody@example.com")}
+    assert seen[ALICE] == seen[BOB] == seen["nobody@example.com"], seen
+
+
 def test_an_unknown_user_is_refused_whatever_the_answer(pk):
     intruder = SoftwareAuthenticator()
     first, options = pk.options("nobody@example.com")
@@ -500,6 +604,78 @@ def test_a_token_from_before_an_operators_sign_out_is_refused(pk, pool_state_dir
     assert pk.api.call(DELETE, alice, {"credentialId": authenticator.id}) == refused_answer
     pk.clock.advance(1)
     assert [p["friendlyName"] for p in pk.listed(pk.signed_in(ALICE))] == ["My key"]
+
+
+# --- tokens from before a revocation (an operator's sign-out, an account's claim) -----------------------
+
+SIGN_IN_AGAIN = (403, {"message": "Sign in again to do this"})
+
+
+def tokens_of(result: dict) -> tuple[dict[str, str], str]:
+    """The ID token's claims as API Gateway hands them over, and the refresh token."""
+    return claims_of(result["AuthenticationResult"]["IdToken"]), result["AuthenticationResult"]["RefreshToken"]
+
+
+def test_a_token_of_the_sign_out_s_own_second_is_refused_and_a_sign_in_after_it_is_not(pk, pool_state_dir):
+    """auth_time tells only the second. Sign-ins just before and just after an operator's sign-out,
+    all in one second: the token from before is refused, the one from after works, refreshed too
+    (its tokens say which revocation they followed: after_revocation)."""
+    alice = pk.user(ALICE)
+    authenticator, _ = pk.register(alice)
+    pk.clock.advance(1)
+    before, _ = tokens_of(pk.sign_in(ALICE, authenticator))
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert admin(["--local", "--endpoint", pk.server.url, "--state-dir", str(pool_state_dir), "sign-out", ALICE]) == 0
+    after, refresh_token = tokens_of(pk.sign_in(ALICE, authenticator))
+    assert before["auth_time"] == after["auth_time"] == str(int(pk.clock()))
+    assert pk.api.call(LIST, before, query={"rpId": RP_ID}) == SIGN_IN_AGAIN
+    assert pk.api.call(START, before, query={"rpId": RP_ID}) == SIGN_IN_AGAIN
+    assert [p["friendlyName"] for p in pk.listed(after)] == ["My key"]
+    assert pk.api.call(START, after, query={"rpId": RP_ID})[0] == 200
+    pk.clock.advance(3600)
+    refreshed = claims_of(refresh(pk.server, refresh_token)["AuthenticationResult"]["IdToken"])
+    assert refreshed["auth_time"] == after["auth_time"] and len(pk.listed(refreshed)) == 1
+
+
+def test_a_token_from_before_the_claim_of_an_address_adds_no_passkey_after_it(claimable):
+    """Mallory's token was issued while her own address was verified (email_verified "true"); then she
+    puts Alice's address on her account. Alice's first proof of it takes the account back and records
+    a revocation: Mallory's token adds no passkey and lists none, while the token of Alice's sign-in,
+    of the claim's own second, does."""
+    pk = claimable
+    mallory = pk.user(MALLORY)
+    pk.put_address(mallory, ALICE)
+    pk.clock.advance(61)
+    alice, _ = tokens_of(pk.app.answer_code(pk.app.request_code(pk.app.start(ALICE)), last_code(ALICE)))
+    assert (alice["sub"], alice["email_verified"]) == (mallory["sub"], "true")
+    assert pk.api.call(START, mallory, query={"rpId": RP_ID}) == SIGN_IN_AGAIN
+    assert pk.api.call(LIST, mallory, query={"rpId": RP_ID}) == SIGN_IN_AGAIN
+    authenticator, _ = pk.register(alice, "Alice's key")
+    assert [p["friendlyName"] for p in pk.listed(alice)] == ["Alice's key"]
+    pk.clock.advance(1)
+    assert tokens_of(pk.sign_in(ALICE, authenticator))[0]["sub"] == alice["sub"]
+
+
+def test_a_claim_whose_revocation_cannot_be_recorded_fails_and_gives_the_proof_back(claimable):
+    """The revocation is written before anything else the claim does: if it fails, the sign-in fails
+    with nothing changed, and the same link works again."""
+    pk = claimable
+    mallory = pk.user(MALLORY)
+    pk.put_address(mallory, ALICE)
+    faults = Faults()
+    runtime.reset(session=faults.session, clock=pk.clock)  # a container whose DynamoDB fails that write
+    revocation = faults.fail(
+        "dynamodb", "UpdateItem", "InternalServerError", when=lambda params: "revokedAt" in params["UpdateExpression"]
+    )
+    pk.clock.advance(61)
+    pk.app.request_link(pk.app.start(ALICE), ORIGIN + "/")
+    link = last_link(ALICE)
+    assert refused(lambda: pk.app.sign_in_with_link(link)) == "UserLambdaValidationException"
+    assert revocation.picked == 1
+    assert pk.api.call(LIST, mallory, query={"rpId": RP_ID})[0] == 200  # nothing was claimed
+    alice, _ = tokens_of(pk.app.sign_in_with_link(link))
+    assert (alice["sub"], alice["email_verified"]) == (mallory["sub"], "true")
+    assert pk.api.call(LIST, mallory, query={"rpId": RP_ID}) == SIGN_IN_AGAIN
 
 
 def test_nobody_lists_renames_or_deletes_another_users_passkeys(pk):
@@ -702,12 +878,16 @@ with mock_aws():
     "passkeys, expected",
     [
         ("Disabled", {"methods": "MAGIC_LINK,EMAIL_OTP", "clients": [], "webauthn": False}),
-        ("Enabled", {"methods": "MAGIC_LINK,EMAIL_OTP,FIDO2", "clients": ["dynamodb", "secretsmanager"], "webauthn": False}),
+        (
+            "Enabled",
+            {"methods": "MAGIC_LINK,EMAIL_OTP,FIDO2", "clients": ["cognito", "dynamodb", "secretsmanager"], "webauthn": False},
+        ),
     ],
 )
 def test_round_one_loads_no_webauthn_and_with_passkeys_off_calls_no_aws(passkeys, expected):
     """Round 1 with Passkeys=Disabled builds no AWS client (it makes no call); with them on it
-    reads the user's passkeys (and the pseudonym key), and neither loads py_webauthn."""
+    reads the user's passkeys (and the pseudonym key, and how the pool compares names: an unknown
+    name's decoy is keyed that way), and neither loads py_webauthn."""
     root = Path(__file__).resolve().parent.parent
     probe = ROUND_ONE_PROBE.format(
         paths=[str(root / "shared"), str(root)],

@@ -387,3 +387,24 @@ def test_tracing_is_off_unless_the_parameter_turns_it_on(parameters, active):
         )
         assert any("Xray" in arn for arn in managed) is active
         assert template.resolve(spec.environment["POWERTOOLS_TRACE_DISABLED"], {}) == ("false" if active else "true")
+
+
+def test_the_route_anyone_may_call_has_a_throttle_of_its_own_far_under_the_stages():
+    """/sign-in-challenge needs no token: a flood of it must be refused on that route (its own
+    route-level limit, a fraction of the stage's) instead of spending the requests of the routes the
+    signed-in users need. As CloudFormation gets it from the SAM transform: the stage's RouteSettings."""
+    parameters = {"Passkeys": "Enabled"}
+    resources = _sam_transform(parameters)["Resources"]
+    (stage,) = (r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Stage")
+    default = stage["DefaultRouteSettings"]
+    routes = {key: Template(parameters=parameters).resolve(value, {}) for key, value in stage["RouteSettings"].items()}
+    assert list(routes) == ["POST /sign-in-challenge"]  # the only route without the authorizer
+    own = routes["POST /sign-in-challenge"]
+    assert own["ThrottlingRateLimit"] * 4 <= default["ThrottlingRateLimit"]
+    assert own["ThrottlingBurstLimit"] * 5 <= default["ThrottlingBurstLimit"]
+    open_routes = [
+        event["Properties"]["Path"]
+        for event in TEMPLATE.resources["ManagementApiFunction"]["Properties"]["Events"].values()
+        if event["Properties"].get("Auth", {}).get("Authorizer") == "NONE"
+    ]
+    assert open_routes == ["/sign-in-challenge"]

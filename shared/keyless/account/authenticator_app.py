@@ -1,9 +1,10 @@
 """The authenticator-app routes of the management API (all POST, behind the JWT authorizer):
 
-  /authenticator-app/start     a fresh sign-in: a new secret, pending until confirmed (it replaces a
-                               pending one; refused while one is active): {secret, otpauthUri, qrCodeSvg}
-  /authenticator-app/confirm   {code}: the first code from the app makes it active (a wrong code counts
-                               against the user's wrong-code budget, as at sign-in)
+  /authenticator-app/start     a fresh sign-in of a proved address (email_verified): a new secret,
+                               pending until confirmed (it replaces a pending one; refused while one
+                               is active): {secret, otpauthUri, qrCodeSvg}
+  /authenticator-app/confirm   {code}, a proved address: the first code from the app makes it active
+                               (a wrong code counts against the user's wrong-code budget, as at sign-in)
   /authenticator-app/remove    a fresh sign-in: the app goes, active or pending: {removed}
   /authenticator-app/status    {status: none | pending | active, confirmedAt?}
 
@@ -48,6 +49,7 @@ def start(caller: Caller | None, request: Request) -> Response:
     user = signed_in(caller)
     settings = _settings(request)
     user.require_fresh(settings, request.now)
+    user.require_verified_address()
     runtime = request.runtime
     if runtime.account_authenticator_apps.read(user.sub).get("status") == ACTIVE:
         raise bad_request(ALREADY_SET_UP)
@@ -76,6 +78,7 @@ def confirm(caller: Caller | None, request: Request) -> Response:
     user = signed_in(caller)
     settings = _settings(request)
     user.require_signed_in_since_revocation()
+    user.require_verified_address()
     code = request.json().get("code")
     code = app.normalize_answer(code) if isinstance(code, str) else None
     if code is None:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from keyless.account.errors import ApiError, bad_request, forbidden, unauthorized
+from keyless.account.errors import VERIFY_ADDRESS, ApiError, bad_request, forbidden, unauthorized
 
 _SUB = re.compile(r"^[A-Za-z0-9-]{1,128}$")  # Cognito subs are UUIDs; anything else is refused
 _WHOLE = re.compile(r"^[0-9]{1,12}$")
@@ -27,13 +27,24 @@ class Caller:
     email: str
     email_verified: bool  # the token says the address was proved
     auth_time: int  # when the user signed in (Cognito keeps it through refreshes)
-    # When an operator last signed the user out (their sign-in item's revokedAt; 0: never), read
-    # only when a route asks: a token from a sign-in before it is refused.
+    # The revocation the token says it was made after (PreTokenGeneration's after_revocation; 0: none).
+    after_revocation: int = 0
+    # When the user's tokens so far were revoked (their sign-in item's revokedAt: an operator's
+    # sign-out, an account's claim; 0: never), read only when a route asks.
     revoked_at: Callable[[], int] = field(default=lambda: 0, compare=False, repr=False)
 
     def require_signed_in_since_revocation(self) -> None:
-        if self.auth_time < self.revoked_at():
+        """A token from a sign-in before the last revocation is refused (403). auth_time tells only
+        the second: in the revocation's own second, only a token made after it (it says so) passes."""
+        revoked = self.revoked_at()
+        if self.auth_time < revoked or (self.auth_time == revoked and self.after_revocation != revoked):
             raise forbidden()
+
+    def require_verified_address(self) -> None:
+        """Adding a way into the account (a passkey, an authenticator app) is for the proven owner of
+        its address only: the token must say the address was verified (400 otherwise)."""
+        if not self.email_verified:
+            raise bad_request(VERIFY_ADDRESS)
 
     def require_fresh(self, settings: FreshnessSettings, now: int) -> None:
         """A sign-in within settings.fresh_sign_in_seconds, and none before an operator's sign-out:
@@ -54,12 +65,14 @@ def caller_from(claims: Mapping[str, Any], revoked_at: Callable[[str], int]) -> 
     auth_time = _string(claims, "auth_time")
     if not _WHOLE.match(auth_time):
         raise ApiError(401, "Unauthorized")
+    after_revocation = _string(claims, "after_revocation")
     return Caller(
         sub=sub,
         username=_string(claims, "cognito:username") or sub,
         email=_string(claims, "email"),
         email_verified=_string(claims, "email_verified") == "true",
         auth_time=int(auth_time),
+        after_revocation=int(after_revocation) if _WHOLE.match(after_revocation) else 0,
         revoked_at=lambda: revoked_at(sub),
     )
 

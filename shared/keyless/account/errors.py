@@ -7,6 +7,7 @@ ID_TOKEN_REQUIRED = "Use your ID token to access this API"
 SIGN_IN_AGAIN = "Sign in again to do this"
 INTERNAL = "Internal Server Error"
 NOT_FOUND = "Not Found"
+VERIFY_ADDRESS = "Verify your email address first"
 
 
 class ApiError(Exception):

@@ -144,9 +144,7 @@ def complete_registration(caller: Caller | None, request: Request) -> Response:
     settings = _settings(request)
     caller = signed_in(caller)
     caller.require_fresh(settings, request.now)
-    if not caller.email_verified:
-        # A passkey is another way into the account: only its address's proven owner may add one.
-        raise bad_request("Verify your email address first")
+    caller.require_verified_address()
     body = request.json()
     name = friendly_name(body.get("friendlyName"))
     attestation, client_data, transports = _registration_body(body)

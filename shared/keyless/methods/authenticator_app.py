@@ -8,7 +8,9 @@ As a sign-in method (TOTP), its round asks for a code and sends no email. As a s
 A code is accepted once: its time step is recorded on the app's item with a write conditional on
 every earlier accepted step being older, so a replay in the same window fails, and of two answers
 with the same code only one passes. A wrong code counts against the user's wrong-code budget, which
-the email codes share (keyless.store.sign_in); over it even the right code is refused. A user with no
+the email codes share (keyless.store.sign_in); over it even the right code is refused. The second
+step's codes count on a budget of their own: only a session whose email proof was accepted reaches
+that round, so whatever a stranger spends elsewhere never refuses the owner's second step. A user with no
 app, one not confirmed yet, or an unknown user is answered after the same reads and the same check
 (against a stand-in secret), and their wrong codes count alike: always refused.
 
@@ -36,7 +38,7 @@ from keyless.methods import TOTP
 from keyless.signin import pseudonyms
 from keyless.signin.proof import Verdict, accepted, answering_user, rejected
 from keyless.store.authenticator_apps import ACTIVE
-from keyless.store.sign_in import Outcome, wrong_codes_counted
+from keyless.store.sign_in import SECOND_STEP_CODES, SHARED_CODES, Outcome, WrongCodes, wrong_codes_counted
 
 if TYPE_CHECKING:
     import pyotp
@@ -185,14 +187,16 @@ def verify_second_step(event: TriggerEvent, flow: str, runtime: SignInRuntime) -
 
 @dataclass(frozen=True)
 class CodeCheck:
-    """What checking a code takes: the app's store, the sign-in state's (the wrong-code budget, which
-    the email codes share), the key ring, and the id of the pseudonym key wrong codes are counted under."""
+    """What checking a code takes: the app's store, the sign-in state's (the wrong-code budget: the one
+    the email codes share, or the second step's own), the key ring, and the id of the pseudonym key
+    wrong codes are counted under."""
 
     apps: AuthenticatorAppStore
     sign_ins: SignInStore
     keys: AuthenticatorKeys
     count_key: str
     budget: Budget
+    counted_in: WrongCodes = SHARED_CODES
 
 
 @dataclass(frozen=True)
@@ -208,7 +212,7 @@ def check_code(check: CodeCheck, user: str, code: str, now: int, status: str, kn
     A wrong one is counted. A user with no app (or an unknown one: known=False) is checked the same
     way, against a stand-in secret, and always refused."""
     app, sign_in = check.apps.read_with_sign_in(user)
-    if check.budget.retry_after(wrong_codes_counted(sign_in, check.count_key), now):
+    if check.budget.retry_after(wrong_codes_counted(sign_in, check.count_key, check.counted_in), now):
         return Checked("too_many_wrong_codes", app)
     try:
         secret = open_secret(app, user, check.keys)
@@ -217,7 +221,8 @@ def check_code(check: CodeCheck, user: str, code: str, now: int, status: str, kn
         return Checked("secret_unavailable", app)  # it cannot tell a right code from a wrong one: nothing counted
     step = matching_step(secret or _stand_in_secret(), code, now)
     if step is None or secret is None or not known or app.get("status") != status:
-        check.sign_ins.record_wrong_code(user, sign_in, now, check.budget, check.count_key, now + check.budget.window_seconds, "")
+        expires_at = now + check.budget.window_seconds
+        check.sign_ins.record_wrong_code(user, sign_in, now, check.budget, check.count_key, expires_at, "", check.counted_in)
         return Checked("wrong_code", app)
     return Checked("", app, secret, step)
 
@@ -229,8 +234,9 @@ def _answer(event: TriggerEvent, flow: str, runtime: SignInRuntime, second_step:
         return rejected(method, "malformed_code")  # cannot be right: not counted against the budget
     settings, now, user = runtime.settings, runtime.now(), answering_user(event)
     count_key = pseudonyms.key_id(runtime.pseudonym_key.current())
+    counted_in = SECOND_STEP_CODES if second_step else SHARED_CODES
     check = CodeCheck(
-        runtime.authenticator_apps, runtime.store, runtime.authenticator_keys, count_key, settings.wrong_codes_budget
+        runtime.authenticator_apps, runtime.store, runtime.authenticator_keys, count_key, settings.wrong_codes_budget, counted_in
     )
     checked = check_code(check, user, code, now, ACTIVE, known=not event.user_not_found)
     if checked.refused:
@@ -240,7 +246,7 @@ def _answer(event: TriggerEvent, flow: str, runtime: SignInRuntime, second_step:
     record = runtime.store.accept_second_step if second_step else runtime.store.accept_authenticator_proof
     outcome: Outcome = record(user, flow, now, check.budget, count_key, method)
     if not outcome.accepted:
-        over = check.budget.retry_after(wrong_codes_counted(outcome.item, count_key), now)
+        over = check.budget.retry_after(wrong_codes_counted(outcome.item, count_key, counted_in), now)
         return rejected(method, "too_many_wrong_codes" if over else "other_sign_in")
     reseal_under_current_key(runtime.authenticator_apps, runtime.authenticator_keys, user, checked.app, checked.secret)
     return accepted(method)

@@ -4,11 +4,13 @@ email, no further round: the answer is the assertion, or the sign-in fails.
 
 Round 1 (CreateAuthChallenge) offers `fido2options` to every user alike: a fresh challenge bound to
 this Cognito session (privateChallengeParameters), the relying party, and the user's credential ids,
-or for a user without any (an unknown user included) a stable decoy, keyed under the pseudonym key.
+or for a user without any (an unknown user included, named as the pool compares names) a stable
+decoy, keyed under the pseudonym key, its length keyed too.
 VerifyAuthChallengeResponse checks the assertion with py_webauthn (`webauthn`, imported here only
-when an assertion is checked): the credential is the answering user's own, the user handle (if sent)
-is theirs, clientData's type, origin and challenge (the round's own, or a usernameless challenge of
-the management API's /sign-in-challenge, used once), the relying party id's hash, user presence, user
+when an assertion is checked): the credential is the answering user's own (read for every user
+alike, before anything that depends on who answers), the user handle (if sent) is theirs,
+clientData's type, origin and challenge (the round's own, or a usernameless challenge of the
+management API's /sign-in-challenge, used once), the relying party id's hash, user presence, user
 verification when required, the signature and the signature counter; then the backup eligibility
 is the one registered, and one transaction records the use: the counter moves on from the value
 verified against (a cloned authenticator's second use fails it) and the sign-in item records the
@@ -43,7 +45,9 @@ FIELDS: tuple[str, ...] = ()  # no proof on the sign-in item: the passkeys are i
 PARAM_OPTIONS = "fido2options"  # publicChallengeParameters: the WebAuthn request options, as JSON
 PRIVATE_CHALLENGE = "fido2Challenge"  # privateChallengeParameters: this round's challenge
 CHALLENGE_BYTES = 32
-DECOY_TRANSPORTS = ("internal", "hybrid")  # a platform passkey's, the most common kind
+DECOY_TRANSPORTS = ("hybrid", "internal")  # a platform passkey's, the most common kind (sorted, as all are)
+# A decoy id is as long as one of these, chosen per user (keyed): lengths real authenticators' ids have.
+DECOY_ID_LENGTHS = (16, 32, 48, 64)
 TRANSPORTS = ("ble", "hybrid", "internal", "nfc", "usb")
 MAX_CREDENTIAL_ID_BYTES = 512  # WebAuthn allows 1023; the table's sort key and Cognito's answer size do not
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -86,17 +90,19 @@ def user_handle(sub: str, username: str) -> str:
 
 
 def decoy_credential_id(key: bytes, user: str) -> str:
-    """A stable, plausible credential id for a user without passkeys (known or not)."""
-    return b64url(hmac.new(key, f"keyless.passkey-decoy|{user}".encode(), hashlib.sha256).digest())
+    """A stable, plausible credential id for a user without passkeys (known or not): keyed bytes,
+    of a length also keyed per user among DECOY_ID_LENGTHS (256 is a multiple of their number)."""
+
+    def block(label: str) -> bytes:
+        return hmac.new(key, f"keyless.passkey-decoy|{label}|{user}".encode(), hashlib.sha256).digest()
+
+    length = DECOY_ID_LENGTHS[block("length")[0] % len(DECOY_ID_LENGTHS)]
+    return b64url((block("id-1") + block("id-2"))[:length])
 
 
-def _round_user(event: TriggerEvent, key: bytes) -> str:
-    """The table's name for the user of round 1. An unknown name is keyed case-insensitively here,
-    without asking the pool how it compares names (round 1 makes no Cognito call): its decoy is
-    stable either way, and it is refused whatever its name."""
-    if event.user_not_found:
-        return pseudonyms.UNKNOWN_PREFIX + pseudonyms.unknown_user(key, event.user_name, case_sensitive=False)
-    return event.sub
+def _transports(named: Iterable[str]) -> list[str]:
+    """Known transports, sorted, as a browser's getTransports() gives them (a decoy's are listed alike)."""
+    return sorted({t for t in named if t in TRANSPORTS})
 
 
 # --- round 1 (CreateAuthChallenge) ----------------------------------------------------------------
@@ -104,14 +110,16 @@ def _round_user(event: TriggerEvent, key: bytes) -> str:
 
 def round_one(event: TriggerEvent, runtime: SignInRuntime) -> tuple[dict[str, str], dict[str, str]]:
     """The public (`fido2options`) and private (the challenge; an unknown user's table name)
-    parameters round 1 adds when passkeys are on. Every user costs one query: an unknown one's finds nothing."""
+    parameters round 1 adds when passkeys are on. Every user costs one query (an unknown one's finds
+    nothing) and the pool's naming settings (read once per container): an unknown name is keyed as
+    the pool compares names, so its spellings get decoys as a known name's do."""
     settings = runtime.passkey_settings
     key = runtime.pseudonym_key.current()
-    user = _round_user(event, key)
+    user = pseudonyms.sign_in_user(event, key, runtime.directory.user_names(event.user_pool_id).case_sensitive)
     credentials = [
-        {"id": item["credentialId"], "transports": [t for t in item.get("transports") or () if t in TRANSPORTS]}
+        {"id": item["credentialId"], "transports": _transports(item.get("transports") or ())}
         for item in runtime.passkeys.of_user(user)
-    ] or [{"id": decoy_credential_id(key, user), "transports": list(DECOY_TRANSPORTS)}]
+    ] or [{"id": decoy_credential_id(key, user), "transports": _transports(DECOY_TRANSPORTS)}]
     challenge = b64url(secrets.token_bytes(CHALLENGE_BYTES))
     options = {
         "relyingPartyId": settings.rp_id,
@@ -221,10 +229,6 @@ def verify(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verdict:
     if assertion is None:
         return rejected(NAME, "malformed_assertion")
     user = answering_user(event)
-    if not event.user_not_found and assertion.user_handle is not None:
-        expected = user_handle(event.sub, event.user_name).encode()
-        if not hmac.compare_digest(assertion.user_handle, expected):
-            return rejected(NAME, "wrong_user_handle")
     now = runtime.now()
     signed = assertion.challenge()
     own = event.private_parameters.get(PRIVATE_CHALLENGE, "")
@@ -235,10 +239,15 @@ def verify(event: TriggerEvent, flow: str, runtime: SignInRuntime) -> Verdict:
         usernameless = check_usernameless(signed, runtime.keys.candidates(), now)
         if usernameless is None:
             return rejected(NAME, "wrong_challenge")
-    # The same work for everyone: an unknown user's name holds no passkey.
+    # The same work for everyone: an unknown user's name holds no passkey, and a known user's handle
+    # is compared only after the same read (a refusal before it would tell who exists by its speed).
     stored = runtime.passkeys.get(user, assertion.credential_id)
     if not stored or event.user_not_found:
         return rejected(NAME, "unknown_credential")
+    if assertion.user_handle is not None and not hmac.compare_digest(
+        assertion.user_handle, user_handle(event.sub, event.user_name).encode()
+    ):
+        return rejected(NAME, "wrong_user_handle")
     reason, new_count = _check_signature(assertion, signed, stored, settings)
     if reason:
         return rejected(NAME, reason)

@@ -47,6 +47,12 @@ SIGN_IN_METHOD_CLAIM = "sign_in_method"
 # The factors this sign-in's proofs took, first first (["magic_link", "totp"]): what an "amr" claim
 # would say, which Cognito owns.
 SIGN_IN_FACTORS_CLAIM = "sign_in_factors"
+# The user's last revocation (an operator's sign-out, an account's claim: the sign-in item's
+# revokedAt) that was already recorded when the tokens were made. auth_time tells only the second: the
+# management API takes a token of the revocation's own second only when it says it came after it.
+AFTER_REVOCATION_CLAIM = "after_revocation"
+# The claims only Keyless sets, from what it recorded: no profile field becomes one (ClaimMapping).
+KEYLESS_CLAIMS = frozenset({SIGN_IN_METHOD_CLAIM, SIGN_IN_FACTORS_CLAIM, AFTER_REVOCATION_CLAIM})
 PROOF_FRESH_SECONDS = 60  # tokens follow the accepted answer within the same API call
 ROLES_FIELD = "roles"
 
@@ -73,15 +79,35 @@ def _roles(profile: Mapping[str, Any]) -> list[str]:
 
 
 def profile_claims(
-    profile: Mapping[str, Any], claims_settings: ClaimsSettings, sign_in_method: str = "", factors: tuple[str, ...] = ()
+    profile: Mapping[str, Any],
+    claims_settings: ClaimsSettings,
+    sign_in_method: str = "",
+    factors: tuple[str, ...] = (),
+    after_revocation: str = "",
 ) -> dict[str, Any]:
-    """The mapped profile fields (missing or null ones left out), sign_in_method and sign_in_factors, JSON-typed."""
-    claims = {claim: profile[name] for name, claim in claims_settings.mapping.items() if profile.get(name) is not None}
+    """The mapped profile fields (missing or null ones left out, and none onto KEYLESS_CLAIMS),
+    sign_in_method, sign_in_factors and after_revocation, JSON-typed."""
+    claims = {
+        claim: profile[name]
+        for name, claim in claims_settings.mapping.items()
+        if profile.get(name) is not None and claim not in KEYLESS_CLAIMS
+    }
     if sign_in_method:
         claims[SIGN_IN_METHOD_CLAIM] = sign_in_method
     if factors:
         claims[SIGN_IN_FACTORS_CLAIM] = list(factors)
+    if after_revocation:
+        claims[AFTER_REVOCATION_CLAIM] = after_revocation
     return claims
+
+
+def revocation_seen(sign_in: Mapping[str, Any]) -> str:
+    """The after_revocation claim: the user's revokedAt as these tokens find it (text in every token
+    version, as API Gateway hands claims over); "" when there was none. Refreshed tokens carry it
+    too: a session that began before the revocation has no refresh token left (the sign-out or the
+    claim signed the user out), and one that began in its second after it must keep its way in."""
+    revoked = sign_in.get("revokedAt")
+    return str(revoked) if isinstance(revoked, int) and not isinstance(revoked, bool) and revoked > 0 else ""
 
 
 def accepted_method(event: TokenGenerationEvent, sign_in: Mapping[str, Any], now: int) -> str:
@@ -151,9 +177,10 @@ def token_response(
     claims_settings: ClaimsSettings,
     sign_in_method: str = "",
     factors: tuple[str, ...] = (),
+    after_revocation: str = "",
 ) -> dict:
     """The PreTokenGeneration response for this event's version."""
-    claims = _clean(profile_claims(profile, claims_settings, sign_in_method, factors), "claimsToAddOrOverride")
+    claims = _clean(profile_claims(profile, claims_settings, sign_in_method, factors, after_revocation), "claimsToAddOrOverride")
     groups = _group_override(profile, event.group_configuration) if claims_settings.groups_from_roles else None
     if not uses_v2(event, claims_settings):
         details: dict[str, Any] = {"claimsToAddOrOverride": {k: as_string(v) for k, v in claims.items()}, "claimsToSuppress": []}
@@ -192,7 +219,12 @@ def respond(
         count("ProfilesSelfHealed")
         logger.warning("profile was missing at token generation; created", extra={"user": event.trigger.sub})
     return token_response(
-        event, profile, claims_settings, accepted_method(event, sign_in, now), accepted_factors(event, sign_in, now)
+        event,
+        profile,
+        claims_settings,
+        accepted_method(event, sign_in, now),
+        accepted_factors(event, sign_in, now),
+        revocation_seen(sign_in),
     )
 
 

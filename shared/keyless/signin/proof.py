@@ -1,7 +1,7 @@
 """What every method shares with the rounds: in CreateAuthChallenge, what making a proof takes and
 gives (Issue, Issued); in VerifyAuthChallengeResponse, the verdict, and what follows an accepted proof
-(the first proof of an address takes the account back for its owner, authenticator app and
-passkeys included, then marks exactly that address verified)."""
+(the first proof of an address takes the account back for its owner, its tokens so far, authenticator
+app and passkeys included, then marks exactly that address verified)."""
 
 from __future__ import annotations
 
@@ -75,9 +75,10 @@ def complete_sign_in(event: TriggerEvent, runtime: SignInRuntime, user: str, flo
     if event.email_verified:
         return
     try:
-        runtime.directory.claim_account(event.user_pool_id, event.user_name)
-        # Before what the registrant set up goes: a token of theirs could set it up again.
+        # First: the registrant's ID tokens stop counting for the management API (API Gateway's JWT
+        # authorizer takes them until they expire, whatever AdminUserGlobalSignOut says).
         runtime.store.refuse_earlier_tokens(user, runtime.now())
+        runtime.directory.claim_account(event.user_pool_id, event.user_name)
         _forget_authenticator_app(runtime, user)
         _forget_passkeys(runtime, user)
     except Exception:

@@ -13,6 +13,8 @@ USER#<sub> / SIGNIN (an unknown user: USER#unknown-<keyed name>), one per user:
   wrongKey                  the pseudonym key the wrong codes were counted under: a signing key rotation
                             keeps the count; a new pseudonym key starts a new one for everyone alike
                             (unknown users' items are keyed under it)
+  stepWrongCodes, stepWrongKey  the same for the second step's codes, a budget of their own (wrongSeq
+                            versions both lists)
   provenMethod, provenAt    the last proof accepted (the sign_in_method claim comes from here); a
                             second step moves provenAt on, when its code is accepted
   provenFlow, provenFactors the sign-in flow of that proof, and the methods accepted in that sign-in,
@@ -20,9 +22,10 @@ USER#<sub> / SIGNIN (an unknown user: USER#unknown-<keyed name>), one per user:
   reservedAt                the last email to this user, when their address is its mailbox's own
                             (each such user keeps one email a window, whatever others spent)
   expiresAt                 DynamoDB TTL
-  revokedAt                 when the user's earlier sign-ins were last ended: an operator's sign-out or
-                            passkey removal (keyless_admin), or the address's first proof taking the
-                            account back; the management API refuses a token of a sign-in before it
+  revokedAt                 when the user's tokens so far stopped counting for the management API: an
+                            operator's sign-out or passkey removal (keyless_admin), an account's claim
+                            (the first proof of its address); PreTokenGeneration puts it in later tokens
+                            (after_revocation)
 MAILBOX#<keyed mailbox> / SENDS, one per mailbox (every user whose address lands in it):
   sends                     times of the latest emails (at most the burst), oldest first
   lastSentAt, sendId, expiresAt
@@ -68,15 +71,33 @@ def _proof_values(method: str, flow: str, now: int) -> dict[str, Any]:
     }
 
 
-def wrong_codes_counted(item: dict[str, Any], count_key: str) -> list[int]:
+@dataclass(frozen=True)
+class WrongCodes:
+    """Where one wrong-code budget is kept on the sign-in item: the times of its latest wrong codes, and
+    the pseudonym key (its key_id) they were counted under."""
+
+    times: str
+    key: str
+
+
+# Every code's but the second step's: email codes, an authenticator app's as a sign-in method and at
+# its setup, unknown users' alike. Anyone who knows an address can spend it (links still work).
+SHARED_CODES = WrongCodes("wrongCodes", "wrongKey")
+# The second step's own: only a session whose email proof was accepted reaches that round, so nobody
+# without the inbox can spend it, and nothing spent elsewhere refuses the owner's right code there.
+SECOND_STEP_CODES = WrongCodes("stepWrongCodes", "stepWrongKey")
+WRONG_CODE_BUDGETS = (SHARED_CODES, SECOND_STEP_CODES)
+
+
+def wrong_codes_counted(item: dict[str, Any], count_key: str, where: WrongCodes = SHARED_CODES) -> list[int]:
     """The wrong codes that count now: those counted under the current pseudonym key (its key_id)."""
-    return list(item.get("wrongCodes", [])) if item.get("wrongKey") == count_key else []
+    return list(item.get(where.times, [])) if item.get(where.key) == count_key else []
 
 
-def _wrong_codes_condition(budget: Budget) -> str:
+def _wrong_codes_condition(budget: Budget, where: WrongCodes = SHARED_CODES) -> str:
     """DynamoDB condition: one more code may be tried (see Budget.condition), counting only the wrong
     codes counted under the current pseudonym key (:countKey)."""
-    return f"(attribute_not_exists(#wrongKey) OR #wrongKey <> :countKey OR {budget.condition('#wrongCodes')})"
+    return f"(attribute_not_exists(#{where.key}) OR #{where.key} <> :countKey OR {budget.condition('#' + where.times)})"
 
 
 @dataclass(frozen=True)
@@ -389,12 +410,13 @@ class SignInStore:
 
     def accept_second_step(self, user: str, flow: str, now: int, budget: Budget, count_key: str, method: str) -> Outcome:
         """Add a second step's method to the factors of this sign-in's proof (an email proof of the
-        same flow), within the wrong-code budget; the proof's time moves on to now (the tokens follow)."""
+        same flow), within the second step's own wrong-code budget; the proof's time moves on to now
+        (the tokens follow)."""
         return self._write_proof(
             user,
             "SET #provenAt = :now, #provenFactors = list_append(if_not_exists(#provenFactors, :none), :factors)",
-            "#provenFlow = :flow AND " + _wrong_codes_condition(budget),
-            ("provenAt", "provenFactors", "provenFlow", "wrongCodes", "wrongKey"),
+            "#provenFlow = :flow AND " + _wrong_codes_condition(budget, SECOND_STEP_CODES),
+            ("provenAt", "provenFactors", "provenFlow", SECOND_STEP_CODES.times, SECOND_STEP_CODES.key),
             {
                 ":now": to_attribute(now),
                 ":flow": to_attribute(flow),
@@ -441,19 +463,27 @@ class SignInStore:
                     raise
 
     def record_wrong_code(
-        self, user: str, item: dict[str, Any], now: int, budget: Budget, count_key: str, expires_at: int, flow: str
+        self,
+        user: str,
+        item: dict[str, Any],
+        now: int,
+        budget: Budget,
+        count_key: str,
+        expires_at: int,
+        flow: str,
+        where: WrongCodes = SHARED_CODES,
     ) -> None:
-        """Count one wrong code against the user's budget, and as a typo of this sign-in's code (its
-        owner may be forgiven it) only while that code is still the current one: a wrong answer
-        counted after a newer email replaced the code is nobody's typo. `item` is the state the
+        """Count one wrong code against the user's budget (`where`), and as a typo of this sign-in's
+        code (its owner may be forgiven it) only while that code is still the current one: a wrong
+        answer counted after a newer email replaced the code is nobody's typo. `item` is the state the
         count is computed from; the write holds only if nobody changed it meanwhile, else it is
         redone on the new state."""
 
         def counted(state: dict[str, Any]) -> _WrongCodes:
             typo_of = flow if state.get("codeFlow") == flow else ""
-            return _WrongCodes(budget.with_event(wrong_codes_counted(state, count_key), now), typo_of=typo_of)
+            return _WrongCodes(budget.with_event(wrong_codes_counted(state, count_key, where), now), typo_of=typo_of)
 
-        self._rewrite_wrong_codes(user, item, count_key, expires_at, counted)
+        self._rewrite_wrong_codes(user, item, count_key, expires_at, counted, where)
 
     def forgive_own_typos(self, user: str, item: dict[str, Any], count_key: str) -> None:
         """After a right code: the wrong answers given to that same code (only its own session could
@@ -476,15 +506,16 @@ class SignInStore:
         count_key: str,
         expires_at: int,
         change: Callable[[dict[str, Any]], _WrongCodes | None],
+        where: WrongCodes = SHARED_CODES,
     ) -> None:
-        """One versioned write of the wrong-code list, as `change(item)` computes it from the item it
-        reads (None: nothing to write)."""
+        """One versioned write of a wrong-code list (`where`), as `change(item)` computes it from the
+        item it reads (None: nothing to write)."""
         for _ in range(MAX_VERSION_RETRIES):
             changed = change(item)
             if changed is None:
                 return
             version = item.get("wrongSeq")
-            update = "SET #wrongCodes = :times, #wrongSeq = :next, #wrongKey = :countKey, #expiresAt = :expiresAt"
+            update = f"SET #{where.times} = :times, #wrongSeq = :next, #{where.key} = :countKey, #expiresAt = :expiresAt"
             condition = "attribute_not_exists(#wrongSeq)" if version is None else "#wrongSeq = :version"
             values = {
                 ":times": to_attribute(changed.times),
@@ -493,7 +524,7 @@ class SignInStore:
                 ":expiresAt": to_attribute(max(int(item.get("expiresAt", 0)), expires_at)),
                 **({":version": to_attribute(int(version))} if version is not None else {}),
             }
-            names = ["wrongCodes", "wrongSeq", "wrongKey", "expiresAt"]
+            names = [where.times, "wrongSeq", where.key, "expiresAt"]
             if changed.typo_of:
                 update += ", #codeWrongs = if_not_exists(#codeWrongs, :zero) + :one"
                 condition += " AND #codeFlow = :flow"
@@ -563,14 +594,17 @@ class SignInStore:
         )
 
     def clear_wrong_codes(self, user: str) -> dict[str, Any]:
-        """The user's wrong-code budget starts again: no wrong code counts, nor the current code's typos.
-        The version moves on, so a count computed from the old list meanwhile is redone on the cleared
-        one (_rewrite_wrong_codes). Nothing is written for a user without an item. Returns the item as
-        it was ({} when there was none)."""
+        """The user's wrong-code budgets (the second step's too) start again: no wrong code counts, nor
+        the current code's typos. The version moves on, so a count computed from an old list meanwhile
+        is redone on the cleared one (_rewrite_wrong_codes). Nothing is written for a user without an
+        item. Returns the item as it was ({} when there was none)."""
+        cleared = [where.times for where in WRONG_CODE_BUDGETS]
         return self._update_existing(
             user,
-            "SET #wrongCodes = :none, #wrongSeq = if_not_exists(#wrongSeq, :zero) + :one REMOVE #codeWrongs",
-            expression_names("wrongCodes", "wrongSeq", "codeWrongs"),
+            "SET "
+            + ", ".join(f"#{name} = :none" for name in cleared)
+            + ", #wrongSeq = if_not_exists(#wrongSeq, :zero) + :one REMOVE #codeWrongs",
+            expression_names(*cleared, "wrongSeq", "codeWrongs"),
             {":none": {"L": []}, ":zero": to_attribute(0), ":one": to_attribute(1)},
         )
 
