@@ -4,12 +4,14 @@ the page's own setup response (it scans nothing), makes codes with pyotp, and ty
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
 import pyotp
 import pytest
 from moto import mock_aws
+from playwright.sync_api import expect
 
 from testkit.browser import claim_rows
 from testkit.clock import Clock
@@ -45,7 +47,7 @@ def page(server, contexts):
 def set_up_app(page, clock) -> pyotp.TOTP:
     """Set an app up on the page: the secret read from the setup response, its first code typed."""
     page.wait_for_selector("#authenticator:not([hidden])")
-    assert page.inner_text("#authenticator-status") == "None yet: set one up to sign in with its codes."
+    expect(page.locator("#authenticator-status")).to_have_text("None yet: set one up to sign in with its codes.")
     with page.expect_response("**/authenticator-app/start") as setup:
         page.click("#authenticator-setup")
     secret = setup.value.json()["secret"]
@@ -58,7 +60,7 @@ def set_up_app(page, clock) -> pyotp.TOTP:
     page.fill("#authenticator-code", phone.at(clock()))
     page.click("#authenticator-confirm")
     page.wait_for_selector("#message.ok")
-    assert page.inner_text("#message") == "Authenticator app set up: next time, sign in with one of its codes."
+    expect(page.locator("#message")).to_have_text("Authenticator app set up: next time, sign in with one of its codes.")
     clock.advance(30)  # the code that confirmed it is used
     return phone
 
@@ -67,7 +69,7 @@ def test_an_app_set_up_on_the_page_signs_in_alone_and_confirms_an_email_code(pag
     email = "totp-page@example.com"
     signed_up_and_in(page, server, email)
     phone = set_up_app(page, clock)
-    assert page.inner_text("#authenticator-status").startswith("Set up on ")
+    expect(page.locator("#authenticator-status")).to_have_text(re.compile("^Set up on "))
     assert page.locator("#authenticator-remove").is_visible() and not page.locator("#authenticator-setup").is_visible()
 
     # The app alone: no email.
@@ -77,7 +79,7 @@ def test_an_app_set_up_on_the_page_signs_in_alone_and_confirms_an_email_code(pag
     page.fill("#totp-code", f"{(int(phone.at(clock())) + 1) % 10**6:06d}")
     page.click("#totp-sign-in")
     page.wait_for_selector("#message.error")
-    assert page.inner_text("#message") == "That code is not right. 2 attempts left."
+    expect(page.locator("#message")).to_have_text("That code is not right. 2 attempts left.")
     page.fill("#totp-code", phone.at(clock()))
     page.click("#totp-sign-in")
     page.wait_for_selector("#signed-in:not([hidden])")
@@ -104,7 +106,7 @@ def test_an_app_set_up_on_the_page_signs_in_alone_and_confirms_an_email_code(pag
     # Removed, the app signs nobody in, and an email link is enough again.
     page.click("#authenticator-remove")
     page.wait_for_selector("#authenticator-setup:not([hidden])")
-    assert page.inner_text("#message") == "Authenticator app removed: its codes no longer sign in."
+    expect(page.locator("#message")).to_have_text("Authenticator app removed: its codes no longer sign in.")
     sign_out(page)
     clock.advance(61)
     page.fill("#email", email)
