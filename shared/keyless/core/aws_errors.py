@@ -4,6 +4,7 @@ and PreSignUp, which load no AWS SDK, can use it too."""
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
 
@@ -18,6 +19,18 @@ def error_code(exc: BaseException | None) -> str:
 
 def condition_failed(exc: BaseException) -> bool:
     return error_code(exc) == CONDITION_FAILED
+
+
+def written(write: Callable[[], object]) -> bool:
+    """Make a conditional write: True when it was made, False when its condition refused it (nothing
+    changed); any other failure raises."""
+    try:
+        write()
+    except Exception as exc:
+        if not condition_failed(exc):
+            raise
+        return False
+    return True
 
 
 def failure_details(exc: BaseException) -> dict[str, str]:

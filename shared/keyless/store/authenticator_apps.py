@@ -18,9 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from keyless.core.aws_errors import condition_failed
+from keyless.core.aws_errors import written
 from keyless.store.codec import expression_names, from_item, to_attribute, to_item
 from keyless.store.keys import authenticator_app_key, sign_in_key
 
@@ -58,19 +56,15 @@ class AuthenticatorAppStore:
 
     def begin(self, user: str, sealed: dict[str, str], now: int) -> bool:
         """A new pending secret, replacing a pending one; False (nothing written) while one is active."""
-        try:
-            self._client.put_item(
+        return written(
+            lambda: self._client.put_item(
                 TableName=self._table,
                 Item={**authenticator_app_key(user), **to_item({"status": PENDING, **sealed, "createdAt": now})},
                 ConditionExpression="attribute_not_exists(pk) OR #status = :pending",
                 ExpressionAttributeNames=expression_names("status"),
                 ExpressionAttributeValues={":pending": to_attribute(PENDING)},
             )
-        except ClientError as exc:
-            if not condition_failed(exc):
-                raise
-            return False
-        return True
+        )
 
     def activate(self, user: str, nonce: str, step: int, now: int) -> bool:
         """The pending secret that was read (its nonce) becomes active, its first code's step used."""
@@ -109,8 +103,8 @@ class AuthenticatorAppStore:
         return from_item(response.get("Attributes"))
 
     def _update(self, user: str, update: str, condition: str, values: dict[str, Any], names: tuple[str, ...]) -> bool:
-        try:
-            self._client.update_item(
+        return written(
+            lambda: self._client.update_item(
                 TableName=self._table,
                 Key=authenticator_app_key(user),
                 UpdateExpression=update,
@@ -118,8 +112,4 @@ class AuthenticatorAppStore:
                 ExpressionAttributeNames=expression_names(*dict.fromkeys(names)),
                 ExpressionAttributeValues={name: to_attribute(value) for name, value in values.items()},
             )
-        except ClientError as exc:
-            if not condition_failed(exc):
-                raise
-            return False
-        return True
+        )

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from keyless.core.aws_errors import condition_failed, error_code
+from keyless.core.aws_errors import error_code, written
 from keyless.store.codec import expression_names, from_item, to_attribute, to_item
 from keyless.store.keys import (
     PASSKEY_PREFIX,
@@ -180,8 +180,8 @@ class PasskeyStore:
 
     def rename(self, sub: str, credential_id: str, name: str) -> bool:
         """False when the user has no passkey with this id (another user's id included)."""
-        try:
-            self._client.update_item(
+        return written(
+            lambda: self._client.update_item(
                 TableName=self._table,
                 Key=passkey_key(sub, credential_id),
                 UpdateExpression="SET #friendlyName = :name",
@@ -189,11 +189,7 @@ class PasskeyStore:
                 ExpressionAttributeNames=expression_names("friendlyName"),
                 ExpressionAttributeValues={":name": to_attribute(name)},
             )
-        except ClientError as exc:
-            if not condition_failed(exc):
-                raise
-            return False
-        return True
+        )
 
     def delete(self, sub: str, credential_id: str) -> bool:
         """Remove the user's passkey, its owner item and one from the count, together; False (nothing
@@ -298,14 +294,10 @@ class PasskeyStore:
 
     def spend_challenge(self, nonce: str, expires_at: int) -> bool:
         """A usernameless challenge's one use: False when it was used before."""
-        try:
-            self._client.put_item(
+        return written(
+            lambda: self._client.put_item(
                 TableName=self._table,
                 Item={**used_challenge_key(nonce), **to_item({"expiresAt": expires_at})},
                 ConditionExpression="attribute_not_exists(pk)",
             )
-        except ClientError as exc:
-            if not condition_failed(exc):
-                raise
-            return False
-        return True
+        )

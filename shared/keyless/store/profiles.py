@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from keyless.core.aws_errors import condition_failed
+from keyless.core.aws_errors import condition_failed, written
 from keyless.store.codec import from_item, refused_item, to_item
 from keyless.store.keys import profile_key, sign_in_key
 
@@ -47,8 +47,8 @@ class ProfileStore:
     def record_email_proved(self, sub: str, now: int) -> bool:
         """Set emailProvedAt unless it is set; False when the user has no profile yet (provisioning
         then sets it from email_verified)."""
-        try:
-            self._client.update_item(
+        return written(
+            lambda: self._client.update_item(
                 TableName=self._table,
                 Key=profile_key(sub),
                 UpdateExpression="SET #proved = if_not_exists(#proved, :now)",
@@ -56,11 +56,7 @@ class ProfileStore:
                 ExpressionAttributeNames={"#proved": "emailProvedAt"},
                 ExpressionAttributeValues={":now": {"N": str(now)}},
             )
-        except ClientError as exc:
-            if not condition_failed(exc):
-                raise
-            return False
-        return True
+        )
 
     def create(self, profile: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
         """Write the profile unless one exists. Returns the stored profile and whether this call wrote it."""

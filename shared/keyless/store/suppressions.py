@@ -15,9 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from keyless.core.aws_errors import condition_failed
+from keyless.core.aws_errors import written
 from keyless.store.codec import expression_names, from_item, to_attribute
 from keyless.store.keys import suppression_key
 
@@ -35,8 +33,8 @@ class SuppressionStore:
     def suppress(self, address: str, reason: str, reported_at: int, until: int) -> bool:
         """No sign-in email to `address` (a keyed pseudonym) before `until`, unless it is suppressed
         as long already. True when this call wrote."""
-        try:
-            self._client.update_item(
+        return written(
+            lambda: self._client.update_item(
                 TableName=self._table,
                 Key=suppression_key(address),
                 UpdateExpression="SET #reason = :reason, #reportedAt = :reportedAt, #expiresAt = :until",
@@ -48,11 +46,7 @@ class SuppressionStore:
                     ":until": to_attribute(until),
                 },
             )
-        except ClientError as exc:
-            if not condition_failed(exc):
-                raise
-            return False
-        return True
+        )
 
     def is_suppressed(self, address: str, now: int) -> bool:
         """`address` (a keyed pseudonym) gets no sign-in email at `now`. An eventually consistent
