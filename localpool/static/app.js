@@ -566,6 +566,14 @@ function describeTarget() {
     : `Amazon Cognito, ${config.region}, app client ${config.clientId}`;
 }
 
+/** Run `handler` when the form is submitted, instead of the browser's own submission. */
+function onSubmit(id, handler) {
+  $(id).addEventListener("submit", (event) => {
+    event.preventDefault();
+    handler(event);
+  });
+}
+
 async function main() {
   const secret = location.hash.slice(1);
   try {
@@ -588,43 +596,21 @@ async function main() {
     $("passkey-elsewhere").hidden = false;
   }
 
-  $("email-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    askFor(event.submitter && event.submitter.dataset.method === "EMAIL_OTP" ? "EMAIL_OTP" : "MAGIC_LINK");
-  });
+  onSubmit("email-form", (event) =>
+    askFor(event.submitter && event.submitter.dataset.method === "EMAIL_OTP" ? "EMAIL_OTP" : "MAGIC_LINK"),
+  );
   $("sign-up").addEventListener("click", signUp);
-  $("code-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    submitCode();
-  });
-  $("link-code-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    submitCode("link-code-input", "submit-link-code");
-  });
-  $("confirm-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    confirmSignUp();
-  });
+  onSubmit("code-form", () => submitCode());
+  onSubmit("link-code-form", () => submitCode("link-code-input", "submit-link-code"));
+  onSubmit("confirm-form", () => confirmSignUp());
   for (const button of document.querySelectorAll(".restart")) button.addEventListener("click", () => restart());
   $("passkey-sign-in").addEventListener("click", passkeySignIn);
-  $("totp-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    appSignIn();
-  });
-  $("second-step-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    answerAppCode("second-step-code", "submit-second-step");
-  });
+  onSubmit("totp-form", () => appSignIn());
+  onSubmit("second-step-form", () => answerAppCode("second-step-code", "submit-second-step"));
   $("authenticator-setup").addEventListener("click", setUpAuthenticator);
-  $("authenticator-confirm-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    confirmAuthenticator();
-  });
+  onSubmit("authenticator-confirm-form", () => confirmAuthenticator());
   $("authenticator-remove").addEventListener("click", removeAuthenticator);
-  $("add-passkey-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    addPasskey();
-  });
+  onSubmit("add-passkey-form", () => addPasskey());
   $("refresh").addEventListener("click", refresh);
   $("sign-out").addEventListener("click", signOut);
 
